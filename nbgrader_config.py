@@ -1,0 +1,26 @@
+"""nbgrader configuration for the course (read from the repository root).
+
+solutions/ is nbgrader's source directory (instructor notebooks with solutions and hidden tests),
+notebooks/ its release directory (what students open). Every grading artefact, the gradebook
+included, lives in the git-ignored grading/ folder, whatever directory nbgrader is run from.
+"""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+(ROOT / "grading").mkdir(exist_ok=True)
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.course_id = "rnns-from-scratch"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.submitted_directory = "grading/submitted"
+c.CourseDirectory.autograded_directory = "grading/autograded"
+c.CourseDirectory.feedback_directory = "grading/feedback"
+c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
+
+# A hanging cell (an infinite loop in a submission) is interrupted after this many seconds and
+# the rest of the notebook still runs; no lesson cell comes close to it.
+c.Execute.timeout = 60
+c.ExecutePreprocessor.timeout = 60

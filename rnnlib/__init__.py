@@ -1,0 +1,20 @@
+"""rnnlib: the small numpy library behind "RNNs from scratch".
+
+Every exercise function of the course has a reference implementation here, under the same name:
+``from rnnlib import rnn_backward``. One idea per module:
+
+rnn        vanilla RNN step/sequence forward and backward, stateful TimeRNN
+lstm       LSTM step/sequence forward and backward, stateful TimeLSTM
+layers     embedding and temporal affine layers
+losses     stable softmax, log_softmax, logsumexp, temporal softmax loss
+gradcheck  the trusted numerical gradient checker
+optim      SGD, Adagrad, Adam, gradient clipping
+data       corpora, vocabulary, truncated-BPTT batches, binary-addition data
+models     CharRNN and the binary-addition model
+"""
+from .gradcheck import check_gradients, numerical_gradient, numerical_gradient_array, rel_error
+from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
+from .losses import log_softmax, logsumexp, softmax, temporal_softmax_loss
+from .rnn import TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits_to_int, int_to_bits, load_corpus,
+                   random_binary_addition_batch, tbptt_batches)

@@ -1,0 +1,59 @@
+"""Input validation shared by every public function.
+
+Errors are raised early, as ``ValueError``, with a message that names the argument, the shape it
+got and the shape it was expected to have, e.g.::
+
+    ValueError: Wh: expected shape (H, H) = (4, 4), got (4, 5)
+"""
+import numpy as np
+
+
+def _fmt(shape, dims, got=()):
+    """'(N, T, D) = (2, 5, 3)': symbols not bound yet are shown with the size this array has."""
+    def tup(items):
+        items = [str(i) for i in items]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if all(isinstance(s, int) for s in shape):
+        return tup(shape)
+    got = tuple(got) + (None,) * len(shape)
+    sizes = [s if isinstance(s, int) else dims.get(s, got[i] if got[i] is not None else "?")
+             for i, s in enumerate(shape)]
+    return f"{tup(shape)} = {tup(sizes)}"
+
+
+def check_array(name, a, shape, dims=None, kind="float"):
+    """Check one array argument and return it as an ndarray.
+
+    name:  the argument's name, used in the message.
+    shape: tuple of dimension symbols (str) or fixed sizes (int), e.g. ("N", "T", "D").
+    dims:  dict symbol -> size shared by the arguments of one call; a symbol seen for the first
+           time is bound to this array's size, so later arguments must agree with it.
+    kind:  "float" (real floating dtype, no NaN or inf) or "int" (integer dtype).
+    """
+    dims = {} if dims is None else dims
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name}: expected a numpy array of shape {_fmt(shape, dims)}, "
+                         f"got {type(a).__name__}")
+    if kind == "float" and not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"{name}: expected a floating-point array (float32 or float64), got dtype {a.dtype}")
+    if kind == "int" and not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{name}: expected an integer array, got dtype {a.dtype}")
+    if a.ndim != len(shape):
+        raise ValueError(f"{name}: expected shape {_fmt(shape, dims)}, got {a.shape}")
+    for sym, size in zip(shape, a.shape):
+        want = sym if isinstance(sym, int) else dims.setdefault(sym, size)
+        if size != want:
+            raise ValueError(f"{name}: expected shape {_fmt(shape, dims, a.shape)}, got {a.shape}")
+    if kind == "float" and not np.isfinite(a).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{name}: contains NaN or inf (first at index {bad})")
+    return a
+
+
+def check_positive(name, value, integer=True):
+    """Check that a size or count (int) or a rate (float) is strictly positive."""
+    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    if not ok_type or isinstance(value, bool) or not value > 0:
+        what = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return value

@@ -1,0 +1,65 @@
+"""Numerically stable softmax, log-softmax, log-sum-exp and the per-time-step cross-entropy.
+
+exp overflows float64 above ~709.78, so exp(z) / sum(exp(z)) turns into inf / inf = nan for large
+logits. Softmax does not change when a constant is subtracted from every logit, so we subtract
+the maximum first: the largest exponent becomes exp(0) = 1 and nothing can overflow.
+"""
+import numpy as np
+
+from ._checks import check_array
+
+
+def _check_logits(z, axis):
+    if not isinstance(z, np.ndarray) or z.ndim == 0:
+        raise ValueError(f"z: expected a numpy array with at least one axis, got {type(z).__name__}"
+                         + (f" of shape {z.shape}" if isinstance(z, np.ndarray) else ""))
+    check_array("z", z, tuple(f"d{i}" for i in range(z.ndim)))
+    if not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"axis: expected an axis of z (shape {z.shape}), got {axis}")
+
+
+def logsumexp(z, axis=-1):
+    """log(sum(exp(z), axis)) without overflow; the reduced axis is kept (size 1) for broadcasting."""
+    _check_logits(z, axis)
+    m = z.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(z, axis=-1):
+    """log of softmax(z) along axis, finite for any finite z (same shape as z)."""
+    return z - logsumexp(z, axis)
+
+
+def softmax(z, axis=-1):
+    """exp(z) / sum(exp(z)) along axis, computed after subtracting the max (same shape as z)."""
+    _check_logits(z, axis)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def temporal_softmax_loss(x, y, mask=None):
+    """Cross-entropy of a softmax at every time step.
+
+    x (N, T, V) scores, y (N, T) int targets in [0, V), mask (N, T) bool (False = ignore the step).
+    Returns loss (float: summed over time, averaged over the batch N) and dx (N, T, V).
+    The gradient of each step's loss with respect to its scores is softmax(x) - onehot(y).
+    """
+    dims = {}
+    check_array("x", x, ("N", "T", "V"), dims)
+    check_array("y", y, ("N", "T"), dims, kind="int")
+    if mask is None:
+        mask = np.ones(y.shape, dtype=bool)
+    elif not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape:
+        got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
+        raise ValueError(f"mask: expected a bool array of shape (N, T) = {y.shape}, got {got}")
+    if y.size and (y.min() < 0 or y.max() >= x.shape[2]):
+        raise ValueError(f"y: targets must lie in [0, {x.shape[2]}) (the last axis of x), "
+                         f"got values in [{y.min()}, {y.max()}]")
+    N = x.shape[0]
+    logp = log_softmax(x)
+    picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]   # (N, T)
+    loss = -(picked * mask).sum() / N
+    dx = np.exp(logp)
+    np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], axis=-1) - 1, axis=-1)
+    dx *= mask[..., None] / N
+    return float(loss), dx

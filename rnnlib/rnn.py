@@ -1,0 +1,154 @@
+"""The vanilla RNN: step and sequence forward/backward, and a stateful TimeRNN layer.
+
+Notation (seeds ↔ code): the seeds write h(t) = tanh(U x(t) + W h(t-1) + b) with column vectors;
+the code uses row vectors (a batch of N rows), so U ↔ Wx (D, H), W ↔ Wh (H, H):
+
+    next_h = tanh(x @ Wx + prev_h @ Wh + b)        x (N, D), prev_h (N, H) -> next_h (N, H)
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import check_array
+
+
+class StepCache(NamedTuple):
+    """What rnn_step_forward keeps for the backward pass (the spec's cache contract)."""
+    x: np.ndarray       # (N, D) input at this step
+    prev_h: np.ndarray  # (N, H) hidden state before the step
+    Wx: np.ndarray      # (D, H)
+    Wh: np.ndarray      # (H, H)
+    b: np.ndarray       # (H,)
+    next_h: np.ndarray  # (N, H) hidden state after the step: tanh' = 1 - next_h**2
+
+
+def _check_params(Wx, Wh, b, dims):
+    check_array("Wx", Wx, ("D", "H"), dims)
+    check_array("Wh", Wh, ("H", "H"), dims)
+    check_array("b", b, ("H",), dims)
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    """One time step of a tanh RNN.
+
+    x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,) -> next_h (N, H), cache (StepCache).
+    """
+    dims = {}
+    check_array("x", x, ("N", "D"), dims)
+    check_array("prev_h", prev_h, ("N", "H"), dims)
+    _check_params(Wx, Wh, b, dims)
+    return _step_forward(x, prev_h, Wx, Wh, b)
+
+
+def _step_forward(x, prev_h, Wx, Wh, b):
+    # Unchecked core, so rnn_forward validates once per sequence rather than once per step.
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, StepCache(x, prev_h, Wx, Wh, b, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    """Backward pass of one step.
+
+    dnext_h (N, H): gradient of the loss with respect to next_h.
+    Returns dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    check_array("dnext_h", dnext_h, cache.next_h.shape)
+    return _step_backward(dnext_h, cache)
+
+
+def _step_backward(dnext_h, cache):
+    da = dnext_h * (1.0 - cache.next_h ** 2)   # through tanh, using the *output* of this step
+    dx = da @ cache.Wx.T
+    dprev_h = da @ cache.Wh.T
+    dWx = cache.x.T @ da
+    dWh = cache.prev_h.T @ da
+    db = da.sum(axis=0)                        # summed over the batch, never averaged
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """Run the RNN over a whole sequence.
+
+    x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,) -> h (N, T, H), cache.
+    cache is the list of the T StepCaches, in time order.
+    """
+    dims = {}
+    check_array("x", x, ("N", "T", "D"), dims)
+    check_array("h0", h0, ("N", "H"), dims)
+    _check_params(Wx, Wh, b, dims)
+    N, T, _ = x.shape
+    h = np.empty((N, T, Wh.shape[0]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    cache, prev_h = [], h0
+    for t in range(T):
+        prev_h, step = _step_forward(x[:, t], prev_h, Wx, Wh, b)
+        h[:, t] = prev_h
+        cache.append(step)
+    return h, cache
+
+
+def rnn_backward(dh, cache):
+    """Backward pass over a whole sequence (BPTT).
+
+    dh (N, T, H): upstream gradients of every hidden state (e.g. from the output layer).
+    Returns dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    if not cache:
+        raise ValueError("cache: expected the list of T >= 1 step caches from rnn_forward, got an empty list")
+    first = cache[0]
+    N, H = first.prev_h.shape
+    check_array("dh", dh, (N, len(cache), H))
+    dx = np.empty((N, len(cache), first.x.shape[1]), dtype=dh.dtype)
+    dWx, dWh, db = np.zeros_like(first.Wx), np.zeros_like(first.Wh), np.zeros_like(first.b)
+    dprev_h = np.zeros((N, H), dtype=dh.dtype)
+    for t in reversed(range(len(cache))):
+        # h_t feeds both the output at t and the next step: its gradient is the sum of both.
+        dx[:, t], dprev_h, dWx_t, dWh_t, db_t = _step_backward(dh[:, t] + dprev_h, cache[t])
+        dWx += dWx_t   # the weights are shared by every step: their gradients add up over time
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev_h, dWx, dWh, db
+
+
+class TimeRNN:
+    """A stateful RNN layer over T steps (the Deep-Learning-from-Scratch-2 style).
+
+    With ``stateful=True`` the last hidden state of one call becomes h0 of the next, which is
+    what truncated BPTT needs: the state flows forward across batches, the gradient does not.
+
+    params: dict with Wx (D, H), Wh (H, H), b (H,); grads: same keys and shapes.
+    """
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        dims = {}
+        _check_params(Wx, Wh, b, dims)
+        self.params = {"Wx": Wx, "Wh": Wh, "b": b}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.stateful = stateful
+        self.h = None        # (N, H) carried state, or None for zeros
+        self._cache = None
+
+    def set_state(self, h):
+        """Set the hidden state the next forward starts from: h (N, H)."""
+        self.h = check_array("h", h, ("N", self.params["Wh"].shape[0]))
+
+    def reset_state(self):
+        """Start the next forward from zeros (e.g. at the start of an epoch)."""
+        self.h = None
+
+    def forward(self, x):
+        """x (N, T, D) -> hs (N, T, H)."""
+        check_array("x", x, ("N", "T", self.params["Wx"].shape[0]))
+        N = x.shape[0]
+        H = self.params["Wh"].shape[0]
+        if not self.stateful or self.h is None or self.h.shape[0] != N:
+            self.h = np.zeros((N, H), dtype=self.params["Wh"].dtype)
+        hs, self._cache = rnn_forward(x, self.h, **self.params)
+        self.h = hs[:, -1]
+        return hs
+
+    def backward(self, dhs):
+        """dhs (N, T, H) -> dx (N, T, D); fills self.grads. The gradient stops at h0 (truncation)."""
+        dx, self.dh0, *grads = rnn_backward(dhs, self._cache)
+        for key, g in zip(("Wx", "Wh", "b"), grads):
+            self.grads[key][...] = g   # in place, so optimisers holding self.grads see the update
+        return dx
