@@ -104,7 +104,9 @@ class GradCheck(NamedTuple):
 class GradReport(NamedTuple):
     """Per-gradient verdicts plus what the backward mutated (names of cache/upstream parts)."""
     checks: dict          # name -> GradCheck
-    mutated: list         # e.g. ["dout", "cache[2].prev_h"]
+    mutated: list         # e.g. ["dout[0]", "cache[2].prev_h"]
+    grads: tuple = ()     # what the backward returned
+    douts: tuple = ()     # the upstream gradients it was given (seeded)
 
     @property
     def ok(self):
@@ -179,4 +181,4 @@ def check_gradients(forward, backward, inputs, names, tol=REL_TOL, seed=0, h=1e-
     checks = {}
     for k, (name, num) in enumerate(zip(names, numerical)):
         checks[name] = compare(name, grads[k] if k < len(grads) else np.array(np.nan), num, tol)
-    return GradReport(checks, mutated)
+    return GradReport(checks, mutated, grads, tuple(douts))

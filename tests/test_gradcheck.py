@@ -70,7 +70,8 @@ def test_report_is_deterministic():
         dx, dh0, dWx, dWh, db = rnn_backward(dh, cache)
         return dx, dh0, dWx, rnn_step_backward(dh[:, -1], cache[-1])[3], db
     first = check_gradients(rnn_forward, last_step_only, rnn_args(), NAMES)
-    assert first == check_gradients(rnn_forward, last_step_only, rnn_args(), NAMES)
+    again = check_gradients(rnn_forward, last_step_only, rnn_args(), NAMES)
+    assert first.checks == again.checks and first.mutated == again.mutated
     assert not first.ok and [c.name for c in first.checks.values() if not c.ok] == ["dWh"]
 
 

@@ -1,0 +1,533 @@
+"""Checks behind every test cell: one place, so students and the autograder get the same message.
+
+Each ``check_<exercise>(fn, ...)`` runs the student's function on seeded inputs, compares it with
+rnnlib's reference (outputs) or with rnnlib's trusted numerical gradients (backwards, float64),
+prints one line when everything holds and otherwise raises ``GradingFailure`` with a message a
+student can act on: which output or gradient, the relative error and tolerance, the worst index
+with the expected and obtained values, and, for well-known mistakes, a hint naming the cause.
+
+Known mistakes are recognised, not guessed: each is a deliberately wrong variant of the reference
+(e.g. a backward that keeps only the last step's dWh), and a hint is given when the student's
+result equals that variant's. Every check also rejects a function that runs rnnlib's reference
+implementation: an exercise that only delegates to it earns nothing.
+"""
+import contextlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import gradcheck, layers, losses, rnn
+
+TOL = 1e-7
+
+
+class GradingFailure(AssertionError):
+    """A test cell's verdict: the message says what is wrong and how to find it."""
+
+
+# --- running the student's code -------------------------------------------------------------
+
+_REFERENCE_FILES = {str(Path(m.__file__).resolve()) for m in (gradcheck, layers, losses, rnn)}
+
+
+@contextlib.contextmanager
+def _reference_calls():
+    """Collect the names of rnnlib reference functions that run inside the block."""
+    seen = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename in _REFERENCE_FILES:
+            seen.append(frame.f_code.co_name)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield seen
+    finally:
+        sys.setprofile(previous)
+
+
+def _call(name, fn, *args, **kwargs):
+    """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures."""
+    __tracebackhide__ = True
+    if not callable(fn):
+        raise GradingFailure(f"{name}: expected a function, got {type(fn).__name__}. Run the cell that defines it.")
+    try:
+        with _reference_calls() as seen:
+            result = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise GradingFailure(f"{name} is not written yet (it raised NotImplementedError): replace the "
+                             f"`raise NotImplementedError()` line with your code and run its cell again.") from None
+    except GradingFailure:
+        raise
+    except Exception as e:
+        shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
+        raise GradingFailure(f"{name} raised {type(e).__name__}: {e}\n  (called with arrays of shapes {shapes}; "
+                             f"the traceback above shows the line)") from e
+    if seen:
+        public = sorted({f for f in seen if not f.startswith("_")})
+        used = ", ".join(public or sorted(set(seen)))
+        raise GradingFailure(f"{name} runs rnnlib's reference implementation ({used}). This exercise is "
+                             f"for writing it yourself with numpy: it earns no points while it calls rnnlib.")
+    return result
+
+
+def _unpack(name, result, fields):
+    """Check that fn returned a tuple with the documented fields."""
+    if not isinstance(result, tuple) or len(result) != len(fields):
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise GradingFailure(f"{name}: expected it to return a tuple ({', '.join(fields)}), got {got}.")
+    return result
+
+
+def _as_array(name, what, value, shape):
+    if not isinstance(value, np.ndarray):
+        raise GradingFailure(f"{name}: {what} should be a numpy array of shape {shape}, got {type(value).__name__}.")
+    if value.shape != tuple(shape):
+        raise GradingFailure(f"{name}: {what} has shape {value.shape}, expected {tuple(shape)}."
+                             + _shape_hint(value.shape, shape))
+    if not np.isfinite(value).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        raise GradingFailure(f"{name}: {what} contains {value[idx]} at index {idx}; expected finite values.")
+    return value
+
+
+def _shape_hint(got, want):
+    if tuple(got) == tuple(want)[::-1] or sorted(got) == sorted(want):
+        return " The sizes are right but in the wrong order: a transpose is probably missing or extra."
+    return ""
+
+
+def _mismatch(what, got, expected, tol=TOL):
+    """None if got matches expected, else a line naming the relative error and the worst entry."""
+    check = gradcheck.compare(what, got, expected, tol)
+    if check.ok:
+        return None
+    return (f"{what}: relative error {check.rel_error:.1e} > tolerance {tol:.0e}; worst at index "
+            f"{check.worst_index}: expected {check.numerical:.6g}, got {check.analytic:.6g}")
+
+
+def _hints(got, variants, correct):
+    """Hints of the known mistakes whose result equals the student's (and differs from correct)."""
+    return [hint for hint, value in variants
+            if value is not None and np.shape(value) == np.shape(got) and gradcheck.compare("", got, value, 1e-6).ok
+            and not gradcheck.compare("", value, correct, 1e-6).ok]
+
+
+def _fail(name, problems):
+    """problems: list of (line, [hints]). Each distinct hint is given once, after the problems."""
+    wrong = [line for line, _ in problems if not line.startswith("correct:")]
+    lines = [f"{name}: {len(wrong)} problem{'s' if len(wrong) > 1 else ''} found."]
+    lines += ["  " + line for line, _ in problems]
+    hints = list(dict.fromkeys(h for _, hs in problems for h in hs))
+    lines += [f"  Likely cause: {h}" for h in hints]
+    raise GradingFailure("\n".join(lines))
+
+
+def _passed(name, detail=""):
+    print(f"{name}: all checks passed{detail}")
+
+
+# --- 01: forward pass -----------------------------------------------------------------------
+
+def _cs231n_step_inputs():
+    N, D, H = 3, 10, 4
+    return (np.linspace(-0.4, 0.7, num=N * D).reshape(N, D), np.linspace(-0.2, 0.5, num=N * H).reshape(N, H),
+            np.linspace(-0.1, 0.9, num=D * H).reshape(D, H), np.linspace(-0.3, 0.7, num=H * H).reshape(H, H),
+            np.linspace(-0.2, 0.4, num=H))
+
+
+def _step_inputs(N, D, H, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((D, H)) / np.sqrt(D),
+            rng.standard_normal((H, H)) / np.sqrt(H), 0.5 * rng.standard_normal(H))
+
+
+def _step_forward_variants(x, prev_h, Wx, Wh, b):
+    a = x @ Wx + prev_h @ Wh + b
+    return [
+        ("no activation: next_h must be tanh(x @ Wx + prev_h @ Wh + b).", a),
+        ("sigmoid used where the RNN uses tanh.", 1 / (1 + np.exp(-np.clip(a, -500, 500)))),
+        ("Wh is transposed: the recurrent term is prev_h @ Wh (row vectors), not prev_h @ Wh.T.",
+         np.tanh(x @ Wx + prev_h @ Wh.T + b)),
+        ("the bias b is missing.", np.tanh(x @ Wx + prev_h @ Wh)),
+        ("the recurrent term prev_h @ Wh is missing: the state must feed back into the next step.",
+         np.tanh(x @ Wx + b)),
+    ]
+
+
+def _check_step_forward_output(fn, args, label):
+    name = "rnn_step_forward"
+    next_h, cache = _unpack(name, _call(name, fn, *args), ("next_h", "cache"))
+    expected = rnn.rnn_step_forward(*args)[0]
+    _as_array(name, "next_h", next_h, expected.shape)
+    line = _mismatch(f"next_h ({label})", next_h, expected)
+    if line:
+        x, prev_h, Wx, Wh, b = args
+        zero = np.zeros_like
+        terms = [("input term x @ Wx (prev_h = 0, b = 0)", (x, zero(prev_h), Wx, Wh, zero(b))),
+                 ("recurrent term prev_h @ Wh (x = 0, b = 0)", (zero(x), prev_h, Wx, Wh, zero(b))),
+                 ("bias b (x = 0, prev_h = 0)", (zero(x), zero(prev_h), Wx, Wh, b))]
+        wrong = [t for t, targs in terms
+                 if _mismatch("", _call(name, fn, *targs)[0], rnn.rnn_step_forward(*targs)[0])]
+        hints = _hints(next_h, _step_forward_variants(*args), expected)
+        if wrong and len(wrong) < len(terms):
+            hints.append("with the other inputs set to zero, only these terms are wrong: " + "; ".join(wrong) + ".")
+        _fail(name, [(line, hints)])
+    return cache
+
+
+def _check_step_cache(name, cache, args, next_h, where=""):
+    fields = ("x", "prev_h", "Wx", "Wh", "b", "next_h")
+    if not isinstance(cache, tuple) or len(cache) != 6:
+        raise GradingFailure(f"{name}: the cache{where} must be the tuple (x, prev_h, Wx, Wh, b, next_h) that "
+                             f"lesson 03's backward reads, got {type(cache).__name__}"
+                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
+    for field, got, want in zip(fields, cache, (*args, next_h)):
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10, atol=1e-12):
+            raise GradingFailure(f"{name}: cache{where} field {fields.index(field)} should be {field} "
+                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds something else.")
+
+
+def check_rnn_step_forward(fn, N=3, D=10, H=4, seed=0):
+    """Check rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)."""
+    __tracebackhide__ = True
+    name = "rnn_step_forward"
+    cases = [("random inputs", _step_inputs(N, D, H, seed))]
+    if (N, D, H) == (3, 10, 4):
+        cases.insert(0, ("CS231n's published test values", _cs231n_step_inputs()))
+    for label, args in cases:
+        cache = _check_step_forward_output(fn, args, label)
+        _check_step_cache(name, cache, args, rnn.rnn_step_forward(*args)[0])
+    _passed(name)
+
+
+def _seq_inputs(N, T, D, H, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((D, H)) / np.sqrt(D),
+            rng.standard_normal((H, H)) / np.sqrt(H), 0.5 * rng.standard_normal(H))
+
+
+def _cs231n_forward_inputs():
+    N, T, D, H = 2, 3, 4, 5
+    return (np.linspace(-0.1, 0.3, num=N * T * D).reshape(N, T, D), np.linspace(-0.3, 0.1, num=N * H).reshape(N, H),
+            np.linspace(-0.2, 0.4, num=D * H).reshape(D, H), np.linspace(-0.4, 0.1, num=H * H).reshape(H, H),
+            np.linspace(-0.7, 0.1, num=H))
+
+
+def _forward_variants(x, h0, Wx, Wh, b):
+    h = rnn.rnn_forward(x, h0, Wx, Wh, b)[0]
+    shifted = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+    first_only = rnn.rnn_forward(np.repeat(x[:, :1], x.shape[1], axis=1), h0, Wx, Wh, b)[0]
+    return [
+        ("h[:, t] holds the state *before* step t; it must hold next_h, the state after the step.", shifted),
+        ("h0 is ignored: the first step must start from the given h0, not from zeros.",
+         rnn.rnn_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
+        ("every step reads x[:, 0]: step t must read x[:, t].", first_only),
+        ("the state is not carried: each step must start from the previous step's next_h.",
+         np.tanh(x @ Wx + h0[:, None] @ Wh + b)),
+    ]
+
+
+def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
+    """Check rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)."""
+    __tracebackhide__ = True
+    name = "rnn_forward"
+    cases = [("random inputs", _seq_inputs(N, T, D, H, seed))]
+    if (N, T, D, H) == (2, 3, 4, 5):
+        cases.insert(0, ("CS231n's published test values", _cs231n_forward_inputs()))
+    for label, args in cases:
+        h, cache = _unpack(name, _call(name, fn, *args), ("h", "cache"))
+        expected, ref_cache = rnn.rnn_forward(*args)
+        _as_array(name, "h", h, expected.shape)
+        line = _mismatch(f"h ({label})", h, expected)
+        if line:
+            _fail(name, [(line, _hints(h, _forward_variants(*args), expected))])
+        if not isinstance(cache, list) or len(cache) != args[0].shape[1]:
+            raise GradingFailure(f"{name}: the cache must be a list of the T = {args[0].shape[1]} step caches, "
+                                 f"in time order; got {type(cache).__name__}"
+                                 + (f" of length {len(cache)}" if isinstance(cache, (list, tuple)) else "") + ".")
+        for t, (step, ref) in enumerate(zip(cache, ref_cache)):
+            _check_step_cache(name, step, tuple(ref[:5]), ref.next_h, where=f"[{t}]")
+    _passed(name)
+
+
+def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
+    """Check temporal_affine_forward(h, V, c) -> (out, cache)."""
+    __tracebackhide__ = True
+    name = "temporal_affine_forward"
+    rng = np.random.default_rng(seed)
+    h, V, c = rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M)
+    out, cache = _unpack(name, _call(name, fn, h, V, c), ("out", "cache"))
+    expected = h @ V + c
+    _as_array(name, "out", out, expected.shape)
+    line = _mismatch("out", out, expected)
+    if line:
+        _fail(name, [(line, _hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected))])
+    if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
+        raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads.")
+    _passed(name)
+
+
+# --- 02: softmax stability ------------------------------------------------------------------
+
+def _logits(shape, scale, seed):
+    z = scale * np.random.default_rng(seed).standard_normal(shape)
+    if len(shape) > 1 and shape[0] > 1:
+        z[0] += 50 * scale   # rows on very different scales: a global max would underflow the others
+    return z
+
+
+def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_variants):
+    z = _logits(shape, scale, seed)
+    for axis in (-1, 0) if len(shape) > 1 else (-1,):
+        zin = z.copy()
+        with np.errstate(all="ignore"):   # a naive softmax overflows here by design; that is what we test
+            got = _call(name, fn, zin, axis=axis)
+        expected = reference(z, axis=axis)
+        if isinstance(got, np.ndarray) and not np.isfinite(got).all():
+            raise GradingFailure(
+                f"{name}: returned non-finite values (e.g. {got[~np.isfinite(got)].flat[0]}) for logits up to "
+                f"|z| = {np.abs(z).max():.3g}. exp overflows above ~709.8 (inf / inf = nan) and underflows to 0 "
+                f"below ~-745 (log 0 = -inf). Subtract each slice's own max along the axis (keepdims=True), "
+                f"not the global max of z, before exp.")
+        _as_array(name, f"{name}(z, axis={axis})", got, expected.shape)
+        if not np.array_equal(zin, z):
+            raise GradingFailure(f"{name}: modified its input z in place; compute on a new array instead.")
+        line = _mismatch(f"{name}(z, axis={axis}) for z of shape {z.shape}", got, expected)
+        if line:
+            variants = [(f"normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
+                         reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
+            _fail(name, [(line, _hints(got, variants + extra_variants(z, axis), expected))])
+
+
+def check_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
+    """Check softmax(z, axis=-1): matches exp(z)/sum(exp(z)), stays finite for extreme logits."""
+    __tracebackhide__ = True
+
+    def variants(z, axis):
+        with np.errstate(all="ignore"):
+            e = np.exp(z - z.max())
+            return [("subtract the max of each slice along the axis (keepdims=True), not the global max of z.",
+                     e / e.sum(axis=axis, keepdims=True))]
+    _check_distribution_fn("softmax", fn, losses.softmax, shape, scale, seed, variants)
+    _passed("softmax")
+
+
+def check_log_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
+    """Check log_softmax(z, axis=-1): matches log(softmax(z)), stays finite for extreme logits."""
+    __tracebackhide__ = True
+
+    def variants(z, axis):
+        return [("the log-sum-exp term is missing: log_softmax(z) = z - logsumexp(z), not z - max(z).",
+                 z - z.max(axis=axis, keepdims=True))]
+    _check_distribution_fn("log_softmax", fn, losses.log_softmax, shape, scale, seed, variants)
+    _passed("log_softmax")
+
+
+def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, seed=0):
+    """Check temporal_softmax_loss(x, y, mask=None) -> (loss, dx)."""
+    __tracebackhide__ = True
+    name = "temporal_softmax_loss"
+    rng = np.random.default_rng(seed)
+    x = scale * rng.standard_normal((N, T, V))
+    y = rng.integers(V, size=(N, T))
+    mask = rng.random((N, T)) < 0.6 if use_mask else None
+    if mask is not None:
+        mask[0, 0] = True
+    xin = x.copy()
+    with np.errstate(all="ignore"):
+        result = _call(name, fn, xin, y, mask) if use_mask else _call(name, fn, xin, y)
+    loss, dx = _unpack(name, result, ("loss", "dx"))
+    ref_loss, ref_dx = losses.temporal_softmax_loss(x, y, mask)
+    if not np.array_equal(xin, x):
+        raise GradingFailure(f"{name}: modified its input x in place; compute on a new array instead.")
+    if not np.isscalar(loss) and np.shape(loss) != ():
+        raise GradingFailure(f"{name}: loss should be a single number, got an array of shape {np.shape(loss)}.")
+    if not np.isfinite(loss):
+        raise GradingFailure(f"{name}: loss is {loss} for scores up to |x| = {np.abs(x).max():.3g}. "
+                             f"Compute it from log_softmax (max-shifted), never as log(softmax).")
+    problems = []
+    m = np.ones((N, T)) if mask is None else mask
+    per_step = -np.take_along_axis(losses.log_softmax(x), y[..., None], -1)[..., 0] * m
+    loss_variants = [
+        ("the loss is averaged over N and T; it must be summed over time and averaged over the batch only.",
+         per_step.sum() / (N * T)),
+        ("the loss is summed over the batch; divide the sum by N.", per_step.sum()),
+        ("the mask is ignored: masked-out steps (mask False) must not count.",
+         -np.take_along_axis(losses.log_softmax(x), y[..., None], -1).sum() / N),
+    ]
+    line = _mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
+    if line:
+        problems.append((line, _hints(np.array([float(loss)]), [(h, np.array([v])) for h, v in loss_variants],
+                                      np.array([ref_loss]))))
+    _as_array(name, "dx", dx, x.shape)
+    line = _mismatch("dx", dx, ref_dx)
+    if line:
+        p = losses.softmax(x)
+        onehot = np.eye(V)[y]
+        dx_variants = [
+            ("dx is not divided by N: the loss is averaged over the batch, so is its gradient.", ref_dx * N),
+            ("the one-hot target is not subtracted: dx = softmax(x) - onehot(y), then / N.", p * m[..., None] / N),
+            ("dx is averaged over N and T; only the batch average applies (divide by N).", ref_dx / T),
+            ("the mask is not applied to dx: masked steps get zero gradient.", (p - onehot) / N),
+        ]
+        problems.append((line, _hints(dx, dx_variants, ref_dx)))
+    if problems:
+        _fail(name, problems)
+    _passed(name)
+
+
+# --- 03: backpropagation through time -------------------------------------------------------
+
+def check_numerical_gradient(fn, seed=0):
+    """Check numerical_gradient(f, x, h=1e-5): centred differences, x restored, any shape."""
+    __tracebackhide__ = True
+    name = "numerical_gradient"
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((3, 4))
+    for x0, f, grad, what in [
+        (rng.standard_normal(5), lambda x: np.sum(x ** 3), lambda x: 3 * x ** 2, "f(x) = sum(x**3), x of shape (5,)"),
+        (rng.standard_normal((3, 4)), lambda x: np.sum(np.tanh(A * x)), lambda x: A * (1 - np.tanh(A * x) ** 2),
+         "f(x) = sum(tanh(A * x)), x of shape (3, 4)"),
+    ]:
+        x = x0.copy()
+        got = _call(name, fn, lambda: f(x), x)
+        if not np.array_equal(x, x0):
+            raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x{np.unravel_index(np.argmax(x != x0), x.shape)} "
+                                 f"changed from {x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its "
+                                 f"old value after evaluating f(x + h) and f(x - h).")
+        _as_array(name, f"the gradient of {what}", got, x.shape)
+        line = _mismatch(f"gradient of {what}", got, grad(x0), tol=1e-7)
+        if line:
+            h = 1e-5
+            forward_diff = np.array([(f(x0 + h * e) - f(x0)) / h for e in np.eye(x0.size).reshape(x0.size, *x0.shape)])
+            variants = [("a one-sided difference (f(x+h) - f(x)) / h has O(h) error; use the centred "
+                         "(f(x+h) - f(x-h)) / (2h), whose error is O(h**2).", forward_diff.reshape(x0.shape)),
+                        ("divide the centred difference by 2h, not h.", 2 * grad(x0))]
+            _fail(name, [(line, _hints(got, variants, grad(x0)))])
+    _passed(name)
+
+
+# Known BPTT mistakes, written as deliberately wrong variants of the reference step backward.
+def _step_backward_variant(dnext_h, c, deriv="next_h", transpose=True, db="sum"):
+    local = {"next_h": 1 - c.next_h ** 2, "prev_h": 1 - c.prev_h ** 2, "none": 1.0,
+             "tanh_twice": 1 - np.tanh(c.next_h) ** 2}[deriv]
+    da = dnext_h * local
+    Wh = c.Wh.T if transpose else c.Wh
+    return (da @ c.Wx.T, da @ Wh, c.x.T @ da, c.prev_h.T @ da, da.sum(0) if db == "sum" else da.mean(0))
+
+
+_STEP_MISTAKES = [
+    ({"deriv": "prev_h"}, "the tanh derivative must use this step's output: 1 - next_h**2, not 1 - prev_h**2."),
+    ({"deriv": "none"}, "the gradient must pass through tanh: multiply by 1 - next_h**2 first (da = dnext_h * (1 - next_h**2))."),
+    ({"deriv": "tanh_twice"}, "next_h is already tanh(a): its derivative is 1 - next_h**2, not 1 - tanh(next_h)**2."),
+    ({"transpose": False}, "a transpose is missing: dprev_h = da @ Wh.T (row vectors), not da @ Wh."),
+    ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
+]
+
+
+def _rnn_backward_variant(dh, cache, order="backward", carry=True, accumulate="sum", **step_kwargs):
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, cache[0].x.shape[1]))
+    grads = [np.zeros_like(cache[0].Wx), np.zeros_like(cache[0].Wh), np.zeros_like(cache[0].b)]
+    dprev = np.zeros((N, H))
+    steps = range(T - 1, -1, -1) if order == "backward" else range(T)
+    for t in steps:
+        dx[:, t], dprev_t, *step = _step_backward_variant(dh[:, t] + (dprev if carry else 0), cache[t], **step_kwargs)
+        dprev = dprev_t
+        for g, s in zip(grads, step):
+            if accumulate == "sum" or (accumulate == "last_step" and t == T - 1):
+                g += s
+            elif accumulate == "overwrite":
+                g[...] = s
+    return (dx, dprev, *grads)
+
+
+_SEQUENCE_MISTAKES = [
+    ({"accumulate": "overwrite"}, "a shared weight's gradient is overwritten at every step, so only one step's "
+     "contribution is left. Wx, Wh and b are used by every step: add each step's gradient (dWh += ...)."),
+    ({"accumulate": "last_step"}, "the weight gradients come from the last time step only. Wx, Wh and b are "
+     "shared by all T steps: their gradients are sums over t of every step's contribution."),
+    ({"carry": False}, "dh_t must also receive the gradient flowing back from step t+1: pass "
+     "dh[:, t] + dprev_h into the step backward, not dh[:, t] alone."),
+    ({"order": "forward"}, "time runs the wrong way: backpropagate from t = T-1 down to 0, since step t "
+     "needs the gradient from step t+1."),
+] + _STEP_MISTAKES
+
+
+def _gradient_failures(name, report, correct, variants):
+    """Turn a failing GradReport into problems; variants: list of (hint, grads tuple) for known mistakes."""
+    problems = []
+    for k, check in enumerate(report.checks.values()):
+        if check.ok:
+            continue
+        if not check.shape_ok:
+            got = np.shape(report.grads[k]) if k < len(report.grads) else "nothing"
+            problems.append((f"{check.name} has shape {got}, expected {np.shape(correct[k])}."
+                             + _shape_hint(got, np.shape(correct[k])), []))
+            continue
+        line = (f"{check.name}: relative error {check.rel_error:.1e} > tolerance {check.tol:.0e}; worst at index "
+                f"{check.worst_index}: numerical gradient {check.numerical:.6g}, yours {check.analytic:.6g}")
+        problems.append((line, _hints(report.grads[k], [(h, g[k]) for h, g in variants], correct[k])))
+    for m in report.mutated:
+        problems.append((f"it modified its input {m}. A backward must not write into dout or the cache: later "
+                         f"steps read them (write da = dnext_h * (...), not dnext_h *= ...).", []))
+    ok = [c.name for c in report.checks.values() if c.ok]
+    if ok and len(ok) < len(report.checks):
+        problems.append(("correct: " + ", ".join(ok), []))
+    _fail(name, problems)
+
+
+def _check_backward(name, fn, forward, inputs, names, reference, variant, mistakes, tol=TOL):
+    """Grade fn against numerical gradients of forward; explain failures with the known mistakes."""
+    __tracebackhide__ = True
+    report = gradcheck.check_gradients(forward, lambda *a: _unpack(name, _call(name, fn, *a), names),
+                                       inputs, names, tol=tol)
+    if not report.ok:
+        cache = forward(*inputs)[-1]
+        correct = reference(*report.douts, cache)
+        variants = [(hint, variant(*report.douts, cache, **kwargs)) for kwargs, hint in mistakes]
+        _gradient_failures(name, report, correct, variants)
+    worst = max(c.rel_error for c in report.checks.values())
+    _passed(name, f" ({len(names)} gradients match numerical ones, worst relative error {worst:.1e})")
+
+
+def check_rnn_step_backward(fn, N=4, D=5, H=6, seed=0):
+    """Check rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
+    __tracebackhide__ = True
+    _check_backward("rnn_step_backward", fn, rnn.rnn_step_forward, _step_inputs(N, D, H, seed),
+                    ("dx", "dprev_h", "dWx", "dWh", "db"), rnn.rnn_step_backward, _step_backward_variant,
+                    _STEP_MISTAKES)
+
+
+def check_rnn_backward(fn, N=2, T=10, D=3, H=5, seed=0):
+    """Check rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
+    __tracebackhide__ = True
+    _check_backward("rnn_backward", fn, rnn.rnn_forward, _seq_inputs(N, T, D, H, seed),
+                    ("dx", "dh0", "dWx", "dWh", "db"), rnn.rnn_backward, _rnn_backward_variant,
+                    _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T))
+
+
+def _affine_backward_variant(dout, cache, dc="sum"):
+    h, V, c = cache
+    N, T, H = h.shape
+    dV = h.reshape(N * T, H).T @ dout.reshape(N * T, -1)
+    dcs = {"sum": dout.sum((0, 1)), "mean": dout.mean((0, 1)), "last": dout[:, -1].sum(0)}[dc]
+    return dout @ V.T, dV, dcs
+
+
+_AFFINE_MISTAKES = [
+    ({"dc": "mean"}, "the bias gradient is averaged; sum it over the batch and the time steps: dc = dout.sum(axis=(0, 1))."),
+    ({"dc": "last"}, "c is shared by every time step: sum its gradient over time as well as over the batch."),
+]
+
+
+def check_temporal_affine_backward(fn, N=2, T=3, H=4, M=5, seed=0):
+    """Check temporal_affine_backward(dout, cache) -> (dh, dV, dc) against numerical gradients."""
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    inputs = (rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M))
+    _check_backward("temporal_affine_backward", fn, layers.temporal_affine_forward, inputs, ("dh", "dV", "dc"),
+                    layers.temporal_affine_backward, _affine_backward_variant, _AFFINE_MISTAKES)
