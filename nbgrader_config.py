@@ -24,3 +24,16 @@ c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
 # the rest of the notebook still runs; no lesson cell comes close to it.
 c.Execute.timeout = 60
 c.ExecutePreprocessor.timeout = 60
+
+# LMS downloads: put the zip in grading/downloaded/<assignment>/archive/ (./course collect does it).
+# File names inside it look like <student>_<notebook>.ipynb, optionally with an LMS's late_ or
+# numeric parts in between (e.g. carol_late_1234_5678_bptt.ipynb).
+c.ZipCollectApp.downloaded_directory = "grading/downloaded"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[^/_]+)_(?:late_)?(?:\d+_)*(?P<file_id>[^/_][^/]*\.ipynb)$")
+
+# Feedback shows each test's message but not the hidden tests' source.
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,1 @@
+"""Instructor tooling: example submissions and the autograding demo (not part of rnnlib)."""

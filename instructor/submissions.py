@@ -1,0 +1,50 @@
+"""Build submissions from the course's own notebooks: a correct one, a blank one, a buggy one.
+
+A correct submission is the released (student) notebook with every answer cell filled in from
+solutions/; a buggy one replaces chosen answer cells with other code. Used by the autograding
+demo and by the end-to-end grading tests.
+"""
+import re
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def assignments(root=ROOT):
+    """Assignment ids (folder names under solutions/), in lesson order."""
+    return sorted(p.parent.name for p in Path(root, "solutions").glob("*/*.ipynb"))
+
+
+def notebook_path(folder, assignment):
+    """The one notebook of an assignment under folder (solutions/ or notebooks/)."""
+    (path,) = Path(folder, assignment).glob("*.ipynb")
+    return path
+
+
+def _answers(solution):
+    """grade_id -> source of every answer cell of a solution notebook, markers removed."""
+    return {c.metadata.nbgrader["grade_id"]: _MARKERS.sub("", c.source)
+            for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def make_submission(release_nb, solution_nb, kind="correct", replace=None):
+    """A submission built from the released notebook.
+
+    kind: "correct" fills every answer cell from the solution; "blank" leaves them as released.
+    replace: {grade_id: source} answer cells to overwrite afterwards (e.g. a buggy function).
+    Returns a new nbformat notebook.
+    """
+    nb = nbformat.from_dict(release_nb)
+    answers = _answers(solution_nb) if kind == "correct" else {}
+    answers.update(replace or {})
+    unknown = set(replace or {}) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    if unknown:
+        raise ValueError(f"replace: no answer cells with grade_id {sorted(unknown)}")
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers and cell.metadata.nbgrader.get("solution"):
+            cell.source = answers[gid]
+    return nb

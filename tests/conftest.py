@@ -1,0 +1,26 @@
+"""Shared fixtures: one released copy of the course, made once per test session."""
+import sys
+import tempfile
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # the instructor/ tooling lives beside rnnlib, not inside it
+
+# The exercise functions of each assignment, in order (the course spec's table).
+EXERCISES = {
+    "01_forward_pass": ["rnn_step_forward", "rnn_forward", "temporal_affine_forward"],
+    "02_softmax_stability": ["softmax", "log_softmax", "temporal_softmax_loss"],
+    "03_bptt": ["numerical_gradient", "rnn_step_backward", "rnn_backward", "temporal_affine_backward"],
+}
+
+
+@pytest.fixture(scope="session")
+def course():
+    """A temporary course directory with every assignment released by nbgrader."""
+    from instructor.demo import make_course
+    with tempfile.TemporaryDirectory() as tmp:
+        yield make_course(tmp)
