@@ -28,16 +28,22 @@ class GradingFailure(AssertionError):
 
 # --- running the student's code -------------------------------------------------------------
 
-_REFERENCE_FILES = {str(Path(m.__file__).resolve()) for m in (gradcheck, layers, losses, rnn)}
+_PACKAGE = Path(__file__).resolve().parent
+# Files whose code an exercise function may run: grading itself, input checks, plotting, widgets.
+_NOT_REFERENCE = {"grading.py", "_checks.py", "plots.py", "widgets.py", "__init__.py"}
 
 
 @contextlib.contextmanager
-def _reference_calls():
-    """Collect the names of rnnlib reference functions that run inside the block."""
+def _reference_calls(allowed=()):
+    """Collect the names of rnnlib reference functions that run inside the block.
+
+    allowed: module file names (e.g. "models.py") whose code the exercise may legitimately run.
+    """
     seen = []
+    forbidden = {str(p) for p in _PACKAGE.glob("*.py") if p.name not in _NOT_REFERENCE | set(allowed)}
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code.co_filename in _REFERENCE_FILES:
+        if event == "call" and frame.f_code.co_filename in forbidden:
             seen.append(frame.f_code.co_name)
 
     previous = sys.getprofile()
@@ -48,13 +54,16 @@ def _reference_calls():
         sys.setprofile(previous)
 
 
-def _call(name, fn, *args, **kwargs):
-    """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures."""
+def _call(name, fn, *args, allowed=(), **kwargs):
+    """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures.
+
+    allowed: rnnlib module file names fn may run (see _reference_calls); all others count as delegation.
+    """
     __tracebackhide__ = True
     if not callable(fn):
         raise GradingFailure(f"{name}: expected a function, got {type(fn).__name__}. Run the cell that defines it.")
     try:
-        with _reference_calls() as seen:
+        with _reference_calls(allowed) as seen:
             result = fn(*args, **kwargs)
     except NotImplementedError:
         raise GradingFailure(f"{name} is not written yet (it raised NotImplementedError): replace the "
