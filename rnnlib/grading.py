@@ -13,6 +13,7 @@ implementation: an exercise that only delegates to it earns nothing.
 """
 import contextlib
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,18 @@ TOL = 1e-7
 
 class GradingFailure(AssertionError):
     """A test cell's verdict: the message says what is wrong and how to find it."""
+
+    def _render_traceback_(self):
+        # IPython shows these lines instead of a traceback: the message is the whole story, and
+        # the test cell's source (hidden tests included) stays out of the student's feedback.
+        lines = [f"{type(self).__name__}: {line}" if i == 0 else line
+                 for i, line in enumerate(str(self).splitlines())]
+        if self.__cause__ is not None:   # the student's own code crashed: show where, in their code
+            frames = [f for f in traceback.extract_tb(self.__cause__.__traceback__)
+                      if f.filename != __file__]
+            lines += ["", "Where it happened (most recent call last):"] + [
+                f"  {f.name}, line {f.lineno}: {f.line}" for f in frames]
+        return lines
 
 
 # --- running the student's code -------------------------------------------------------------
@@ -73,7 +86,7 @@ def _call(name, fn, *args, allowed=(), **kwargs):
     except Exception as e:
         shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
         raise GradingFailure(f"{name} raised {type(e).__name__}: {e}\n  (called with arrays of shapes {shapes}; "
-                             f"the traceback above shows the line)") from e
+                             f"where it happened is shown below)") from e
     if seen:
         public = sorted({f for f in seen if not f.startswith("_")})
         used = ", ".join(public or sorted(set(seen)))

@@ -251,3 +251,15 @@ def test_backward_that_writes_into_its_inputs_is_reported():
         dh *= 0
         return result
     assert "modified its input dout[0]" in fails(grading.check_rnn_backward, in_place)
+
+
+def test_notebook_rendering_shows_the_message_not_the_test_source():
+    """IPython renders GradingFailure by _render_traceback_: no cell source, so no hidden tests."""
+    def crashing(z, axis=-1):
+        return z @ np.ones((2, 2))
+    with pytest.raises(GradingFailure) as e:
+        grading.check_softmax(crashing)
+    lines = e.value._render_traceback_()
+    assert lines[0].startswith("GradingFailure: softmax raised ValueError")
+    assert any("crashing, line" in line and "np.ones((2, 2))" in line for line in lines)
+    assert not any("grading.py" in line for line in lines)
