@@ -18,3 +18,6 @@ from .losses import log_softmax, logsumexp, softmax, temporal_softmax_loss
 from .rnn import TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits_to_int, int_to_bits, load_corpus,
                    random_binary_addition_batch, tbptt_batches)
+from .lstm import TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .models import BinaryAdder, CharRNN
+from .optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm

@@ -1,0 +1,173 @@
+"""The LSTM: step and sequence forward/backward, and a stateful TimeLSTM layer.
+
+Gate order i, f, o, g (CS231n's convention). With a = x @ Wx + prev_h @ Wh + b, a (N, 4H):
+
+    i = σ(a[:, :H])    f = σ(a[:, H:2H])    o = σ(a[:, 2H:3H])    g = tanh(a[:, 3H:])
+    next_c = f * prev_c + i * g          the cell state: updated by addition, a gradient highway
+    next_h = o * tanh(next_c)
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import check_array
+
+
+class LSTMStepCache(NamedTuple):
+    """What lstm_step_forward keeps for the backward pass."""
+    x: np.ndarray        # (N, D)
+    prev_h: np.ndarray   # (N, H)
+    prev_c: np.ndarray   # (N, H)
+    Wx: np.ndarray       # (D, 4H)
+    Wh: np.ndarray       # (H, 4H)
+    i: np.ndarray        # (N, H) input gate
+    f: np.ndarray        # (N, H) forget gate
+    o: np.ndarray        # (N, H) output gate
+    g: np.ndarray        # (N, H) candidate values
+    tanh_c: np.ndarray   # (N, H) tanh(next_c)
+
+
+def sigmoid(a):
+    """Logistic function without overflow: exp is only ever taken of a non-positive number."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _check_params(Wx, Wh, b, dims):
+    check_array("Wx", Wx, ("D", "4H"), dims)
+    check_array("Wh", Wh, ("H", "4H"), dims)
+    check_array("b", b, ("4H",), dims)
+    if dims["4H"] != 4 * dims["H"]:
+        raise ValueError(f"Wh: expected shape (H, 4H) with 4H = 4 * H, got {Wh.shape}")
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """One LSTM step.
+
+    x (N, D), prev_h (N, H), prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,)
+    -> next_h (N, H), next_c (N, H), cache (LSTMStepCache).
+    """
+    dims = {}
+    check_array("x", x, ("N", "D"), dims)
+    check_array("prev_h", prev_h, ("N", "H"), dims)
+    check_array("prev_c", prev_c, ("N", "H"), dims)
+    _check_params(Wx, Wh, b, dims)
+    return _step_forward(x, prev_h, prev_c, Wx, Wh, b)
+
+
+def _step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    H = prev_h.shape[1]
+    a = x @ Wx + prev_h @ Wh + b
+    i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H])
+    g = np.tanh(a[:, 3 * H:])
+    next_c = f * prev_c + i * g
+    tanh_c = np.tanh(next_c)
+    next_h = o * tanh_c
+    return next_h, next_c, LSTMStepCache(x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c)
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    """Backward pass of one LSTM step.
+
+    dnext_h, dnext_c (N, H): gradients of the loss with respect to next_h and next_c.
+    Returns dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    check_array("dnext_h", dnext_h, cache.prev_h.shape)
+    check_array("dnext_c", dnext_c, cache.prev_h.shape)
+    return _step_backward(dnext_h, dnext_c, cache)
+
+
+def _step_backward(dnext_h, dnext_c, c):
+    # next_c reaches the loss directly (dnext_c, from step t+1) and through next_h = o * tanh(next_c).
+    dc = dnext_c + dnext_h * c.o * (1 - c.tanh_c ** 2)
+    di, df, do, dg = dc * c.g, dc * c.prev_c, dnext_h * c.tanh_c, dc * c.i
+    da = np.concatenate([di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o), dg * (1 - c.g ** 2)], axis=1)
+    return (da @ c.Wx.T, da @ c.Wh.T, dc * c.f,   # dprev_c: the cell path is only scaled by f
+            c.x.T @ da, c.prev_h.T @ da, da.sum(axis=0))
+
+
+def lstm_forward(x, h0, Wx, Wh, b, c0=None):
+    """Run an LSTM over a sequence; the cell state starts at c0 (zeros by default).
+
+    x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) -> h (N, T, H), cache.
+    cache is the list of the T LSTMStepCaches in time order; the last cell state is
+    cache[-1] recomputable, and also returned by TimeLSTM as its carried state.
+    """
+    dims = {}
+    check_array("x", x, ("N", "T", "D"), dims)
+    check_array("h0", h0, ("N", "H"), dims)
+    _check_params(Wx, Wh, b, dims)
+    prev_c = np.zeros_like(h0) if c0 is None else check_array("c0", c0, h0.shape)
+    N, T, _ = x.shape
+    h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    cache, prev_h = [], h0
+    for t in range(T):
+        prev_h, prev_c, step = _step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
+        h[:, t] = prev_h
+        cache.append(step)
+    return h, cache
+
+
+def lstm_backward(dh, cache):
+    """BPTT through an LSTM: dh (N, T, H) upstream gradients of every hidden state.
+
+    Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    Both dh and dc flow back from step t+1; shared weights' gradients are summed over time.
+    """
+    if not cache:
+        raise ValueError("cache: expected the list of T >= 1 step caches from lstm_forward, got an empty list")
+    first = cache[0]
+    N, H = first.prev_h.shape
+    check_array("dh", dh, (N, len(cache), H))
+    dx = np.empty((N, len(cache), first.x.shape[1]), dtype=dh.dtype)
+    dWx, dWh, db = np.zeros_like(first.Wx), np.zeros_like(first.Wh), np.zeros(first.Wx.shape[1], dtype=dh.dtype)
+    dprev_h, dprev_c = np.zeros((N, H), dtype=dh.dtype), np.zeros((N, H), dtype=dh.dtype)
+    for t in reversed(range(len(cache))):
+        dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = _step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev_h, dWx, dWh, db
+
+
+class TimeLSTM:
+    """A stateful LSTM layer over T steps, like rnn.TimeRNN but carrying (h, c).
+
+    params: dict with Wx (D, 4H), Wh (H, 4H), b (4H,); grads: same keys and shapes.
+    """
+
+    def __init__(self, Wx, Wh, b, stateful=False):
+        _check_params(Wx, Wh, b, {})
+        self.params = {"Wx": Wx, "Wh": Wh, "b": b}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.stateful = stateful
+        self.h = self.c = None
+        self._cache = None
+
+    def set_state(self, h, c=None):
+        """Set the state the next forward starts from: h (N, H), c (N, H) (zeros if None)."""
+        H = self.params["Wh"].shape[0]
+        self.h = check_array("h", h, ("N", H))
+        self.c = np.zeros_like(h) if c is None else check_array("c", c, h.shape)
+
+    def reset_state(self):
+        self.h = self.c = None
+
+    def forward(self, x):
+        """x (N, T, D) -> hs (N, T, H)."""
+        check_array("x", x, ("N", "T", self.params["Wx"].shape[0]))
+        N, H = x.shape[0], self.params["Wh"].shape[0]
+        if not self.stateful or self.h is None or self.h.shape[0] != N:
+            self.h = self.c = np.zeros((N, H), dtype=self.params["Wh"].dtype)
+        hs, self._cache = lstm_forward(x, self.h, **self.params, c0=self.c)
+        last = self._cache[-1]
+        self.h = hs[:, -1]
+        self.c = last.f * last.prev_c + last.i * last.g
+        return hs
+
+    def backward(self, dhs):
+        """dhs (N, T, H) -> dx (N, T, D); fills self.grads. The gradient stops at (h0, c0)."""
+        dx, self.dh0, *grads = lstm_backward(dhs, self._cache)
+        for key, g in zip(("Wx", "Wh", "b"), grads):
+            self.grads[key][...] = g
+        return dx

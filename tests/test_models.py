@@ -1,0 +1,105 @@
+"""rnnlib.models: gradients of whole models, overfitting, sampling, the binary adder."""
+import numpy as np
+import pytest
+
+from rnnlib.data import Vocab, all_binary_addition_pairs, binary_addition_batch, random_binary_addition_batch
+from rnnlib.gradcheck import compare, numerical_gradient
+from rnnlib.models import BinaryAdder, CharRNN
+from rnnlib.optim import Adam, clip_grad_norm
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_char_rnn_gradients_match_numerical(cell):
+    model = CharRNN(vocab_size=7, hidden_size=5, cell=cell, seed=1, embed_size=4)
+    rng = np.random.default_rng(2)
+    for p in model.params.values():    # O(1) weights, so no gradient is tiny next to round-off
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    x, y = rng.integers(7, size=(2, 6)), rng.integers(7, size=(2, 6))
+    _, grads, _ = model.loss_and_grads(x, y)
+    for name, p in model.params.items():
+        num = numerical_gradient(lambda: model.loss_and_grads(x, y)[0], p)
+        # the loss is O(T log V) ~ 10, so round-off in f (1e-15) / h leaves ~1e-10 absolute noise
+        check = compare(name, grads[name], num, tol=1e-6)
+        assert check.ok, check
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_initial_loss_is_log_vocab_per_step(cell):
+    model = CharRNN(vocab_size=30, hidden_size=16, cell=cell)
+    x = np.random.default_rng(0).integers(30, size=(8, 10))
+    loss, _, _ = model.loss_and_grads(x, x)
+    assert loss / 10 == pytest.approx(np.log(30), rel=0.05)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_char_rnn_overfits_a_short_string(cell):
+    text = "the quick brown fox jumps over the lazy dog. hello"
+    vocab = Vocab(text)
+    ids = vocab.encode(text)
+    x, y = ids[None, :-1], ids[None, 1:]
+    model = CharRNN(len(vocab), 32, cell=cell, seed=0)
+    opt = Adam(model.params, lr=0.02)
+    for _ in range(300):
+        loss, grads, _ = model.loss_and_grads(x, y)
+        clip_grad_norm(grads, 5.0)
+        opt.step(grads)
+    assert loss / x.shape[1] < 0.05
+    greedy = model.sample(vocab.encode("t"), 20, temperature=1e-3, rng=np.random.default_rng(0))
+    assert vocab.decode(greedy) == text[1:21]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_h_last_carries_the_state(cell):
+    model = CharRNN(10, 8, cell=cell, seed=0)
+    x = np.random.default_rng(0).integers(10, size=(3, 12))
+    full, _, _ = model.loss_and_grads(x, x)
+    first, _, h = model.loss_and_grads(x[:, :6], x[:, :6])
+    second, _, _ = model.loss_and_grads(x[:, 6:], x[:, 6:], h0=h)
+    restart, _, _ = model.loss_and_grads(x[:, 6:], x[:, 6:])
+    assert first + second == pytest.approx(full, rel=1e-12)
+    assert restart != pytest.approx(second, rel=1e-6)
+
+
+def test_sampling_temperature_limits():
+    model = CharRNN(5, 8, seed=3)
+    model.params["c"][:] = [2.0, 1.0, 0.0, -1.0, -2.0]
+    model.params["V"][:] = 0.0                 # scores = c whatever the state
+    greedy = model.sample([0], 50, temperature=1e-4, rng=np.random.default_rng(0))
+    assert greedy == [0] * 50
+    hot = model.sample([0], 5000, temperature=1e4, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(np.bincount(hot, minlength=5) / 5000, 0.2, atol=0.03)
+    assert len(model.sample([1, 2], 7, rng=np.random.default_rng(0))) == 7
+
+
+def test_model_errors():
+    with pytest.raises(ValueError, match="cell: expected 'rnn' or 'lstm'"):
+        CharRNN(5, 4, cell="gru")
+    with pytest.raises(ValueError, match="temperature: expected a positive number"):
+        CharRNN(5, 4).sample([0], 3, temperature=0)
+    with pytest.raises(ValueError, match="seed_ids: expected a non-empty"):
+        CharRNN(5, 4).sample([], 3)
+
+
+def test_binary_adder_gradients_match_numerical():
+    model = BinaryAdder(hidden_size=3, seed=1)
+    x, y = random_binary_addition_batch(4, width=5, rng=np.random.default_rng(0))
+    _, grads = model.loss_and_grads(x, y)
+    for name, p in model.params.items():
+        check = compare(name, grads[name], numerical_gradient(lambda: model.loss_and_grads(x, y)[0], p))
+        assert check.ok, check
+
+
+def test_binary_adder_learns_every_8_bit_sum():
+    model = BinaryAdder(hidden_size=16, seed=0)
+    opt = Adam(model.params, lr=0.05)
+    rng = np.random.default_rng(0)
+    a, b = all_binary_addition_pairs(8)
+    X, Y = binary_addition_batch(a, b, 8)
+    for step in range(2000):
+        opt.step(model.loss_and_grads(*random_binary_addition_batch(256, width=8, rng=rng))[1])
+        if step % 100 == 99 and np.all(model.predict(X) == Y[..., 0]):
+            break
+    assert np.all(model.predict(X) == Y[..., 0]), "not all 128 x 128 sums are right"
+    # the same cell at every step: it generalises to 16-bit numbers it never saw
+    x16, y16 = random_binary_addition_batch(500, width=16, rng=rng)
+    assert np.mean(np.all(model.predict(x16) == y16[..., 0], axis=1)) > 0.99

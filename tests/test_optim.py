@@ -1,0 +1,79 @@
+"""rnnlib.optim: optimisers minimise a quadratic, Adagrad is min-char-rnn's, clipping is global."""
+import numpy as np
+import pytest
+
+from rnnlib.optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm
+
+RNG = np.random.default_rng(0)
+A = RNG.standard_normal((6, 4)) + 2 * np.eye(6, 4)
+B = RNG.standard_normal(6)
+P_STAR = np.linalg.lstsq(A, B, rcond=None)[0]
+
+
+def quadratic_grads(params):
+    r = A @ params["p"] - B          # f(p) = 0.5 * ||A p - b||^2
+    return {"p": A.T @ r}
+
+
+@pytest.mark.parametrize("make,steps", [(lambda p: SGD(p, lr=0.02), 2000), (lambda p: Adagrad(p, lr=0.5), 2000),
+                                        (lambda p: Adam(p, lr=0.05), 2000)])
+def test_optimisers_reach_the_minimum_of_a_quadratic(make, steps):
+    params = {"p": np.zeros(4)}
+    arr = params["p"]
+    opt = make(params)
+    for _ in range(steps):
+        opt.step(quadratic_grads(params))
+    assert params["p"] is arr                       # updated in place
+    np.testing.assert_allclose(params["p"], P_STAR, atol=1e-3)
+
+
+def test_adagrad_is_min_char_rnns_update():
+    params = {"W": RNG.standard_normal((3, 2))}
+    mine = {"W": params["W"].copy()}
+    mem = np.zeros((3, 2))
+    opt = Adagrad(params, lr=0.1)
+    for _ in range(3):
+        g = RNG.standard_normal((3, 2))
+        opt.step({"W": g})
+        mem += g * g                                 # min-char-rnn, line for line
+        mine["W"] += -0.1 * g / np.sqrt(mem + 1e-8)
+    np.testing.assert_allclose(params["W"], mine["W"], rtol=1e-7)
+
+
+def test_adagrad_update_function_matches_class():
+    p1, p2 = {"a": np.ones(3)}, {"a": np.ones(3)}
+    cache = {"a": np.zeros(3)}
+    g = {"a": np.array([1.0, -2.0, 0.5])}
+    adagrad_update(p1, g, cache, lr=0.1)
+    Adagrad(p2, lr=0.1).step(g)
+    np.testing.assert_allclose(p1["a"], p2["a"])
+    np.testing.assert_allclose(cache["a"], g["a"] ** 2)
+
+
+def test_adam_first_step_is_lr_per_coordinate():
+    params = {"p": np.zeros(3)}
+    Adam(params, lr=0.01).step({"p": np.array([1e-3, -5.0, 300.0])})
+    np.testing.assert_allclose(np.abs(params["p"]), 0.01, rtol=1e-4)
+
+
+def test_clip_grad_norm_is_global_and_in_place():
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])}
+    a = grads["a"]
+    assert clip_grad_norm(grads, 1.0) == pytest.approx(5.0)
+    assert grads["a"] is a
+    np.testing.assert_allclose(grads["a"], [0.6, 0.0])
+    np.testing.assert_allclose(grads["b"], [[0.8]])
+    assert clip_grad_norm(grads, 10.0) == pytest.approx(1.0)
+    np.testing.assert_allclose(grads["a"], [0.6, 0.0])   # below the threshold: untouched
+
+
+def test_optimiser_errors_name_the_problem():
+    params = {"p": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"grads: expected the keys of params \['p'\]; missing \['p'\]"):
+        SGD(params).step({"q": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"grads\['p'\]: expected shape \(3,\)"):
+        Adam(params).step({"p": np.zeros(2)})
+    with pytest.raises(ValueError, match="lr: expected a positive number"):
+        Adagrad(params, lr=0)
+    with pytest.raises(ValueError, match="max_norm: expected a positive number"):
+        clip_grad_norm({"p": np.zeros(3)}, -1)
