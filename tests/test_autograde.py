@@ -1,0 +1,167 @@
+"""nbgrader end to end: release, submit (correct, blank, buggy), autograde, feedback, zip, CSV."""
+import csv
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import EXERCISES
+from instructor.demo import BUGGY_RNN_BACKWARD, autograde, grades, nbgrader, submit
+from instructor.submissions import make_submission, notebook_path
+
+# Buggy BPTT submissions: replaced answer cells, the test cells they must lose, and a word the
+# feedback must contain (the wrong gradient, or the cause).
+STEP_TANH_PREV = '''def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, b, next_h = cache
+    da = dnext_h * (1 - prev_h ** 2)
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+'''
+STEP_NO_TRANSPOSE = '''def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, b, next_h = cache
+    da = dnext_h * (1 - next_h ** 2)
+    return da @ Wx.T, da @ Wh, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+'''
+STEP_DB_MEAN = '''def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, b, next_h = cache
+    da = dnext_h * (1 - next_h ** 2)
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.mean(axis=0)
+'''
+SEQ_NO_CARRY = '''def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, cache[0][0].shape[1]))
+    dWx, dWh, db = 0, 0, 0
+    for t in reversed(range(T)):
+        dx[:, t], dprev_h, gx, gh, gb = rnn_step_backward(dh[:, t], cache[t])
+        dWx, dWh, db = dWx + gx, dWh + gh, db + gb
+    return dx, dprev_h, dWx, dWh, db
+'''
+SEQ_FORWARD_ORDER = '''def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, cache[0][0].shape[1]))
+    dWx, dWh, db, dprev_h = 0, 0, 0, np.zeros((N, H))
+    for t in range(T):
+        dx[:, t], dprev_h, gx, gh, gb = rnn_step_backward(dh[:, t] + dprev_h, cache[t])
+        dWx, dWh, db = dWx + gx, dWh + gh, db + gb
+    return dx, dprev_h, dWx, dWh, db
+'''
+SEQ_LAST_STEP = '''def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, cache[0][0].shape[1]))
+    dprev_h = np.zeros((N, H))
+    for t in reversed(range(T)):
+        dx[:, t], dprev_h, gx, gh, gb = rnn_step_backward(dh[:, t] + dprev_h, cache[t])
+        if t == T - 1:
+            dWx, dWh, db = gx, gh, gb
+    return dx, dprev_h, dWx, dWh, db
+'''
+SEQ_DELEGATES = '''from rnnlib import rnn_backward as reference_backward
+
+def rnn_backward(dh, cache):
+    return reference_backward(dh, cache)
+'''
+BUGS = {
+    "bug-overwrite": ({"rnn_backward": BUGGY_RNN_BACKWARD}, {"test_rnn_backward"}, "overwritten at every step"),
+    "bug-laststep": ({"rnn_backward": SEQ_LAST_STEP}, {"test_rnn_backward"}, "last time step only"),
+    "bug-nocarry": ({"rnn_backward": SEQ_NO_CARRY}, {"test_rnn_backward"}, "flowing back from step t+1"),
+    "bug-order": ({"rnn_backward": SEQ_FORWARD_ORDER}, {"test_rnn_backward"}, "time runs the wrong way"),
+    "bug-tanhprev": ({"rnn_step_backward": STEP_TANH_PREV}, {"test_rnn_step_backward", "test_rnn_backward"},
+                     "not 1 - prev_h**2"),
+    "bug-transpose": ({"rnn_step_backward": STEP_NO_TRANSPOSE}, {"test_rnn_step_backward", "test_rnn_backward"},
+                      "a transpose is missing"),
+    "bug-dbmean": ({"rnn_step_backward": STEP_DB_MEAN}, {"test_rnn_step_backward", "test_rnn_backward"},
+                   "bias gradient is averaged"),
+    "bug-delegate": ({"rnn_backward": SEQ_DELEGATES}, {"test_rnn_backward"}, "earns no points"),
+}
+
+
+def load(folder, assignment):
+    return nbformat.read(notebook_path(folder, assignment), as_version=4)
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    """Submit alice (correct) and bob (blank) everywhere, the buggy students in 03, autograde all."""
+    for a in EXERCISES:
+        release, solution = load(course / "notebooks", a), load(course / "solutions", a)
+        submit(course, "alice", a, make_submission(release, solution, "correct"))
+        submit(course, "bob", a, make_submission(release, solution, "blank"))
+    release, solution = load(course / "notebooks", "03_bptt"), load(course / "solutions", "03_bptt")
+    for student, (replace, _, _) in BUGS.items():
+        submit(course, student, "03_bptt", make_submission(release, solution, "correct", replace))
+    for a in EXERCISES:
+        result = autograde(course, a)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return grades(course)
+
+
+def autograded_cells(course, student, assignment):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(notebook_path(course / "notebooks", assignment).stem, assignment, student)
+        return {g.name: (g.auto_score, g.max_score) for g in nb.grades if g.auto_score is not None}
+
+
+@pytest.mark.parametrize("assignment", list(EXERCISES))
+def test_correct_submission_gets_full_autograded_marks(graded, course, assignment):
+    cells = autograded_cells(course, "alice", assignment)
+    assert set(cells) == {f"test_{f}" for f in EXERCISES[assignment]}
+    assert all(score == max_score for score, max_score in cells.values()), cells
+
+
+@pytest.mark.parametrize("assignment", list(EXERCISES))
+def test_blank_submission_gets_zero(graded, course, assignment):
+    cells = autograded_cells(course, "bob", assignment)
+    assert cells and all(score == 0 for score, _ in cells.values()), cells
+
+
+@pytest.mark.parametrize("student", list(BUGS))
+def test_each_buggy_bptt_loses_exactly_its_tests(graded, student):
+    _, _, failed = graded[student, "03_bptt"]
+    assert set(failed) == BUGS[student][1]
+
+
+@pytest.fixture(scope="module")
+def feedback(graded, course):
+    result = nbgrader(course, "generate_feedback", "03_bptt", "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return lambda student: next((course / "grading" / "feedback" / student / "03_bptt").glob("*.html")).read_text()
+
+
+@pytest.mark.parametrize("student", list(BUGS))
+def test_feedback_names_the_mistake(feedback, student):
+    html = feedback(student)
+    assert BUGS[student][2] in html.replace("&#39;", "'").replace("&quot;", '"')
+
+
+def test_feedback_hides_hidden_tests(feedback, course):
+    solution = load(course / "solutions", "03_bptt")
+    hidden = [line for c in solution.cells if "### BEGIN HIDDEN TESTS" in c.source
+              for line in c.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
+              if line.strip()]
+    html = feedback("alice")
+    assert hidden and not any(line.strip() in html for line in hidden)
+
+
+def test_lms_zip_is_collected(course, tmp_path):
+    archive = tmp_path / "lms.zip"
+    release = load(course / "notebooks", "01_forward_pass")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("submissions/dave_forward_pass.ipynb", nbformat.writes(release))
+        z.writestr("submissions/erin_late_1234_5678_forward_pass.ipynb", nbformat.writes(release))
+    target = course / "grading" / "downloaded" / "01_forward_pass" / "archive"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / archive.name).write_bytes(archive.read_bytes())
+    result = nbgrader(course, "zip_collect", "01_forward_pass", "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for student in ("dave", "erin"):
+        assert (course / "grading" / "submitted" / student / "01_forward_pass" / "forward_pass.ipynb").is_file()
+
+
+def test_grades_export_to_csv(graded, course):
+    out = course / "grading" / "grades.csv"
+    result = nbgrader(course, "export", "--to", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(out.open()))
+    alice = {r["assignment"]: float(r["score"]) for r in rows if r["student_id"] == "alice"}
+    assert set(alice) >= set(EXERCISES) and all(v > 0 for v in alice.values())
