@@ -21,3 +21,4 @@ from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits
 from .lstm import TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .models import BinaryAdder, CharRNN
 from .optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm
+from .gradflow import jacobian_norms

@@ -1,0 +1,220 @@
+"""Interactive widgets (ipywidgets + matplotlib) that make gradient flow visible.
+
+Each widget is a thin layer over a pure function of rnnlib.gradflow: controls change values, the
+function recomputes, and one persistent figure is redrawn into an Output (no ipympl needed, so it
+works in JupyterLab, Notebook 7, Voilà and under nbclient alike). In a notebook, build the widget
+always and display it only outside grading:
+
+    explorer = GradientFlowExplorer()
+    if os.environ.get("NBGRADER_EXECUTION") not in ("autograde", "validate"):
+        display(explorer)
+"""
+import io
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Image, display
+
+from .gradflow import ACTIVATIONS, bptt_trace, gradient_flow, softmax_overflow
+
+
+class _FigureWidget:
+    """One figure, redrawn into an Output on every update; a status line; a CSS class for tests."""
+
+    css_class = "rnnlib-widget"
+
+    def _setup_figure(self, ncols, figsize, width_ratios=None):
+        # A fixed layout and artists that are updated, not re-created, keep each redraw fast.
+        with plt.ioff():
+            self.fig, self.axes = plt.subplots(1, ncols, figsize=figsize, dpi=80, width_ratios=width_ratios,
+                                               gridspec_kw=dict(left=0.07, right=0.98, bottom=0.17, top=0.87,
+                                                                wspace=0.3))
+        plt.close(self.fig)        # we display it ourselves; keeps the inline backend from a second copy
+        self.out, self.status, self.n_updates = W.Output(), W.HTML(), 0
+
+    def _finish(self, *rows):
+        self.widget = W.VBox([*rows, self.status, self.out])
+        self.widget.add_class("rnnlib-widget")
+        self.widget.add_class(self.css_class)
+        self.update()
+
+    def _redraw(self):
+        self.n_updates += 1
+        png = io.BytesIO()
+        self.fig.savefig(png, format="png")
+        self.out.clear_output(wait=True)
+        with self.out:
+            display(Image(png.getvalue()))
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+class GradientFlowExplorer(_FigureWidget):
+    """log ||∂L/∂h_t|| over t and |∂L/∂h_t| per unit, for a random RNN you configure (lesson 04)."""
+
+    css_class = "gradient-flow-explorer"
+    DEFAULTS = {"radius": 0.9, "T": 40, "activation": "tanh", "H": 32, "seed": 0, "clip_on": False, "clip": 10.0}
+    PRESETS = {"vanishing": {"radius": 0.9, "activation": "tanh", "clip_on": False},
+               "exploding": {"radius": 1.2, "activation": "linear", "clip_on": False},
+               "edge of chaos": {"radius": 2.0, "activation": "tanh", "clip_on": False}}
+
+    def __init__(self, **values):
+        v = {**self.DEFAULTS, **values}
+        self.controls = {
+            "radius": W.FloatSlider(value=v["radius"], min=0.5, max=3.0, step=0.05, description="spectral ρ",
+                                    continuous_update=False, readout_format=".2f"),
+            "T": W.IntSlider(value=v["T"], min=5, max=150, description="length T", continuous_update=False),
+            "activation": W.Dropdown(options=list(ACTIVATIONS), value=v["activation"], description="activation"),
+            "H": W.IntSlider(value=v["H"], min=4, max=128, step=4, description="hidden H", continuous_update=False),
+            "seed": W.IntSlider(value=v["seed"], min=0, max=20, description="seed", continuous_update=False),
+            "clip_on": W.Checkbox(value=v["clip_on"], description="clip the gradient at"),
+            "clip": W.FloatLogSlider(value=v["clip"], base=10, min=-1, max=3, step=0.1, description="max norm",
+                                     continuous_update=False),
+        }
+        self._holding = False
+        for c in self.controls.values():
+            c.observe(self.update, names="value")
+        buttons = [W.Button(description=name) for name in self.PRESETS] + [W.Button(description="reset")]
+        for button in buttons:
+            button.on_click(self._on_button)
+        self._setup_figure(2, (11, 3.6), width_ratios=[1, 1.2])
+        c = self.controls
+        self._finish(W.HBox([c["radius"], c["activation"], c["T"]]), W.HBox([c["H"], c["seed"]]),
+                     W.HBox([c["clip_on"], c["clip"]]), W.HBox([W.Label("presets:"), *buttons]))
+
+    def _on_button(self, button):
+        self.set(**(self.DEFAULTS if button.description == "reset" else self.PRESETS[button.description]))
+
+    def set(self, **values):
+        """Set several controls at once with a single redraw (what the preset buttons do)."""
+        self._holding = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._holding = False
+        self.update()
+
+    def update(self, change=None):
+        if self._holding:
+            return
+        v = {k: c.value for k, c in self.controls.items()}
+        self.data = gradient_flow(v["radius"], v["T"], v["activation"], v["H"], v["seed"],
+                                  clip=v["clip"] if v["clip_on"] else None)
+        T, ax, hm = v["T"], *self.axes
+        self.log_norms = np.log10(np.maximum(self.data["norms"], 1e-300))
+        self.image = np.log10(self.data["per_unit"].T + 1e-300)
+        if not hasattr(self, "line"):
+            (self.line,) = ax.plot([], [], "o-", ms=3)
+            ax.set_xlabel("time step t"), ax.set_ylabel(r"$\log_{10} \|\partial L / \partial h_t\|$")
+            self.heat = hm.imshow(self.image, aspect="auto", cmap="magma")
+            hm.set_xlabel("time step t"), hm.set_ylabel("hidden unit")
+        self.line.set_data(np.arange(1, T + 1), self.log_norms)
+        ax.relim(), ax.autoscale_view()
+        ax.set_title(f"ρ = {v['radius']:.2f}, {v['activation']}, T = {T}")
+        top = self.image.max()
+        self.heat.set_data(self.image)
+        self.heat.set_extent((0.5, T + 0.5, v["H"] - 0.5, -0.5))
+        self.heat.set_clim(top - 8, top)
+        hm.set_title(f"log10 |∂L/∂h_t| per unit (dark: < 1e{top - 8:.0f})")
+        ratio = self.data["norms"][0] / self.data["norms"][-1]
+        verdict = "vanishing" if ratio < 1e-2 else "exploding" if ratio > 1e2 else "stable"
+        sigma, threshold = self.data["sigma_max"], self.data["threshold"]
+        note = (f"σ<sub>max</sub>(W<sub>h</sub>) = {sigma:.2f} &lt; 1/γ = {threshold:g}: must vanish"
+                if sigma < threshold else f"σ<sub>max</sub>(W<sub>h</sub>) = {sigma:.2f} ≥ 1/γ = {threshold:g}: may explode")
+        clip = (f" · clipped: total norm {self.data['total_norm']:.3g} → {self.data['clipped_norm']:.3g}"
+                if v["clip_on"] else "")
+        self.status.value = (f"<code>‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = {ratio:.3e}</code> ({verdict}) · {note}{clip}")
+        self._redraw()
+
+
+class BPTTStepper(_FigureWidget):
+    """Step backward through an unrolled RNN: edges drawn by the size of the gradient they carry."""
+
+    css_class = "bptt-stepper"
+
+    def __init__(self, T=5, seed=0):
+        self.steps, _ = bptt_trace(T=T, seed=seed)
+        self.T = T
+        self.play = W.Play(value=0, min=0, max=T, interval=900, description="play")
+        self.slider = W.IntSlider(value=0, min=0, max=T, description="steps back", continuous_update=True)
+        W.jslink((self.play, "value"), (self.slider, "value"))
+        self.slider.observe(self.update, names="value")
+        step, reset = W.Button(description="step ◀"), W.Button(description="reset")
+        step.on_click(lambda _: setattr(self.slider, "value", min(self.slider.value + 1, T)))
+        reset.on_click(lambda _: setattr(self.slider, "value", 0))
+        self._setup_figure(3, (12, 3.4), width_ratios=[2.4, 1, 1])
+        self.edge_scale = max(max(s["out_edge"], s["rec_edge"], s["in_edge"]) for s in self.steps)
+        self._finish(W.HBox([self.play, self.slider, step, reset]))
+
+    def update(self, change=None):
+        k = self.slider.value                     # number of backward steps done
+        done = {s["t"]: s for s in self.steps[:k]}
+        ax, axh, axx = self.axes
+        for a in self.axes:
+            a.clear()
+        cmap = plt.get_cmap("plasma")
+
+        def edge(p, q, value):
+            w = 0.5 + 6 * value / self.edge_scale if value is not None else 0.8
+            color = cmap(0.15 + 0.7 * value / self.edge_scale) if value is not None else "#ccc"
+            ax.annotate("", q, p, arrowprops=dict(arrowstyle="->", lw=w, color=color))
+
+        for t in range(self.T):
+            s = done.get(t)
+            ax.text(t, 1, f"$h_{t + 1}$", ha="center", va="center", fontsize=12,
+                    bbox=dict(boxstyle="round", fc="#fde" if s else "#eef3fb", ec="#3a6ea5"))
+            ax.text(t, 2, f"$L_{t + 1}$", ha="center", va="center")
+            ax.text(t, 0, f"$x_{t + 1}$", ha="center", va="center")
+            edge((t, 1.8), (t, 1.2), s and s["out_edge"])              # from the loss at t
+            edge((t, 0.8), (t, 0.2), s and s["in_edge"])               # into dx_t
+            edge((t - 0.2, 1) if t else (-0.6, 1), (t - 0.8, 1) if t else (-0.95, 1), s and s["rec_edge"])
+        ax.text(-1, 1, "$h_0$", ha="center", va="center")
+        ax.set_xlim(-1.3, self.T - 0.5), ax.set_ylim(-0.4, 2.4), ax.axis("off")
+        ax.set_title(f"BPTT, {k} of {self.T} steps back: edge width = gradient size")
+        last = self.steps[k - 1] if k else None
+        for a, key in ((axh, "dWh"), (axx, "dWx")):
+            value = last[key] if last else np.zeros_like(self.steps[0][key])
+            a.imshow(value, cmap="RdBu_r", vmin=-np.abs(self.steps[-1][key]).max(), vmax=np.abs(self.steps[-1][key]).max())
+            a.set_title(f"running sum {key}"), a.set_xticks([]), a.set_yticks([])
+        self.running = {key: (last[key] if last else 0 * self.steps[0][key]) for key in ("dWh", "dWx")}
+        self.status.value = ("<code>press play or step ◀ to backpropagate one step</code>" if not last else
+                             f"<code>t = {last['t'] + 1}: ‖dh_t‖ = {last['dh_norm']:.3f} (output {last['out_edge']:.3f}"
+                             f" + from step t+1) · ‖running dWh‖ = {np.linalg.norm(last['dWh']):.3f}</code>")
+        self._redraw()
+
+
+class SoftmaxOverflowExplorer(_FigureWidget):
+    """Scale the logits and watch the naive softmax turn into nan where the stable one does not."""
+
+    css_class = "softmax-overflow-explorer"
+
+    def __init__(self, scale=1.0):
+        self.scale = W.FloatLogSlider(value=scale, base=10, min=0, max=4, step=0.1, description="logit scale",
+                                      continuous_update=False, readout_format=".3g")
+        self.scale.observe(self.update, names="value")
+        self._setup_figure(2, (9, 3))
+        self._finish(self.scale)
+
+    def update(self, change=None):
+        self.naive, self.stable, self.failed = softmax_overflow(self.scale.value)
+        if not hasattr(self, "bars"):
+            self.bars, self.nan_labels = [], []
+            for ax, title in zip(self.axes, ("naive: exp(z) / Σ exp(z)", "stable: subtract max first")):
+                self.bars.append(ax.bar(np.arange(len(self.naive)), np.zeros(len(self.naive))))
+                self.nan_labels.append([ax.text(i, 0.5, "nan", color="#c0392b", ha="center", fontweight="bold")
+                                        for i in range(len(self.naive))])
+                ax.set_ylim(0, 1.05), ax.set_title(title), ax.set_xlabel("class")
+        for bars, labels, p in zip(self.bars, self.nan_labels, (self.naive, self.stable)):
+            for bar, label, value in zip(bars, labels, p):
+                ok = bool(np.isfinite(value))
+                bar.set_height(value if ok else 0)
+                bar.set_color("#3a6ea5" if ok else "#c0392b")
+                label.set_visible(not ok)
+        zmax = self.scale.value
+        self.status.value = (f"<span style='color:#c0392b'>largest logit {zmax:.4g} &gt; 709.78: exp overflows to inf, "
+                             f"inf / inf = nan</span>" if self.failed else
+                             f"<span style='color:#2a7'>largest logit {zmax:.4g}: both agree</span>")
+        self._redraw()

@@ -1,0 +1,77 @@
+"""rnnlib.gradflow: Jacobian norms against brute force, the vanish/explode regimes, BPTT trace."""
+import numpy as np
+import pytest
+
+from rnnlib.gradflow import bptt_trace, gradient_flow, jacobian_norms, recurrent_matrix, softmax_overflow
+from rnnlib.rnn import rnn_backward, rnn_forward
+
+
+def trajectory(T=8, H=5, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    x, Wx = rng.standard_normal((1, T, 3)), rng.standard_normal((3, H))
+    Wh = scale * rng.standard_normal((H, H)) / np.sqrt(H)
+    h, _ = rnn_forward(x, np.zeros((1, H)), Wx, Wh, np.zeros(H))
+    return x, Wx, Wh, h[0]
+
+
+def test_jacobian_norms_match_finite_differences_of_the_forward():
+    x, Wx, Wh, h = trajectory()
+    T, H = h.shape
+    norms = jacobian_norms(h, Wh)
+    for k in range(T - 1):
+        # numerical Jacobian of h_T with respect to h_k: rerun steps k+1..T-1 from a perturbed h_k
+        J = np.empty((H, H))
+        for j in range(H):
+            ends = []
+            for sign in (1, -1):
+                state = h[k].copy()
+                state[j] += sign * 1e-6
+                for t in range(k + 1, T):
+                    state = np.tanh(x[0, t] @ Wx + state @ Wh)
+                ends.append(state)
+            J[:, j] = (ends[0] - ends[1]) / 2e-6
+        assert norms[k] == pytest.approx(np.linalg.norm(J, 2), rel=1e-6)
+    assert norms[-1] == 1.0
+
+
+def test_linear_rnn_vanishes_below_one_and_explodes_above():
+    small = gradient_flow(radius=0.8, T=30, activation="linear")["norms"]
+    large = gradient_flow(radius=1.2, T=30, activation="linear")["norms"]
+    assert small[0] / small[-1] < 1e-2 and large[0] / large[-1] > 1e2
+
+
+def test_below_one_over_gamma_the_gradient_must_vanish():
+    for act, gamma in (("tanh", 1.0), ("sigmoid", 0.25)):
+        flow = gradient_flow(radius=0.5, T=40, activation=act)
+        assert flow["gamma"] == gamma
+        if flow["sigma_max"] < 1 / gamma:
+            assert flow["norms"][0] < flow["norms"][-1] * flow["sigma_max"] ** 10
+
+
+def test_clipping_caps_the_global_norm():
+    flow = gradient_flow(radius=1.3, T=40, activation="linear", clip=1.0)
+    assert flow["total_norm"] > 1.0 and flow["clipped_norm"] == pytest.approx(1.0)
+
+
+def test_recurrent_matrix_scaling():
+    W = recurrent_matrix(20, 1.5, kind="spectral")
+    assert np.abs(np.linalg.eigvals(W)).max() == pytest.approx(1.5)
+    assert np.linalg.svd(recurrent_matrix(20, 0.7), compute_uv=False)[0] == pytest.approx(0.7)
+
+
+def test_bptt_trace_running_sums_end_at_rnn_backward():
+    steps, (dh, cache) = bptt_trace(T=6, seed=2)
+    _, _, dWx, dWh, _ = rnn_backward(dh, cache)
+    assert [s["t"] for s in steps] == [5, 4, 3, 2, 1, 0]
+    np.testing.assert_allclose(steps[-1]["dWh"], dWh)
+    np.testing.assert_allclose(steps[-1]["dWx"], dWx)
+
+
+def test_softmax_overflow_threshold():
+    assert not softmax_overflow(700.0)[2] and softmax_overflow(720.0)[2]
+    assert np.isfinite(softmax_overflow(1e4)[1]).all()
+
+
+def test_jacobian_norms_validates():
+    with pytest.raises(ValueError, match=r"Wh: expected shape \(H, H\) = \(5, 5\)"):
+        jacobian_norms(np.zeros((4, 5)), np.zeros((4, 4)))

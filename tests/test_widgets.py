@@ -1,0 +1,65 @@
+"""rnnlib.widgets without a kernel (setting a control fires observe as a drag would), and in a kernel."""
+import nbformat
+import numpy as np
+from nbclient import NotebookClient
+
+from rnnlib.widgets import BPTTStepper, GradientFlowExplorer, SoftmaxOverflowExplorer
+
+
+def test_explorer_shows_decay_then_growth_when_rho_moves():
+    ex = GradientFlowExplorer(radius=0.8, activation="linear", T=30)
+    logs = ex.line.get_ydata()
+    assert logs[0] - logs[-1] < -2 and "vanishing" in ex.status.value
+    n = ex.n_updates
+    ex.controls["radius"].value = 1.2
+    logs = ex.line.get_ydata()
+    assert ex.n_updates == n + 1
+    assert logs[0] - logs[-1] > 2 and "exploding" in ex.status.value
+    assert "ρ = 1.20" in ex.axes[0].get_title()
+    ex.controls["T"].value = 50
+    assert len(ex.line.get_xdata()) == 50 and ex.heat.get_array().shape == (32, 50)
+
+
+def test_clipping_caps_the_norm_in_the_readout():
+    ex = GradientFlowExplorer(radius=1.3, activation="linear")
+    ex.controls["clip"].value = 1.0
+    ex.controls["clip_on"].value = True
+    assert abs(ex.data["clipped_norm"] - 1.0) < 1e-9 and "clipped" in ex.status.value
+
+
+def test_presets_update_once_and_reset_restores():
+    ex = GradientFlowExplorer()
+    n = ex.n_updates
+    ex.set(**ex.PRESETS["exploding"])
+    assert ex.n_updates == n + 1 and ex.controls["activation"].value == "linear"
+    ex._on_button(type("B", (), {"description": "reset"})())
+    assert {k: c.value for k, c in ex.controls.items()} == ex.DEFAULTS
+
+
+def test_stepper_steps_backward_and_sums_match():
+    st = BPTTStepper(T=4)
+    assert "press play" in st.status.value
+    st.slider.value = 2
+    assert "t = 3" in st.status.value
+    np.testing.assert_allclose(st.running["dWh"], st.steps[1]["dWh"])
+    st.slider.value = 4
+    np.testing.assert_allclose(st.running["dWh"], st.steps[-1]["dWh"])
+
+
+def test_softmax_explorer_reports_nan_only_past_overflow():
+    sx = SoftmaxOverflowExplorer(scale=100.0)
+    assert not sx.failed and "agree" in sx.status.value
+    sx.scale.value = 1000.0
+    assert sx.failed and "nan" in sx.status.value and np.isfinite(sx.stable).all()
+
+
+def test_widget_in_a_real_kernel(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from rnnlib.widgets import GradientFlowExplorer\n"
+                                          "ex = GradientFlowExplorer(radius=0.8, activation='linear')\nex"),
+                nbformat.v4.new_code_cell("ex.controls['radius'].value = 1.2\n"
+                                          "assert ex.n_updates == 2, ex.n_updates\n"
+                                          "print('OK', ex.line.get_ydata()[0] > 0)")]
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "application/vnd.jupyter.widget-view+json" in nb.cells[0].outputs[0]["data"]
+    assert "OK True" in nb.cells[1].outputs[0]["text"]
