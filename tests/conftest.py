@@ -15,6 +15,7 @@ EXERCISES = {
     "01_forward_pass": ["rnn_step_forward", "rnn_forward", "temporal_affine_forward"],
     "02_softmax_stability": ["softmax", "log_softmax", "temporal_softmax_loss"],
     "03_bptt": ["numerical_gradient", "rnn_step_backward", "rnn_backward", "temporal_affine_backward"],
+    "04_vanishing_gradients": ["jacobian_norms", "clip_grad_norm"],
 }
 
 

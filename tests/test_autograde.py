@@ -60,18 +60,18 @@ SEQ_DELEGATES = '''from rnnlib import rnn_backward as reference_backward
 def rnn_backward(dh, cache):
     return reference_backward(dh, cache)
 '''
-BUGS = {
-    "bug-overwrite": ({"rnn_backward": BUGGY_RNN_BACKWARD}, {"test_rnn_backward"}, "overwritten at every step"),
-    "bug-laststep": ({"rnn_backward": SEQ_LAST_STEP}, {"test_rnn_backward"}, "last time step only"),
-    "bug-nocarry": ({"rnn_backward": SEQ_NO_CARRY}, {"test_rnn_backward"}, "flowing back from step t+1"),
-    "bug-order": ({"rnn_backward": SEQ_FORWARD_ORDER}, {"test_rnn_backward"}, "time runs the wrong way"),
+BUGS = {  # student: (replaced answer cells, tests lost, the cause named in the feedback, a wrong gradient named)
+    "bug-overwrite": ({"rnn_backward": BUGGY_RNN_BACKWARD}, {"test_rnn_backward"}, "overwritten at every step", "dWh"),
+    "bug-laststep": ({"rnn_backward": SEQ_LAST_STEP}, {"test_rnn_backward"}, "last time step only", "dWx"),
+    "bug-nocarry": ({"rnn_backward": SEQ_NO_CARRY}, {"test_rnn_backward"}, "flowing back from step t+1", "dh0"),
+    "bug-order": ({"rnn_backward": SEQ_FORWARD_ORDER}, {"test_rnn_backward"}, "time runs the wrong way", "dh0"),
     "bug-tanhprev": ({"rnn_step_backward": STEP_TANH_PREV}, {"test_rnn_step_backward", "test_rnn_backward"},
-                     "not 1 - prev_h**2"),
+                     "not 1 - prev_h**2", "dWh"),
     "bug-transpose": ({"rnn_step_backward": STEP_NO_TRANSPOSE}, {"test_rnn_step_backward", "test_rnn_backward"},
-                      "a transpose is missing"),
+                      "a transpose is missing", "dprev_h"),
     "bug-dbmean": ({"rnn_step_backward": STEP_DB_MEAN}, {"test_rnn_step_backward", "test_rnn_backward"},
-                   "bias gradient is averaged"),
-    "bug-delegate": ({"rnn_backward": SEQ_DELEGATES}, {"test_rnn_backward"}, "earns no points"),
+                   "bias gradient is averaged", "db"),
+    "bug-delegate": ({"rnn_backward": SEQ_DELEGATES}, {"test_rnn_backward"}, "earns no points", None),
 }
 
 
@@ -87,7 +87,7 @@ def graded(course):
         submit(course, "alice", a, make_submission(release, solution, "correct"))
         submit(course, "bob", a, make_submission(release, solution, "blank"))
     release, solution = load(course / "notebooks", "03_bptt"), load(course / "solutions", "03_bptt")
-    for student, (replace, _, _) in BUGS.items():
+    for student, (replace, *_) in BUGS.items():
         submit(course, student, "03_bptt", make_submission(release, solution, "correct", replace))
     for a in EXERCISES:
         result = autograde(course, a)
@@ -130,8 +130,11 @@ def feedback(graded, course):
 
 @pytest.mark.parametrize("student", list(BUGS))
 def test_feedback_names_the_mistake(feedback, student):
-    html = feedback(student)
-    assert BUGS[student][2] in html.replace("&#39;", "'").replace("&quot;", '"')
+    html = feedback(student).replace("&#39;", "'").replace("&quot;", '"')
+    _, _, cause, gradient = BUGS[student]
+    assert cause in html
+    if gradient:
+        assert f"{gradient}: relative error" in html and "worst at index" in html
 
 
 def test_feedback_hides_hidden_tests(feedback, course):

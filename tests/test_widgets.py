@@ -63,3 +63,20 @@ def test_widget_in_a_real_kernel(tmp_path):
     NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert "application/vnd.jupyter.widget-view+json" in nb.cells[0].outputs[0]["data"]
     assert "OK True" in nb.cells[1].outputs[0]["text"]
+
+
+def test_lesson_04_explorer_reacts_in_its_kernel():
+    """Run lesson 04 as a student would, then move the explorer's slider in the same kernel."""
+    from conftest import ROOT
+    from instructor.submissions import notebook_path
+    path = notebook_path(ROOT / "solutions", "04_vanishing_gradients")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "n = explorer.n_updates\n"
+        "explorer.set(radius=1.2, activation='linear')\n"
+        "assert explorer.n_updates == n + 1\n"
+        "print('OK', 'exploding' in explorer.status.value)"))
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    shown = [o for c in nb.cells if "explorer = GradientFlowExplorer()" in c.source for o in c.outputs]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in shown)
+    assert "OK True" in nb.cells[-1].outputs[0]["text"]

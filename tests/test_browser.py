@@ -1,0 +1,139 @@
+"""The widgets in a real JupyterLab, in a real browser (headless Debian chromium via Playwright).
+
+Starts JupyterLab on 127.0.0.1 (free port, token, isolated settings), opens lessons 02-04, runs
+every cell once the kernel is connected and idle, checks that every widget rendered (no error
+widget, no "Loading widget", no console errors), moves a slider with the keyboard, and asserts
+that the plot changed (pixel difference) and the readout shows the new value. Before/after
+screenshots are saved in test-artifacts/browser/.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from instructor.submissions import notebook_path
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+KERNEL_IDLE = """() => { const k = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
+                        return !!k && k.connectionStatus === 'connected' && k.status === 'idle'; }"""
+NOTHING_RUNNING = "() => ![...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))"
+
+# lesson -> the CSS class of the widget it displays (set with add_class in rnnlib.widgets)
+WIDGETS = {
+    "02_softmax_stability": "softmax-overflow-explorer",
+    "03_bptt": "bptt-stepper",
+    "04_vanishing_gradients": "gradient-flow-explorer",
+}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
+                                "(./course test installs it when run as root: apt-get install chromium)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a copy of the solution notebooks; yields (base_url, token)."""
+    home = tmp_path_factory.mktemp("lab")
+    for lesson in WIDGETS:
+        shutil.copy(notebook_path(ROOT / "solutions", lesson), home)
+    settings = home / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = free_port(), "rnn-browser-test"
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / ".config"), JUPYTER_RUNTIME_DIR=str(home / ".runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(home / ".settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / ".workspaces"),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
+         "--expose-app-in-browser"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("JupyterLab did not start within 60 s")
+            time.sleep(0.3)
+    yield base, token
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def changed_fraction(before, after):
+    import matplotlib.image as mpimg
+    a, b = mpimg.imread(before), mpimg.imread(after)
+    if a.shape != b.shape:
+        return 1.0
+    return float(np.mean(np.any(np.abs(a - b) > 1e-3, axis=-1)))
+
+
+@pytest.mark.parametrize("lesson", list(WIDGETS))
+def test_widget_renders_and_reacts_in_jupyterlab(lab, browser, lesson):
+    base, token = lab
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    name = notebook_path(ROOT / "solutions", lesson).name
+    page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+    widget = page.locator(f".{WIDGETS[lesson]}").first
+    widget.wait_for(timeout=90_000)
+    plot = widget.locator("img").first
+    plot.wait_for(timeout=60_000)
+    page.wait_for_function(NOTHING_RUNNING, timeout=90_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.wait_for_timeout(500)
+
+    assert page.locator(".jupyter-widgets-error-widget").count() == 0
+    assert "Loading widget" not in page.inner_text(".jp-Notebook")
+    assert not [c for c in page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all()]
+
+    readout = widget.locator(".widget-readout").first
+    before_value = readout.inner_text()
+    widget.screenshot(path=ARTIFACTS / f"{lesson}-before.png")
+    widget.locator(".noUi-handle").first.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, old]) => el.innerText !== old", arg=[readout.element_handle(), before_value],
+                           timeout=10_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+    page.wait_for_timeout(800)
+    widget.screenshot(path=ARTIFACTS / f"{lesson}-after.png")
+
+    assert readout.inner_text() != before_value
+    assert changed_fraction(ARTIFACTS / f"{lesson}-before.png", ARTIFACTS / f"{lesson}-after.png") > 0.005
+    assert not errors, errors
+    page.close()
