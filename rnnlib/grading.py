@@ -11,7 +11,6 @@ Known mistakes are recognised, not guessed: each is a deliberately wrong variant
 result equals that variant's. Every check also rejects a function that runs rnnlib's reference
 implementation: an exercise that only delegates to it earns nothing.
 """
-import contextlib
 import sys
 import traceback
 from pathlib import Path
@@ -42,42 +41,33 @@ class GradingFailure(AssertionError):
 # --- running the student's code -------------------------------------------------------------
 
 _PACKAGE = Path(__file__).resolve().parent
-# Files whose code an exercise function may run: grading itself, input checks, plotting, widgets.
-_NOT_REFERENCE = {"grading.py", "_checks.py", "plots.py", "widgets.py", "__init__.py"}
+# Files whose code an exercise function may run: input checks, plotting, widgets. Not this file:
+# its private reference variants are solutions too.
+_NOT_REFERENCE = {"_checks.py", "plots.py", "widgets.py", "__init__.py"}
 
 
-@contextlib.contextmanager
-def _reference_calls(allowed=()):
-    """Collect the names of rnnlib reference functions that run inside the block.
+def _call(name, fn, *args, allowed=(), callbacks=(), **kwargs):
+    """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures.
 
-    allowed: module file names (e.g. "models.py") whose code the exercise may legitimately run.
+    allowed: rnnlib module file names fn may run (e.g. "models.py"); while fn runs, any call into
+    another rnnlib module counts as delegating to the reference implementation.
+    callbacks: functions of ours that fn is given and may call (e.g. the f of numerical_gradient).
     """
-    seen = []
+    __tracebackhide__ = True
+    if not callable(fn):
+        raise GradingFailure(f"{name}: expected a function, got {type(fn).__name__}. Run the cell that defines it.")
     forbidden = {str(p) for p in _PACKAGE.glob("*.py") if p.name not in _NOT_REFERENCE | set(allowed)}
+    ours = {f.__code__ for f in callbacks}
+    seen = []
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code.co_filename in forbidden:
+        if event == "call" and frame.f_code.co_filename in forbidden and frame.f_code not in ours:
             seen.append(frame.f_code.co_name)
 
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:
-        yield seen
-    finally:
-        sys.setprofile(previous)
-
-
-def _call(name, fn, *args, allowed=(), **kwargs):
-    """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures.
-
-    allowed: rnnlib module file names fn may run (see _reference_calls); all others count as delegation.
-    """
-    __tracebackhide__ = True
-    if not callable(fn):
-        raise GradingFailure(f"{name}: expected a function, got {type(fn).__name__}. Run the cell that defines it.")
-    try:
-        with _reference_calls(allowed) as seen:
-            result = fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except NotImplementedError:
         raise GradingFailure(f"{name} is not written yet (it raised NotImplementedError): replace the "
                              f"`raise NotImplementedError()` line with your code and run its cell again.") from None
@@ -87,6 +77,8 @@ def _call(name, fn, *args, allowed=(), **kwargs):
         shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
         raise GradingFailure(f"{name} raised {type(e).__name__}: {e}\n  (called with arrays of shapes {shapes}; "
                              f"where it happened is shown below)") from e
+    finally:
+        sys.setprofile(previous)
     if seen:
         public = sorted({f for f in seen if not f.startswith("_")})
         used = ", ".join(public or sorted(set(seen)))
@@ -415,7 +407,10 @@ def check_numerical_gradient(fn, seed=0):
          "f(x) = sum(tanh(A * x)), x of shape (3, 4)"),
     ]:
         x = x0.copy()
-        got = _call(name, fn, lambda: f(x), x)
+
+        def objective():
+            return f(x)
+        got = _call(name, fn, objective, x, callbacks=(objective, f))
         if not np.array_equal(x, x0):
             raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x{np.unravel_index(np.argmax(x != x0), x.shape)} "
                                  f"changed from {x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its "
@@ -646,4 +641,119 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                 break
         if problems:
             _fail(name, problems)
+    _passed(name)
+
+
+# --- 05: binary addition --------------------------------------------------------------------
+
+def check_int_to_bits(fn, seed=0):
+    """Check int_to_bits(n, width): least-significant bit first, vectorised over int arrays."""
+    __tracebackhide__ = True
+    from .data import int_to_bits as reference
+    name = "int_to_bits"
+    rng = np.random.default_rng(seed)
+    for n, width, what in [(6, 4, "6 with width 4"), (np.array(rng.integers(0, 256, size=5)), 8, "an array of 5 ints"),
+                           (rng.integers(0, 2 ** 12, size=(2, 3)), 12, "a (2, 3) array")]:
+        got = _call(name, fn, n, width)
+        expected = reference(n, width)
+        if np.shape(got) != expected.shape:
+            raise GradingFailure(f"{name}: for {what} the result has shape {np.shape(got)}, expected {expected.shape} "
+                                 f"(the input's shape plus a last axis of size width). Use numpy operations that "
+                                 f"work on whole arrays, e.g. (n[..., None] >> np.arange(width)) & 1.")
+        got = np.asarray(got)
+        if not np.array_equal(got, expected):
+            hints = (["the bits are most-significant first; this course feeds the least-significant bit first "
+                      "(bit k is (n >> k) & 1), as the carry travels from low bits to high."]
+                     if np.array_equal(got, expected[..., ::-1]) else [])
+            _fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
+    _passed(name)
+
+
+def check_bits_to_int(fn, seed=0):
+    """Check bits_to_int(bits): inverse of int_to_bits over the last axis."""
+    __tracebackhide__ = True
+    from .data import int_to_bits
+    name = "bits_to_int"
+    rng = np.random.default_rng(seed)
+    for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
+        bits = int_to_bits(n, width)
+        got = _call(name, fn, bits.copy())
+        if np.shape(got) != np.shape(n) or not np.array_equal(np.asarray(got), n):
+            reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
+            hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
+                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else [])
+            _fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
+                          f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
+    _passed(name)
+
+
+def _sig(a):
+    return 0.5 * (1 + np.tanh(0.5 * a))
+
+
+def _adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0):
+    """The seed's sigmoid RNN (no biases), one gradient step on 0.5 * sum (yhat - y)**2 / N."""
+    Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
+    N, T, _ = x.shape
+    hs, ys = [np.zeros((N, Wh.shape[0]))], []
+    for t in range(T):
+        hs.append(_sig(x[:, t] @ Wx + hs[-1] @ Wh))
+        ys.append(_sig(hs[-1] @ Wy))
+    yhat = np.stack(ys, axis=1)
+    loss = 0.5 * np.sum((yhat - y) ** 2) / N
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    dnext = np.zeros((N, Wh.shape[0]))
+    for t in reversed(range(T)):
+        dz = (ys[t] - y[:, t]) / N * (ys[t] * (1 - ys[t]) if deriv == "output" else 1.0)
+        dh = dz @ Wy.T + dnext
+        da = dh * hs[t + 1] * (1 - hs[t + 1])
+        step = {"Wy": hs[t + 1].T @ dz, "Wx": x[:, t].T @ da, "Wh": hs[t].T @ da}
+        for k in grads:
+            grads[k] = grads[k] + step[k] if accumulate else step[k]
+        dnext = da @ Wh.T
+    for k in params:
+        params[k] -= sign * lr * grads[k]
+    return float(loss)
+
+
+_ADDER_MISTAKES = [
+    ({"accumulate": False}, "the weight updates must be accumulated over all 8 steps (+=) and applied once, "
+     "as in the seed; here only one step's contribution was kept."),
+    ({"deriv": "none"}, "the output's sigmoid derivative yhat * (1 - yhat) is missing from the output delta."),
+    ({"sign": -1.0}, "the weights moved up the gradient: subtract lr * gradient (or add lr * update with "
+     "error = y - yhat)."),
+]
+
+
+def check_train_step(fn, seed=0, N=4, hidden=16):
+    """Check train_step(params, x, y, lr) -> loss: one full-BPTT step of the seed's sigmoid adder."""
+    __tracebackhide__ = True
+    from .data import random_binary_addition_batch
+    name = "train_step"
+    rng = np.random.default_rng(seed)
+    x, y = random_binary_addition_batch(N, width=8, rng=rng)
+    params = {"Wx": rng.uniform(-1, 1, (2, hidden)), "Wh": rng.uniform(-1, 1, (hidden, hidden)),
+              "Wy": rng.uniform(-1, 1, (hidden, 1))}
+    mine = {k: v.copy() for k, v in params.items()}
+    arrays = dict(mine)
+    loss = _call(name, fn, mine, x.copy(), y.copy(), 0.1)
+    expected = {k: v.copy() for k, v in params.items()}
+    ref_loss = _adder_train_step(expected, x, y, 0.1)
+    if any(mine[k] is not arrays[k] for k in mine):
+        raise GradingFailure(f"{name}: replaced the arrays in params; update them in place (params[k] -= ...).")
+    problems = []
+    line = _mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
+    if line:
+        problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)", []))
+    for k in ("Wx", "Wh", "Wy"):
+        line = _mismatch(f"params[{k!r}] after the step", mine[k], expected[k])
+        if line:
+            variants = []
+            for kw, hint in _ADDER_MISTAKES:
+                wrong = {kk: v.copy() for kk, v in params.items()}
+                _adder_train_step(wrong, x, y, 0.1, **kw)
+                variants.append((hint, wrong[k]))
+            problems.append((line, _hints(mine[k], variants, expected[k])))
+    if problems:
+        _fail(name, problems)
     _passed(name)

@@ -25,3 +25,15 @@ def course():
     from instructor.demo import make_course
     with tempfile.TemporaryDirectory() as tmp:
         yield make_course(tmp)
+
+
+def as_student(*functions):
+    """Recompile functions (e.g. grading's deliberately wrong variants) as if a student had written
+    them in a notebook, so the delegation check sees student code, not rnnlib's. All functions share
+    one namespace, so they may call each other; returns the first."""
+    import inspect
+    import textwrap
+    namespace = dict(functions[0].__globals__)
+    for fn in functions:
+        exec(compile(textwrap.dedent(inspect.getsource(fn)), "<student>", "exec"), namespace)
+    return namespace[functions[0].__name__]

@@ -5,6 +5,8 @@ import pytest
 from rnnlib import grading, layers, losses, rnn
 from rnnlib.grading import GradingFailure
 
+from conftest import as_student
+
 
 # Independent, student-style solutions (they must not call rnnlib, or the checks reject them).
 def step_forward(x, prev_h, Wx, Wh, b):
@@ -108,7 +110,8 @@ def fails(check, fn, **kwargs):
 
 
 def variant(**kwargs):
-    return lambda dh, cache: grading._rnn_backward_variant(dh, cache, **kwargs)
+    student = as_student(grading._rnn_backward_variant, grading._step_backward_variant)
+    return lambda dh, cache: student(dh, cache, **kwargs)
 
 
 @pytest.mark.parametrize("kwargs,names,hint", [
@@ -263,3 +266,9 @@ def test_notebook_rendering_shows_the_message_not_the_test_source():
     assert lines[0].startswith("GradingFailure: softmax raised ValueError")
     assert any("crashing, line" in line and "np.ones((2, 2))" in line for line in lines)
     assert not any("grading.py" in line for line in lines)
+
+
+def test_grading_helpers_are_reference_code_too():
+    """grading's private variants compute correct gradients by default: calling them is delegation."""
+    assert "reference implementation" in fails(grading.check_rnn_backward,
+                                                lambda dh, cache: grading._rnn_backward_variant(dh, cache))
