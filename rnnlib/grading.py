@@ -654,7 +654,13 @@ def check_int_to_bits(fn, seed=0):
     rng = np.random.default_rng(seed)
     for n, width, what in [(6, 4, "6 with width 4"), (np.array(rng.integers(0, 256, size=5)), 8, "an array of 5 ints"),
                            (rng.integers(0, 2 ** 12, size=(2, 3)), 12, "a (2, 3) array")]:
-        got = _call(name, fn, n, width)
+        try:
+            got = _call(name, fn, n, width)
+        except GradingFailure as e:
+            if np.ndim(n) == 0:
+                raise
+            raise GradingFailure(f"{e}\n  Likely cause: it must work on whole arrays of ints at once, e.g. "
+                                 f"(n[..., None] >> np.arange(width)) & 1, not one Python int at a time.") from e.__cause__
         expected = reference(n, width)
         if np.shape(got) != expected.shape:
             raise GradingFailure(f"{name}: for {what} the result has shape {np.shape(got)}, expected {expected.shape} "

@@ -218,3 +218,46 @@ class SoftmaxOverflowExplorer(_FigureWidget):
                              f"inf / inf = nan</span>" if self.failed else
                              f"<span style='color:#2a7'>largest logit {zmax:.4g}: both agree</span>")
         self._redraw()
+
+
+class AdderPlayground(_FigureWidget):
+    """Type two numbers, see their bits, the trained adder's hidden states and its answer (lesson 05).
+
+    model: an object with hidden_states(x) -> (N, T, H) and predict(x) -> (N, T) bits, such as
+    rnnlib.models.BinaryAdder; width: the number of bits fed (least-significant first).
+    """
+
+    css_class = "adder-playground"
+
+    def __init__(self, model, width=8, a=45, b=27):
+        from .data import binary_addition_batch
+        self._batch, self.model, self.width = binary_addition_batch, model, width
+        top = 2 ** (width - 1) - 1
+        self.a = W.BoundedIntText(value=a, min=0, max=top, description="a")
+        self.b = W.BoundedIntText(value=b, min=0, max=top, description="b")
+        for box in (self.a, self.b):
+            box.observe(self.update, names="value")
+        self._setup_figure(2, (10, 3.2), width_ratios=[1, 1.3])
+        self._finish(W.HBox([self.a, self.b]))
+
+    def update(self, change=None):
+        x, y = self._batch(np.array([self.a.value]), np.array([self.b.value]), self.width)
+        self.hidden = self.model.hidden_states(x)[0]                     # (T, H)
+        self.bits = self.model.predict(x)[0]                             # (T,)
+        rows = np.vstack([x[0, :, 0], x[0, :, 1], y[0, :, 0], self.bits])
+        ax, hm = self.axes
+        if not hasattr(self, "grid"):
+            self.grid = ax.imshow(rows, cmap="Greys", vmin=0, vmax=1)
+            ax.set_yticks(range(4), ["a", "b", "a + b", "predicted"])
+            ax.set_xlabel("bit (least significant first)")
+            self.heat = hm.imshow(self.hidden.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+            hm.set_xlabel("time step = bit position"), hm.set_ylabel("hidden unit")
+            hm.set_title("hidden state while adding")
+        self.grid.set_data(rows)
+        self.heat.set_data(self.hidden.T)
+        predicted = int((self.bits << np.arange(self.width)).sum())
+        truth = self.a.value + self.b.value
+        ax.set_title(f"{self.a.value} + {self.b.value} = {predicted}")
+        self.status.value = (f"<code>{self.a.value} + {self.b.value}: the network says {predicted}, "
+                             f"{'correct' if predicted == truth else f'wrong (it is {truth})'}</code>")
+        self._redraw()

@@ -16,6 +16,7 @@ EXERCISES = {
     "02_softmax_stability": ["softmax", "log_softmax", "temporal_softmax_loss"],
     "03_bptt": ["numerical_gradient", "rnn_step_backward", "rnn_backward", "temporal_affine_backward"],
     "04_vanishing_gradients": ["jacobian_norms", "clip_grad_norm"],
+    "05_binary_addition": ["int_to_bits", "bits_to_int", "train_step"],
 }
 
 

@@ -80,3 +80,22 @@ def test_lesson_04_explorer_reacts_in_its_kernel():
     shown = [o for c in nb.cells if "explorer = GradientFlowExplorer()" in c.source for o in c.outputs]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in shown)
     assert "OK True" in nb.cells[-1].outputs[0]["text"]
+
+
+def test_adder_playground_shows_the_models_sum():
+    from rnnlib.models import BinaryAdder
+    from rnnlib.widgets import AdderPlayground
+
+    class Perfect(BinaryAdder):          # a stand-in that always answers right
+        def predict(self, x):
+            a = (x[..., 0] * (1 << np.arange(x.shape[1]))).sum(-1).astype(int)
+            b = (x[..., 1] * (1 << np.arange(x.shape[1]))).sum(-1).astype(int)
+            return ((a + b)[:, None] >> np.arange(x.shape[1])) & 1
+
+    pg = AdderPlayground(Perfect(), a=3, b=4)
+    assert "says 7, correct" in pg.status.value and pg.hidden.shape == (8, 16)
+    pg.a.value = 100
+    assert "100 + 4: the network says 104, correct" in pg.status.value
+    assert pg.a.max == 127 and pg.n_updates == 2
+    untrained = AdderPlayground(BinaryAdder(seed=1), a=100, b=27)
+    assert "the network says" in untrained.status.value
