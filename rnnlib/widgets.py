@@ -261,3 +261,38 @@ class AdderPlayground(_FigureWidget):
         self.status.value = (f"<code>{self.a.value} + {self.b.value}: the network says {predicted}, "
                              f"{'correct' if predicted == truth else f'wrong (it is {truth})'}</code>")
         self._redraw()
+
+
+class SamplingPlayground:
+    """Sample text from a character model: a prompt box, a temperature slider, a length (lesson 06).
+
+    sample_fn(model, seed_ids, n, temperature, rng) -> list of ids (the lesson's exercise, or a
+    wrapper of model.sample). The same seed gives the same text, so temperatures can be compared.
+    """
+
+    def __init__(self, model, vocab, sample_fn, prompt="def ", temperature=0.8, length=200, seed=0):
+        self.model, self.vocab, self.sample_fn, self.seed = model, vocab, sample_fn, seed
+        self.prompt = W.Text(value=prompt, description="prompt")
+        self.temperature = W.FloatLogSlider(value=temperature, base=10, min=-1.5, max=0.7, step=0.05,
+                                            description="temperature", continuous_update=False, readout_format=".2f")
+        self.length = W.IntSlider(value=length, min=20, max=600, step=20, description="length",
+                                  continuous_update=False)
+        self.text, self.n_updates = W.HTML(), 0
+        for control in (self.prompt, self.temperature, self.length):
+            control.observe(self.update, names="value")
+        self.widget = W.VBox([W.HBox([self.prompt, self.temperature, self.length]), self.text])
+        self.widget.add_class("rnnlib-widget")
+        self.widget.add_class("sampling-playground")
+        self.update()
+
+    def update(self, change=None):
+        known = "".join(ch for ch in self.prompt.value if ch in self.vocab.stoi) or self.vocab.itos[0]
+        ids = self.sample_fn(self.model, list(self.vocab.encode(known)), self.length.value,
+                             temperature=self.temperature.value, rng=np.random.default_rng(self.seed))
+        self.sample = known + self.vocab.decode(ids)
+        body = self.sample.replace("&", "&amp;").replace("<", "&lt;")
+        self.text.value = f"<pre style='white-space: pre-wrap'><b>{known}</b>{body[len(known):]}</pre>"
+        self.n_updates += 1
+
+    def _ipython_display_(self):
+        display(self.widget)

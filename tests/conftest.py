@@ -17,6 +17,7 @@ EXERCISES = {
     "03_bptt": ["numerical_gradient", "rnn_step_backward", "rnn_backward", "temporal_affine_backward"],
     "04_vanishing_gradients": ["jacobian_norms", "clip_grad_norm"],
     "05_binary_addition": ["int_to_bits", "bits_to_int", "train_step"],
+    "06_char_rnn": ["tbptt_batches", "adagrad_update", "sample"],
 }
 
 
