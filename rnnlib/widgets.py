@@ -42,7 +42,7 @@ class _FigureWidget:
     def _redraw(self):
         self.n_updates += 1
         png = io.BytesIO()
-        self.fig.savefig(png, format="png")
+        self.fig.savefig(png, format="png", pil_kwargs={"compress_level": 1})   # fast to encode, still small
         self.out.clear_output(wait=True)
         with self.out:
             display(Image(png.getvalue()))
@@ -79,7 +79,7 @@ class GradientFlowExplorer(_FigureWidget):
         buttons = [W.Button(description=name) for name in self.PRESETS] + [W.Button(description="reset")]
         for button in buttons:
             button.on_click(self._on_button)
-        self._setup_figure(2, (11, 3.6), width_ratios=[1, 1.2])
+        self._setup_figure(2, (10, 3.3), width_ratios=[1, 1.2])
         c = self.controls
         self._finish(W.HBox([c["radius"], c["activation"], c["T"]]), W.HBox([c["H"], c["seed"]]),
                      W.HBox([c["clip_on"], c["clip"]]), W.HBox([W.Label("presets:"), *buttons]))
@@ -145,7 +145,7 @@ class BPTTStepper(_FigureWidget):
         step, reset = W.Button(description="step ◀"), W.Button(description="reset")
         step.on_click(lambda _: setattr(self.slider, "value", min(self.slider.value + 1, T)))
         reset.on_click(lambda _: setattr(self.slider, "value", 0))
-        self._setup_figure(3, (12, 3.4), width_ratios=[2.4, 1, 1])
+        self._setup_figure(3, (11, 3.0), width_ratios=[2.4, 1, 1])
         self.edge_scale = max(max(s["out_edge"], s["rec_edge"], s["in_edge"]) for s in self.steps)
         self._finish(W.HBox([self.play, self.slider, step, reset]))
 
@@ -153,37 +153,45 @@ class BPTTStepper(_FigureWidget):
         k = self.slider.value                     # number of backward steps done
         done = {s["t"]: s for s in self.steps[:k]}
         ax, axh, axx = self.axes
-        for a in self.axes:
-            a.clear()
+        if not hasattr(self, "edges"):
+            self._draw_graph(ax, axh, axx)
         cmap = plt.get_cmap("plasma")
-
-        def edge(p, q, value):
-            w = 0.5 + 6 * value / self.edge_scale if value is not None else 0.8
-            color = cmap(0.15 + 0.7 * value / self.edge_scale) if value is not None else "#ccc"
-            ax.annotate("", q, p, arrowprops=dict(arrowstyle="->", lw=w, color=color))
-
         for t in range(self.T):
             s = done.get(t)
-            ax.text(t, 1, f"$h_{t + 1}$", ha="center", va="center", fontsize=12,
-                    bbox=dict(boxstyle="round", fc="#fde" if s else "#eef3fb", ec="#3a6ea5"))
-            ax.text(t, 2, f"$L_{t + 1}$", ha="center", va="center")
-            ax.text(t, 0, f"$x_{t + 1}$", ha="center", va="center")
-            edge((t, 1.8), (t, 1.2), s and s["out_edge"])              # from the loss at t
-            edge((t, 0.8), (t, 0.2), s and s["in_edge"])               # into dx_t
-            edge((t - 0.2, 1) if t else (-0.6, 1), (t - 0.8, 1) if t else (-0.95, 1), s and s["rec_edge"])
-        ax.text(-1, 1, "$h_0$", ha="center", va="center")
-        ax.set_xlim(-1.3, self.T - 0.5), ax.set_ylim(-0.4, 2.4), ax.axis("off")
+            self.nodes[t].get_bbox_patch().set_facecolor("#fde" if s else "#eef3fb")
+            for key, arrow in zip(("out_edge", "in_edge", "rec_edge"), self.edges[t]):
+                value = s[key] if s else None
+                arrow.arrow_patch.set_linewidth(0.5 + 6 * value / self.edge_scale if s else 0.8)
+                arrow.arrow_patch.set_color(cmap(0.15 + 0.7 * value / self.edge_scale) if s else "#ccc")
         ax.set_title(f"BPTT, {k} of {self.T} steps back: edge width = gradient size")
         last = self.steps[k - 1] if k else None
-        for a, key in ((axh, "dWh"), (axx, "dWx")):
-            value = last[key] if last else np.zeros_like(self.steps[0][key])
-            a.imshow(value, cmap="RdBu_r", vmin=-np.abs(self.steps[-1][key]).max(), vmax=np.abs(self.steps[-1][key]).max())
-            a.set_title(f"running sum {key}"), a.set_xticks([]), a.set_yticks([])
         self.running = {key: (last[key] if last else 0 * self.steps[0][key]) for key in ("dWh", "dWx")}
+        for key, image in self.images.items():
+            image.set_data(self.running[key])
         self.status.value = ("<code>press play or step ◀ to backpropagate one step</code>" if not last else
                              f"<code>t = {last['t'] + 1}: ‖dh_t‖ = {last['dh_norm']:.3f} (output {last['out_edge']:.3f}"
                              f" + from step t+1) · ‖running dWh‖ = {np.linalg.norm(last['dWh']):.3f}</code>")
         self._redraw()
+
+    def _draw_graph(self, ax, axh, axx):
+        """The unrolled graph and the two running-sum panels, drawn once; update() restyles them."""
+        self.nodes, self.edges = [], []
+        for t in range(self.T):
+            self.nodes.append(ax.text(t, 1, f"h{t + 1}", ha="center", va="center", fontsize=12,
+                                      bbox=dict(boxstyle="round", fc="#eef3fb", ec="#3a6ea5")))
+            ax.text(t, 2, f"L{t + 1}", ha="center", va="center")   # plain text: mathtext is slow to redraw
+            ax.text(t, 0, f"x{t + 1}", ha="center", va="center")
+            ends = [((t, 1.8), (t, 1.2)), ((t, 0.8), (t, 0.2)),
+                    ((t - 0.2, 1), (t - 0.8, 1)) if t else ((-0.6, 1), (-0.95, 1))]
+            self.edges.append([ax.annotate("", q, p, arrowprops=dict(arrowstyle="->", lw=0.8, color="#ccc"))
+                               for p, q in ends])
+        ax.text(-1, 1, "h0", ha="center", va="center")
+        ax.set_xlim(-1.3, self.T - 0.5), ax.set_ylim(-0.4, 2.4), ax.axis("off")
+        self.images = {}
+        for a, key in ((axh, "dWh"), (axx, "dWx")):
+            top = np.abs(self.steps[-1][key]).max()
+            self.images[key] = a.imshow(np.zeros_like(self.steps[0][key]), cmap="RdBu_r", vmin=-top, vmax=top)
+            a.set_title(f"running sum {key}"), a.set_xticks([]), a.set_yticks([])
 
 
 class SoftmaxOverflowExplorer(_FigureWidget):
