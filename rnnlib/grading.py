@@ -311,7 +311,7 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
             raise GradingFailure(f"{name}: modified its input z in place; compute on a new array instead.")
         line = _mismatch(f"{name}(z, axis={axis}) for z of shape {z.shape}", got, expected)
         if line:
-            variants = [(f"normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
+            variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
                          reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
             _fail(name, [(line, _hints(got, variants + extra_variants(z, axis), expected))])
 

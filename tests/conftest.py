@@ -39,3 +39,11 @@ def as_student(*functions):
     for fn in functions:
         exec(compile(textwrap.dedent(inspect.getsource(fn)), "<student>", "exec"), namespace)
     return namespace[functions[0].__name__]
+
+
+def fails(check, fn, **kwargs):
+    """The message of the GradingFailure that check(fn, **kwargs) must raise."""
+    from rnnlib.grading import GradingFailure
+    with pytest.raises(GradingFailure) as e:
+        check(fn, **kwargs)
+    return str(e.value)

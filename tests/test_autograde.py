@@ -1,7 +1,6 @@
 """nbgrader end to end: release, submit (correct, blank, buggy), autograde, feedback, zip, CSV."""
 import csv
 import zipfile
-from pathlib import Path
 
 import nbformat
 import pytest

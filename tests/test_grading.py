@@ -5,7 +5,7 @@ import pytest
 from rnnlib import grading, layers, losses, rnn
 from rnnlib.grading import GradingFailure
 
-from conftest import as_student
+from conftest import as_student, fails
 
 
 # Independent, student-style solutions (they must not call rnnlib, or the checks reject them).
@@ -103,11 +103,6 @@ def test_correct_solutions_pass_every_variant(check, fn, variants, capsys):
     assert out.count("all checks passed") == len(variants)
 
 
-def fails(check, fn, **kwargs):
-    with pytest.raises(GradingFailure) as e:
-        check(fn, **kwargs)
-    return str(e.value)
-
 
 def variant(**kwargs):
     student = as_student(grading._rnn_backward_variant, grading._step_backward_variant)
@@ -128,7 +123,7 @@ def test_bptt_mistakes_name_the_gradient_and_the_cause(kwargs, names, hint):
     for name in names:
         assert f"  {name}: relative error" in message
     assert "worst at index" in message and "numerical gradient" in message and "yours" in message
-    assert f"Likely cause: " in message and hint in message
+    assert "Likely cause: " in message and hint in message
 
 
 def test_only_the_wrong_gradient_is_blamed():
@@ -228,7 +223,7 @@ def test_delegating_to_rnnlib_earns_nothing(check, reference):
 def test_partial_delegation_inside_own_loop_is_caught():
     def uses_reference_step(dh, cache):
         N, T, H = dh.shape
-        dprev, total = np.zeros((N, H)), None
+        dprev = np.zeros((N, H))
         for t in reversed(range(T)):
             grads = rnn.rnn_step_backward(dh[:, t] + dprev, rnn.StepCache(*cache[t]))
             dprev = grads[1]

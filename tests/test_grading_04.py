@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from rnnlib import gradflow, grading, optim
-from rnnlib.grading import GradingFailure
 
-from conftest import as_student
+from conftest import as_student, fails
 
 
 def jacobian_norms(h, Wh):
@@ -24,11 +23,6 @@ def clip_grad_norm(grads, max_norm):
             g *= max_norm / total
     return total
 
-
-def fails(check, fn, **kw):
-    with pytest.raises(GradingFailure) as e:
-        check(fn, **kw)
-    return str(e.value)
 
 
 def test_correct_solutions_pass(capsys):

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from rnnlib import data, grading
-from rnnlib.grading import GradingFailure
 
-from conftest import as_student
+from conftest import as_student, fails
 
 
 def int_to_bits(n, width):
@@ -15,11 +14,6 @@ def int_to_bits(n, width):
 def bits_to_int(bits):
     return (np.asarray(bits) * (1 << np.arange(np.shape(bits)[-1]))).sum(-1)
 
-
-def fails(check, fn, **kw):
-    with pytest.raises(GradingFailure) as e:
-        check(fn, **kw)
-    return str(e.value)
 
 
 def test_correct_solutions_pass(capsys):

@@ -1,9 +1,9 @@
 """Lesson 06's checks: correct work passes, known mistakes are named, delegation is rejected."""
 import numpy as np
-import pytest
 
 from rnnlib import data, grading, optim
-from rnnlib.grading import GradingFailure
+
+from conftest import fails
 
 
 def tbptt(data, batch_size, seq_len):
@@ -32,11 +32,6 @@ def sample(model, seed_ids, n, temperature=1.0, rng=None):
         out.append(token)
     return out
 
-
-def fails(check, fn, **kw):
-    with pytest.raises(GradingFailure) as e:
-        check(fn, **kw)
-    return str(e.value)
 
 
 def test_correct_solutions_pass(capsys):
