@@ -29,11 +29,14 @@ KERNEL_IDLE = """() => { const k = window.jupyterapp?.shell.currentWidget?.sessi
                         return !!k && k.connectionStatus === 'connected' && k.status === 'idle'; }"""
 NOTHING_RUNNING = "() => ![...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))"
 
-# lesson -> the CSS class of the widget it displays (set with add_class in rnnlib.widgets)
+# lesson -> the CSS class of the widget it displays (set with add_class in rnnlib.widgets) and how
+# many steps to move its first slider so that the picture must change. The softmax explorer starts
+# at scale 100, where both softmaxes are already one-hot: 10 steps (0.1 each, log scale) reach 794,
+# past exp's overflow at 709.78, where the naive bars turn into nan.
 WIDGETS = {
-    "02_softmax_stability": "softmax-overflow-explorer",
-    "03_bptt": "bptt-stepper",
-    "04_vanishing_gradients": "gradient-flow-explorer",
+    "02_softmax_stability": ("softmax-overflow-explorer", 10),
+    "03_bptt": ("bptt-stepper", 5),
+    "04_vanishing_gradients": ("gradient-flow-explorer", 5),
 }
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
@@ -96,6 +99,18 @@ def changed_fraction(before, after):
     return float(np.mean(np.any(np.abs(a - b) > 1e-3, axis=-1)))
 
 
+def wait_until_stable(page, plot, quiet_ms=1000, timeout_s=30):
+    """Wait until the kernel is idle and the plot's image has not changed for quiet_ms."""
+    deadline, src = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+        if plot.get_attribute("src") == src:
+            return
+        src = plot.get_attribute("src")
+        page.wait_for_timeout(quiet_ms)
+    pytest.fail(f"the plot kept changing for {timeout_s} s")
+
+
 @pytest.mark.parametrize("lesson", list(WIDGETS))
 def test_widget_renders_and_reacts_in_jupyterlab(lab, browser, lesson):
     base, token = lab
@@ -109,7 +124,8 @@ def test_widget_renders_and_reacts_in_jupyterlab(lab, browser, lesson):
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
-    widget = page.locator(f".{WIDGETS[lesson]}").first
+    css, presses = WIDGETS[lesson]
+    widget = page.locator(f".{css}").first
     widget.wait_for(timeout=90_000)
     plot = widget.locator("img").first
     plot.wait_for(timeout=60_000)
@@ -122,18 +138,22 @@ def test_widget_renders_and_reacts_in_jupyterlab(lab, browser, lesson):
     assert not [c for c in page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all()]
 
     readout = widget.locator(".widget-readout").first
-    before_value = readout.inner_text()
+    before_value, before_src = readout.inner_text(), plot.get_attribute("src")
     widget.screenshot(path=ARTIFACTS / f"{lesson}-before.png")
+    plot.screenshot(path=ARTIFACTS / f"{lesson}-plot-before.png")
     widget.locator(".noUi-handle").first.focus()
-    for _ in range(5):
+    for _ in range(presses):
         page.keyboard.press("ArrowRight")
     page.wait_for_function("([el, old]) => el.innerText !== old", arg=[readout.element_handle(), before_value],
                            timeout=10_000)
-    page.wait_for_function(KERNEL_IDLE, timeout=30_000)
-    page.wait_for_timeout(800)
+    # Each key press is one update; the plot is final once its image stops changing.
+    page.wait_for_function("([sel, old]) => document.querySelector(sel)?.src !== old",
+                           arg=[f".{css} img", before_src], timeout=30_000)
+    wait_until_stable(page, plot)
     widget.screenshot(path=ARTIFACTS / f"{lesson}-after.png")
+    plot.screenshot(path=ARTIFACTS / f"{lesson}-plot-after.png")
 
     assert readout.inner_text() != before_value
-    assert changed_fraction(ARTIFACTS / f"{lesson}-before.png", ARTIFACTS / f"{lesson}-after.png") > 0.005
+    assert changed_fraction(ARTIFACTS / f"{lesson}-plot-before.png", ARTIFACTS / f"{lesson}-plot-after.png") > 0.005
     assert not errors, errors
     page.close()

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from rnnlib.gradflow import bptt_trace, gradient_flow, jacobian_norms, recurrent_matrix, softmax_overflow
+from rnnlib.gradflow import (bptt_trace, gradient_flow, jacobian_norms, pascanu_bound, recurrent_matrix,
+                             softmax_overflow)
 from rnnlib.rnn import rnn_backward, rnn_forward
 
 
@@ -51,6 +52,25 @@ def test_below_one_over_gamma_the_gradient_must_vanish():
 def test_clipping_caps_the_global_norm():
     flow = gradient_flow(radius=1.3, T=40, activation="linear", clip=1.0)
     assert flow["total_norm"] > 1.0 and flow["clipped_norm"] == pytest.approx(1.0)
+
+
+def test_clipping_scales_the_parameter_gradients_to_max_norm():
+    flow = gradient_flow(radius=1.3, T=40, activation="linear", clip=1.0)
+    norm = np.sqrt(sum((g ** 2).sum() for g in flow["grads"].values()))
+    assert norm == pytest.approx(1.0) and flow["clip_scale"] == pytest.approx(1.0 / flow["total_norm"])
+    unclipped = gradient_flow(radius=1.3, T=40, activation="linear")
+    np.testing.assert_allclose(flow["norms"], unclipped["norms"] * flow["clip_scale"])
+
+
+def test_pascanu_bound_uses_sigma_for_nonlinear_and_rho_for_linear():
+    W = recurrent_matrix(16, 0.9, kind="spectral")            # ρ = 0.9 but σ_max > 1
+    linear, tanh = pascanu_bound(W, "linear"), pascanu_bound(W, "tanh")
+    assert linear.rho == pytest.approx(0.9) and linear.must_vanish and not linear.can_explode
+    assert tanh.sigma_max > 1 and not tanh.must_vanish and tanh.can_explode
+    sigmoid = pascanu_bound(recurrent_matrix(16, 3.9), "sigmoid")   # σ_max = 3.9 < 1/γ = 4
+    assert sigmoid.threshold == 4 and sigmoid.must_vanish
+    with pytest.raises(ValueError, match="activation"):
+        pascanu_bound(W, "softplus")
 
 
 def test_recurrent_matrix_scaling():
