@@ -5,20 +5,25 @@ Every exercise function of the course has a reference implementation here, under
 
 rnn        vanilla RNN step/sequence forward and backward, stateful TimeRNN
 lstm       LSTM step/sequence forward and backward, stateful TimeLSTM
+bidirectional  a forward and a backward RNN (or LSTM) side by side
 layers     embedding and temporal affine layers
 losses     stable softmax, log_softmax, logsumexp, temporal softmax loss
 gradcheck  the trusted numerical gradient checker
 optim      SGD, Adagrad, Adam, gradient clipping
-data       corpora, vocabulary, truncated-BPTT batches, binary-addition data
-models     CharRNN and the binary-addition model
+data       corpora, vocabulary, truncated-BPTT batches, binary-addition and long-range tasks
+models     CharRNN (stacked with num_layers), SequenceTagger, the binary-addition model
+gradflow   gradient norms through time (RNN and LSTM), the data behind lessons 04 and 07
+grading    the checks behind every test cell
+widgets    the interactive explorers
 """
 from .gradcheck import check_gradients, numerical_gradient, numerical_gradient_array, rel_error
 from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
 from .losses import log_softmax, logsumexp, softmax, temporal_softmax_loss
 from .rnn import TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
-from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits_to_int, int_to_bits, load_corpus,
-                   random_binary_addition_batch, tbptt_batches)
+from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits_to_int, first_bit_batch,
+                   int_to_bits, load_corpus, lookahead_batch, random_binary_addition_batch, tbptt_batches)
 from .lstm import TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
-from .models import BinaryAdder, CharRNN
+from .bidirectional import bidirectional_backward, bidirectional_forward
+from .models import BinaryAdder, CharRNN, SequenceTagger
 from .optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm
 from .gradflow import jacobian_norms

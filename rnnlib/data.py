@@ -292,3 +292,44 @@ def random_binary_addition_batch(n, width=8, rng=None):
     rng = np.random.default_rng(rng)
     a, b = rng.integers(0, 2 ** (width - 1), size=(2, n), dtype=np.int64)
     return binary_addition_batch(a, b, width)
+
+
+# --- sequence tasks for lesson 07 -----------------------------------------------------------
+
+def first_bit_batch(N, k, rng=None):
+    """"Remember the first bit": a long-range task. One bit, then k - 1 steps of noise; answer the bit.
+
+    Returns x (N, k, 2) float64, y (N, k) int64 and mask (N, k) bool. Channel 0 carries the bit
+    as -1 or +1 at step 0 and is 0 afterwards; channel 1 is standard normal noise at every step.
+    The label y[:, -1] is the bit and mask is True only at the last step, so the loss (and every
+    gradient) starts k - 1 steps after the one input it needs.
+    """
+    check_positive("N", N)
+    check_positive("k", k)
+    rng = np.random.default_rng() if rng is None else rng
+    bits = rng.integers(0, 2, size=N)
+    x = np.zeros((N, k, 2))
+    x[:, 0, 0] = 2.0 * bits - 1
+    x[:, :, 1] = rng.standard_normal((N, k))
+    y, mask = np.zeros((N, k), dtype=np.int64), np.zeros((N, k), dtype=bool)
+    y[:, -1], mask[:, -1] = bits, True
+    return x, y, mask
+
+
+def lookahead_batch(N, T, shift=2, rng=None):
+    """Tag each position with the bit `shift` steps in its future (needs a bidirectional RNN).
+
+    Returns x (N, T, 2) one-hot float64 bits, y (N, T) int64 with y[:, t] = bit t + shift, and
+    mask (N, T) bool, False for the last `shift` steps, which have no future bit to predict.
+    A left-to-right RNN has not seen bit t + shift when it answers at step t: chance is 50%.
+    """
+    check_positive("shift", shift)
+    if shift >= T:
+        raise ValueError(f"shift: expected 0 < shift < T = {T}, got {shift}")
+    check_positive("N", N)
+    rng = np.random.default_rng() if rng is None else rng
+    bits = rng.integers(0, 2, size=(N, T))
+    x = np.eye(2)[bits]                                # one-hot (N, T, 2), float64
+    y, mask = np.zeros((N, T), dtype=np.int64), np.zeros((N, T), dtype=bool)
+    y[:, :-shift], mask[:, :-shift] = bits[:, shift:], True
+    return x, y, mask

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._checks import check_array, check_positive
 from .losses import softmax
+from .lstm import lstm_forward, lstm_step_backward
 from .optim import clip_grad_norm
 from .rnn import rnn_forward, rnn_step_backward
 
@@ -139,9 +140,7 @@ def gradient_flow(radius=0.9, T=40, activation="tanh", H=32, seed=0, clip=None, 
         raise ValueError(f"input_scale: expected a number >= 0, got {input_scale!r}")
     f, df, _ = ACTIVATIONS[activation]
     Wh = recurrent_matrix(H, radius, seed, kind)
-    rng = np.random.default_rng([seed, 1])
-    Wx = rng.standard_normal((H, H)) * input_scale / np.sqrt(H)
-    xs = rng.standard_normal((T, H))
+    xs, Wx = _random_inputs(T, H, seed, input_scale)
     hs, pre = np.zeros((T + 1, H)), np.empty((T, H))      # hs[0] = h_0 = 0
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(T):
@@ -160,6 +159,45 @@ def gradient_flow(radius=0.9, T=40, activation="tanh", H=32, seed=0, clip=None, 
         norms = np.linalg.norm(per_unit, axis=1)
     return {"norms": norms, "per_unit": per_unit, "grads": grads, "total_norm": total,
             "clipped_norm": total * scale, "clip_scale": scale, **pascanu_bound(Wh, activation)._asdict()}
+
+
+def _random_inputs(T, H, seed, input_scale):
+    """The seeded inputs x_t (T, H) and input weights shared by gradient_flow and lstm_gradient_flow."""
+    rng = np.random.default_rng([seed, 1])
+    Wx = rng.standard_normal((H, H)) * input_scale / np.sqrt(H)
+    return rng.standard_normal((T, H)), Wx
+
+
+def lstm_gradient_flow(radius=0.9, T=40, H=32, seed=0, forget_bias=1.0, input_scale=0.5):
+    """Backpropagate L = ½||h_T||² through a random LSTM: the cell state as a gradient highway.
+
+    Same inputs as gradient_flow(radius, T, "tanh", H, seed, input_scale=input_scale) (x_t (H,)
+    through the same input weights), so the two can be compared step for step. Each of the four
+    gate blocks of Wh (H, 4H) is a random matrix of spectral radius `radius`; the forget gates'
+    bias is forget_bias (f ≈ σ(forget_bias) when the other terms are small), the other biases 0.
+
+    Returns a dict: norms_h (T,) = ||∂L/∂h_t||, norms_c (T,) = ||∂L/∂c_t|| (the total gradient
+    reaching the cell state c_t, through c_{t+1} and through h_t), per_unit (T, H) = |∂L/∂c_t|,
+    and forget (T, H), the forget gates' values. Going back one step along the cell path only
+    multiplies by f_t, elementwise: no matrix, no tanh' — hence the highway.
+    """
+    check_positive("T", T)
+    check_positive("H", H)
+    xs, Wx_block = _random_inputs(T, H, seed, input_scale)
+    Wx = np.concatenate([Wx_block] * 4, axis=1)
+    Wh = np.concatenate([recurrent_matrix(H, radius, [seed, 2, g], "spectral") for g in range(4)], axis=1)
+    b = np.zeros(4 * H)
+    b[H:2 * H] = forget_bias
+    h, cache = lstm_forward(xs[None], np.zeros((1, H)), Wx, Wh, b)
+    dh, dc = h[:, -1].copy(), np.zeros((1, H))              # ∂L/∂h_T for L = ½||h_T||²
+    norms_h, norms_c, per_unit = np.empty(T), np.empty(T), np.empty((T, H))
+    for t in reversed(range(T)):
+        step = cache[t]
+        total_c = dc + dh * step.o * (1 - step.tanh_c ** 2)   # what reaches c_t from c_{t+1} and from h_t
+        norms_h[t], norms_c[t], per_unit[t] = np.linalg.norm(dh), np.linalg.norm(total_c), np.abs(total_c[0])
+        _, dh, dc, *_ = lstm_step_backward(dh, dc, step)
+    return {"norms_h": norms_h, "norms_c": norms_c, "per_unit": per_unit,
+            "forget": np.stack([c.f[0] for c in cache])}
 
 
 def bptt_trace(T=5, N=1, D=3, H=4, seed=0):

@@ -1,4 +1,5 @@
-"""Whole models built from rnnlib's layers: a character language model and a binary adder.
+"""Whole models built from rnnlib's layers: a character language model, a sequence tagger and a
+binary adder.
 
 Each model keeps its arrays in ``params`` (a dict, so the optimisers in rnnlib.optim apply) and
 shows its whole forward and backward in one short method, min-char-rnn style.
@@ -8,6 +9,7 @@ import numpy as np
 from ._checks import check_array, check_positive
 from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
 from .losses import softmax, temporal_softmax_loss
+from .bidirectional import CELLS, bidirectional_backward, bidirectional_forward
 from .lstm import _step_forward as _lstm_step, lstm_backward, lstm_forward, sigmoid
 from .rnn import _step_forward as _rnn_step, rnn_backward, rnn_forward
 
@@ -19,62 +21,107 @@ def _uniform(rng, fan_in, shape, dtype):
 
 
 class CharRNN:
-    """Embedding -> RNN or LSTM -> affine -> softmax, over characters (or any token ids).
+    """Embedding -> RNN or LSTM layers -> affine -> softmax, over characters (or any token ids).
 
-    vocab_size V, hidden_size H, embed_size E (default min(H, V)); cell "rnn" or "lstm".
-    params: W_embed (V, E), Wx (E, H|4H), Wh (H, H|4H), b (H|4H,), V (H, V), c (V,).
+    vocab_size V, hidden_size H, embed_size E (default min(H, V)); cell "rnn" or "lstm";
+    num_layers L: a stacked (deep) RNN, where layer l reads the hidden states of layer l - 1.
+    params: W_embed (V, E), Wx (E, H|4H), Wh (H, H|4H), b (H|4H,) for the first layer, then
+    Wx1, Wh1, b1 (input H instead of E), Wx2, ... for the layers above it, and V (H, V), c (V,).
     dtype float64 by default (gradient checks need it); float32 trains about twice as fast.
+
+    A state is an (N, H) array for an RNN and a tuple (h, c) for an LSTM; with num_layers > 1 it
+    is a list with one state per layer, bottom first.
     """
 
-    def __init__(self, vocab_size, hidden_size, cell="rnn", seed=0, embed_size=None, dtype=np.float64):
+    def __init__(self, vocab_size, hidden_size, cell="rnn", seed=0, embed_size=None, dtype=np.float64,
+                 num_layers=1):
         check_positive("vocab_size", vocab_size)
         check_positive("hidden_size", hidden_size)
+        check_positive("num_layers", num_layers)
         if cell not in ("rnn", "lstm"):
             raise ValueError(f"cell: expected 'rnn' or 'lstm', got {cell!r}")
         rng = np.random.default_rng(seed)
         V, H = vocab_size, hidden_size
         E = embed_size or min(H, V)
         G = 4 * H if cell == "lstm" else H
-        self.cell, self.vocab_size, self.hidden_size = cell, V, H
-        self.params = {"W_embed": rng.standard_normal((V, E)).astype(dtype) * 0.1,
-                       "Wx": _uniform(rng, E, (E, G), dtype), "Wh": _uniform(rng, H, (H, G), dtype),
-                       "b": np.zeros(G, dtype=dtype),
-                       "V": _uniform(rng, H, (H, V), dtype), "c": np.zeros(V, dtype=dtype)}
-        if cell == "lstm":
-            self.params["b"][H:2 * H] = 1.0   # forget gates start open, so memory flows from the start
+        self.cell, self.vocab_size, self.hidden_size, self.num_layers = cell, V, H, num_layers
+        self.params = {"W_embed": rng.standard_normal((V, E)).astype(dtype) * 0.1}
+        for layer in range(num_layers):
+            Wx, Wh, b = self._keys(layer)
+            fan_in = E if layer == 0 else H
+            self.params.update({Wx: _uniform(rng, fan_in, (fan_in, G), dtype), Wh: _uniform(rng, H, (H, G), dtype),
+                                b: np.zeros(G, dtype=dtype)})
+            if cell == "lstm":
+                self.params[b][H:2 * H] = 1.0   # forget gates start open, so memory flows from the start
+        self.params.update({"V": _uniform(rng, H, (H, V), dtype), "c": np.zeros(V, dtype=dtype)})
+
+    @staticmethod
+    def _keys(layer):
+        suffix = str(layer) if layer else ""
+        return "Wx" + suffix, "Wh" + suffix, "b" + suffix
 
     def _zeros_state(self, N):
         h = np.zeros((N, self.hidden_size), dtype=self.params["Wh"].dtype)
         return (h, h.copy()) if self.cell == "lstm" else h
 
+    def _layer_states(self, state, N):
+        """The public state form -> a list of per-layer states."""
+        if state is None:
+            return [self._zeros_state(N) for _ in range(self.num_layers)]
+        states = [state] if self.num_layers == 1 else list(state)
+        if len(states) != self.num_layers:
+            raise ValueError(f"h0: expected a list of {self.num_layers} per-layer states, got {len(states)}")
+        return states
+
+    def _public_state(self, states):
+        return states[0] if self.num_layers == 1 else states
+
     def loss_and_grads(self, x, y, h0=None):
         """x, y int arrays (N, T): inputs and next-token targets.
 
-        h0: the state to start from (None = zeros); for an LSTM a tuple (h, c). Returns
+        h0: the state to start from (None = zeros; see the class docstring for its form). Returns
         (loss, grads, h_last): loss summed over time and averaged over N, grads like params,
         and the final state (same form as h0) to pass as h0 of the next batch in truncated
         BPTT. Gradients never flow into h0: that is the truncation.
         """
         p = self.params
         check_array("y", y, x.shape, kind="int")
-        state = self._zeros_state(x.shape[0]) if h0 is None else h0
-        emb, emb_cache = embedding_forward(x, p["W_embed"])
-        if self.cell == "lstm":
-            hs, rnn_cache = lstm_forward(emb, state[0], p["Wx"], p["Wh"], p["b"], c0=state[1])
-            last = rnn_cache[-1]
-            h_last = (hs[:, -1], last.f * last.prev_c + last.i * last.g)
-        else:
-            hs, rnn_cache = rnn_forward(emb, state, p["Wx"], p["Wh"], p["b"])
-            h_last = hs[:, -1]
+        hs, emb_cache = embedding_forward(x, p["W_embed"])
+        caches, last = [], []
+        for layer, state in enumerate(self._layer_states(h0, x.shape[0])):
+            Wx, Wh, b = (p[k] for k in self._keys(layer))
+            if self.cell == "lstm":
+                hs, cache = lstm_forward(hs, state[0], Wx, Wh, b, c0=state[1])
+                last.append((hs[:, -1], cache[-1].f * cache[-1].prev_c + cache[-1].i * cache[-1].g))
+            else:
+                hs, cache = rnn_forward(hs, state, Wx, Wh, b)
+                last.append(hs[:, -1])
+            caches.append(cache)
         scores, affine_cache = temporal_affine_forward(hs, p["V"], p["c"])
         loss, dscores = temporal_softmax_loss(scores, y)
 
         grads = {}
         dhs, grads["V"], grads["c"] = temporal_affine_backward(dscores, affine_cache)
         backward = lstm_backward if self.cell == "lstm" else rnn_backward
-        demb, _, grads["Wx"], grads["Wh"], grads["b"] = backward(dhs, rnn_cache)
-        grads["W_embed"] = embedding_backward(demb, emb_cache)
-        return loss, grads, h_last
+        for layer in reversed(range(self.num_layers)):      # each layer's dx is the dh of the one below
+            dhs, _, *layer_grads = backward(dhs, caches[layer])
+            grads.update(zip(self._keys(layer), layer_grads))
+        grads["W_embed"] = embedding_backward(dhs, emb_cache)
+        return loss, grads, self._public_state(last)
+
+    def step(self, token, state=None):
+        """Feed one token id; returns (scores (V,), the new state). state None = zeros."""
+        p = self.params
+        h, states = p["W_embed"][[int(token)]], self._layer_states(state, 1)
+        for layer, s in enumerate(states):
+            Wx, Wh, b = (p[k] for k in self._keys(layer))
+            if self.cell == "lstm":
+                h, c, _ = _lstm_step(h, *s, Wx, Wh, b)
+                states[layer] = (h, c)
+            else:
+                h, _ = _rnn_step(h, s, Wx, Wh, b)
+                states[layer] = h
+        return (h @ p["V"] + p["c"])[0], self._public_state(states)
 
     def sample(self, seed_ids, n, temperature=1.0, rng=None):
         """Feed seed_ids (a non-empty sequence of ids), then sample n more ids; returns the n ids.
@@ -88,24 +135,79 @@ class CharRNN:
         if seed_ids.ndim != 1 or seed_ids.size == 0 or not np.issubdtype(seed_ids.dtype, np.integer):
             raise ValueError(f"seed_ids: expected a non-empty 1-D sequence of int ids, got {seed_ids!r}")
         rng = np.random.default_rng() if rng is None else rng
-        p = self.params
-        state = self._zeros_state(1)
-        out, token = [], int(seed_ids[0])
-        for t in range(len(seed_ids) + n - 1):
-            xt = p["W_embed"][[token]]
-            if self.cell == "lstm":
-                h, c, _ = _lstm_step(xt, *state, p["Wx"], p["Wh"], p["b"])
-                state = (h, c)
-            else:
-                h, _ = _rnn_step(xt, state, p["Wx"], p["Wh"], p["b"])
-                state = h
-            if t + 1 < len(seed_ids):
-                token = int(seed_ids[t + 1])
-                continue
-            probs = softmax((h @ p["V"] + p["c"])[0].astype(np.float64) / temperature)
+        state = None
+        for token in seed_ids[:-1]:
+            _, state = self.step(token, state)
+        out, token = [], int(seed_ids[-1])
+        for _ in range(n):
+            scores, state = self.step(token, state)
+            probs = softmax(scores.astype(np.float64) / temperature)
             token = int(rng.choice(self.vocab_size, p=probs))
             out.append(token)
         return out
+
+
+class SequenceTagger:
+    """An RNN or LSTM (optionally bidirectional) -> affine -> softmax at every step (lesson 07).
+
+    Reads float inputs x (N, T, D) and predicts one of num_classes labels at each step; a mask
+    restricts the loss to some steps (e.g. only the last, for a whole-sequence answer).
+    params: Wx (D, G), Wh (H, G), b (G,) with G = H (rnn) or 4H (lstm); bidirectional: the same
+    with suffixes _f (forward direction) and _b (backward direction); then V (H or 2H, M), c (M,).
+    forget_bias: the LSTM's initial forget-gate bias; the cell state keeps a fraction σ(forget_bias)
+    of itself per step (0.73 for 1, 0.95 for 3), so memory over k steps needs σ(forget_bias)**k
+    not to vanish before learning can begin.
+    """
+
+    def __init__(self, input_size, hidden_size, num_classes, cell="rnn", bidirectional=False, seed=0,
+                 forget_bias=1.0):
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_classes", num_classes)):
+            check_positive(name, value)
+        if cell not in CELLS:
+            raise ValueError(f"cell: expected one of {list(CELLS)}, got {cell!r}")
+        rng = np.random.default_rng(seed)
+        D, H, G = input_size, hidden_size, 4 * hidden_size if cell == "lstm" else hidden_size
+        self.cell, self.bidirectional, self.hidden_size = cell, bidirectional, H
+        self.params = {}
+        for suffix in ("_f", "_b") if bidirectional else ("",):
+            self.params.update({"Wx" + suffix: _uniform(rng, D, (D, G), np.float64),
+                                "Wh" + suffix: _uniform(rng, H, (H, G), np.float64), "b" + suffix: np.zeros(G)})
+            if cell == "lstm":       # forget gates start open: f = σ(forget_bias) keeps the cell state
+                self.params["b" + suffix][H:2 * H] = forget_bias
+        width = 2 * H if bidirectional else H
+        self.params.update({"V": _uniform(rng, width, (width, num_classes), np.float64), "c": np.zeros(num_classes)})
+
+    def _recurrent(self, x):
+        p, h0 = self.params, np.zeros((x.shape[0], self.hidden_size))
+        if self.bidirectional:
+            return bidirectional_forward(x, h0, h0, p["Wx_f"], p["Wh_f"], p["b_f"], p["Wx_b"], p["Wh_b"], p["b_b"],
+                                         cell=self.cell)
+        return CELLS[self.cell][0](x, h0, p["Wx"], p["Wh"], p["b"])
+
+    def scores(self, x):
+        """x (N, T, D) -> class scores (N, T, M)."""
+        check_array("x", x, ("N", "T", self.params["Wx_f" if self.bidirectional else "Wx"].shape[0]))
+        hs, _ = self._recurrent(x)
+        return hs @ self.params["V"] + self.params["c"]
+
+    def predict(self, x):
+        """x (N, T, D) -> the most likely label at every step (N, T)."""
+        return self.scores(x).argmax(axis=-1)
+
+    def loss_and_grads(self, x, y, mask=None):
+        """Softmax cross-entropy, summed over the (masked) steps and averaged over N; y int (N, T)."""
+        check_array("x", x, ("N", "T", self.params["Wx_f" if self.bidirectional else "Wx"].shape[0]))
+        hs, rnn_cache = self._recurrent(x)
+        scores, affine_cache = temporal_affine_forward(hs, self.params["V"], self.params["c"])
+        loss, dscores = temporal_softmax_loss(scores, y, mask)
+        grads = {}
+        dhs, grads["V"], grads["c"] = temporal_affine_backward(dscores, affine_cache)
+        if self.bidirectional:
+            names = ("Wx_f", "Wh_f", "b_f", "Wx_b", "Wh_b", "b_b")
+            grads.update(zip(names, bidirectional_backward(dhs, rnn_cache)[3:]))
+        else:
+            grads.update(zip(("Wx", "Wh", "b"), CELLS[self.cell][1](dhs, rnn_cache)[2:]))
+        return loss, grads
 
 
 class BinaryAdder:

@@ -13,8 +13,10 @@ from rnnlib.data import (
     all_binary_addition_pairs,
     binary_addition_batch,
     bits_to_int,
+    first_bit_batch,
     int_to_bits,
     load_corpus,
+    lookahead_batch,
     random_binary_addition_batch,
     tbptt_batches,
 )
@@ -346,3 +348,22 @@ def test_binary_addition_errors():
         random_binary_addition_batch(0)
     with pytest.raises(ValueError, match="width"):
         all_binary_addition_pairs(0)
+
+
+def test_first_bit_batch_hides_the_answer_in_the_first_step():
+    x, y, mask = first_bit_batch(64, 10, rng=np.random.default_rng(0))
+    assert x.shape == (64, 10, 2) and y.shape == mask.shape == (64, 10)
+    assert mask[:, -1].all() and not mask[:, :-1].any()
+    np.testing.assert_array_equal(y[:, -1], (x[:, 0, 0] > 0).astype(int))
+    assert set(np.unique(y[:, -1])) == {0, 1} and (x[:, 1:, 0] == 0).all()
+    with pytest.raises(ValueError, match="k"):
+        first_bit_batch(4, 0)
+
+
+def test_lookahead_labels_are_the_bits_shift_steps_ahead():
+    x, y, mask = lookahead_batch(8, 12, shift=3, rng=np.random.default_rng(0))
+    bits = x.argmax(-1)
+    np.testing.assert_array_equal(y[:, :-3], bits[:, 3:])
+    assert mask[:, :-3].all() and not mask[:, -3:].any()
+    with pytest.raises(ValueError, match="shift"):
+        lookahead_batch(8, 3, shift=3)

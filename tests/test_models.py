@@ -2,25 +2,80 @@
 import numpy as np
 import pytest
 
-from rnnlib.data import Vocab, all_binary_addition_pairs, binary_addition_batch, random_binary_addition_batch
+from rnnlib.data import (Vocab, all_binary_addition_pairs, binary_addition_batch, lookahead_batch,
+                         random_binary_addition_batch)
 from rnnlib.gradcheck import compare, numerical_gradient
-from rnnlib.models import BinaryAdder, CharRNN
+from rnnlib.models import BinaryAdder, CharRNN, SequenceTagger
 from rnnlib.optim import Adam, clip_grad_norm
+
+
+def assert_model_gradients_match_numerical(model, loss_and_grads):
+    rng = np.random.default_rng(2)
+    for p in model.params.values():    # O(1) weights, so no gradient is tiny next to round-off
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    _, grads = loss_and_grads()[:2]
+    assert grads.keys() == model.params.keys()
+    for name, p in model.params.items():
+        num = numerical_gradient(lambda: loss_and_grads()[0], p)
+        # The loss is O(T log V) ~ 10, so round-off in f (1e-15) / h leaves ~1e-10 absolute noise;
+        # deep and gated models have entries ~1e-5 (above the checker's floor), hence 1e-5. A real
+        # mistake is off by far more (a missing term is off by 100%).
+        check = compare(name, grads[name], num, tol=1e-5)
+        assert check.ok, check
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_stacked_char_rnn_gradients_match_numerical(cell):
+    model = CharRNN(vocab_size=6, hidden_size=4, cell=cell, seed=1, embed_size=3, num_layers=3)
+    assert {"Wx", "Wx1", "Wx2", "Wh2", "b2"} <= model.params.keys() and model.params["Wx1"].shape[0] == 4
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(6, size=(2, 5)), rng.integers(6, size=(2, 5))
+    h0 = CharRNN(6, 4, cell=cell, num_layers=3, seed=9).loss_and_grads(x, y)[2]   # a non-zero state
+    assert_model_gradients_match_numerical(model, lambda: model.loss_and_grads(x, y, h0))
+
+
+def test_stacked_state_is_one_per_layer_and_carries_over():
+    model = CharRNN(vocab_size=5, hidden_size=3, cell="lstm", num_layers=2)
+    x = np.random.default_rng(0).integers(5, size=(4, 6))
+    _, _, state = model.loss_and_grads(x, x)
+    assert len(state) == 2 and all(h.shape == c.shape == (4, 3) for h, c in state)
+    # Two halves with the state carried give the same loss as the whole sequence.
+    whole = model.loss_and_grads(x, x)[0]
+    first, _, carried = model.loss_and_grads(x[:, :3], x[:, :3])
+    assert first + model.loss_and_grads(x[:, 3:], x[:, 3:], carried)[0] == pytest.approx(whole)
+    with pytest.raises(ValueError, match="2 per-layer states"):
+        model.loss_and_grads(x, x, state[:1])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_sequence_tagger_gradients_match_numerical(cell, bidirectional):
+    model = SequenceTagger(3, 4, 5, cell=cell, bidirectional=bidirectional, seed=1)
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((2, 6, 3)), rng.integers(5, size=(2, 6))
+    mask = rng.random((2, 6)) < 0.7
+    assert_model_gradients_match_numerical(model, lambda: model.loss_and_grads(x, y, mask))
+
+
+def test_bidirectional_tagger_sees_the_future_and_a_forward_one_cannot():
+    accuracy = {}
+    for bidirectional in (False, True):
+        model = SequenceTagger(2, 12, 2, bidirectional=bidirectional, seed=0)
+        opt, rng = Adam(model.params, lr=0.02), np.random.default_rng(0)
+        for _ in range(200):
+            x, y, mask = lookahead_batch(32, 16, shift=2, rng=rng)
+            opt.step(model.loss_and_grads(x, y, mask)[1])
+        x, y, mask = lookahead_batch(400, 16, shift=2, rng=np.random.default_rng(1))
+        accuracy[bidirectional] = (model.predict(x) == y)[mask].mean()
+    assert accuracy[True] > 0.97 and 0.4 < accuracy[False] < 0.6
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_char_rnn_gradients_match_numerical(cell):
     model = CharRNN(vocab_size=7, hidden_size=5, cell=cell, seed=1, embed_size=4)
-    rng = np.random.default_rng(2)
-    for p in model.params.values():    # O(1) weights, so no gradient is tiny next to round-off
-        p[...] = rng.standard_normal(p.shape) * 0.5
+    rng = np.random.default_rng(3)
     x, y = rng.integers(7, size=(2, 6)), rng.integers(7, size=(2, 6))
-    _, grads, _ = model.loss_and_grads(x, y)
-    for name, p in model.params.items():
-        num = numerical_gradient(lambda: model.loss_and_grads(x, y)[0], p)
-        # the loss is O(T log V) ~ 10, so round-off in f (1e-15) / h leaves ~1e-10 absolute noise
-        check = compare(name, grads[name], num, tol=1e-6)
-        assert check.ok, check
+    assert_model_gradients_match_numerical(model, lambda: model.loss_and_grads(x, y))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
