@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
 
-from .gradflow import ACTIVATIONS, bptt_trace, gradient_flow, softmax_overflow
+from .gradflow import ACTIVATIONS, bptt_trace, gradient_flow, lstm_gradient_flow, softmax_overflow
 
 
 class _FigureWidget:
@@ -52,17 +52,25 @@ class _FigureWidget:
 
 
 class GradientFlowExplorer(_FigureWidget):
-    """log ||∂L/∂h_t|| over t and |∂L/∂h_t| per unit, for a random RNN you configure (lesson 04)."""
+    """log ||∂L/∂h_t|| over t and |∂L/∂h_t| per unit, for a random RNN you configure (lesson 04).
+
+    With cell "lstm" (lesson 07) it shows ||∂L/∂c_t|| and ||∂L/∂h_t|| of an LSTM on the same inputs,
+    and the forget-gate bias decides how much of the gradient the cell state carries back.
+    """
 
     css_class = "gradient-flow-explorer"
-    DEFAULTS = {"radius": 0.9, "T": 40, "activation": "tanh", "H": 32, "seed": 0, "clip_on": False, "clip": 10.0}
-    PRESETS = {"vanishing": {"radius": 0.9, "activation": "tanh", "clip_on": False},
-               "exploding": {"radius": 1.2, "activation": "linear", "clip_on": False},
-               "edge of chaos": {"radius": 2.0, "activation": "tanh", "clip_on": False}}
+    DEFAULTS = {"cell": "rnn", "radius": 0.9, "T": 40, "activation": "tanh", "H": 32, "seed": 0,
+                "clip_on": False, "clip": 10.0, "forget_bias": 1.0}
+    PRESETS = {"vanishing": {"cell": "rnn", "radius": 0.9, "activation": "tanh", "clip_on": False},
+               "exploding": {"cell": "rnn", "radius": 1.2, "activation": "linear", "clip_on": False},
+               "edge of chaos": {"cell": "rnn", "radius": 2.0, "activation": "tanh", "clip_on": False},
+               "LSTM highway": {"cell": "lstm", "radius": 0.9, "forget_bias": 3.0}}
 
     def __init__(self, **values):
         v = {**self.DEFAULTS, **values}
         self.controls = {
+            "cell": W.ToggleButtons(options=["rnn", "lstm"], value=v["cell"], description="cell",
+                                    style={"button_width": "60px"}),
             "radius": W.FloatSlider(value=v["radius"], min=0.5, max=3.0, step=0.05, description="spectral ρ",
                                     continuous_update=False, readout_format=".2f"),
             "T": W.IntSlider(value=v["T"], min=5, max=150, description="length T", continuous_update=False),
@@ -72,6 +80,8 @@ class GradientFlowExplorer(_FigureWidget):
             "clip_on": W.Checkbox(value=v["clip_on"], description="clip the gradient at"),
             "clip": W.FloatLogSlider(value=v["clip"], base=10, min=-1, max=3, step=0.1, description="max norm",
                                      continuous_update=False),
+            "forget_bias": W.FloatSlider(value=v["forget_bias"], min=-3.0, max=5.0, step=0.25,
+                                         description="forget bias", continuous_update=False),
         }
         self._holding = False
         for c in self.controls.values():
@@ -82,7 +92,8 @@ class GradientFlowExplorer(_FigureWidget):
         self._setup_figure(2, (10, 3.3), width_ratios=[1, 1.2])
         c = self.controls
         self._finish(W.HBox([c["radius"], c["activation"], c["T"]]), W.HBox([c["H"], c["seed"]]),
-                     W.HBox([c["clip_on"], c["clip"]]), W.HBox([W.Label("presets:"), *buttons]))
+                     W.HBox([c["cell"], c["forget_bias"]]), W.HBox([c["clip_on"], c["clip"]]),
+                     W.HBox([W.Label("presets:"), *buttons]))
 
     def _on_button(self, button):
         self.set(**(self.DEFAULTS if button.description == "reset" else self.PRESETS[button.description]))
@@ -101,33 +112,62 @@ class GradientFlowExplorer(_FigureWidget):
         if self._holding:
             return
         v = {k: c.value for k, c in self.controls.items()}
-        self.data = gradient_flow(v["radius"], v["T"], v["activation"], v["H"], v["seed"],
-                                  clip=v["clip"] if v["clip_on"] else None)
+        lstm = v["cell"] == "lstm"
+        for name in ("activation", "clip_on", "clip"):         # what an LSTM here does not use
+            self.controls[name].disabled = lstm
+        self.controls["forget_bias"].disabled = not lstm
+        if lstm:
+            self.data = lstm_gradient_flow(v["radius"], v["T"], v["H"], v["seed"], v["forget_bias"])
+            norms, second = self.data["norms_c"], self.data["norms_h"]
+        else:
+            self.data = gradient_flow(v["radius"], v["T"], v["activation"], v["H"], v["seed"],
+                                      clip=v["clip"] if v["clip_on"] else None)
+            norms, second = self.data["norms"], np.full(v["T"], np.nan)
         T, ax, hm = v["T"], *self.axes
-        self.log_norms = np.log10(np.maximum(self.data["norms"], 1e-300))
+        self.log_norms = np.log10(np.maximum(norms, 1e-300))
         self.image = np.log10(self.data["per_unit"].T + 1e-300)
         if not hasattr(self, "line"):
-            (self.line,) = ax.plot([], [], "o-", ms=3)
-            ax.set_xlabel("time step t"), ax.set_ylabel(r"$\log_{10} \|\partial L / \partial h_t\|$")
+            (self.line,) = ax.plot([], [], "o-", ms=3, label="cell state c_t")
+            (self.line_h,) = ax.plot([], [], "s--", ms=2, color="#999", label="hidden state h_t")
+            ax.set_xlabel("time step t")
             self.heat = hm.imshow(self.image, aspect="auto", cmap="magma")
             hm.set_xlabel("time step t"), hm.set_ylabel("hidden unit")
         self.line.set_data(np.arange(1, T + 1), self.log_norms)
+        self.line_h.set_data(np.arange(1, T + 1), np.log10(np.maximum(second, 1e-300)))
+        self.line_h.set_visible(lstm)
+        ax.set_ylabel(r"$\log_{10} \|\partial L / \partial c_t\|$" if lstm else r"$\log_{10} \|\partial L / \partial h_t\|$")
+        legend = ax.get_legend()
+        if lstm and legend is None:
+            ax.legend(loc="lower right", fontsize=8)
+        elif not lstm and legend is not None:
+            legend.remove()
         ax.relim(), ax.autoscale_view()
-        ax.set_title(f"ρ = {v['radius']:.2f}, {v['activation']}, T = {T}")
+        cell = f"LSTM, forget bias {v['forget_bias']:g}" if lstm else v["activation"]
+        ax.set_title(f"ρ = {v['radius']:.2f}, {cell}, T = {T}")
         top = self.image.max()
         self.heat.set_data(self.image)
         self.heat.set_extent((0.5, T + 0.5, v["H"] - 0.5, -0.5))
         self.heat.set_clim(top - 8, top)
-        hm.set_title(f"log10 |∂L/∂h_t| per unit (dark: < 1e{top - 8:.0f})")
-        ratio = self.data["norms"][0] / self.data["norms"][-1]
+        what = "c" if lstm else "h"
+        hm.set_title(f"log10 |∂L/∂{what}_t| per unit (dark: < 1e{top - 8:.0f})")
+        ratio = norms[0] / norms[-1]
         verdict = "vanishing" if ratio < 1e-2 else "exploding" if ratio > 1e2 else "stable"
+        self.status.value = f"<code>‖∂L/∂{what}_1‖ / ‖∂L/∂{what}_T‖ = {ratio:.3e}</code> ({verdict}) · " + (
+            self._lstm_note() if lstm else self._rnn_note(v))
+        self._redraw()
+
+    def _lstm_note(self):
+        f = self.data["forget"].mean()
+        return (f"mean forget gate f = {f:.2f}: back along the cell state each step multiplies by f, "
+                f"so over the whole sequence about {f:.2f}<sup>T</sup>")
+
+    def _rnn_note(self, v):
         sigma, threshold = self.data["sigma_max"], self.data["threshold"]
         note = (f"σ<sub>max</sub>(W<sub>h</sub>) = {sigma:.2f} &lt; 1/γ = {threshold:g}: must vanish"
                 if sigma < threshold else f"σ<sub>max</sub>(W<sub>h</sub>) = {sigma:.2f} ≥ 1/γ = {threshold:g}: may explode")
         clip = (f" · clipped: total norm {self.data['total_norm']:.3g} → {self.data['clipped_norm']:.3g}"
                 if v["clip_on"] else "")
-        self.status.value = (f"<code>‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = {ratio:.3e}</code> ({verdict}) · {note}{clip}")
-        self._redraw()
+        return note + clip
 
 
 class BPTTStepper(_FigureWidget):

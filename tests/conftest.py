@@ -18,6 +18,7 @@ EXERCISES = {
     "04_vanishing_gradients": ["jacobian_norms", "clip_grad_norm"],
     "05_binary_addition": ["int_to_bits", "bits_to_int", "train_step"],
     "06_char_rnn": ["tbptt_batches", "adagrad_update", "sample"],
+    "07_lstm": ["lstm_step_forward", "lstm_forward", "lstm_step_backward", "lstm_backward"],
 }
 
 

@@ -99,3 +99,17 @@ def test_adder_playground_shows_the_models_sum():
     assert pg.a.max == 127 and pg.n_updates == 2
     untrained = AdderPlayground(BinaryAdder(seed=1), a=100, b=27)
     assert "the network says" in untrained.status.value
+
+
+def test_explorer_lstm_mode_shows_the_cell_state_highway():
+    ex = GradientFlowExplorer(T=60)
+    rnn_drop = ex.line.get_ydata()[-1] - ex.line.get_ydata()[0]
+    ex.set(**ex.PRESETS["LSTM highway"])
+    assert ex.controls["activation"].disabled and not ex.controls["forget_bias"].disabled
+    assert ex.line_h.get_visible() and "forget gate" in ex.status.value and "∂c" in ex.axes[1].get_title()
+    open_drop = ex.line.get_ydata()[-1] - ex.line.get_ydata()[0]
+    ex.controls["forget_bias"].value = -2.0
+    shut_drop = ex.line.get_ydata()[-1] - ex.line.get_ydata()[0]
+    assert open_drop < 2 < rnn_drop < shut_drop          # decades lost from t = T back to t = 1
+    ex.controls["cell"].value = "rnn"
+    assert not ex.line_h.get_visible() and ex.controls["forget_bias"].disabled
