@@ -25,6 +25,19 @@ c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
 c.Execute.timeout = 60
 c.ExecutePreprocessor.timeout = 60
 
+# Student code is untrusted. Each grading kernel runs in a sandbox (instructor/sandbox.py: no view
+# of solutions/, the gradebook or other submissions, no network, memory and process limits), and a
+# kernel that dies or hangs costs only the cell it happened in (instructor/execute.py).
+from instructor import sandbox  # noqa: E402
+from instructor.execute import ResilientExecute  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,  # noqa: E402
+                                    LimitOutput, SaveAutoGrades)
+
+sandbox.configure(c)
+c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+
 # LMS downloads: put the zip in grading/downloaded/<assignment>/archive/ (./course collect does it).
 # File names inside it look like <student>_<notebook>.ipynb, optionally with an LMS's late_ or
 # numeric parts in between (e.g. carol_late_1234_5678_bptt.ipynb).

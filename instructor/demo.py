@@ -6,16 +6,14 @@ Builds a temporary copy of the course (config + solutions), releases every assig
 three students (alice: correct, bob: blank, carol: buggy BPTT and softmax), runs nbgrader's
 autograder and prints what each student got per test cell. The real gradebook is not touched.
 """
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
+from .autograde import autograde as grade, nbgrader
 from .submissions import ROOT, assignments, make_submission, notebook_path
 
 BUGGY_SOFTMAX = '''def softmax(z, axis=-1):
@@ -37,13 +35,6 @@ STUDENTS = {
     "carol": ("correct", {"02_softmax_stability": {"softmax": BUGGY_SOFTMAX},
                           "03_bptt": {"rnn_backward": BUGGY_RNN_BACKWARD}}),
 }
-
-
-def nbgrader(course, *args):
-    """Run one nbgrader command in a course directory, with the venv's bin/ on PATH (for alembic)."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
 
 
 def make_course(course, which=None):
@@ -74,7 +65,7 @@ def submit_examples(course, which=None):
 
 
 def autograde(course, assignment):
-    return nbgrader(course, "autograde", assignment, "--force")
+    return grade(course, assignment, "--force")[0]
 
 
 def grades(course):

@@ -24,7 +24,7 @@ def notebook_path(folder, assignment):
     return path
 
 
-def _answers(solution):
+def solution_answers(solution):
     """grade_id -> source of every answer cell of a solution notebook, markers removed."""
     return {c.metadata.nbgrader["grade_id"]: _MARKERS.sub("", c.source)
             for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")}
@@ -38,7 +38,7 @@ def make_submission(release_nb, solution_nb, kind="correct", replace=None):
     Returns a new nbformat notebook.
     """
     nb = nbformat.from_dict(release_nb)
-    answers = _answers(solution_nb) if kind == "correct" else {}
+    answers = solution_answers(solution_nb) if kind == "correct" else {}
     answers.update(replace or {})
     unknown = set(replace or {}) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
     if unknown:

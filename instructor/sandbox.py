@@ -1,0 +1,139 @@
+"""Run every grading kernel in a sandbox, so a submission can neither peek nor tamper nor hog.
+
+nbgrader runs a student's notebook, hidden tests included, in a kernel on the instructor's machine.
+Here that kernel starts through this file (a kernelspec whose argv is this script), which execs:
+
+    bwrap  a new mount namespace holding only what a kernel needs, read-only: the system (/usr, /etc),
+           Python and the venv, and rnnlib; a private /tmp; an empty working directory (the notebook
+           file being graded has its hidden tests restored, so it stays outside). Not there either:
+           solutions/, the gradebook, other students' submissions, the instructor's home.
+           New network namespace (loopback only), new PID namespace, dies with its parent.
+    setpriv  as the unprivileged user nobody (when grading runs as root), so the limits below hold
+           and nothing outside is writable even if it were visible;
+    prlimit  address space, processes, CPU seconds, file size: a memory bomb gets a MemoryError,
+           a fork bomb runs out of processes, a runaway cell is stopped by the cell timeout first.
+
+The kernel talks to nbgrader over Unix sockets (ZeroMQ ipc transport) in a per-run directory, since
+there is no shared network. Where bubblewrap is missing or cannot create namespaces, grading goes on
+without a sandbox and says so loudly on every run (set RNN_REQUIRE_SANDBOX=1 to refuse instead).
+"""
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+KERNEL_NAME = "rnn-sandbox"
+NOBODY = 65534
+# prlimit resources: virtual memory (BLAS and the allocator reserve far more than they use),
+# processes and threads of the kernel's user, CPU seconds (well above the cell timeout, or the
+# kernel dies of SIGXCPU instead of a cell being interrupted), size of any file written.
+LIMITS = {"as": 6 << 30, "nproc": 256, "cpu": 1800, "fsize": 256 << 20, "core": 0}
+# Environment variables the kernel may see; everything else (tokens, database URLs) stays outside.
+PASS_ENV = ("NBGRADER_EXECUTION", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+PACKAGE = Path(__file__).resolve().parents[1] / "rnnlib"
+
+
+def _binds():
+    """Read-only paths the kernel needs: the system, the interpreter, the venv, the package."""
+    system = ["/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/var/cache/fontconfig"]
+    python = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1]), str(PACKAGE)}
+    return [p for p in system if os.path.exists(p)], sorted(python)
+
+
+def _parents(paths, made=("/", "/tmp", "/tmp/home", "/tmp/home/.cache", "/tmp/home/.cache/matplotlib")):
+    """Every ancestor directory of paths, shortest first, that is not one of them nor made already."""
+    found = {str(a) for p in paths for a in Path(p).parents}
+    return sorted(found - set(paths) - set(made), key=lambda a: (a.count("/"), a))
+
+
+def bwrap_argv(connection_file, workdir, extra=()):
+    """The command that runs ipykernel on connection_file inside the sandbox, in an empty workdir."""
+    system, python = _binds()
+    # The sockets live in the run's own runtime directory (configure() points the kernel's "ip" there).
+    runtime = str(Path(json.loads(Path(connection_file).read_text())["ip"]).parent)
+    connection_file, workdir = str(connection_file), str(workdir)
+    binds = ([("--ro-bind", path, path) for path in python] + [("--bind", runtime, runtime)]
+             + [("--ro-bind", connection_file, connection_file)])
+    # Matplotlib's font list, built once outside, saves seconds per kernel; its directory must be writable.
+    mpl_cache = Path.home() / ".cache" / "matplotlib"
+    binds += [("--ro-bind", str(f), f"/tmp/home/.cache/matplotlib/{f.name}") for f in mpl_cache.glob("fontlist*.json")]
+    argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--proc", "/proc", "--dev", "/dev"]
+    for path in system:
+        argv += ["--ro-bind", path, path]
+    argv += ["--perms", "1777", "--tmpfs", "/tmp"]
+    for home in ("/tmp/home", "/tmp/home/.cache", "/tmp/home/.cache/matplotlib"):
+        argv += ["--perms", "0777", "--dir", home]
+    # bwrap makes missing parents of a mount point private (0700): open them to the kernel's user.
+    for parent in _parents([target for *_, target in binds] + [workdir]):
+        argv += ["--perms", "0755", "--dir", parent]
+    for kind, source, target in binds:
+        argv += [kind, source, target]
+    # The working directory exists but is empty: the notebook file in it has the hidden tests restored.
+    argv += ["--perms", "0755", "--dir", workdir, "--chdir", workdir,
+             "--clearenv", "--setenv", "HOME", "/tmp/home", "--setenv", "TMPDIR", "/tmp",
+             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin"]
+    for name in PASS_ENV:
+        if name in os.environ:
+            argv += ["--setenv", name, os.environ[name]]
+    if os.geteuid() == 0:
+        argv += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    else:
+        argv += ["--"]
+    argv += ["prlimit", *(f"--{k}={v}" for k, v in LIMITS.items()), "--",
+             sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file), *extra]
+    return argv
+
+
+def problem():
+    """None if kernels can be sandboxed here, else the reason they cannot."""
+    if not shutil.which("bwrap"):
+        return "bubblewrap (bwrap) is not installed: sudo apt-get install bubblewrap"
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--proc", "/proc",
+                            "--dev", "/dev", "true"], capture_output=True, text=True)
+    if probe.returncode:
+        return f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
+    return None
+
+
+def configure(c):
+    """Point nbgrader's autograder at the sandboxed kernel (called by nbgrader_config.py)."""
+    reason = problem()
+    if reason:
+        message = (f"WARNING: grading WITHOUT a sandbox ({reason}). Student code will run with your "
+                   f"permissions and can read solutions/, the gradebook and other submissions.")
+        if os.environ.get("RNN_REQUIRE_SANDBOX"):
+            raise SystemExit(message.replace("WARNING", "ERROR") + " RNN_REQUIRE_SANDBOX is set: stopping.")
+        print(message, file=sys.stderr)
+        return False
+    home = Path(tempfile.mkdtemp(prefix="rnn-grading-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    spec = home / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, __file__, "{connection_file}"],
+        "display_name": "Python 3 (grading sandbox)", "language": "python"}))
+    runtime = home / "runtime"
+    runtime.mkdir()
+    if os.geteuid() == 0:
+        os.chown(runtime, NOBODY, NOBODY)        # the kernel, as nobody, creates its sockets here
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(home), *filter(None, [os.environ.get("JUPYTER_PATH")])])
+    c.Execute.kernel_name = KERNEL_NAME
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = str(runtime / "kernel")      # socket files kernel-1, kernel-2, ... in there
+    return True
+
+
+def main(connection_file, *extra):
+    if os.geteuid() == 0:
+        os.chown(connection_file, NOBODY, NOBODY)
+    os.execvp("bwrap", bwrap_argv(connection_file, os.getcwd(), extra))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

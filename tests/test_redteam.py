@@ -1,0 +1,189 @@
+"""Red team: hostile and broken submissions, graded end to end by nbgrader in a temporary course.
+
+Each attacker's answer cell holds the correct function plus one attack, wrapped so that the cell
+prints ATTACK SUCCEEDED or ATTACK BLOCKED; the tests assert every attack was blocked, the scores
+each submission earns, and that honest submissions graded in the same run keep their marks.
+"""
+import json
+import socket
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import sandbox
+from instructor.autograde import autograde
+from instructor.demo import make_course, submit
+from instructor.submissions import make_submission, notebook_path, solution_answers
+
+A = "01_forward_pass"
+TIMEOUT = 8         # per cell, for this test's course (the real one uses 60 s)
+SECRET = "gradebook-password-1234"
+FULL, STEP, SEQ, AFFINE = 8.0, "test_rnn_step_forward", "test_rnn_forward", "test_temporal_affine_forward"
+
+pytestmark = pytest.mark.skipif(sandbox.problem() is not None,
+                                reason=f"no grading sandbox here: {sandbox.problem()}")
+
+
+def attack(function, code):
+    """An answer cell: the reference solution of `function` (filled in later), then the attack."""
+    body = "\n".join("    " + line for line in code.strip().splitlines())
+    return (function, f"try:\n{body}\n    print('ATTACK SUCCEEDED')\nexcept Exception as e:\n"
+                      f"    print('ATTACK BLOCKED', type(e).__name__, e)\n")
+
+
+ATTACKS = {
+    # peeking
+    "peek_solutions": attack("rnn_step_forward", "print(open('../../../../solutions/01_forward_pass/forward_pass.ipynb').read()[:100])"),
+    # the notebook being graded has its hidden tests restored: printing them would put them in the feedback
+    "peek_hidden_tests": attack("rnn_step_forward", "import glob, os, rnnlib\n"
+                                "roots = ['.', '..', '/tmp', os.path.dirname(os.path.dirname(rnnlib.__file__))]\n"
+                                "found = [p for r in roots for p in glob.glob(r + '/**/*.ipynb', recursive=True)\n"
+                                "         if 'BEGIN HIDDEN' in open(p, errors='ignore').read()]\n"
+                                "assert found, 'none found'"),
+    "peek_classmates": attack("rnn_forward", "print(open('../../../submitted/alice/01_forward_pass/forward_pass.ipynb').read()[:100])"),
+    "peek_gradebook": attack("rnn_forward", "print(open('../../../gradebook.db', 'rb').read(100))"),
+    "peek_environment": attack("rnn_forward", f"import os\nassert '{SECRET}' in str(os.environ), 'no secret'"),
+    # tampering
+    "write_gradebook": attack("temporal_affine_forward", "import sqlite3\ndb = sqlite3.connect('../../../gradebook.db')\n"
+                                                          "db.execute('UPDATE grade SET manual_score = 100')\ndb.commit()"),
+    "write_solutions": attack("temporal_affine_forward", "open('../../../../solutions/01_forward_pass/x.txt', 'w').write('x')"),
+    "network": attack("temporal_affine_forward", "import socket\nsocket.create_connection(('127.0.0.1', PORT), timeout=2)"),
+    # resources
+    "memory_bomb": attack("rnn_forward", "blob = bytearray(40 << 30)"),
+    "fork_bomb": attack("rnn_forward", "import os, time\nfor _ in range(2000):\n    if os.fork() == 0:\n"
+                                       "        time.sleep(60)\n        os._exit(0)"),
+}
+# Broken submissions: the cell rnn_forward is replaced by code that takes the kernel down.
+KILLERS = {
+    "kernel_exit": ("import os\nos._exit(3)\n", "KernelDied"),
+    "segfault": ("import ctypes\nctypes.string_at(0)\n", "KernelDied"),
+    "hang_ignoring_interrupt": ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
+                                "KernelHung"),
+}
+
+
+def _edit(change):
+    """A spoiler: load the submitted notebook as JSON, change it, write it back."""
+    def spoil(path):
+        nb = json.loads(path.read_text())
+        change(nb)
+        path.write_text(json.dumps(nb))
+    return spoil
+
+
+def _cells(nb, gid):
+    return [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid]
+
+
+# Broken files: (how the submitted file is spoiled, the score it must get, words of the reason).
+BROKEN = {
+    "not_json": (lambda p: p.write_text('{"cells": [oops'), 0.0, "not valid JSON"),
+    "not_a_notebook": (lambda p: p.write_text('{"hello": "world"}'), 0.0, "its nbformat is None"),
+    "invalid_notebook": (_edit(lambda nb: nb["cells"][0].update(cell_type="bogus")), 0.0, "not valid"),
+    "old_format": (_edit(lambda nb: nb.update(nbformat=3)), 0.0, "its nbformat is 3"),
+    "deleted_test_cell": (_edit(lambda nb: nb["cells"].remove(_cells(nb, SEQ)[0])), 8.0, "was missing"),
+    "deleted_answer_cell": (_edit(lambda nb: nb["cells"].remove(_cells(nb, "rnn_forward")[0])), 5.0, "answer is blank"),
+    "duplicated_cell": (_edit(lambda nb: nb["cells"].append(_cells(nb, "rnn_step_forward")[0])), 8.0, "more than once"),
+    "flipped_grade_flag": (_edit(lambda nb: _cells(nb, SEQ)[0]["metadata"]["nbgrader"].update(grade=False)), 8.0,
+                           "were restored"),
+}
+BROKEN_FILES = {name: spoil for name, (spoil, _, _) in BROKEN.items()}
+VICTIM_BUG = "def rnn_forward(x, h0, Wx, Wh, b):\n    return np.zeros((x.shape[0], x.shape[1], h0.shape[1])), []\n"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade honest, buggy, hostile and broken submissions in one nbgrader run."""
+    course = make_course(tmp_path_factory.mktemp("redteam"), [A])
+    release = nbformat.read(notebook_path(course / "notebooks", A), as_version=4)
+    solution = nbformat.read(notebook_path(course / "solutions", A), as_version=4)
+    answers = solution_answers(solution)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0)
+    port = listener.getsockname()[1]
+    students = {"aaa_victim": {"rnn_forward": VICTIM_BUG}, "alice": {}, "zzz_honest": {}}
+    for name, (fn, code) in ATTACKS.items():
+        students[name] = {fn: answers[fn] + "\n\n" + code.replace("PORT", str(port))}
+    for name, (code, _) in KILLERS.items():
+        students[name] = {"rnn_forward": code}
+    for student, replace in students.items():
+        submit(course, student, A, make_submission(release, solution, "correct", replace))
+    for student, spoil in BROKEN_FILES.items():
+        nb = make_submission(release, solution, "correct")
+        submit(course, student, A, nb)
+        spoil(notebook_path(course / "grading" / "submitted" / student, A))
+    result, repairs = autograde(course, A, "--force", f"--Execute.timeout={TIMEOUT}", env={"RNN_SECRET": SECRET})
+    try:
+        listener.accept()
+        connected = True
+    except BlockingIOError:
+        connected = False
+    listener.close()
+    return course, result, scores(course), connected, repairs
+
+
+def scores(course):
+    """{student: {cell: score}} from the gradebook (a student without grades is missing)."""
+    from nbgrader.api import Gradebook
+    table = {}
+    with Gradebook(f"sqlite:///{Path(course, 'grading', 'gradebook.db')}") as gb:
+        for nb in gb.find_assignment(A).notebooks:
+            for sub in nb.submissions:
+                table[sub.student.id] = {g.name: g.score for g in sub.grades}
+    return table
+
+
+def outputs(course, student):
+    nb = nbformat.read(notebook_path(Path(course, "grading", "autograded", student), A), as_version=4)
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): "".join(o.get("text", "") + o.get("ename", "") + o.get("evalue", "")
+                                                                     for o in c.get("outputs", []))
+            for c in nb.cells if c.cell_type == "code"}
+
+
+def auto_total(table, student):
+    return sum(v for k, v in table[student].items() if k.startswith("test_"))
+
+
+def test_honest_and_buggy_students_keep_their_marks(graded):
+    course, result, table, _, repairs = graded
+    assert not {"alice", "zzz_honest", "aaa_victim"} & set(repairs)
+    assert auto_total(table, "alice") == auto_total(table, "zzz_honest") == FULL
+    assert table["aaa_victim"][SEQ] == 0 and auto_total(table, "aaa_victim") == FULL - 3
+
+
+@pytest.mark.parametrize("student", list(ATTACKS))
+def test_attack_is_blocked_and_the_correct_code_still_scores(graded, student):
+    course, _, table, connected, _ = graded
+    out = outputs(course, student)[ATTACKS[student][0]]
+    assert "ATTACK BLOCKED" in out and "ATTACK SUCCEEDED" not in out, out
+    if student == "fork_bomb":
+        # Its sleeping children hold the process quota for a while, so the test cell right after
+        # the bomb cannot start a thread: the bomb costs its author, nobody else.
+        assert auto_total(table, student) >= FULL - 3
+    else:
+        assert auto_total(table, student) == FULL
+    if student == "network":
+        assert not connected
+
+
+@pytest.mark.parametrize("student", list(KILLERS))
+def test_a_dead_or_hung_kernel_costs_only_its_cell(graded, student):
+    course, result, table, _, _ = graded
+    assert table[student][STEP] == 3 and table[student][SEQ] == 0 and table[student][AFFINE] == 2
+    assert KILLERS[student][1] in outputs(course, student)["rnn_forward"]
+    assert KILLERS[student][1] in result.stderr
+
+
+@pytest.mark.parametrize("student", list(BROKEN))
+def test_a_broken_file_is_graded_repaired_and_explained(graded, student):
+    course, result, table, _, repairs = graded
+    _, score, reason = BROKEN[student]
+    assert auto_total(table, student) == score
+    assert any(reason in p for p in repairs[student]), repairs[student]
+    graded_nb = nbformat.read(notebook_path(Path(course, "grading", "autograded", student), A), as_version=4)
+    assert reason in graded_nb.cells[0].source                 # the note the feedback shows
+    kept = Path(course, "grading", "originals", student, A)
+    assert kept.is_dir() and any(kept.iterdir())               # the original file is not lost
