@@ -1,16 +1,34 @@
-"""nbgrader's Execute step, made to survive a kernel that dies or hangs.
+"""nbgrader's Execute step, made so that a submission can neither fake a grade nor sink itself.
 
-As shipped, a kernel that dies (os._exit, a segfault, the memory limit) or stops answering (a loop
-that ignores the interrupt) fails the whole submission: no grades at all, reported as a plain 0.
-Here the cell where it happened gets an error output that says what happened (so its test, if it
-is one, scores 0 and the feedback shows why), a fresh kernel replays the cells before it without
-keeping their outputs, and grading goes on with the next cell: the parts that work still score.
+Test cells run in the grader. As shipped, nbgrader runs a test cell in the student's own kernel,
+where the student's code ran first and can have replaced anything the test uses (the checker,
+numpy's comparisons, even the test cell's source, through IPython's input transformers). Here a
+graded test cell is executed in this trusted process, with rnnlib.grading's checks; each name it
+uses that is not a check (the student's function) becomes a RemoteFunction: its arguments are
+sent to the student's kernel (instructor/wire.py: JSON and .npy, never pickle), the function runs
+there, and its results and its changes to its arguments come back. The expected values never
+enter the kernel, and the kernel's rnnlib has no reference answers (instructor/strip.py).
+
+A dead or hung kernel costs one cell. As shipped, a kernel that dies (os._exit, a segfault, the
+memory limit) or stops answering (a loop that ignores the interrupt) fails the whole submission:
+no grades at all, reported as a plain 0. Here the cell where it happened gets an error output that
+says what happened (so its test, if it is one, scores 0 and the feedback shows why), a fresh
+kernel replays the cells before it without keeping their outputs, and grading goes on.
 """
+import builtins
+import contextlib
 import copy
+import io
+import json
+from pathlib import Path
 
+import numpy as np
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
+
+from . import wire
 
 DIED = ("KernelDied", "the kernel died while running this cell (for example os._exit, a crash, or more memory "
         "than grading allows). The cells after it were run in a fresh kernel.")
@@ -53,9 +71,67 @@ class ResilientExecute(Execute):
                     return self._fail(cell, index, failed, HUNG)
         return len(self.nb.cells)
 
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            self._run_trusted(cell, meta.get("grade_id", f"cell {index}"))
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+    def _run_trusted(self, cell, grade_id):
+        """Run a test cell here; the student's functions it names run in the kernel."""
+        from rnnlib import grading
+        code = compile(cell.source, f"<test cell {grade_id}>", "exec")
+        namespace = {"__builtins__": builtins, "np": np,
+                     **{name: getattr(grading, name) for name in dir(grading) if name.startswith("check_")}}
+        for name in code.co_names:
+            if name not in namespace and not hasattr(builtins, name):
+                namespace[name] = RemoteFunction(self, name, cell)
+        self._printed, printed, error = [], io.StringIO(), None
+        try:
+            with contextlib.redirect_stdout(printed):
+                exec(code, namespace)
+        except (DeadKernelError, CellTimeoutError):
+            raise
+        except Exception as e:
+            name = "GradingFailure" if isinstance(e, grading.GradingFailure) else type(e).__name__
+            lines = str(e).splitlines() or [""]
+            error = NotebookNode(output_type="error", ename=name, evalue=str(e),
+                                 traceback=[f"{name}: {lines[0]}", *lines[1:]])
+        text = "".join(self._printed) + printed.getvalue()
+        cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=text)] if text else []
+        cell.outputs += [error] if error else []
+
+    def call_in_kernel(self, name, payload, cell):
+        """Run the kernel's function `name` on the wire-encoded payload; returns its decoded reply dict."""
+        code = (f"_rnn_ns = {{'__name__': 'rnn_grading_wire', 'MIME': {MIME!r}}}\n"
+                f"exec({WIRE_SOURCE + KERNEL_CALL!r}, _rnn_ns)\n"
+                f"_rnn_ns['_rnn_grading_call']({name!r}, {payload!r})\ndel _rnn_ns\n")
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
+        if self.wait_for_reply(msg_id, cell) is None:          # timed out; interrupted
+            if not self._responsive():
+                raise CellTimeoutError(f"{name} did not return and the kernel did not respond")
+            raise TimeoutError(f"it did not return within {self.timeout} s")
+        return run_sync(self._collect)(msg_id)
+
+    async def _collect(self, msg_id):
+        """The reply published by the call, and whatever the student's function printed."""
+        reply = None
+        while True:
+            msg = await self.kc.iopub_channel.get_msg(timeout=self.iopub_timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "display_data" and MIME in content.get("data", {}):
+                reply = content["data"][MIME]
+            elif kind == "stream":
+                self._printed.append(content["text"])
+            elif kind == "status" and content["execution_state"] == "idle":
+                return reply
+
     def _replay(self, index, resources):
         cell = copy.deepcopy(self.nb.cells[index])
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
             self.preprocess_cell(cell, resources, index)    # outputs go to the copy and are dropped
 
     def _fail(self, cell, index, failed, why):
@@ -78,3 +154,71 @@ class ResilientExecute(Execute):
             return False
         finally:
             self.timeout = saved
+
+
+# --- test cells run in the grader, the student's functions in the kernel ------------------------
+
+MIME = "application/x-rnn-grading+json"
+WIRE_SOURCE = (Path(__file__).parent / "wire.py").read_text()
+KERNEL_CALL = '''
+def _rnn_grading_call(name, payload):
+    import traceback
+    from IPython import get_ipython
+    from IPython.display import publish_display_data
+    call, memo = json.loads(payload), {}
+    args, kwargs = decode(call["args"], memo), decode(call["kwargs"], memo)
+    before = [dict(a) if isinstance(a, dict) else None for a in args]
+    reply = {}
+    try:
+        result = get_ipython().user_ns[name](*args, **kwargs)
+        reply["result"] = encode(list(result) if isinstance(result, types.GeneratorType) else result, {})
+    except BaseException as e:
+        where = [f"{f.name}, line {f.lineno}: {f.line}" for f in traceback.extract_tb(e.__traceback__)[1:]]
+        reply.update(raised=type(e).__name__, message=str(e), where=where[-1:])
+    reply["args_after"] = encode(args, {})
+    reply["replaced"] = [[k for k in b if k in a and a[k] is not b[k]] if b is not None else []
+                         for a, b in zip(args, before)]
+    publish_display_data({MIME: reply})
+'''
+
+
+def _sync(original, after, replaced=()):
+    """Carry what the student's function did to its arguments back to the grader's objects."""
+    if isinstance(original, np.ndarray):
+        if isinstance(after, np.ndarray) and after.shape == original.shape:
+            np.copyto(original, after, casting="unsafe")
+    elif isinstance(original, dict) and isinstance(after, dict):
+        for key in list(original):
+            if key not in after:
+                del original[key]
+        for key, value in after.items():
+            if key in replaced or key not in original or not isinstance(original[key], np.ndarray):
+                original[key] = value
+            else:
+                _sync(original[key], value)
+    elif isinstance(original, (list, tuple)) and isinstance(after, (list, tuple)) and len(original) == len(after):
+        for k, (o, a) in enumerate(zip(original, after)):
+            if isinstance(original, list) and not isinstance(o, (np.ndarray, dict, list, tuple)):
+                original[k] = a
+            else:
+                _sync(o, a)
+
+
+class RemoteFunction:
+    """Stands for a student's function: called in the grader, runs in the student's kernel."""
+
+    def __init__(self, executor, name, cell):
+        self.executor, self.name, self.cell, self.__name__ = executor, name, cell, name
+
+    def __call__(self, *args, **kwargs):
+        memo = {}
+        payload = json.dumps({"args": wire.encode(list(args), memo), "kwargs": wire.encode(kwargs, memo)})
+        reply = self.executor.call_in_kernel(self.name, payload, self.cell)
+        if reply is None:
+            raise RuntimeError(f"{self.name} could not be run in the grading kernel")
+        for original, after, replaced in zip(args, wire.decode(reply["args_after"], {}), reply["replaced"]):
+            _sync(original, after, set(replaced))
+        if "raised" in reply:
+            where = f" (at {reply['where'][0]})" if reply.get("where") else ""
+            raise wire.error_class(reply["raised"])(f"{reply['message']}{where}")
+        return wire.decode(reply["result"], {})

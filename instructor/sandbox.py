@@ -4,9 +4,10 @@ nbgrader runs a student's notebook, hidden tests included, in a kernel on the in
 Here that kernel starts through this file (a kernelspec whose argv is this script), which execs:
 
     bwrap  a new mount namespace holding only what a kernel needs, read-only: the system (/usr, /etc),
-           Python and the venv, and rnnlib; a private /tmp; an empty working directory (the notebook
-           file being graded has its hidden tests restored, so it stays outside). Not there either:
-           solutions/, the gradebook, other students' submissions, the instructor's home.
+           Python and the venv, rnnlib without the answers it grades (instructor/strip.py); a private
+           /tmp; an empty working directory (the notebook file being graded has its hidden tests
+           restored, so it stays outside). Not there: solutions/, the gradebook, other students'
+           submissions, the instructor's home.
            New network namespace (loopback only), new PID namespace, dies with its parent.
     setpriv  as the unprivileged user nobody (when grading runs as root), so the limits below hold
            and nothing outside is writable even if it were visible;
@@ -26,6 +27,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+try:
+    from . import strip
+except ImportError:          # run as a script by the kernelspec
+    import strip
+
 KERNEL_NAME = "rnn-sandbox"
 NOBODY = 65534
 # prlimit resources: virtual memory (BLAS and the allocator reserve far more than they use),
@@ -41,7 +47,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rnnlib"
 def _binds():
     """Read-only paths the kernel needs: the system, the interpreter, the venv, the package."""
     system = ["/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/var/cache/fontconfig"]
-    python = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1]), str(PACKAGE)}
+    python = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}
     return [p for p in system if os.path.exists(p)], sorted(python)
 
 
@@ -57,8 +63,10 @@ def bwrap_argv(connection_file, workdir, extra=()):
     # The sockets live in the run's own runtime directory (configure() points the kernel's "ip" there).
     runtime = str(Path(json.loads(Path(connection_file).read_text())["ip"]).parent)
     connection_file, workdir = str(connection_file), str(workdir)
+    # rnnlib without the reference answers of the assignment being graded (its folder's name).
+    package = strip.build(Path(workdir).name, Path(runtime).parent / "rnnlib" / Path(workdir).name)
     binds = ([("--ro-bind", path, path) for path in python] + [("--bind", runtime, runtime)]
-             + [("--ro-bind", connection_file, connection_file)])
+             + [("--ro-bind", connection_file, connection_file), ("--ro-bind", str(package), str(PACKAGE))])
     # Matplotlib's font list, built once outside, saves seconds per kernel; its directory must be writable.
     mpl_cache = Path.home() / ".cache" / "matplotlib"
     binds += [("--ro-bind", str(f), f"/tmp/home/.cache/matplotlib/{f.name}") for f in mpl_cache.glob("fontlist*.json")]

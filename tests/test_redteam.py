@@ -89,6 +89,29 @@ BROKEN = {
                            "were restored"),
 }
 BROKEN_FILES = {name: spoil for name, (spoil, _, _) in BROKEN.items()}
+# Fakers: a wrong or missing rnn_forward plus a trick to pass its test anyway. Each must score 0 there.
+WRONG = "def rnn_forward(x, h0, Wx, Wh, b):\n    return np.zeros((x.shape[0], x.shape[1], h0.shape[1])), []\n"
+FAKERS = {
+    "delegate_reference": "from rnnlib import rnn_forward\n",
+    "delegate_private_core": ("import rnnlib.rnn as R\ndef rnn_forward(x, h0, Wx, Wh, b):\n    h, cache, prev = [], [], h0\n"
+                              "    for t in range(x.shape[1]):\n        prev, c = R._step_forward(x[:, t], prev, Wx, Wh, b)\n"
+                              "        h.append(prev)\n        cache.append(c)\n    return np.stack(h, 1), cache\n"),
+    "delegate_without_profiler": ("import sys\nfrom rnnlib.rnn import rnn_forward as _reference\n"
+                                  "def rnn_forward(*args):\n    sys.setprofile(None)\n    return _reference(*args)\n"),
+    "patch_checker": WRONG + ("import rnnlib.grading as g\n"
+                              "g.check_rnn_forward = lambda *a, **k: print('rnn_forward: all checks passed')\n"
+                              "check_rnn_forward = g.check_rnn_forward\n"),
+    "patch_comparisons": WRONG + ("import rnnlib.gradcheck as gc\nnp.allclose = lambda *a, **k: True\n"
+                                  "np.testing.assert_allclose = lambda *a, **k: None\ngc.rel_error = lambda a, b: 0.0\n"),
+    "rewrite_test_cell": WRONG + ("get_ipython().input_transformers_post.append(lambda lines: "
+                                  "['print(\"rnn_forward: all checks passed\")\\n'] "
+                                  "if any('check_rnn_forward' in l for l in lines) else lines)\n"),
+    "read_caller_frames": ("import sys\ndef rnn_forward(*args):\n    f = sys._getframe(1)\n    while f is not None:\n"
+                           "        if 'expected' in f.f_locals:\n            return f.f_locals['expected'], []\n"
+                           "        f = f.f_back\n    raise LookupError('no expected values here')\n"),
+    "always_equal": ("class Anything(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+                     "def rnn_forward(x, h0, Wx, Wh, b):\n    return np.zeros((1,)).view(Anything), []\n"),
+}
 VICTIM_BUG = "def rnn_forward(x, h0, Wx, Wh, b):\n    return np.zeros((x.shape[0], x.shape[1], h0.shape[1])), []\n"
 
 
@@ -108,6 +131,8 @@ def graded(tmp_path_factory):
     for name, (fn, code) in ATTACKS.items():
         students[name] = {fn: answers[fn] + "\n\n" + code.replace("PORT", str(port))}
     for name, (code, _) in KILLERS.items():
+        students[name] = {"rnn_forward": code}
+    for name, code in FAKERS.items():
         students[name] = {"rnn_forward": code}
     for student, replace in students.items():
         submit(course, student, A, make_submission(release, solution, "correct", replace))
@@ -187,3 +212,11 @@ def test_a_broken_file_is_graded_repaired_and_explained(graded, student):
     assert reason in graded_nb.cells[0].source                 # the note the feedback shows
     kept = Path(course, "grading", "originals", student, A)
     assert kept.is_dir() and any(kept.iterdir())               # the original file is not lost
+
+
+@pytest.mark.parametrize("student", list(FAKERS))
+def test_a_faked_answer_earns_nothing(graded, student):
+    course, result, table, _, _ = graded
+    assert table[student][SEQ] == 0 and table[student][STEP] == 3 and table[student][AFFINE] == 2
+    if student.startswith("delegate"):
+        assert "earns no points" in outputs(course, student)[SEQ]
