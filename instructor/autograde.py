@@ -10,6 +10,7 @@ that have no grades at all.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,10 +29,45 @@ def nbgrader(course, *args, env=None):
                           capture_output=True, text=True)
 
 
-def autograde(course, assignment, *args, env=None):
-    """Prepare and autograde every submission of assignment; returns (nbgrader's result, repairs)."""
+def gradebook_url(course):
+    return f"sqlite:///{Path(course, 'grading', 'gradebook.db')}"
+
+
+def unfinished(course, assignment, db_url=None):
+    """Students whose autograded folder exists but whose grades do not: a run was interrupted.
+
+    nbgrader skips a student whose autograded folder exists, so without this a grader killed in
+    the middle of a notebook would leave that student with no scores for good.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    folders = sorted(Path(course, "grading", "autograded").glob(f"*/{assignment}"))
+    if not folders:
+        return []
+    found = []
+    with Gradebook(db_url or gradebook_url(course)) as gb:
+        for folder in folders:
+            try:
+                subs = gb.find_submission(assignment, folder.parent.name).notebooks
+            except MissingEntry:
+                found.append(folder.parent.name)
+                continue
+            if not subs or any(g.auto_score is None and g.cell.cell_type == "code" for nb in subs for g in nb.grades):
+                found.append(folder.parent.name)
+    return found
+
+
+def autograde(course, assignment, *args, env=None, db_url=None):
+    """Prepare and autograde every submission of assignment; returns (nbgrader's result, repairs).
+
+    Students whose grading was interrupted are graded again; everyone else is graded once (pass
+    "--force" to grade everyone again). db_url: the gradebook, if not grading/gradebook.db.
+    """
     repairs = intake.prepare(course, assignment, notebook_path(Path(course, "notebooks"), assignment))
-    return nbgrader(course, "autograde", assignment, *args, env=env), repairs
+    for student in unfinished(course, assignment, db_url):
+        shutil.rmtree(Path(course, "grading", "autograded", student, assignment))
+        repairs.setdefault(student, []).append("its grading had been interrupted; it was graded again.")
+    db = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
+    return nbgrader(course, "autograde", assignment, *db, *args, env=env), repairs
 
 
 def kernel_trouble(stderr):
@@ -50,7 +86,7 @@ def report(course, assignment, result, repairs):
     """The instructor's summary: one line per student, then what needs a look."""
     from nbgrader.api import Gradebook, MissingEntry
     lines = [f"== {assignment}"]
-    with Gradebook(f"sqlite:///{Path(course, 'grading', 'gradebook.db')}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for student in sorted(p.parent.name for p in Path(course, "grading", "submitted").glob(f"*/{assignment}")):
             try:
                 sub = gb.find_submission(assignment, student)

@@ -173,7 +173,8 @@ def _rnn_grading_call(name, payload):
         result = get_ipython().user_ns[name](*args, **kwargs)
         reply["result"] = encode(list(result) if isinstance(result, types.GeneratorType) else result, {})
     except BaseException as e:
-        where = [f"{f.name}, line {f.lineno}: {f.line}" for f in traceback.extract_tb(e.__traceback__)[1:]]
+        where = [f"{f.name}, line {f.lineno}: {f.line}" for f in traceback.extract_tb(e.__traceback__)[1:]
+                 if "/rnnlib/" not in f.filename]                 # the student's own lines
         reply.update(raised=type(e).__name__, message=str(e), where=where[-1:])
     reply["args_after"] = encode(args, {})
     reply["replaced"] = [[k for k in b if k in a and a[k] is not b[k]] if b is not None else []
@@ -219,6 +220,6 @@ class RemoteFunction:
         for original, after, replaced in zip(args, wire.decode(reply["args_after"], {}), reply["replaced"]):
             _sync(original, after, set(replaced))
         if "raised" in reply:
-            where = f" (at {reply['where'][0]})" if reply.get("where") else ""
+            where = f"\n  in your code: {reply['where'][0]}" if reply.get("where") else ""
             raise wire.error_class(reply["raised"])(f"{reply['message']}{where}")
         return wire.decode(reply["result"], {})

@@ -1,0 +1,95 @@
+"""A class graded end to end: one grade row per student and notebook, the same scores when graded
+without a break, after the grader is killed in the middle and run again, and on a re-run."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import sandbox
+from instructor.autograde import autograde
+from instructor.demo import make_course, submit
+from instructor.submissions import make_submission, notebook_path
+
+ASSIGNMENTS = ["01_forward_pass", "02_softmax_stability", "04_vanishing_gradients"]
+BUGS = {"01_forward_pass": {"rnn_forward": "def rnn_forward(x, h0, Wx, Wh, b):\n    return None, []\n"},
+        "02_softmax_stability": {"softmax": "def softmax(z, axis=-1):\n    e = np.exp(z)\n    return e / e.sum(axis, keepdims=True)\n"},
+        "04_vanishing_gradients": {"clip_grad_norm": "from rnnlib import clip_grad_norm\n"}}
+# student -> what they hand in: honest, buggy, blank, or a file that is not a notebook
+CLASS = {**{f"good{i}": "correct" for i in range(5)}, "buggy0": "buggy", "buggy1": "buggy", "blank0": "blank",
+         "broken0": "broken"}
+
+pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
+
+
+def make_class(root):
+    course = make_course(root, ASSIGNMENTS)
+    for a in ASSIGNMENTS:
+        release = nbformat.read(notebook_path(course / "notebooks", a), as_version=4)
+        solution = nbformat.read(notebook_path(course / "solutions", a), as_version=4)
+        for student, kind in CLASS.items():
+            nb = make_submission(release, solution, "blank" if kind == "blank" else "correct",
+                                 BUGS[a] if kind == "buggy" else None)
+            submit(course, student, a, nb)
+            if kind == "broken":
+                notebook_path(course / "grading" / "submitted" / student, a).write_text("not a notebook")
+    return course
+
+
+def table(course):
+    """{(student, assignment): (score, [test scores])} and the number of submitted-notebook rows."""
+    from nbgrader.api import Gradebook
+    rows, out = 0, {}
+    with Gradebook(f"sqlite:///{Path(course, 'grading', 'gradebook.db')}") as gb:
+        for a in ASSIGNMENTS:
+            for nb in gb.find_assignment(a).notebooks:
+                for sub in nb.submissions:
+                    rows += 1
+                    out[sub.student.id, a] = (sub.score, sorted((g.name, g.auto_score) for g in sub.grades))
+    return out, rows
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    course = make_class(tmp_path_factory.mktemp("class"))
+    for a in ASSIGNMENTS:
+        autograde(course, a)
+    return table(course)
+
+
+def test_every_student_has_one_row_per_notebook_and_sensible_scores(uninterrupted):
+    scores, rows = uninterrupted
+    assert rows == len(CLASS) * len(ASSIGNMENTS) and len(scores) == rows
+    for a in ASSIGNMENTS:
+        full = scores["good0", a][0]
+        assert full > 0 and all(scores[f"good{i}", a][0] == full for i in range(5))
+        assert 0 < scores["buggy0", a][0] < full and scores["buggy0", a] == scores["buggy1", a]
+        assert scores["blank0", a][0] == scores["broken0", a][0] == 0
+
+
+def test_a_grader_killed_midway_resumes_to_the_same_grades(uninterrupted, tmp_path):
+    course = make_class(tmp_path)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    grader = subprocess.Popen([sys.executable, "-m", "instructor.autograde", *ASSIGNMENTS], cwd=course, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    second = course / "grading" / "autograded" / "good2" / ASSIGNMENTS[1]
+    deadline = time.monotonic() + 600
+    while not second.exists() and grader.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)                      # in the middle of a notebook of the second assignment
+    os.killpg(grader.pid, signal.SIGKILL)
+    grader.wait()
+    assert table(course)[0] != uninterrupted[0], "the kill came too late to test anything"
+
+    repairs = {}
+    for a in ASSIGNMENTS:
+        repairs[a] = autograde(course, a)[1]
+    assert table(course) == uninterrupted
+    assert any("interrupted" in p for r in repairs.values() for ps in r.values() for p in ps)
+
+    result, _ = autograde(course, ASSIGNMENTS[0])                    # a re-run changes nothing
+    assert "Skipping existing assignment" in result.stderr and table(course) == uninterrupted
