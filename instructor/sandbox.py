@@ -57,14 +57,17 @@ def _parents(paths, made=("/", "/tmp", "/tmp/home", "/tmp/home/.cache", "/tmp/ho
     return sorted(found - set(paths) - set(made), key=lambda a: (a.count("/"), a))
 
 
-def bwrap_argv(connection_file, workdir, extra=()):
+def stripped_rnnlib(home, workdir):
+    """rnnlib without the reference answers of the assignment being graded (the folder's name)."""
+    return strip.build(Path(workdir).name, Path(home) / "rnnlib" / Path(workdir).name)
+
+
+def bwrap_argv(home, connection_file, workdir, extra=()):
     """The command that runs ipykernel on connection_file inside the sandbox, in an empty workdir."""
     system, python = _binds()
-    # The sockets live in the run's own runtime directory (configure() points the kernel's "ip" there).
-    runtime = str(Path(json.loads(Path(connection_file).read_text())["ip"]).parent)
+    runtime = str(Path(json.loads(Path(connection_file).read_text())["ip"]).parent)   # the kernel's sockets
     connection_file, workdir = str(connection_file), str(workdir)
-    # rnnlib without the reference answers of the assignment being graded (its folder's name).
-    package = strip.build(Path(workdir).name, Path(runtime).parent / "rnnlib" / Path(workdir).name)
+    package = stripped_rnnlib(home, workdir)
     binds = ([("--ro-bind", path, path) for path in python] + [("--bind", runtime, runtime)]
              + [("--ro-bind", connection_file, connection_file), ("--ro-bind", str(package), str(PACKAGE))])
     # Matplotlib's font list, built once outside, saves seconds per kernel; its directory must be writable.
@@ -109,38 +112,57 @@ def problem():
     return None
 
 
+_HOMES = []
+
+
+def _home():
+    """This grading run's private directory (nbgrader may load its config more than once)."""
+    if not _HOMES:
+        _HOMES.append(Path(tempfile.mkdtemp(prefix="rnn-grading-")))
+        atexit.register(shutil.rmtree, _HOMES[0], ignore_errors=True)
+    return _HOMES[0]
+
+
 def configure(c):
-    """Point nbgrader's autograder at the sandboxed kernel (called by nbgrader_config.py)."""
-    reason = problem()
+    """Point nbgrader's autograder at the grading kernel (called by nbgrader_config.py).
+
+    With bubblewrap: the sandboxed kernel. Without (or with RNN_SANDBOX=off): a plain kernel that
+    still gets the stripped rnnlib, after a loud warning.
+    """
+    reason = "RNN_SANDBOX=off" if os.environ.get("RNN_SANDBOX") == "off" else problem()
     if reason:
         message = (f"WARNING: grading WITHOUT a sandbox ({reason}). Student code will run with your "
                    f"permissions and can read solutions/, the gradebook and other submissions.")
         if os.environ.get("RNN_REQUIRE_SANDBOX"):
             raise SystemExit(message.replace("WARNING", "ERROR") + " RNN_REQUIRE_SANDBOX is set: stopping.")
         print(message, file=sys.stderr)
-        return False
-    home = Path(tempfile.mkdtemp(prefix="rnn-grading-"))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    home = _home()
     spec = home / "kernels" / KERNEL_NAME
-    spec.mkdir(parents=True)
+    spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, __file__, "{connection_file}"],
-        "display_name": "Python 3 (grading sandbox)", "language": "python"}))
-    runtime = home / "runtime"
-    runtime.mkdir()
-    if os.geteuid() == 0:
-        os.chown(runtime, NOBODY, NOBODY)        # the kernel, as nobody, creates its sockets here
-    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(home), *filter(None, [os.environ.get("JUPYTER_PATH")])])
+        "argv": [sys.executable, __file__, "plain" if reason else "sandbox", str(home), "{connection_file}"],
+        "display_name": "Python 3 (grading)", "language": "python"}))
+    if str(home) not in os.environ.get("JUPYTER_PATH", ""):
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(home), *filter(None, [os.environ.get("JUPYTER_PATH")])])
     c.Execute.kernel_name = KERNEL_NAME
-    c.KernelManager.transport = "ipc"
-    c.KernelManager.ip = str(runtime / "kernel")      # socket files kernel-1, kernel-2, ... in there
-    return True
+    if not reason:
+        runtime = home / "runtime"
+        runtime.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(runtime, NOBODY, NOBODY)        # the kernel, as nobody, creates its sockets here
+        c.KernelManager.transport = "ipc"
+        c.KernelManager.ip = str(runtime / "kernel")  # socket files kernel-1, kernel-2, ... in there
+    return not reason
 
 
-def main(connection_file, *extra):
+def main(mode, home, connection_file, *extra):
+    if mode == "plain":                          # no sandbox: only the stripped rnnlib
+        package = stripped_rnnlib(home, os.getcwd())
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(package.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
+        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra])
     if os.geteuid() == 0:
         os.chown(connection_file, NOBODY, NOBODY)
-    os.execvp("bwrap", bwrap_argv(connection_file, os.getcwd(), extra))
+    os.execvp("bwrap", bwrap_argv(home, connection_file, os.getcwd(), extra))
 
 
 if __name__ == "__main__":
