@@ -82,11 +82,11 @@ def kernel_trouble(stderr):
     return found
 
 
-def report(course, assignment, result, repairs):
+def report(course, assignment, result, repairs, db_url=None):
     """The instructor's summary: one line per student, then what needs a look."""
     from nbgrader.api import Gradebook, MissingEntry
     lines = [f"== {assignment}"]
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(db_url or gradebook_url(course)) as gb:
         for student in sorted(p.parent.name for p in Path(course, "grading", "submitted").glob(f"*/{assignment}")):
             try:
                 sub = gb.find_submission(assignment, student)

@@ -1,0 +1,91 @@
+"""The gradebook on PostgreSQL (what a course on JupyterHub uses): a local server started for the
+test, a class graded into it, the grader killed midway and run again, the same grades, no duplicates."""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import sandbox
+from instructor.autograde import autograde, nbgrader, report
+from instructor.demo import make_course, submit
+from instructor.submissions import make_submission, notebook_path
+
+A = "01_forward_pass"
+INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+CLASS = {"ann": None, "ben": None, "cat": {"rnn_forward": "def rnn_forward(x, h0, Wx, Wh, b):\n    return None, []\n"},
+         "dan": {"rnn_forward": "import os\nos._exit(1)\n"}}
+EXPECTED = {"ann": 8.0, "ben": 8.0, "cat": 5.0, "dan": 5.0}
+
+pytestmark = [pytest.mark.skipif(not INITDB, reason="PostgreSQL is not installed (apt-get install postgresql)"),
+              pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")]
+
+
+def as_postgres(*argv):
+    """Run a PostgreSQL tool as the postgres user when we are root (it refuses to run as root)."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else list(argv)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway server on a Unix socket only (no TCP); yields its SQLAlchemy URL."""
+    pytest.importorskip("psycopg2")
+    bin_dir = Path(INITDB[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="rnn-pg-"))
+    root.chmod(0o755)
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    subprocess.run(as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"),
+                   check=True, capture_output=True)
+    port = "54329"        # only names the socket file in our own directory: no TCP
+    subprocess.run(as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                               f"-k {sockets} -p {port} -c listen_addresses=''", "start"), check=True, capture_output=True)
+    yield f"postgresql+psycopg2://postgres@/postgres?host={sockets}&port={port}"
+    subprocess.run(as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"), capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def scores(db_url):
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url) as gb:
+        subs = [s for nb in gb.find_assignment(A).notebooks for s in nb.submissions]
+        return {s.student.id: sum(g.score for g in s.grades if g.name.startswith("test_")) for s in subs}, len(subs)
+
+
+def test_a_class_graded_into_postgresql_survives_an_interruption(postgres, tmp_path):
+    course = make_course(tmp_path, [A])
+    assert nbgrader(course, "generate_assignment", A, "--force", f"--CourseDirectory.db_url={postgres}").returncode == 0
+    release = nbformat.read(notebook_path(course / "notebooks", A), as_version=4)
+    solution = nbformat.read(notebook_path(course / "solutions", A), as_version=4)
+    for student, replace in CLASS.items():
+        submit(course, student, A, make_submission(release, solution, "correct", replace))
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    grader = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", A, f"--CourseDirectory.db_url={postgres}"],
+                              cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    while not (course / "grading" / "autograded" / "ben").exists() and grader.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(grader.pid, signal.SIGKILL)
+    grader.wait()
+    assert scores(postgres)[0] != EXPECTED, "the kill came too late to test anything"
+
+    result, repairs = autograde(course, A, db_url=postgres)
+    table, rows = scores(postgres)
+    assert table == EXPECTED and rows == len(CLASS)
+    assert any("interrupted" in problems[-1] for problems in repairs.values())
+    assert "kernel trouble dan" in report(course, A, result, repairs, db_url=postgres)
+
+    autograde(course, A, "--force", db_url=postgres)             # grading everyone again: same rows, same grades
+    assert scores(postgres) == (EXPECTED, len(CLASS))
