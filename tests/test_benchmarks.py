@@ -22,3 +22,8 @@ def test_throughput_benchmark_smoke():
 def test_widget_benchmark_runs():
     out = run("widget_speed.py")
     assert out.count("ms per update") == 3, out
+
+
+def test_class_grading_benchmark_smoke():
+    out = run("grading_class.py", "--smoke")
+    assert "class of 2 students" in out and "overhead" in out, out
