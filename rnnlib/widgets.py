@@ -14,7 +14,9 @@ import io
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, display
+from IPython.display import Image as PNG, display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
 
 from .gradflow import ACTIVATIONS, bptt_trace, gradient_flow, lstm_gradient_flow, softmax_overflow
 
@@ -31,6 +33,9 @@ class _FigureWidget:
                                                gridspec_kw=dict(left=0.07, right=0.98, bottom=0.17, top=0.87,
                                                                 wspace=0.3))
         plt.close(self.fig)        # we display it ourselves; keeps the inline backend from a second copy
+        # Our own Agg canvas: without one, every savefig builds a temporary canvas and renderer
+        # (about half of each update's time).
+        FigureCanvasAgg(self.fig)
         self.out, self.status, self.n_updates = W.Output(), W.HTML(), 0
 
     def _finish(self, *rows):
@@ -41,11 +46,14 @@ class _FigureWidget:
 
     def _redraw(self):
         self.n_updates += 1
+        self.fig.canvas.draw()
+        rgba = self.fig.canvas.buffer_rgba()
         png = io.BytesIO()
-        self.fig.savefig(png, format="png", pil_kwargs={"compress_level": 1})   # fast to encode, still small
+        Image.frombuffer("RGBA", rgba.shape[1::-1], rgba, "raw", "RGBA", 0, 1).save(
+            png, format="png", compress_level=1)   # fast to encode, still small
         self.out.clear_output(wait=True)
         with self.out:
-            display(Image(png.getvalue()))
+            display(PNG(png.getvalue()))
 
     def _ipython_display_(self):
         display(self.widget)
