@@ -78,11 +78,15 @@ def rnn_forward(x, h0, Wx, Wh, b):
     _check_params(Wx, Wh, b, dims)
     N, T, _ = x.shape
     h = np.empty((N, T, Wh.shape[0]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    # The input term does not depend on the state: one matrix product for all T steps is the same
+    # numbers as T small ones, and much faster. Only the recurrence must go step by step.
+    xWx_b = np.ascontiguousarray((x @ Wx + b).transpose(1, 0, 2))     # (T, N, H): contiguous steps
     cache, prev_h = [], h0
     for t in range(T):
-        prev_h, step = _step_forward(x[:, t], prev_h, Wx, Wh, b)
-        h[:, t] = prev_h
-        cache.append(step)
+        next_h = np.tanh(xWx_b[t] + prev_h @ Wh)
+        h[:, t] = next_h
+        cache.append(StepCache(x[:, t], prev_h, Wx, Wh, b, next_h))
+        prev_h = next_h
     return h, cache
 
 
@@ -97,16 +101,19 @@ def rnn_backward(dh, cache):
     first = cache[0]
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))
-    dx = np.empty((N, len(cache), first.x.shape[1]), dtype=dh.dtype)
-    dWx, dWh, db = np.zeros_like(first.Wx), np.zeros_like(first.Wh), np.zeros_like(first.b)
-    dprev_h = np.zeros((N, H), dtype=dh.dtype)
-    for t in reversed(range(len(cache))):
+    T, Wx, Wh = len(cache), first.Wx, first.Wh
+    da = np.empty((T, N, H), dtype=np.result_type(dh, first.next_h))   # time-major: contiguous steps
+    dprev_h = np.zeros((N, H), dtype=da.dtype)
+    for t in reversed(range(T)):
         # h_t feeds both the output at t and the next step: its gradient is the sum of both.
-        dx[:, t], dprev_h, dWx_t, dWh_t, db_t = _step_backward(dh[:, t] + dprev_h, cache[t])
-        dWx += dWx_t   # the weights are shared by every step: their gradients add up over time
-        dWh += dWh_t
-        db += db_t
-    return dx, dprev_h, dWx, dWh, db
+        da[t] = (dh[:, t] + dprev_h) * (1.0 - cache[t].next_h ** 2)
+        dprev_h = da[t] @ Wh.T
+    # The weights are shared by every step, so their gradients are sums over t of each step's
+    # contribution (as _step_backward computes them). Grouped into one product per weight:
+    flat = da.reshape(T * N, H)
+    dWx = np.concatenate([c.x for c in cache]).T @ flat
+    dWh = np.concatenate([c.prev_h for c in cache]).T @ flat
+    return (flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dprev_h, dWx, dWh, flat.sum(axis=0)
 
 
 class TimeRNN:
