@@ -25,7 +25,8 @@ NOTE_ID = "grading-note"
 
 
 def _graded_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta.get("grade_id") if isinstance(meta, dict) else None
 
 
 def _note(problems):
@@ -41,6 +42,9 @@ def repair(nb, release):
     problems, seen = [], set()
     released = {_graded_id(c): c for c in release.cells if _graded_id(c)}
     for cell in nb.cells:
+        if "nbgrader" in cell.metadata and not isinstance(cell.metadata["nbgrader"], dict):
+            del cell.metadata["nbgrader"]
+            problems.append("a cell's grading settings were not readable; they were removed.")
         gid = _graded_id(cell)
         if gid is None or gid not in released:
             continue
@@ -91,11 +95,14 @@ def prepare(course, assignment, release_path):
     for folder in sorted((course / "grading" / "submitted").glob(f"*/{assignment}")):
         student, path = folder.parent.name, folder / release_path.name
         problem = read_problem(path) if path.exists() else "the notebook was not in the submission."
+        if not problem:
+            try:
+                nb = nbformat.read(path, as_version=4)
+                problems = repair(nb, release)
+            except Exception as e:               # whatever it is, it must not stop the class's grading
+                problem = f"the notebook could not be repaired ({type(e).__name__}: {str(e)[:100]})."
         if problem:
             nb, problems = nbformat.from_dict(release), [problem + " It was graded as the blank release."]
-        else:
-            nb = nbformat.read(path, as_version=4)
-            problems = repair(nb, release)
         if not problems:
             continue
         if path.exists():

@@ -85,6 +85,9 @@ BROKEN = {
     "deleted_test_cell": (_edit(lambda nb: nb["cells"].remove(_cells(nb, SEQ)[0])), 8.0, "was missing"),
     "deleted_answer_cell": (_edit(lambda nb: nb["cells"].remove(_cells(nb, "rnn_forward")[0])), 5.0, "answer is blank"),
     "duplicated_cell": (_edit(lambda nb: nb["cells"].append(_cells(nb, "rnn_step_forward")[0])), 8.0, "more than once"),
+    # the answer cell loses its settings, the released one is put back, and the student's code still runs
+    "garbled_grading_settings": (_edit(lambda nb: _cells(nb, "rnn_forward")[0]["metadata"].update(nbgrader="x")), 8.0,
+                                 "not readable"),
     "flipped_grade_flag": (_edit(lambda nb: _cells(nb, SEQ)[0]["metadata"]["nbgrader"].update(grade=False)), 8.0,
                            "were restored"),
 }
