@@ -453,12 +453,17 @@ def _rnn_backward_variant(dh, cache, order="backward", carry=True, accumulate="s
     for t in steps:
         dx[:, t], dprev_t, *step = _step_backward_variant(dh[:, t] + (dprev if carry else 0), cache[t], **step_kwargs)
         dprev = dprev_t
-        for g, s in zip(grads, step):
-            if accumulate == "sum" or (accumulate == "last_step" and t == T - 1):
-                g += s
-            elif accumulate == "overwrite":
-                g[...] = s
+        _accumulate(grads, step, accumulate, last=t == T - 1)
     return (dx, dprev, *grads)
+
+
+def _accumulate(totals, parts, how, last):
+    """Add one step's weight gradients to the totals: right ("sum") or as the known mistakes do."""
+    for total, part in zip(totals, parts):
+        if how == "sum" or (how == "last_step" and last):
+            total += part
+        elif how == "overwrite":
+            total[...] = part
 
 
 _SEQUENCE_MISTAKES = [
@@ -1012,11 +1017,7 @@ def _lstm_backward_variant(dh, cache, carry_c=True, carry_h=True, order="backwar
         dx[:, t], dh_t, dc_t, *g = _lstm_step_backward_variant(dh[:, t] + (dprev_h if carry_h else 0),
                                                               dprev_c if carry_c else np.zeros((N, H)), cache[t], **step)
         dprev_h, dprev_c = dh_t, dc_t
-        for total, part in zip(grads, g):
-            if accumulate == "sum" or (accumulate == "last_step" and t == T - 1):
-                total += part
-            elif accumulate == "overwrite":
-                total[...] = part
+        _accumulate(grads, g, accumulate, last=t == T - 1)
     return (dx, dprev_h, *grads)
 
 

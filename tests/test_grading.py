@@ -105,7 +105,7 @@ def test_correct_solutions_pass_every_variant(check, fn, variants, capsys):
 
 
 def variant(**kwargs):
-    student = as_student(grading._rnn_backward_variant, grading._step_backward_variant)
+    student = as_student(grading._rnn_backward_variant, grading._step_backward_variant, grading._accumulate)
     return lambda dh, cache: student(dh, cache, **kwargs)
 
 

@@ -100,7 +100,7 @@ def test_step_backward_mistakes(kw, hint):
                                      ({"order": "forward"}, "time runs the wrong way"),
                                      ({"tanh_path": False}, "through next_h = o * tanh(next_c)")])
 def test_sequence_backward_mistakes(kw, hint):
-    student = as_student(grading._lstm_backward_variant, grading._lstm_step_backward_variant)
+    student = as_student(grading._lstm_backward_variant, grading._lstm_step_backward_variant, grading._accumulate)
     assert hint in fails(grading.check_lstm_backward, lambda dh, cache: student(dh, cache, **kw))
 
 
