@@ -114,12 +114,11 @@ def pascanu_bound(Wh, activation="tanh"):
     return PascanuBound(gamma, 1 / gamma, sigma, rho, level < 1 - 1e-9, level > 1 + 1e-9)
 
 
-def gradient_flow(radius=0.9, T=40, activation="tanh", H=32, seed=0, clip=None, input_scale=0.5,
-                  kind="spectral"):
+def gradient_flow(radius=0.9, T=40, activation="tanh", H=32, seed=0, clip=None, input_scale=0.5):
     """Backpropagate L = ½||h_T||² through a random RNN and measure the gradient at every step.
 
     The RNN: h_t = f(h_{t-1} Wh + x_t Wx), h_0 = 0, with Wh = recurrent_matrix(H, radius, seed,
-    kind) (radius is the spectral radius by default, or σ_max with kind="singular"), seeded random
+    "spectral") (radius is Wh's spectral radius), seeded random
     inputs x_t (H,) and Wx (H, H) scaled so that x_t Wx has standard deviation input_scale.
     clip: None, or a max norm: the parameter gradients (Wh, Wx, b) are clipped by their global
     norm with rnnlib.optim.clip_grad_norm, which scales the whole backward pass by one factor, so
@@ -139,7 +138,7 @@ def gradient_flow(radius=0.9, T=40, activation="tanh", H=32, seed=0, clip=None, 
     if not input_scale >= 0:
         raise ValueError(f"input_scale: expected a number >= 0, got {input_scale!r}")
     f, df, _ = ACTIVATIONS[activation]
-    Wh = recurrent_matrix(H, radius, seed, kind)
+    Wh = recurrent_matrix(H, radius, seed, "spectral")
     xs, Wx = _random_inputs(T, H, seed, input_scale)
     hs, pre = np.zeros((T + 1, H)), np.empty((T, H))      # hs[0] = h_0 = 0
     with np.errstate(over="ignore", invalid="ignore"):

@@ -170,9 +170,12 @@ class GradientFlowExplorer(_FigureWidget):
                 f"so over the whole sequence about {f:.2f}<sup>T</sup>")
 
     def _rnn_note(self, v):
-        sigma, threshold = self.data["sigma_max"], self.data["threshold"]
-        note = (f"σ<sub>max</sub>(W<sub>h</sub>) = {sigma:.2f} &lt; 1/γ = {threshold:g}: must vanish"
-                if sigma < threshold else f"σ<sub>max</sub>(W<sub>h</sub>) = {sigma:.2f} ≥ 1/γ = {threshold:g}: may explode")
+        # Pascanu et al.: a linear RNN is judged by its spectral radius, the others by σ_max against 1/γ.
+        d, linear = self.data, v["activation"] == "linear"
+        name, value, bound = ("ρ", d["rho"], 1) if linear else ("σ<sub>max</sub>", d["sigma_max"], d["threshold"])
+        note = (f"{name}(W<sub>h</sub>) = {value:.2f} &lt; {'1' if linear else f'1/γ = {bound:g}'}: must vanish"
+                if d["must_vanish"] else
+                f"{name}(W<sub>h</sub>) = {value:.2f} ≥ {'1' if linear else f'1/γ = {bound:g}'}: may explode")
         clip = (f" · clipped: total norm {self.data['total_norm']:.3g} → {self.data['clipped_norm']:.3g}"
                 if v["clip_on"] else "")
         return note + clip

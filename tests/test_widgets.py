@@ -113,3 +113,11 @@ def test_explorer_lstm_mode_shows_the_cell_state_highway():
     assert open_drop < 2 < rnn_drop < shut_drop          # decades lost from t = T back to t = 1
     ex.controls["cell"].value = "rnn"
     assert not ex.line_h.get_visible() and ex.controls["forget_bias"].disabled
+
+
+def test_explorer_judges_a_linear_rnn_by_its_spectral_radius():
+    # ρ = 0.9 but σ_max > 1: Pascanu et al. say a linear RNN must vanish, and so must the readout.
+    ex = GradientFlowExplorer(radius=0.9, activation="linear")
+    assert ex.data["sigma_max"] > 1 and "ρ(W<sub>h</sub>) = 0.90 &lt; 1: must vanish" in ex.status.value
+    ex.controls["activation"].value = "tanh"
+    assert "σ<sub>max</sub>" in ex.status.value and "may explode" in ex.status.value
