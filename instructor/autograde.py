@@ -33,6 +33,23 @@ def gradebook_url(course):
     return f"sqlite:///{Path(course, 'grading', 'gradebook.db')}"
 
 
+def grade_table(assignment, db_url):
+    """{student: {cell: score}} for every submission of assignment in the gradebook at db_url.
+
+    Raises ValueError if a student has more than one row for a notebook (grading must never
+    duplicate).
+    """
+    from nbgrader.api import Gradebook
+    table = {}
+    with Gradebook(db_url) as gb:
+        for nb in gb.find_assignment(assignment).notebooks:
+            for sub in nb.submissions:
+                if sub.student.id in table:
+                    raise ValueError(f"{sub.student.id} has two rows for {assignment}/{nb.name}")
+                table[sub.student.id] = {g.name: g.score for g in sub.grades}
+    return table
+
+
 def unfinished(course, assignment, db_url=None):
     """Students whose autograded folder exists but whose grades do not: a run was interrupted.
 

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from instructor import sandbox
-from instructor.autograde import autograde, nbgrader, report
+from instructor.autograde import autograde, grade_table, nbgrader, report
 from instructor.demo import make_course, submit
 from instructor.submissions import make_submission, notebook_path
 
@@ -56,10 +56,9 @@ def postgres():
 
 
 def scores(db_url):
-    from nbgrader.api import Gradebook
-    with Gradebook(db_url) as gb:
-        subs = [s for nb in gb.find_assignment(A).notebooks for s in nb.submissions]
-        return {s.student.id: sum(g.score for g in s.grades if g.name.startswith("test_")) for s in subs}, len(subs)
+    """{student: autograded score} and the number of submitted notebooks."""
+    table = grade_table(A, db_url)
+    return {s: sum(v for k, v in cells.items() if k.startswith("test_")) for s, cells in table.items()}, len(table)
 
 
 def test_a_class_graded_into_postgresql_survives_an_interruption(postgres, tmp_path):

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from instructor import sandbox
-from instructor.autograde import autograde
+from instructor.autograde import autograde, grade_table, gradebook_url
 from instructor.demo import make_course, submit
 from instructor.submissions import make_submission, notebook_path, solution_answers
 
@@ -154,14 +154,7 @@ def graded(tmp_path_factory):
 
 
 def scores(course):
-    """{student: {cell: score}} from the gradebook (a student without grades is missing)."""
-    from nbgrader.api import Gradebook
-    table = {}
-    with Gradebook(f"sqlite:///{Path(course, 'grading', 'gradebook.db')}") as gb:
-        for nb in gb.find_assignment(A).notebooks:
-            for sub in nb.submissions:
-                table[sub.student.id] = {g.name: g.score for g in sub.grades}
-    return table
+    return grade_table(A, gradebook_url(course))
 
 
 def outputs(course, student):
