@@ -16,9 +16,10 @@ def _fmt(shape, dims, got=()):
     if all(isinstance(s, int) for s in shape):
         return tup(shape)
     got = tuple(got) + (None,) * len(shape)
-    sizes = [s if isinstance(s, int) else dims.get(s, got[i] if got[i] is not None else "?")
+    # A symbol with no size known yet stays a symbol: '(N, D) = (N, 3)'.
+    sizes = [s if isinstance(s, int) else dims.get(s, got[i] if got[i] is not None else s)
              for i, s in enumerate(shape)]
-    return f"{tup(shape)} = {tup(sizes)}"
+    return tup(shape) if sizes == list(shape) else f"{tup(shape)} = {tup(sizes)}"
 
 
 def check_array(name, a, shape, dims=None, kind="float"):

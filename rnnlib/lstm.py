@@ -34,11 +34,22 @@ def sigmoid(a):
 
 
 def _check_params(Wx, Wh, b, dims):
-    check_array("Wx", Wx, ("D", "4H"), dims)
+    # Wh first: it fixes H (if h0 has not) and so the 4H that Wx and b must have.
     check_array("Wh", Wh, ("H", "4H"), dims)
-    check_array("b", b, ("4H",), dims)
     if dims["4H"] != 4 * dims["H"]:
-        raise ValueError(f"Wh: expected shape (H, 4H) with 4H = 4 * H, got {Wh.shape}")
+        H = dims["H"]
+        raise ValueError(f"Wh: expected shape (H, 4H) = ({H}, {4 * H}), got {Wh.shape}")
+    check_array("Wx", Wx, ("D", "4H"), dims)
+    check_array("b", b, ("4H",), dims)
+
+
+def _check_cache(cache, t=None):
+    """A step cache as lstm_step_forward returns it (the backward reads its fields by name)."""
+    if not isinstance(cache, LSTMStepCache):
+        name = "cache" if t is None else f"cache[{t}]"
+        raise ValueError(f"{name}: expected the LSTMStepCache that lstm_step_forward returns, "
+                         f"got {type(cache).__name__}")
+    return cache
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -72,6 +83,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     dnext_h, dnext_c (N, H): gradients of the loss with respect to next_h and next_c.
     Returns dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
+    _check_cache(cache)
     check_array("dnext_h", dnext_h, cache.prev_h.shape)
     check_array("dnext_c", dnext_c, cache.prev_h.shape)
     return _step_backward(dnext_h, dnext_c, cache)
@@ -114,8 +126,11 @@ def lstm_backward(dh, cache):
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     Both dh and dc flow back from step t+1; shared weights' gradients are summed over time.
     """
-    if not cache:
-        raise ValueError("cache: expected the list of T >= 1 step caches from lstm_forward, got an empty list")
+    if not isinstance(cache, (list, tuple)) or not cache:
+        raise ValueError("cache: expected the list of T >= 1 step caches from lstm_forward, got "
+                         f"{'an empty list' if isinstance(cache, (list, tuple)) else type(cache).__name__}")
+    for t, step in enumerate(cache):
+        _check_cache(step, t)
     first = cache[0]
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))

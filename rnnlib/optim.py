@@ -5,16 +5,21 @@ with ``.step(grads)``, so a model holding them sees the change without being tol
 """
 import numpy as np
 
-from ._checks import check_positive
+from ._checks import check_array, check_positive
 
 
-def _check_grads(params, grads):
+def _check_grads(params, grads, name="grads"):
+    """grads (or an optimiser's cache) must hold a finite float array for every key of params,
+    shaped like it."""
+    if not isinstance(grads, dict):
+        raise ValueError(f"{name}: expected a dict with the keys of params {sorted(params)}, got {type(grads).__name__}")
     if set(grads) != set(params):
         missing, extra = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
-        raise ValueError(f"grads: expected the keys of params {sorted(params)}; missing {missing}, unexpected {extra}")
+        raise ValueError(f"{name}: expected the keys of params {sorted(params)}; missing {missing}, unexpected {extra}")
     for k, p in params.items():
         if np.shape(grads[k]) != p.shape:
-            raise ValueError(f"grads[{k!r}]: expected shape {p.shape} (as params[{k!r}]), got {np.shape(grads[k])}")
+            raise ValueError(f"{name}[{k!r}]: expected shape {p.shape} (as params[{k!r}]), got {np.shape(grads[k])}")
+        check_array(f"{name}[{k!r}]", grads[k], p.shape)
 
 
 def clip_grad_norm(grads, max_norm):
@@ -24,6 +29,10 @@ def clip_grad_norm(grads, max_norm):
     the direction of the whole update. Returns the norm before clipping.
     """
     check_positive("max_norm", max_norm, integer=False)
+    if not isinstance(grads, dict):
+        raise ValueError(f"grads: expected a dict name -> array, got {type(grads).__name__}")
+    for k, g in grads.items():
+        check_array(f"grads[{k!r}]", g, np.shape(g))
     total = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values())))
     if total > max_norm:
         for g in grads.values():
@@ -36,7 +45,11 @@ def adagrad_update(params, grads, cache, lr, eps=1e-8):
 
     cache[k] accumulates the squared gradients of params[k]; each coordinate's step is
     lr / sqrt(cache) so frequently-updated coordinates slow down.
+    params, grads, cache: dicts name -> array, the same keys and each key's arrays the same shape.
     """
+    check_positive("lr", lr, integer=False)
+    _check_grads(params, grads)
+    _check_grads(params, cache, "cache")
     for k, p in params.items():
         cache[k] += grads[k] * grads[k]
         p -= lr * grads[k] / (np.sqrt(cache[k]) + eps)
@@ -62,7 +75,6 @@ class Adagrad:
         self.cache = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, grads):
-        _check_grads(self.params, grads)
         adagrad_update(self.params, grads, self.cache, self.lr, self.eps)
 
 

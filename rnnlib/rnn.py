@@ -28,6 +28,19 @@ def _check_params(Wx, Wh, b, dims):
     check_array("b", b, ("H",), dims)
 
 
+def _step_cache(cache, t=None):
+    """A step cache as a StepCache: rnn_step_forward's own, or any 6-tuple in the contract's order
+    (x, prev_h, Wx, Wh, b, next_h), e.g. from a forward written in a notebook."""
+    if isinstance(cache, StepCache):
+        return cache
+    if isinstance(cache, tuple) and len(cache) == len(StepCache._fields):
+        return StepCache(*cache)
+    name = "cache" if t is None else f"cache[{t}]"
+    size = f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""
+    raise ValueError(f"{name}: expected a step cache (x, prev_h, Wx, Wh, b, next_h) as rnn_step_forward "
+                     f"returns it, got {type(cache).__name__}{size}")
+
+
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One time step of a tanh RNN.
 
@@ -52,6 +65,7 @@ def rnn_step_backward(dnext_h, cache):
     dnext_h (N, H): gradient of the loss with respect to next_h.
     Returns dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
+    cache = _step_cache(cache)
     check_array("dnext_h", dnext_h, cache.next_h.shape)
     return _step_backward(dnext_h, cache)
 
@@ -96,8 +110,10 @@ def rnn_backward(dh, cache):
     dh (N, T, H): upstream gradients of every hidden state (e.g. from the output layer).
     Returns dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
-    if not cache:
-        raise ValueError("cache: expected the list of T >= 1 step caches from rnn_forward, got an empty list")
+    if not isinstance(cache, (list, tuple)) or not cache:
+        raise ValueError("cache: expected the list of T >= 1 step caches from rnn_forward, got "
+                         f"{'an empty list' if isinstance(cache, (list, tuple)) else type(cache).__name__}")
+    cache = [_step_cache(step, t) for t, step in enumerate(cache)]
     first = cache[0]
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))

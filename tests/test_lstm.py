@@ -123,3 +123,9 @@ def test_bad_inputs_name_the_argument():
         lstm_forward(x, h0, Wx, Wh, b[:15])
     with pytest.raises(ValueError, match="x: contains NaN"):
         lstm_forward(np.full_like(x, np.nan), h0, Wx, Wh, b)
+    # Wx of an RNN (D, H) handed to the LSTM: H comes from h0, so the message can say 4H = 16.
+    with pytest.raises(ValueError, match=r"Wx: expected shape \(D, 4H\) = \(3, 16\), got \(3, 4\)"):
+        lstm_forward(x, h0, Wx[:, :4], Wh, b)
+    _, cache = lstm_forward(x, h0, Wx, Wh, b)
+    with pytest.raises(ValueError, match=r"cache\[0\]: expected the LSTMStepCache"):
+        lstm_backward(np.zeros((2, 3, 4)), [tuple(cache[0])] + cache[1:])

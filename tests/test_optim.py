@@ -77,3 +77,7 @@ def test_optimiser_errors_name_the_problem():
         Adagrad(params, lr=0)
     with pytest.raises(ValueError, match="max_norm: expected a positive number"):
         clip_grad_norm({"p": np.zeros(3)}, -1)
+    with pytest.raises(ValueError, match=r"grads\['p'\]: contains NaN or inf \(first at index \(1,\)\)"):
+        clip_grad_norm({"p": np.array([0.0, np.nan])}, 1.0)
+    with pytest.raises(ValueError, match=r"cache: expected the keys of params \['p'\]; missing \['p'\]"):
+        adagrad_update(params, {"p": np.zeros(3)}, {}, lr=0.1)

@@ -138,3 +138,24 @@ def test_backward_rejects_wrong_upstream_shape():
         rnn_backward(np.zeros((2, 4, 4)), cache)
     with pytest.raises(ValueError, match=r"dnext_h: expected shape \(2, 4\)"):
         rnn_step_backward(np.zeros((4, 2)), cache[0])
+
+
+def test_backward_takes_any_cache_in_the_contracts_order():
+    """The spec fixes the step cache as (x, prev_h, Wx, Wh, b, next_h): a plain tuple, as a forward
+    written in a notebook may return, is as good as rnnlib's named one."""
+    args = random_rnn(2, 3, 3, 4)
+    h, cache = rnn_forward(*args)
+    dh = np.random.default_rng(1).standard_normal(h.shape)
+    plain = [tuple(step) for step in cache]
+    for mine, reference in zip(rnn_backward(dh, plain), rnn_backward(dh, cache)):
+        np.testing.assert_array_equal(mine, reference)
+    np.testing.assert_array_equal(rnn_step_backward(dh[:, 0], plain[0])[0], rnn_step_backward(dh[:, 0], cache[0])[0])
+
+
+def test_backward_rejects_what_is_not_a_cache():
+    with pytest.raises(ValueError, match=r"cache\[1\]: expected a step cache \(x, prev_h, Wx, Wh, b, next_h\).*tuple of length 5"):
+        rnn_backward(np.zeros((2, 2, 4)), [tuple(range(6)), tuple(range(5))])
+    with pytest.raises(ValueError, match="cache: expected the list of T >= 1 step caches from rnn_forward, got dict"):
+        rnn_backward(np.zeros((2, 2, 4)), {})
+    with pytest.raises(ValueError, match=r"x: expected shape \(N, D\), got \(2, 3, 3\)"):
+        rnn_step_forward(*random_rnn(2, 3, 3, 4))
