@@ -111,6 +111,8 @@ class CharRNN:
 
     def step(self, token, state=None):
         """Feed one token id; returns (scores (V,), the new state). state None = zeros."""
+        if not isinstance(token, (int, np.integer)) or not 0 <= token < self.vocab_size:
+            raise ValueError(f"token: expected an int id in [0, {self.vocab_size}), got {token!r}")
         p = self.params
         h, states = p["W_embed"][[int(token)]], self._layer_states(state, 1)
         for layer, s in enumerate(states):

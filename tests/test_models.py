@@ -133,6 +133,11 @@ def test_model_errors():
         CharRNN(5, 4).sample([0], 3, temperature=0)
     with pytest.raises(ValueError, match="seed_ids: expected a non-empty"):
         CharRNN(5, 4).sample([], 3)
+    for token in (-1, 5, 2.0):   # a negative id would silently read the last embedding row
+        with pytest.raises(ValueError, match=r"token: expected an int id in \[0, 5\)"):
+            CharRNN(5, 4).step(token)
+    with pytest.raises(ValueError, match=r"token: expected an int id in \[0, 5\), got 7"):
+        CharRNN(5, 4).sample([1, 7], 3)
 
 
 def test_binary_adder_gradients_match_numerical():
