@@ -1,0 +1,127 @@
+"""The README's instructor one-liners, run as an instructor would: through ./course, from a copy
+of the course, with the venv never activated (its bin/ is not on PATH).
+
+release -> collect an LMS zip -> autograde -> hand-grade the free responses in the formgrader
+(over its REST API, as its web page does) -> feedback -> CSV export.
+"""
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from instructor.submissions import make_submission, notebook_path
+
+ASSIGNMENT = "01_forward_pass"
+TOKEN = "instructor-test-token"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A copy of the course with one assignment, sharing this checkout's .venv."""
+    course = tmp_path_factory.mktemp("course")
+    for name in ("course", "pyproject.toml", "nbgrader_config.py"):
+        shutil.copy2(ROOT / name, course / name)
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    (course / ".venv").symlink_to(ROOT / ".venv")
+    return course
+
+
+def run(course, *args):
+    """./course ARGS with a PATH that does not contain the venv."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+    result = subprocess.run([str(course / "course"), *args], cwd=course, capture_output=True, text=True,
+                            env={**os.environ, "PATH": path}, timeout=600)
+    assert result.returncode == 0, f"./course {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """Release, collect two students from an LMS zip, autograde."""
+    run(course, "release")
+    release = nbformat.read(notebook_path(course / "notebooks", ASSIGNMENT), as_version=4)
+    solution = nbformat.read(notebook_path(course / "solutions", ASSIGNMENT), as_version=4)
+    archive = tmp_path_factory.mktemp("lms") / "forward_pass.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("submissions/alice_forward_pass.ipynb", nbformat.writes(make_submission(release, solution)))
+        z.writestr("submissions/bob_late_1234_forward_pass.ipynb", nbformat.writes(release))
+    run(course, "collect", ASSIGNMENT, str(archive))
+    autograde = run(course, "autograde", ASSIGNMENT)
+    return course, autograde.stdout
+
+
+def api(port, path, method="GET", body=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def formgrader(graded):
+    """./course formgrader, headless; yields its port."""
+    course, _ = graded
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+    log = (course / "formgrader.log").open("w")
+    server = subprocess.Popen([str(course / "course"), "formgrader", "--no-browser", f"--port={port}",
+                               f"--IdentityProvider.token={TOKEN}"], cwd=course, stdout=log, stderr=log,
+                              env={**os.environ, "PATH": path}, start_new_session=True)
+    try:
+        for _ in range(120):
+            try:
+                if api(port, "/formgrader/api/status")["status"]:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"formgrader did not come up:\n{(course / 'formgrader.log').read_text()[-3000:]}")
+        yield port
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_collect_and_autograde_through_the_course_script(graded):
+    course, table = graded
+    for student in ("alice", "bob"):
+        assert (course / "grading" / "submitted" / student / ASSIGNMENT / "forward_pass.ipynb").is_file()
+    assert "alice" in table and "bob" in table
+
+
+def test_free_responses_are_hand_graded_in_the_formgrader(formgrader, graded):
+    course, _ = graded
+    submissions = {s["student"]: s for s in api(formgrader, f"/formgrader/api/submitted_notebooks/{ASSIGNMENT}/forward_pass")}
+    assert set(submissions) == {"alice", "bob"}
+    grades = api(formgrader, f"/formgrader/api/grades?submission_id={submissions['alice']['id']}")
+    manual = [g for g in grades if g["name"].startswith("q_")]
+    assert manual and all(g["needs_manual_grade"] for g in manual)
+    for g in manual:
+        saved = api(formgrader, f"/formgrader/api/grade/{g['id']}", "PUT", {"manual_score": g["max_score"]})
+        assert saved["manual_score"] == g["max_score"] and not saved["needs_manual_grade"]
+    auto = sum(g["max_score"] for g in grades if g["name"].startswith("test_"))
+    full = auto + sum(g["max_score"] for g in manual)
+
+    run(course, "export")
+    rows = {r["student_id"]: r for r in csv.DictReader((course / "grading" / "grades.csv").open())
+            if r["assignment"] == ASSIGNMENT}
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) == full
+    assert float(rows["bob"]["score"]) == 0
+
+    run(course, "feedback", ASSIGNMENT)
+    html = (course / "grading" / "feedback" / "alice" / ASSIGNMENT / "forward_pass.html").read_text()
+    assert f"(Score: {full:.1f} / {full:.1f})" in html   # the notebook's total, hand-graded points included
