@@ -103,6 +103,13 @@ def test_collect_and_autograde_through_the_course_script(graded):
     assert "alice" in table and "bob" in table
 
 
+def test_formgrader_command_opens_on_the_formgrader(formgrader):
+    request = urllib.request.Request(f"http://127.0.0.1:{formgrader}/", headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.url.endswith("/formgrader/manage_assignments")
+        assert "<title>nbgrader formgrade" in response.read().decode()
+
+
 def test_free_responses_are_hand_graded_in_the_formgrader(formgrader, graded):
     course, _ = graded
     submissions = {s["student"]: s for s in api(formgrader, f"/formgrader/api/submitted_notebooks/{ASSIGNMENT}/forward_pass")}
