@@ -4,6 +4,7 @@ import zipfile
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from conftest import EXERCISES
 from instructor.demo import BUGGY_RNN_BACKWARD, autograde, grades, nbgrader, submit
@@ -134,6 +135,29 @@ def test_feedback_names_the_mistake(feedback, student):
     assert cause in html
     if gradient:
         assert f"{gradient}: relative error" in html and "worst at index" in html
+
+
+def failed_test_cells(nb):
+    """grade_id -> the error message of every test cell that failed."""
+    return {c.metadata.nbgrader["grade_id"]: o.evalue for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")
+            for o in c.get("outputs", []) if o.output_type == "error"}
+
+
+@pytest.mark.parametrize("student", [s for s in BUGS if s != "bug-delegate"])
+def test_student_and_autograder_see_the_same_message(graded, course, student):
+    """The visible test the student runs in their own kernel fails with the very message the
+    autograder puts into the feedback (there the test cell runs in the grader, hidden tests added)."""
+    submitted = course / "grading" / "submitted" / student / "03_bptt" / "bptt.ipynb"
+    nb = nbformat.read(submitted, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(submitted.parent)}}).execute()
+    visible = failed_test_cells(nb)
+    autograded = failed_test_cells(nbformat.read(course / "grading" / "autograded" / student / "03_bptt" / "bptt.ipynb",
+                                           as_version=4))
+    assert set(visible) == set(autograded) == BUGS[student][1]
+    for test in visible:
+        assert visible[test] == autograded[test]
 
 
 def test_feedback_hides_hidden_tests(feedback, course):
