@@ -23,6 +23,8 @@ from instructor.submissions import make_submission, notebook_path
 
 ASSIGNMENT = "01_forward_pass"
 TOKEN = "instructor-test-token"
+# An instructor who never activated the venv: its bin/ is not on PATH.
+ENV = {**os.environ, "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)}
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +39,9 @@ def course(tmp_path_factory):
 
 
 def run(course, *args):
-    """./course ARGS with a PATH that does not contain the venv."""
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+    """./course ARGS, as the instructor types it."""
     result = subprocess.run([str(course / "course"), *args], cwd=course, capture_output=True, text=True,
-                            env={**os.environ, "PATH": path}, timeout=600)
+                            env=ENV, timeout=600)
     assert result.returncode == 0, f"./course {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -75,11 +76,10 @@ def formgrader(graded):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
     log = (course / "formgrader.log").open("w")
     server = subprocess.Popen([str(course / "course"), "formgrader", "--no-browser", f"--port={port}",
                                f"--IdentityProvider.token={TOKEN}"], cwd=course, stdout=log, stderr=log,
-                              env={**os.environ, "PATH": path}, start_new_session=True)
+                              env=ENV, start_new_session=True)
     try:
         for _ in range(120):
             try:
