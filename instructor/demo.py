@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import autograde as grade, nbgrader
+from .autograde import autograde as grade, gradebook_url, nbgrader
 from .submissions import ROOT, assignments, make_submission, notebook_path
 
 BUGGY_SOFTMAX = '''def softmax(z, axis=-1):
@@ -69,24 +69,25 @@ def autograde(course, assignment):
 
 
 def grades(course):
-    """{(student, assignment): (score, max_score, [failed test cell ids])} from the gradebook."""
+    """{(student, assignment): (score, max_score, [failed test cells], points left to grade by hand)}."""
     from nbgrader.api import Gradebook
-    url = f"sqlite:///{Path(course, 'grading', 'gradebook.db')}"
     table = {}
-    with Gradebook(url) as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         for assignment in gb.assignments:
             for nb in assignment.notebooks:
                 for sub in nb.submissions:
-                    failed = sorted(g.name for g in sub.grades
-                                    if g.auto_score is not None and g.auto_score < g.max_score)
-                    table[sub.student.id, assignment.name] = (sub.score, sub.max_score, failed)
+                    failed = sorted(g.name for g in sub.grades if g.cell.cell_type == "code"
+                                    and g.auto_score is not None and g.auto_score < g.max_score)
+                    by_hand = sum(g.max_score for g in sub.grades if g.needs_manual_grade)
+                    table[sub.student.id, assignment.name] = (sub.score, sub.max_score, failed, by_hand)
     return table
 
 
 def format_table(table):
-    lines = [f"{'student':10s} {'assignment':22s} {'score':>11s}  failed tests"]
-    for (student, a), (score, max_score, failed) in sorted(table.items()):
-        lines.append(f"{student:10s} {a:22s} {score:5.1f} / {max_score:<4.1f}  {', '.join(failed) or '-'}")
+    lines = [f"{'student':10s} {'assignment':22s} {'score':>11s}  {'by hand':>7s}  failed tests"]
+    for (student, a), (score, max_score, failed, by_hand) in sorted(table.items()):
+        lines.append(f"{student:10s} {a:22s} {score:5.1f} / {max_score:<4.1f}  {by_hand or '':>7}  {', '.join(failed) or '-'}")
+    lines.append("(by hand: points of free-response answers waiting to be graded in the formgrader)")
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import EXERCISES
-from instructor.demo import BUGGY_RNN_BACKWARD, autograde, grades, nbgrader, submit
+from instructor.demo import BUGGY_RNN_BACKWARD, autograde, format_table, grades, nbgrader, submit
 from instructor.submissions import make_submission, notebook_path
 
 # Buggy BPTT submissions: replaced answer cells, the test cells they must lose, and a word the
@@ -117,8 +117,16 @@ def test_blank_submission_gets_zero(graded, course, assignment):
 
 @pytest.mark.parametrize("student", list(BUGS))
 def test_each_buggy_bptt_loses_exactly_its_tests(graded, student):
-    _, _, failed = graded[student, "03_bptt"]
+    _, _, failed, _ = graded[student, "03_bptt"]
     assert set(failed) == BUGS[student][1]
+
+
+def test_grade_table_separates_failed_tests_from_answers_to_grade_by_hand(graded):
+    rows = {tuple(line.split()[:2]): line for line in format_table(graded).splitlines()[1:-1]}
+    alice, bob, laststep = rows["alice", "03_bptt"], rows["bob", "03_bptt"], rows["bug-laststep", "03_bptt"]
+    assert alice.split()[2:] == ["11.0", "/", "15.0", "4.0", "-"]   # full marks but for 4 points of free responses
+    assert "q_" not in bob and "test_rnn_backward" in bob            # a blank answer is not a failed test
+    assert laststep.endswith("test_rnn_backward")
 
 
 @pytest.fixture(scope="module")
