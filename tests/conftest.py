@@ -1,6 +1,12 @@
-"""Shared fixtures: one released copy of the course, made once per test session."""
+"""Shared fixtures: one released copy of the course, made once per test session; Jupyter servers."""
+import contextlib
+import os
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import matplotlib
@@ -48,3 +54,32 @@ def fails(check, fn, **kwargs):
     with pytest.raises(GradingFailure) as e:
         check(fn, **kwargs)
     return str(e.value)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_server(argv, cwd, env, probe, log):
+    """Run a Jupyter server (argv) until the with-block ends; waits up to 60 s until the URL probe
+    answers. Its output goes to the file log, shown if it does not come up."""
+    with open(log, "w") as out:
+        server = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(probe, timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"{argv[0]} did not start:\n{Path(log).read_text()[-3000:]}")
+                time.sleep(0.3)
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, 15)
+        server.wait(timeout=30)

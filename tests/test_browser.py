@@ -8,7 +8,6 @@ screenshots are saved in test-artifacts/browser/.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 from instructor.submissions import notebook_path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,12 +40,6 @@ WIDGETS = {
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
                                 "(./course test installs it when run as root: apt-get install chromium)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,14 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port, jupyter_server
 from instructor.submissions import make_submission, notebook_path
 
 ASSIGNMENT = "01_forward_pass"
@@ -73,27 +70,11 @@ def api(port, path, method="GET", body=None):
 def formgrader(graded):
     """./course formgrader, headless; yields its port."""
     course, _ = graded
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = (course / "formgrader.log").open("w")
-    server = subprocess.Popen([str(course / "course"), "formgrader", "--no-browser", f"--port={port}",
-                               f"--IdentityProvider.token={TOKEN}"], cwd=course, stdout=log, stderr=log,
-                              env=ENV, start_new_session=True)
-    try:
-        for _ in range(120):
-            try:
-                if api(port, "/formgrader/api/status")["status"]:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"formgrader did not come up:\n{(course / 'formgrader.log').read_text()[-3000:]}")
+    port = free_port()
+    argv = [str(course / "course"), "formgrader", "--no-browser", f"--port={port}", f"--IdentityProvider.token={TOKEN}"]
+    with jupyter_server(argv, course, ENV, f"http://127.0.0.1:{port}/formgrader/api/status?token={TOKEN}",
+                        course / "formgrader.log"):
         yield port
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_collect_and_autograde_through_the_course_script(graded):
