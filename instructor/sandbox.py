@@ -27,6 +27,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+from traitlets import default
+
 try:
     from . import strip
 except ImportError:          # run as a script by the kernelspec
@@ -112,6 +116,15 @@ def problem():
     return None
 
 
+class GradingKernelManager(AsyncKernelManager):
+    """Starts the grading kernel, whose spec lives in this run's private directory: it is never
+    installed where JupyterLab or anything else would offer it."""
+
+    @default("kernel_spec_manager")
+    def _private_kernel_specs(self):
+        return KernelSpecManager(kernel_dirs=[str(_home() / "kernels")])
+
+
 _HOMES = []
 
 
@@ -127,7 +140,9 @@ def configure(c):
     """Point nbgrader's autograder at the grading kernel (called by nbgrader_config.py).
 
     With bubblewrap: the sandboxed kernel. Without (or with RNN_SANDBOX=off): a plain kernel that
-    still gets the stripped rnnlib, after a loud warning.
+    still gets the stripped rnnlib, after a loud warning. Only the autograder's executor
+    (ResilientExecute) is configured: nbgrader's Validate (in a student's JupyterLab, which loads
+    this config too) keeps running notebooks in their own kernel with the real checks.
     """
     reason = "RNN_SANDBOX=off" if os.environ.get("RNN_SANDBOX") == "off" else problem()
     if reason:
@@ -142,16 +157,15 @@ def configure(c):
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, __file__, "plain" if reason else "sandbox", str(home), "{connection_file}"],
         "display_name": "Python 3 (grading)", "language": "python"}))
-    if str(home) not in os.environ.get("JUPYTER_PATH", ""):
-        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(home), *filter(None, [os.environ.get("JUPYTER_PATH")])])
-    c.Execute.kernel_name = KERNEL_NAME
+    c.ResilientExecute.kernel_name = KERNEL_NAME
+    c.ResilientExecute.kernel_manager_class = GradingKernelManager
     if not reason:
         runtime = home / "runtime"
         runtime.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             os.chown(runtime, NOBODY, NOBODY)        # the kernel, as nobody, creates its sockets here
-        c.KernelManager.transport = "ipc"
-        c.KernelManager.ip = str(runtime / "kernel")  # socket files kernel-1, kernel-2, ... in there
+        c.GradingKernelManager.transport = "ipc"
+        c.GradingKernelManager.ip = str(runtime / "kernel")  # socket files kernel-1, kernel-2, ... in there
     return not reason
 
 

@@ -5,10 +5,14 @@ import re
 import subprocess
 import sys
 import tomllib
+import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import nbformat
+import pytest
 import yaml
 
 from conftest import ROOT, free_port, jupyter_server
@@ -54,32 +58,70 @@ def test_package_is_installed_from_this_checkout():
     assert Path(sys.executable).parent.parent.name == ".venv" or "VIRTUAL_ENV" not in __import__("os").environ
 
 
-def get(port, path, token="front-door"):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"})
+def request(port, path, data=None, token="front-door"):
+    """(status, body) of a GET, or of a form POST when data is given."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"},
+                                 data=None if data is None else urllib.parse.urlencode(data).encode())
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(req, timeout=120) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, ""
 
 
-def test_course_lab_serves_the_lessons_without_the_instructor_tools(tmp_path):
-    """./course lab, as a student runs it (venv not activated): JupyterLab at notebooks/, with
-    nbgrader's Validate button but without the formgrader, the exchange lists or Create Assignment."""
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    """./course lab as a student runs it (venv not activated), in a copy of the course that holds two
+    filled-in copies of lesson 03: one correct, one with a known BPTT mistake. Yields the port."""
+    from instructor.demo import BUGGY_RNN_BACKWARD
+    from instructor.submissions import make_submission, notebook_path
+    course = tmp_path_factory.mktemp("course")
+    for name in ("course", "pyproject.toml", "nbgrader_config.py"):
+        shutil.copy2(ROOT / name, course / name)
+    shutil.copytree(ROOT / "notebooks", course / "notebooks")
+    (course / ".venv").symlink_to(ROOT / ".venv")
+    release = nbformat.read(notebook_path(ROOT / "notebooks", "03_bptt"), as_version=4)
+    solution = nbformat.read(notebook_path(ROOT / "solutions", "03_bptt"), as_version=4)
+    nbformat.write(make_submission(release, solution), course / "notebooks" / "03_bptt" / "mine_correct.ipynb")
+    nbformat.write(make_submission(release, solution, replace={"rnn_backward": BUGGY_RNN_BACKWARD}),
+                   course / "notebooks" / "03_bptt" / "mine_buggy.ipynb")
     port = free_port()
     env = {**os.environ, "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    argv = [str(ROOT / "course"), "lab", "--no-browser", f"--port={port}", "--IdentityProvider.token=front-door"]
-    with jupyter_server(argv, ROOT, env, f"http://127.0.0.1:{port}/api/status?token=front-door", tmp_path / "lab.log"):
-        status, listing = get(port, "/api/contents")
+           "JUPYTER_RUNTIME_DIR": str(course / ".runtime")}
+    argv = [str(course / "course"), "lab", "--no-browser", f"--port={port}", "--IdentityProvider.token=front-door"]
+    with jupyter_server(argv, course, env, f"http://127.0.0.1:{port}/api/status?token=front-door", course / "lab.log"):
+        yield port
+
+
+def test_course_lab_serves_the_lessons_without_the_instructor_tools(student_lab):
+    """JupyterLab at notebooks/, with nbgrader's Validate button but without the formgrader, the
+    exchange lists or Create Assignment; no grading kernel on offer."""
+    status, listing = request(student_lab, "/api/contents")
+    assert status == 200
+    lessons = {item["name"] for item in json.loads(listing)["content"]}
+    assert lessons == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir()}
+    status, page = request(student_lab, "/lab")
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    disabled = set(config["disabledExtensions"])
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+            "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"} <= disabled
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+    assert request(student_lab, "/formgrader")[0] == 404
+
+
+def test_validate_button_runs_the_real_tests(student_lab):
+    """The Validate button (nbgrader's validate handler, which loads the course's nbgrader_config.py)
+    runs the notebook in the student's own kernel with the real checks: not in the grading
+    sandbox, whose checks live in the grader."""
+    def validate(name):
+        status, body = request(student_lab, "/assignments/validate", {"path": f"03_bptt/{name}.ipynb"})
         assert status == 200
-        lessons = {item["name"] for item in json.loads(listing)["content"]}
-        assert lessons == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir()}
-        status, page = get(port, "/lab")
-        config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                                      page, re.S).group(1))
-        disabled = set(config["disabledExtensions"])
-        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"} <= disabled
-        assert "@jupyter/nbgrader:validate-assignment" not in disabled
-        assert get(port, "/formgrader")[0] == 404
+        return json.loads(body)
+
+    correct, buggy = validate("mine_correct"), validate("mine_buggy")
+    assert correct == {"success": True, "value": {}}
+    failed = buggy["value"]["failed"]
+    assert len(failed) == 1 and "overwritten at every step" in failed[0]["error"]
+    specs = json.loads(request(student_lab, "/api/kernelspecs")[1])["kernelspecs"]
+    assert "rnn-sandbox" not in specs
