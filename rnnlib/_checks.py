@@ -58,3 +58,11 @@ def check_positive(name, value, integer=True):
         what = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{name}: expected {what}, got {value!r}")
     return value
+
+
+def check_cache_list(cache, forward):
+    """A sequence backward's cache: the non-empty list of step caches that `forward` returned."""
+    if not isinstance(cache, (list, tuple)) or not cache:
+        got = "an empty list" if isinstance(cache, (list, tuple)) else type(cache).__name__
+        raise ValueError(f"cache: expected the list of T >= 1 step caches from {forward}, got {got}")
+    return cache

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array
+from ._checks import check_array, check_cache_list
 
 
 class LSTMStepCache(NamedTuple):
@@ -126,9 +126,7 @@ def lstm_backward(dh, cache):
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     Both dh and dc flow back from step t+1; shared weights' gradients are summed over time.
     """
-    if not isinstance(cache, (list, tuple)) or not cache:
-        raise ValueError("cache: expected the list of T >= 1 step caches from lstm_forward, got "
-                         f"{'an empty list' if isinstance(cache, (list, tuple)) else type(cache).__name__}")
+    check_cache_list(cache, "lstm_forward")
     for t, step in enumerate(cache):
         _check_cache(step, t)
     first = cache[0]

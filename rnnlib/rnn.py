@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array
+from ._checks import check_array, check_cache_list
 
 
 class StepCache(NamedTuple):
@@ -110,9 +110,7 @@ def rnn_backward(dh, cache):
     dh (N, T, H): upstream gradients of every hidden state (e.g. from the output layer).
     Returns dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
-    if not isinstance(cache, (list, tuple)) or not cache:
-        raise ValueError("cache: expected the list of T >= 1 step caches from rnn_forward, got "
-                         f"{'an empty list' if isinstance(cache, (list, tuple)) else type(cache).__name__}")
+    check_cache_list(cache, "rnn_forward")
     cache = [_step_cache(step, t) for t, step in enumerate(cache)]
     first = cache[0]
     N, H = first.prev_h.shape
