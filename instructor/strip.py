@@ -23,7 +23,8 @@ REFERENCES = {
                 "rnn:rnn_backward", "rnn:_step_backward", "layers:temporal_affine_backward"],
     "04_vanishing_gradients": ["gradflow:jacobian_norms", "optim:clip_grad_norm"],
     "05_binary_addition": ["data:int_to_bits", "data:bits_to_int"],
-    "06_char_rnn": ["data:tbptt_batches", "data:_tbptt_batches", "optim:adagrad_update", "models:CharRNN.sample"],
+    "06_char_rnn": ["data:tbptt_batches", "data:_tbptt_batches", "optim:adagrad_update", "optim:_adagrad",
+                    "models:CharRNN.sample"],
     "07_lstm": ["lstm:lstm_step_forward", "lstm:lstm_forward", "lstm:lstm_step_backward", "lstm:lstm_backward",
                 "lstm:_step_forward", "lstm:_step_backward"],
 }

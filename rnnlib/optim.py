@@ -32,8 +32,12 @@ def clip_grad_norm(grads, max_norm):
     if not isinstance(grads, dict):
         raise ValueError(f"grads: expected a dict name -> array, got {type(grads).__name__}")
     for k, g in grads.items():
-        check_array(f"grads[{k!r}]", g, np.shape(g))
+        if not (isinstance(g, np.ndarray) and np.issubdtype(g.dtype, np.floating)):
+            check_array(f"grads[{k!r}]", g, np.shape(g))       # raises: not a float array
     total = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values())))
+    if not np.isfinite(total):        # a NaN or inf somewhere: say where (the norm found it for free)
+        for k, g in grads.items():
+            check_array(f"grads[{k!r}]", g, g.shape)
     if total > max_norm:
         for g in grads.values():
             g *= max_norm / total
@@ -50,6 +54,10 @@ def adagrad_update(params, grads, cache, lr, eps=1e-8):
     check_positive("lr", lr, integer=False)
     _check_grads(params, grads)
     _check_grads(params, cache, "cache")
+    _adagrad(params, grads, cache, lr, eps)
+
+
+def _adagrad(params, grads, cache, lr, eps):
     for k, p in params.items():
         cache[k] += grads[k] * grads[k]
         p -= lr * grads[k] / (np.sqrt(cache[k]) + eps)
@@ -75,7 +83,8 @@ class Adagrad:
         self.cache = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, grads):
-        adagrad_update(self.params, grads, self.cache, self.lr, self.eps)
+        _check_grads(self.params, grads)            # the cache is this optimiser's own
+        _adagrad(self.params, grads, self.cache, self.lr, self.eps)
 
 
 class Adam:

@@ -3,7 +3,7 @@ import numpy as np
 
 from rnnlib import data, grading, optim
 
-from conftest import fails
+from conftest import as_student, fails
 
 
 def tbptt(data, batch_size, seq_len):
@@ -68,6 +68,11 @@ def test_adagrad_and_sample_mistakes():
     assert "divided by the temperature" in fails(grading.check_sample, ignores_temperature)
 
 
+def call_private_adagrad(params, grads, cache, lr, eps=1e-8):
+    from rnnlib.optim import _adagrad
+    _adagrad(params, grads, cache, lr, eps)
+
+
 def test_delegation_is_rejected():
     assert "reference implementation" in fails(grading.check_tbptt_batches, data.tbptt_batches)
 
@@ -75,5 +80,7 @@ def test_delegation_is_rejected():
         yield from data.tbptt_batches(d, batch_size, seq_len)
     assert "reference implementation" in fails(grading.check_tbptt_batches, generator_delegate)
     assert "reference implementation" in fails(grading.check_adagrad_update, optim.adagrad_update)
+    assert "reference implementation" in fails(   # its unchecked core too
+        grading.check_adagrad_update, as_student(call_private_adagrad))
     assert "reference implementation" in fails(
         grading.check_sample, lambda m, s, n, temperature=1.0, rng=None: m.sample(s, n, temperature, rng))
