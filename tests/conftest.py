@@ -56,6 +56,24 @@ def fails(check, fn, **kwargs):
     return str(e.value)
 
 
+def without_venv():
+    """The environment of someone who never activated the venv: its bin/ is not on PATH."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+    return {**os.environ, "PATH": path}
+
+
+def course_copy(dest, *folders):
+    """A copy of the course's commands and config (plus folders, e.g. "notebooks") in dest, sharing
+    this checkout's .venv, so ./course can run there without touching the real grading/."""
+    import shutil
+    for name in ("course", "pyproject.toml", "nbgrader_config.py"):
+        shutil.copy2(ROOT / name, dest / name)
+    for folder in folders:
+        shutil.copytree(ROOT / folder, dest / folder)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    return dest
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ release -> collect an LMS zip -> autograde -> hand-grade the free responses in t
 """
 import csv
 import json
-import os
 import shutil
 import subprocess
 import urllib.request
@@ -15,23 +14,19 @@ import zipfile
 import nbformat
 import pytest
 
-from conftest import ROOT, free_port, jupyter_server
+from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
 from instructor.submissions import make_submission, notebook_path
 
 ASSIGNMENT = "01_forward_pass"
 TOKEN = "instructor-test-token"
-# An instructor who never activated the venv: its bin/ is not on PATH.
-ENV = {**os.environ, "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)}
+ENV = without_venv()
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A copy of the course with one assignment, sharing this checkout's .venv."""
-    course = tmp_path_factory.mktemp("course")
-    for name in ("course", "pyproject.toml", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
+    course = course_copy(tmp_path_factory.mktemp("course"))
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
-    (course / ".venv").symlink_to(ROOT / ".venv")
     return course
 
 

@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 import tomllib
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,7 +14,7 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import ROOT, free_port, jupyter_server
+from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
 
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
@@ -55,7 +54,7 @@ def test_course_script_prints_usage():
 def test_package_is_installed_from_this_checkout():
     import rnnlib
     assert Path(rnnlib.__file__).resolve().parent == ROOT / "rnnlib"
-    assert Path(sys.executable).parent.parent.name == ".venv" or "VIRTUAL_ENV" not in __import__("os").environ
+    assert Path(sys.executable).parent.parent.name == ".venv" or "VIRTUAL_ENV" not in os.environ
 
 
 def request(port, path, data=None, token="front-door"):
@@ -75,19 +74,14 @@ def student_lab(tmp_path_factory):
     filled-in copies of lesson 03: one correct, one with a known BPTT mistake. Yields the port."""
     from instructor.demo import BUGGY_RNN_BACKWARD
     from instructor.submissions import make_submission, notebook_path
-    course = tmp_path_factory.mktemp("course")
-    for name in ("course", "pyproject.toml", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
-    shutil.copytree(ROOT / "notebooks", course / "notebooks")
-    (course / ".venv").symlink_to(ROOT / ".venv")
+    course = course_copy(tmp_path_factory.mktemp("course"), "notebooks")
     release = nbformat.read(notebook_path(ROOT / "notebooks", "03_bptt"), as_version=4)
     solution = nbformat.read(notebook_path(ROOT / "solutions", "03_bptt"), as_version=4)
     nbformat.write(make_submission(release, solution), course / "notebooks" / "03_bptt" / "mine_correct.ipynb")
     nbformat.write(make_submission(release, solution, replace={"rnn_backward": BUGGY_RNN_BACKWARD}),
                    course / "notebooks" / "03_bptt" / "mine_buggy.ipynb")
     port = free_port()
-    env = {**os.environ, "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p),
-           "JUPYTER_RUNTIME_DIR": str(course / ".runtime")}
+    env = {**without_venv(), "JUPYTER_RUNTIME_DIR": str(course / ".runtime")}
     argv = [str(course / "course"), "lab", "--no-browser", f"--port={port}", "--IdentityProvider.token=front-door"]
     with jupyter_server(argv, course, env, f"http://127.0.0.1:{port}/api/status?token=front-door", course / "lab.log"):
         yield port
