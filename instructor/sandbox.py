@@ -16,7 +16,7 @@ Here that kernel starts through this file (a kernelspec whose argv is this scrip
 
 The kernel talks to nbgrader over Unix sockets (ZeroMQ ipc transport) in a per-run directory, since
 there is no shared network. Where bubblewrap is missing or cannot create namespaces, grading goes on
-without a sandbox and says so loudly on every run (set RNN_REQUIRE_SANDBOX=1 to refuse instead).
+without a sandbox and each grading kernel says so loudly as it starts (RNN_REQUIRE_SANDBOX=1 refuses instead).
 """
 import atexit
 import json
@@ -140,22 +140,21 @@ def configure(c):
     """Point nbgrader's autograder at the grading kernel (called by nbgrader_config.py).
 
     With bubblewrap: the sandboxed kernel. Without (or with RNN_SANDBOX=off): a plain kernel that
-    still gets the stripped rnnlib, after a loud warning. Only the autograder's executor
+    still gets the stripped rnnlib, and warns loudly each time it starts. Only the autograder's executor
     (ResilientExecute) is configured: nbgrader's Validate (in a student's JupyterLab, which loads
     this config too) keeps running notebooks in their own kernel with the real checks.
     """
     reason = "RNN_SANDBOX=off" if os.environ.get("RNN_SANDBOX") == "off" else problem()
-    if reason:
-        message = (f"WARNING: grading WITHOUT a sandbox ({reason}). Student code will run with your "
-                   f"permissions and can read solutions/, the gradebook and other submissions.")
-        if os.environ.get("RNN_REQUIRE_SANDBOX"):
-            raise SystemExit(message.replace("WARNING", "ERROR") + " RNN_REQUIRE_SANDBOX is set: stopping.")
-        print(message, file=sys.stderr)
+    if reason and os.environ.get("RNN_REQUIRE_SANDBOX"):
+        raise SystemExit(_unsandboxed(reason).replace("WARNING", "ERROR") + " RNN_REQUIRE_SANDBOX is set: stopping.")
     home = _home()
     spec = home / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
+    # Without a sandbox, the warning comes from each grading kernel as it starts (main, below), so
+    # it is printed when submissions are graded, not whenever something loads this config.
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, __file__, "plain" if reason else "sandbox", str(home), "{connection_file}"],
+        "env": {"RNN_UNSANDBOXED_BECAUSE": reason} if reason else {},
         "display_name": "Python 3 (grading)", "language": "python"}))
     c.ResilientExecute.kernel_name = KERNEL_NAME
     c.ResilientExecute.kernel_manager_class = GradingKernelManager
@@ -169,8 +168,14 @@ def configure(c):
     return not reason
 
 
+def _unsandboxed(reason):
+    return (f"WARNING: grading WITHOUT a sandbox ({reason}). Student code runs with your permissions "
+            f"and can read solutions/, the gradebook and other submissions.")
+
+
 def main(mode, home, connection_file, *extra):
     if mode == "plain":                          # no sandbox: only the stripped rnnlib
+        print(_unsandboxed(os.environ.pop("RNN_UNSANDBOXED_BECAUSE", "")), file=sys.stderr, flush=True)
         package = stripped_rnnlib(home, os.getcwd())
         os.environ["PYTHONPATH"] = os.pathsep.join([str(package.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra])

@@ -177,6 +177,21 @@ def test_feedback_hides_hidden_tests(feedback, course):
     assert hidden and not any(line.strip() in html for line in hidden)
 
 
+def test_grading_without_a_sandbox_says_so_and_still_grades(graded, course):
+    """RNN_SANDBOX=off (as on a machine without bubblewrap): the grading kernel warns as it starts,
+    and the references are still stripped, so a correct submission scores and delegation does not."""
+    from instructor.autograde import autograde as grade
+    release, solution = load(course / "notebooks", "03_bptt"), load(course / "solutions", "03_bptt")
+    submit(course, "plain-correct", "03_bptt", make_submission(release, solution, "correct"))
+    submit(course, "plain-delegate", "03_bptt", make_submission(release, solution, "correct", BUGS["bug-delegate"][0]))
+    result, _ = grade(course, "03_bptt", env={"RNN_SANDBOX": "off"})   # grades only the two new students
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("WARNING: grading WITHOUT a sandbox (RNN_SANDBOX=off)") >= 2   # one per kernel
+    table = grades(course)
+    assert table["plain-correct", "03_bptt"][2] == []
+    assert table["plain-delegate", "03_bptt"][2] == ["test_rnn_backward"]
+
+
 def test_lms_zip_is_collected(course, tmp_path):
     archive = tmp_path / "lms.zip"
     release = load(course / "notebooks", "01_forward_pass")

@@ -71,7 +71,8 @@ def request(port, path, data=None, token="front-door"):
 @pytest.fixture(scope="module")
 def student_lab(tmp_path_factory):
     """./course lab as a student runs it (venv not activated), in a copy of the course that holds two
-    filled-in copies of lesson 03: one correct, one with a known BPTT mistake. Yields the port."""
+    filled-in copies of lesson 03: one correct, one with a known BPTT mistake. Yields the port and
+    the server's log."""
     from instructor.demo import BUGGY_RNN_BACKWARD
     from instructor.submissions import make_submission, notebook_path
     course = course_copy(tmp_path_factory.mktemp("course"), "notebooks")
@@ -81,35 +82,40 @@ def student_lab(tmp_path_factory):
     nbformat.write(make_submission(release, solution, replace={"rnn_backward": BUGGY_RNN_BACKWARD}),
                    course / "notebooks" / "03_bptt" / "mine_buggy.ipynb")
     port = free_port()
-    env = {**without_venv(), "JUPYTER_RUNTIME_DIR": str(course / ".runtime")}
+    # RNN_SANDBOX=off: like a student's laptop without bubblewrap, where the course config (loaded
+    # by Validate) would have grading run unsandboxed; it must not warn the student about grading.
+    env = {**without_venv(), "JUPYTER_RUNTIME_DIR": str(course / ".runtime"), "RNN_SANDBOX": "off"}
     argv = [str(course / "course"), "lab", "--no-browser", f"--port={port}", "--IdentityProvider.token=front-door"]
     with jupyter_server(argv, course, env, f"http://127.0.0.1:{port}/api/status?token=front-door", course / "lab.log"):
-        yield port
+        yield port, course / "lab.log"
 
 
 def test_course_lab_serves_the_lessons_without_the_instructor_tools(student_lab):
+    port, _ = student_lab
     """JupyterLab at notebooks/, with nbgrader's Validate button but without the formgrader, the
     exchange lists or Create Assignment; no grading kernel on offer."""
-    status, listing = request(student_lab, "/api/contents")
+    status, listing = request(port, "/api/contents")
     assert status == 200
     lessons = {item["name"] for item in json.loads(listing)["content"]}
     assert lessons == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir()}
-    status, page = request(student_lab, "/lab")
+    status, page = request(port, "/lab")
     config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
                                   page, re.S).group(1))
     disabled = set(config["disabledExtensions"])
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
             "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"} <= disabled
     assert "@jupyter/nbgrader:validate-assignment" not in disabled
-    assert request(student_lab, "/formgrader")[0] == 404
+    assert request(port, "/formgrader")[0] == 404
 
 
 def test_validate_button_runs_the_real_tests(student_lab):
     """The Validate button (nbgrader's validate handler, which loads the course's nbgrader_config.py)
     runs the notebook in the student's own kernel with the real checks: not in the grading
     sandbox, whose checks live in the grader."""
+    port, log = student_lab
+
     def validate(name):
-        status, body = request(student_lab, "/assignments/validate", {"path": f"03_bptt/{name}.ipynb"})
+        status, body = request(port, "/assignments/validate", {"path": f"03_bptt/{name}.ipynb"})
         assert status == 200
         return json.loads(body)
 
@@ -117,5 +123,6 @@ def test_validate_button_runs_the_real_tests(student_lab):
     assert correct == {"success": True, "value": {}}
     failed = buggy["value"]["failed"]
     assert len(failed) == 1 and "overwritten at every step" in failed[0]["error"]
-    specs = json.loads(request(student_lab, "/api/kernelspecs")[1])["kernelspecs"]
+    specs = json.loads(request(port, "/api/kernelspecs")[1])["kernelspecs"]
     assert "rnn-sandbox" not in specs
+    assert "WITHOUT a sandbox" not in log.read_text()   # no grading warning in the student's terminal
