@@ -117,9 +117,9 @@ def pascanu_bound(Wh, activation="tanh"):
 def gradient_flow(radius=0.9, T=40, activation="tanh", H=32, seed=0, clip=None, input_scale=0.5):
     """Backpropagate L = ½||h_T||² through a random RNN and measure the gradient at every step.
 
-    The RNN: h_t = f(h_{t-1} Wh + x_t Wx), h_0 = 0, with Wh = recurrent_matrix(H, radius, seed,
-    "spectral") (radius is Wh's spectral radius), seeded random
-    inputs x_t (H,) and Wx (H, H) scaled so that x_t Wx has standard deviation input_scale.
+    The RNN: h_t = f(h_{t-1} Wh + x_t Wx), h_0 = 0, where Wh = recurrent_matrix(H, radius, seed,
+    "spectral") has spectral radius `radius`, and seeded random inputs x_t (H,) and Wx (H, H) are
+    scaled so that x_t Wx has standard deviation input_scale.
     clip: None, or a max norm: the parameter gradients (Wh, Wx, b) are clipped by their global
     norm with rnnlib.optim.clip_grad_norm, which scales the whole backward pass by one factor, so
     the reported per-step gradients are scaled by that factor too.

@@ -172,10 +172,9 @@ class GradientFlowExplorer(_FigureWidget):
     def _rnn_note(self, v):
         # Pascanu et al.: a linear RNN is judged by its spectral radius, the others by σ_max against 1/γ.
         d, linear = self.data, v["activation"] == "linear"
-        name, value, bound = ("ρ", d["rho"], 1) if linear else ("σ<sub>max</sub>", d["sigma_max"], d["threshold"])
-        note = (f"{name}(W<sub>h</sub>) = {value:.2f} &lt; {'1' if linear else f'1/γ = {bound:g}'}: must vanish"
-                if d["must_vanish"] else
-                f"{name}(W<sub>h</sub>) = {value:.2f} ≥ {'1' if linear else f'1/γ = {bound:g}'}: may explode")
+        name, value, bound = ("ρ", d["rho"], "1") if linear else ("σ<sub>max</sub>", d["sigma_max"], f"1/γ = {d['threshold']:g}")
+        verdict = "&lt; {}: must vanish" if d["must_vanish"] else "≥ {}: may explode"
+        note = f"{name}(W<sub>h</sub>) = {value:.2f} " + verdict.format(bound)
         clip = (f" · clipped: total norm {self.data['total_norm']:.3g} → {self.data['clipped_norm']:.3g}"
                 if v["clip_on"] else "")
         return note + clip
