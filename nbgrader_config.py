@@ -3,6 +3,7 @@
 solutions/ is nbgrader's source directory (instructor notebooks with solutions and hidden tests),
 notebooks/ its release directory (what students open). Every grading artefact, the gradebook
 included, lives in the git-ignored grading/ folder, whatever directory nbgrader is run from.
+The instructor tools and the tests read the folders and db_url from here (instructor/layout.py).
 """
 from pathlib import Path
 

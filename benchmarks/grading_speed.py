@@ -17,7 +17,8 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from instructor.demo import STUDENTS, autograde, make_course, submit_examples  # noqa: E402
-from instructor.submissions import ROOT, assignments, notebook_path  # noqa: E402
+from instructor.layout import Layout  # noqa: E402
+from instructor.submissions import ROOT, notebook_path  # noqa: E402
 
 
 def execution_time(path):
@@ -34,7 +35,7 @@ def main(which):
         course = make_course(tmp, which)
         submit_examples(course, which)
         for a in which:
-            run = execution_time(notebook_path(ROOT / "solutions", a))
+            run = execution_time(notebook_path(Layout(ROOT).source, a))
             start = time.perf_counter()
             result = autograde(course, a)
             grade = time.perf_counter() - start
@@ -47,4 +48,4 @@ def main(which):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or assignments())
+    main(sys.argv[1:] or Layout(ROOT).assignments())

@@ -2,23 +2,24 @@
 
     python -m instructor.autograde [ASSIGNMENT ...]      (run from the course root)
 
-For each assignment: every submission in grading/submitted/ is checked and, where needed,
-repaired (instructor/intake.py); nbgrader grades them all in one process, each kernel in the
-sandbox (instructor/sandbox.py); then the report lists, per student, the score and everything
-that needs the instructor's eye: repaired files, cells whose kernel died or hung, and submissions
-that have no grades at all.
+For each assignment: every submission (where, instructor/layout.py reads from nbgrader_config.py)
+is checked and, where needed, repaired (instructor/intake.py); nbgrader grades them all in one
+process, each kernel in the sandbox (instructor/sandbox.py); then the report lists, per student,
+the score and everything that needs the instructor's eye: repaired files, cells whose kernel died
+or hung (read from the graded notebooks), and submissions that have no grades at all.
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from . import intake
-from .submissions import assignments, notebook_path
+import nbformat
 
-KERNEL_TROUBLE = re.compile(r"Cell (\d+): (KernelDied|KernelHung): ([^.]*)")
+from . import canary, intake
+from .execute import DIED, HUNG
+from .gradebook import grades
+from .layout import Layout
 
 
 def nbgrader(course, *args, env=None):
@@ -29,100 +30,75 @@ def nbgrader(course, *args, env=None):
                           capture_output=True, text=True)
 
 
-def gradebook_url(course):
-    return f"sqlite:///{Path(course, 'grading', 'gradebook.db')}"
-
-
-def grade_table(assignment, db_url):
-    """{student: {cell: score}} for every submission of assignment in the gradebook at db_url.
-
-    Raises ValueError if a student has more than one row for a notebook (grading must never
-    duplicate).
-    """
-    from nbgrader.api import Gradebook
-    table = {}
-    with Gradebook(db_url) as gb:
-        for nb in gb.find_assignment(assignment).notebooks:
-            for sub in nb.submissions:
-                if sub.student.id in table:
-                    raise ValueError(f"{sub.student.id} has two rows for {assignment}/{nb.name}")
-                table[sub.student.id] = {g.name: g.score for g in sub.grades}
-    return table
-
-
-def unfinished(course, assignment, db_url=None):
+def unfinished(layout, assignment):
     """Students whose autograded folder exists but whose grades do not: a run was interrupted.
 
     nbgrader skips a student whose autograded folder exists, so without this a grader killed in
     the middle of a notebook would leave that student with no scores for good.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-    folders = sorted(Path(course, "grading", "autograded").glob(f"*/{assignment}"))
+    folders = sorted(p.parent.name for p in layout.autograded.glob(f"*/{assignment}"))
     if not folders:
         return []
-    found = []
-    with Gradebook(db_url or gradebook_url(course)) as gb:
-        for folder in folders:
-            try:
-                subs = gb.find_submission(assignment, folder.parent.name).notebooks
-            except MissingEntry:
-                found.append(folder.parent.name)
-                continue
-            if not subs or any(g.auto_score is None and g.cell.cell_type == "code" for nb in subs for g in nb.grades):
-                found.append(folder.parent.name)
-    return found
+    graded = grades(layout, assignment)
+    return [s for s in folders if (s, assignment) not in graded or graded[s, assignment].missing]
 
 
-def autograde(course, assignment, *args, env=None, db_url=None):
+def autograde(course, assignment, *args, env=None):
     """Prepare and autograde every submission of assignment; returns (nbgrader's result, repairs).
 
     Students whose grading was interrupted are graded again; everyone else is graded once (pass
-    "--force" to grade everyone again). db_url: the gradebook, if not grading/gradebook.db.
+    "--force" to grade everyone again).
     """
-    repairs = intake.prepare(course, assignment, notebook_path(Path(course, "notebooks"), assignment))
-    for student in unfinished(course, assignment, db_url):
-        shutil.rmtree(Path(course, "grading", "autograded", student, assignment))
+    layout = Layout(course)
+    repairs = intake.prepare(layout, assignment)
+    for student in unfinished(layout, assignment):
+        shutil.rmtree(layout.autograded / student / assignment)
         repairs.setdefault(student, []).append("its grading had been interrupted; it was graded again.")
-    db = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
-    return nbgrader(course, "autograde", assignment, *db, *args, env=env), repairs
+    return nbgrader(course, "autograde", assignment, *args, env=env), repairs
 
 
-def kernel_trouble(stderr):
-    """[(student, message)] for every cell whose kernel died or hung, from nbgrader's log."""
-    found, student = [], None
-    for line in stderr.splitlines():
-        autograding = re.search(r"Autograding .*/autograded/([^/]+)/", line)
-        student = autograding.group(1) if autograding else student
-        trouble = KERNEL_TROUBLE.search(line)
-        if trouble:
-            found.append((student, f"cell {trouble.group(1)}: {trouble.group(3)}"))
-    return found
+def kernel_trouble(notebook):
+    """"cell <grade_id or index>: <what happened>" for each cell of a graded notebook whose kernel
+    died or hung: the error output instructor/execute.py gave that cell."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    return [f"cell {cell.metadata.get('nbgrader', {}).get('grade_id', index)}: {out.evalue.split('. ')[0]}"
+            for index, cell in enumerate(cells) for out in cell.get("outputs", [])
+            if out.output_type == "error" and (out.ename, out.evalue) in (DIED, HUNG)]
 
 
-def report(course, assignment, result, repairs, db_url=None):
+def report(course, assignment, repairs):
     """The instructor's summary: one line per student, then what needs a look."""
-    from nbgrader.api import Gradebook, MissingEntry
+    layout = Layout(course)
+    graded = grades(layout, assignment)
     lines = [f"== {assignment}"]
-    with Gradebook(db_url or gradebook_url(course)) as gb:
-        for student in sorted(p.parent.name for p in Path(course, "grading", "submitted").glob(f"*/{assignment}")):
-            try:
-                sub = gb.find_submission(assignment, student)
-                lines.append(f"  {student:20s} {sub.score:6.1f} / {sub.max_score:g}"
-                             + ("  (free responses to grade by hand)" if sub.needs_manual_grade else ""))
-            except MissingEntry:
-                lines.append(f"  {student:20s} NOT GRADED: see nbgrader's log above")
+    for student in layout.students(assignment):
+        g = graded.get((student, assignment))
+        lines.append(f"  {student:20s} NOT GRADED: see nbgrader's log above" if g is None else
+                     f"  {student:20s} {g.score:6.1f} / {g.max_score:g}"
+                     + ("  (free responses to grade by hand)" if g.by_hand else ""))
     for student, problems in sorted(repairs.items()):
         lines += [f"  repaired {student}: {p}" for p in problems]
-    lines += [f"  kernel trouble {student}: {what}" for student, what in kernel_trouble(result.stderr)]
+    for student in layout.students(assignment):
+        notebook = layout.autograded_notebook(student, assignment)
+        if notebook.exists():             # nbgrader removes the folder of a submission it could not grade
+            lines += [f"  kernel trouble {student}: {what}" for what in kernel_trouble(notebook)]
     return "\n".join(lines)
 
 
 def main(argv):
     course, status = Path.cwd(), 0
-    for assignment in argv or assignments(course):
+    layout = Layout(course)
+    todo = [a for a in argv or layout.assignments() if layout.students(a)]
+    try:
+        for assignment in todo:
+            canary.check(layout, assignment)
+    except canary.CanaryFailed as e:
+        print(f"refusing to grade: {e}", file=sys.stderr)
+        return 2
+    for assignment in argv or layout.assignments():
         result, repairs = autograde(course, assignment)
         sys.stderr.write(result.stderr)
-        print(report(course, assignment, result, repairs))
+        print(report(course, assignment, repairs))
         status |= result.returncode != 0
     return status
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import autograde as grade, gradebook_url, nbgrader
-from .submissions import ROOT, assignments, make_submission, notebook_path
+from .autograde import autograde as grade, nbgrader
+from .gradebook import grades as read_grades
+from .layout import CONFIG_FILE, Layout
+from .submissions import ROOT, make_submission, notebook_path
 
 BUGGY_SOFTMAX = '''def softmax(z, axis=-1):
     e = np.exp(z)          # no max subtraction: overflows for large logits
@@ -37,29 +39,36 @@ STUDENTS = {
 }
 
 
-def make_course(course, which=None):
-    """Copy the config and solutions into course/ and release the assignments there."""
-    course = Path(course)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    for a in which or assignments():
-        shutil.copytree(ROOT / "solutions" / a, course / "solutions" / a)
-        result = nbgrader(course, "generate_assignment", a, "--force")
+def make_course(course, which=None, source=ROOT, env=None):
+    """Copy the config and solutions of the course in source into course/ and release the
+    assignments there. Its gradebook is its own sqlite file, whatever source's config names."""
+    course, repo = Path(course), Layout(source)
+    shutil.copy(repo.root / CONFIG_FILE, course)
+    layout = Layout(course)
+    if not layout.db_url.startswith(f"sqlite:///{layout.root}/"):   # a shared server's: the class's grades
+        with open(course / CONFIG_FILE, "a") as config:
+            config.write(f"\nc.CourseDirectory.db_url = 'sqlite:///{layout.submitted.parent / 'gradebook.db'}'\n")
+        layout = Layout(course)
+    for a in which or repo.assignments():
+        shutil.copytree(repo.source / a, layout.source / a)
+        result = nbgrader(course, "generate_assignment", a, "--force", env=env)
         if result.returncode:
             raise RuntimeError(f"generate_assignment {a} failed:\n{result.stderr}")
     return course
 
 
 def submit(course, student, assignment, nb):
-    """Put a notebook where nbgrader's collect step would: grading/submitted/<student>/<a>/."""
-    path = Path(course, "grading", "submitted", student, assignment, notebook_path(Path(course, "notebooks"), assignment).name)
+    """Put a notebook where nbgrader's collect step would: <submitted>/<student>/<assignment>/."""
+    path = Layout(course).submitted_notebook(student, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
 
 
 def submit_examples(course, which=None):
-    for a in which or assignments():
-        release = nbformat.read(notebook_path(Path(course, "notebooks"), a), as_version=4)
-        solution = nbformat.read(notebook_path(Path(course, "solutions"), a), as_version=4)
+    layout = Layout(course)
+    for a in which or layout.assignments():
+        release = nbformat.read(layout.release_notebook(a), as_version=4)
+        solution = nbformat.read(notebook_path(layout.source, a), as_version=4)
         for student, (kind, bugs) in STUDENTS.items():
             submit(course, student, a, make_submission(release, solution, kind, bugs.get(a)))
 
@@ -69,24 +78,15 @@ def autograde(course, assignment):
 
 
 def grades(course):
-    """{(student, assignment): (score, max_score, [failed test cells], points left to grade by hand)}."""
-    from nbgrader.api import Gradebook
-    table = {}
-    with Gradebook(gradebook_url(course)) as gb:
-        for assignment in gb.assignments:
-            for nb in assignment.notebooks:
-                for sub in nb.submissions:
-                    failed = sorted(g.name for g in sub.grades if g.cell.cell_type == "code"
-                                    and g.auto_score is not None and g.auto_score < g.max_score)
-                    by_hand = sum(g.max_score for g in sub.grades if g.needs_manual_grade)
-                    table[sub.student.id, assignment.name] = (sub.score, sub.max_score, failed, by_hand)
-    return table
+    """{(student, assignment): Grades} of every submission in the course's gradebook."""
+    return read_grades(Layout(course))
 
 
 def format_table(table):
     lines = [f"{'student':10s} {'assignment':22s} {'score':>11s}  {'by hand':>7s}  failed tests"]
-    for (student, a), (score, max_score, failed, by_hand) in sorted(table.items()):
-        lines.append(f"{student:10s} {a:22s} {score:5.1f} / {max_score:<4.1f}  {by_hand or '':>7}  {', '.join(failed) or '-'}")
+    for (student, a), g in sorted(table.items()):
+        lines.append(f"{student:10s} {a:22s} {g.score:5.1f} / {g.max_score:<4.1f}  {g.by_hand or '':>7}  "
+                     f"{', '.join(g.failed) or '-'}")
     lines.append("(by hand: points of free-response answers waiting to be graded in the formgrader)")
     return "\n".join(lines)
 
@@ -96,7 +96,7 @@ def main():
         start = time.perf_counter()
         course = make_course(tmp)
         submit_examples(course)
-        for a in assignments():
+        for a in Layout(course).assignments():
             result = autograde(course, a)
             print(f"autograded {a} ({len(STUDENTS)} submissions): exit {result.returncode}")
         print(format_table(grades(course)))

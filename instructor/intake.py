@@ -10,9 +10,9 @@ edited. Here each submission is checked against the released notebook first:
 * a graded cell duplicated: the copies lose their nbgrader metadata (the first one counts);
 * a locked or test cell's metadata edited: restored from the release (nbgrader restores the source).
 
-The original file is kept unchanged in grading/originals/<student>/<assignment>/ (nothing is
-lost), and a note at the top of the graded notebook tells the student what happened: it shows in
-their feedback.
+The original file is kept unchanged in Layout.originals/<student>/<assignment>/ (grading/originals/,
+see instructor/layout.py; nothing is lost), and a note at the top of the graded notebook tells the
+student what happened: it shows in their feedback.
 """
 import json
 import shutil
@@ -87,13 +87,12 @@ def read_problem(path):
     return None
 
 
-def prepare(course, assignment, release_path):
+def prepare(layout, assignment):
     """Check and repair every submission of assignment; returns {student: [problems]} for those repaired."""
-    course = Path(course)
-    release = nbformat.read(release_path, as_version=4)
+    release = nbformat.read(layout.release_notebook(assignment), as_version=4)
     report = {}
-    for folder in sorted((course / "grading" / "submitted").glob(f"*/{assignment}")):
-        student, path = folder.parent.name, folder / release_path.name
+    for student in layout.students(assignment):
+        path = layout.submitted_notebook(student, assignment)
         problem = read_problem(path) if path.exists() else "the notebook was not in the submission."
         if not problem:
             try:
@@ -106,7 +105,7 @@ def prepare(course, assignment, release_path):
         if not problems:
             continue
         if path.exists():
-            keep = course / "grading" / "originals" / student / assignment / path.name
+            keep = layout.original_notebook(student, assignment)
             keep.parent.mkdir(parents=True, exist_ok=True)
             if not keep.exists():                # the very first original is the one worth keeping
                 shutil.copy2(path, keep)

@@ -4,7 +4,9 @@ nbgrader runs a student's notebook, hidden tests included, in a kernel on the in
 Here that kernel starts through this file (a kernelspec whose argv is this script), which execs:
 
     bwrap  a new mount namespace holding only what a kernel needs, read-only: the system (/usr, /etc),
-           Python and the venv, rnnlib without the answers it grades (instructor/strip.py); a private
+           Python, the venv and its sys.path; over the rnnlib that this Python imports (wherever it
+           is installed, asked of the interpreter itself), that rnnlib without the answers of the
+           lesson it grades (instructor/strip.py); a private
            /tmp; an empty working directory (the notebook file being graded has its hidden tests
            restored, so it stays outside). Not there: solutions/, the gradebook, other students'
            submissions, the instructor's home.
@@ -31,11 +33,6 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from traitlets import default
 
-try:
-    from . import strip
-except ImportError:          # run as a script by the kernelspec
-    import strip
-
 KERNEL_NAME = "rnn-sandbox"
 NOBODY = 65534
 # prlimit resources: virtual memory (BLAS and the allocator reserve far more than they use),
@@ -43,15 +40,21 @@ NOBODY = 65534
 # kernel dies of SIGXCPU instead of a cell being interrupted), size of any file written.
 LIMITS = {"as": 6 << 30, "nproc": 256, "cpu": 1800, "fsize": 256 << 20, "core": 0}
 # Environment variables the kernel may see; everything else (tokens, database URLs) stays outside.
+# The folder holding the grader's instructor and rnnlib packages: the kernel launcher strips by
+# the grader's lesson declarations, whichever rnnlib the kernel itself imports.
+GRADER = Path(__file__).resolve().parents[1]
 PASS_ENV = ("NBGRADER_EXECUTION", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "OMP_NUM_THREADS",
             "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-PACKAGE = Path(__file__).resolve().parents[1] / "rnnlib"
 
 
-def _binds():
-    """Read-only paths the kernel needs: the system, the interpreter, the venv, the package."""
+def _binds(package, path):
+    """Read-only paths the kernel needs: the system, the interpreter, its sys.path (the venv and
+    whatever its .pth files add), except the folder that holds an editable rnnlib (a course
+    checkout, with solutions/ in it): of that, only the stripped rnnlib is mounted."""
     system = ["/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/var/cache/fontconfig"]
-    python = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}
+    prefixes = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}
+    inside = [p for p in path if os.path.isdir(p) and not any(Path(p).is_relative_to(x) for x in prefixes)]
+    python = prefixes | {p for p in inside if Path(p) != package.parent}
     return [p for p in system if os.path.exists(p)], sorted(python)
 
 
@@ -62,18 +65,22 @@ def _parents(paths, made=("/", "/tmp", "/tmp/home", "/tmp/home/.cache", "/tmp/ho
 
 
 def stripped_rnnlib(home, workdir):
-    """rnnlib without the reference answers of the assignment being graded (the folder's name)."""
-    return strip.build(Path(workdir).name, Path(home) / "rnnlib" / Path(workdir).name)
+    """(rnnlib without the reference answers of the assignment being graded (the folder's name),
+    the rnnlib folder this Python's kernels import, their sys.path)."""
+    from instructor import strip     # the grader's, whose rnnlib.grading declares what to strip
+    package, sys_path = strip.locate()
+    assignment = Path(workdir).name
+    return strip.build(assignment, Path(home) / "rnnlib" / assignment, package), package, sys_path
 
 
 def bwrap_argv(home, connection_file, workdir, extra=()):
     """The command that runs ipykernel on connection_file inside the sandbox, in an empty workdir."""
-    system, python = _binds()
     runtime = str(Path(json.loads(Path(connection_file).read_text())["ip"]).parent)   # the kernel's sockets
     connection_file, workdir = str(connection_file), str(workdir)
-    package = stripped_rnnlib(home, workdir)
+    stripped, package, sys_path = stripped_rnnlib(home, workdir)
+    system, python = _binds(package, sys_path)
     binds = ([("--ro-bind", path, path) for path in python] + [("--bind", runtime, runtime)]
-             + [("--ro-bind", connection_file, connection_file), ("--ro-bind", str(package), str(PACKAGE))])
+             + [("--ro-bind", connection_file, connection_file), ("--ro-bind", str(stripped), str(package))])
     # Matplotlib's font list, built once outside, saves seconds per kernel; its directory must be writable.
     mpl_cache = Path.home() / ".cache" / "matplotlib"
     binds += [("--ro-bind", str(f), f"/tmp/home/.cache/matplotlib/{f.name}") for f in mpl_cache.glob("fontlist*.json")]
@@ -153,7 +160,7 @@ def configure(c):
     # Without a sandbox, the warning comes from each grading kernel as it starts (main, below), so
     # it is printed when submissions are graded, not whenever something loads this config.
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, __file__, "plain" if reason else "sandbox", str(home), "{connection_file}"],
+        "argv": [sys.executable, __file__, "plain" if reason else "sandbox", str(home), str(GRADER), "{connection_file}"],
         "env": {"RNN_UNSANDBOXED_BECAUSE": reason} if reason else {},
         "display_name": "Python 3 (grading)", "language": "python"}))
     c.ResilientExecute.kernel_name = KERNEL_NAME
@@ -173,10 +180,11 @@ def _unsandboxed(reason):
             f"and can read solutions/, the gradebook and other submissions.")
 
 
-def main(mode, home, connection_file, *extra):
+def main(mode, home, grader, connection_file, *extra):
+    sys.path.insert(0, grader)                   # the grader's instructor and rnnlib, wherever this Python's are
     if mode == "plain":                          # no sandbox: only the stripped rnnlib
         print(_unsandboxed(os.environ.pop("RNN_UNSANDBOXED_BECAUSE", "")), file=sys.stderr, flush=True)
-        package = stripped_rnnlib(home, os.getcwd())
+        package = stripped_rnnlib(home, os.getcwd())[0]
         os.environ["PYTHONPATH"] = os.pathsep.join([str(package.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra])
     if os.geteuid() == 0:

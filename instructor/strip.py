@@ -2,34 +2,25 @@
 
 rnnlib holds a reference implementation of every exercise, and an answer that only calls it must
 earn nothing. Watching calls from inside the student's kernel can be switched off by the student;
-here the references are simply not there. The sandbox (instructor/sandbox.py) mounts a copy of
-rnnlib in which the functions that implement the graded assignment's exercises raise instead of
-computing, and rnnlib.grading (whose deliberately wrong variants are answers too) is replaced by
-stubs: the checks themselves run in the grader's own process (instructor/execute.py).
+here the references are simply not there. The sandbox (instructor/sandbox.py) mounts, over the
+rnnlib that the kernel's Python imports (wherever it is installed: located by that interpreter
+itself), a copy in which the functions the graded lesson declares as its answers (its
+``LESSON.references``, rnnlib/grading/core.py) raise instead of computing, and rnnlib.grading
+(whose deliberately wrong variants are answers too) is replaced by stubs: the checks themselves
+run in the grader's own process (instructor/execute.py).
 """
 import ast
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "rnnlib"
+from rnnlib import grading
+from rnnlib.grading.core import WITHHELD
 
-# assignment -> the rnnlib functions ("module:qualname") that compute its exercises' answers,
-# including the private cores the public functions call.
-REFERENCES = {
-    "01_forward_pass": ["rnn:rnn_step_forward", "rnn:rnn_forward", "rnn:_step_forward",
-                        "layers:temporal_affine_forward"],
-    "02_softmax_stability": ["losses:softmax", "losses:log_softmax", "losses:logsumexp",
-                             "losses:temporal_softmax_loss", "gradflow:softmax_overflow"],
-    "03_bptt": ["gradcheck:numerical_gradient", "gradcheck:numerical_gradient_array", "rnn:rnn_step_backward",
-                "rnn:rnn_backward", "rnn:_step_backward", "layers:temporal_affine_backward"],
-    "04_vanishing_gradients": ["gradflow:jacobian_norms", "optim:clip_grad_norm"],
-    "05_binary_addition": ["data:int_to_bits", "data:bits_to_int"],
-    "06_char_rnn": ["data:tbptt_batches", "data:_tbptt_batches", "optim:adagrad_update", "optim:_adagrad",
-                    "models:CharRNN.sample"],
-    "07_lstm": ["lstm:lstm_step_forward", "lstm:lstm_forward", "lstm:lstm_step_backward", "lstm:lstm_backward",
-                "lstm:_step_forward", "lstm:_step_backward"],
-}
-
-GRADING_STUB = '''"""rnnlib.grading while a submission is graded: the checks run in the grader, not in this kernel."""
+GRADING_STUB = f'''"""rnnlib.grading while a submission is graded: the checks run in the grader, not in this kernel."""
 
 
 class GradingFailure(AssertionError):
@@ -40,13 +31,44 @@ def _checked_by_the_grader(*args, **kwargs):
     print("(this test runs in the grader)")
 
 
+def __getattr__(name):
+    raise RuntimeError({WITHHELD!r}.format(name))
+
+
+'''
+WITHHELD_MODULE = f'''"""Withheld while a submission is graded."""
+
+
+def __getattr__(name):
+    raise RuntimeError({WITHHELD!r}.format(name))
 '''
 
 
+class CannotStrip(Exception):
+    """The kernel's rnnlib cannot be stripped (missing, or not the rnnlib these lessons declare)."""
+
+
+def locate(python=sys.executable):
+    """(the rnnlib folder that python imports, python's sys.path), as a kernel started by it sees them.
+
+    Asked of the interpreter itself, in isolated mode (no PYTHONPATH, no user site: a grading
+    kernel has neither) from an empty folder, so an editable install from any checkout, a
+    site-packages copy or a hub image's all answer truthfully. Raises CannotStrip if there is none.
+    """
+    probe = ("import importlib.util, json, sys; s = importlib.util.find_spec('rnnlib'); "
+             "print(json.dumps([s and list(s.submodule_search_locations or []), sys.path]))")
+    with tempfile.TemporaryDirectory() as empty:
+        out = subprocess.run([python, "-I", "-c", probe], cwd=empty, capture_output=True, text=True)
+    if out.returncode:
+        raise CannotStrip(f"{python} could not be asked where rnnlib is: {out.stderr.strip()[-300:]}")
+    locations, path = json.loads(out.stdout)
+    if not locations:
+        raise CannotStrip(f"the grading kernel's Python ({python}) cannot import rnnlib")
+    return Path(locations[0]), [p for p in path if p]
+
+
 def _stub(node, qualname):
-    message = (f"rnnlib's reference {qualname} is not available while this assignment is graded. This exercise "
-               f"is for writing it yourself with numpy: calling rnnlib's implementation earns no points")
-    node.body = [ast.parse(f"raise RuntimeError({message!r})").body[0]]
+    node.body = [ast.parse(f"raise RuntimeError({WITHHELD.format(qualname)!r})").body[0]]
 
 
 def strip_module(source, qualnames):
@@ -64,36 +86,58 @@ def strip_module(source, qualnames):
     visit(tree.body, "")
     missing = set(qualnames) - found
     if missing:
-        raise ValueError(f"not found in the module: {sorted(missing)}")
+        raise CannotStrip(f"not found in the module: {sorted(missing)}")
     return ast.unparse(tree)
 
 
-def grading_stub(source):
-    """Stubs for every check_* of rnnlib/grading.py's source."""
-    names = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name.startswith("check_")]
-    return GRADING_STUB + "".join(f"{name} = _checked_by_the_grader\n" for name in names)
+def references(assignment):
+    """{module file name: {qualnames}} of the assignment's references outside rnnlib.grading."""
+    try:
+        refs = grading.lesson(assignment).references
+    except KeyError:                 # not one of the course's lessons: only the checks are withheld
+        refs = ()
+    by_module = {}
+    for ref in refs:
+        module, qualname = ref.split(":")
+        if not module.startswith("grading."):     # the grading package is replaced as a whole
+            by_module.setdefault(module + ".py", set()).add(qualname)
+    return by_module
 
 
-def build(assignment, destination):
-    """Write the stripped copy of rnnlib for assignment to destination/rnnlib; returns that folder."""
+def write_grading_stub(folder):
+    """rnnlib/grading as the kernel gets it: check_* that print, every other name withheld."""
+    folder.mkdir()
+    checks = sorted(name for name in dir(grading) if name.startswith("check_"))
+    (folder / "__init__.py").write_text(GRADING_STUB + "".join(f"{name} = _checked_by_the_grader\n" for name in checks))
+    for module in [*grading.MODULES, grading.core]:
+        (folder / f"{module.__name__.rsplit('.', 1)[1]}.py").write_text(WITHHELD_MODULE)
+
+
+def build(assignment, destination, package):
+    """Write the copy of the rnnlib folder package stripped for assignment to destination/rnnlib.
+
+    Returns that folder; raises CannotStrip if package lacks a function the lesson declares."""
     target = Path(destination) / "rnnlib"
     if target.exists():
         return target
     work = Path(destination) / "rnnlib.partial"
-    by_module = {}
-    for ref in REFERENCES.get(assignment, []):
-        module, qualname = ref.split(":")
-        by_module.setdefault(module + ".py", set()).add(qualname)
-    for path in PACKAGE.rglob("*"):
-        if "__pycache__" in path.parts or path.is_dir():
+    shutil.rmtree(work, ignore_errors=True)          # left by a launch that was killed midway
+    by_module = references(assignment)
+    for path in Path(package).rglob("*"):
+        relative = path.relative_to(package)
+        if "__pycache__" in path.parts or path.is_dir() or relative.parts[0] in ("grading", "grading.py"):
             continue
-        out = work / path.relative_to(PACKAGE)
+        out = work / relative
         out.parent.mkdir(parents=True, exist_ok=True)
-        if path.parent == PACKAGE and path.name == "grading.py":
-            out.write_text(grading_stub(path.read_text()))
-        elif path.parent == PACKAGE and path.name in by_module:
-            out.write_text(strip_module(path.read_text(), by_module[path.name]))
+        if len(relative.parts) == 1 and path.name in by_module:
+            try:
+                out.write_text(strip_module(path.read_text(), by_module.pop(path.name)))
+            except CannotStrip as e:
+                raise CannotStrip(f"{path}: {e}") from None
         else:
             out.write_bytes(path.read_bytes())
+    if by_module:
+        raise CannotStrip(f"{package} has no {', '.join(sorted(by_module))}, which {assignment} declares")
+    write_grading_stub(work / "grading")
     work.rename(target)
     return target

@@ -13,11 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
 
-def assignments(root=ROOT):
-    """Assignment ids (folder names under solutions/), in lesson order."""
-    return sorted(p.parent.name for p in Path(root, "solutions").glob("*/*.ipynb"))
-
-
 def notebook_path(folder, assignment):
     """The one notebook of an assignment under folder (solutions/ or notebooks/)."""
     (path,) = Path(folder, assignment).glob("*.ipynb")

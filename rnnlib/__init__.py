@@ -15,6 +15,13 @@ models     CharRNN (stacked with num_layers), SequenceTagger, the binary-additio
 gradflow   gradient norms through time (RNN and LSTM), the data behind lessons 04 and 07
 grading    the checks behind every test cell
 widgets    the interactive explorers
+
+The reference code has one style. rnn_forward/rnn_backward and lstm_forward/lstm_backward are the
+vectorised form: the input term x @ Wx + b for all T steps in one product, and each weight gradient
+as one product over all steps. The per-step loop that students write in the notebooks computes the
+same numbers; rnn.step_forward/step_backward (and lstm's) show one step. Each module's public
+``step_*`` functions are unchecked: they are for callers that have validated the inputs already
+(the models); everyone else calls the checked ``rnn_step_*``/``lstm_step_*``.
 """
 from .gradcheck import check_gradients, numerical_gradient, numerical_gradient_array, rel_error
 from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward

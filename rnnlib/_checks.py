@@ -66,3 +66,16 @@ def check_cache_list(cache, forward):
         got = "an empty list" if isinstance(cache, (list, tuple)) else type(cache).__name__
         raise ValueError(f"cache: expected the list of T >= 1 step caches from {forward}, got {got}")
     return cache
+
+
+def check_step_cache(cache, cache_type, forward, t=None):
+    """A step cache as cache_type (a NamedTuple): forward's own, or any tuple of its length in its
+    field order, e.g. from a forward written in a notebook. t: the step, for the message."""
+    if isinstance(cache, cache_type):
+        return cache
+    if isinstance(cache, tuple) and len(cache) == len(cache_type._fields):
+        return cache_type(*cache)
+    name = "cache" if t is None else f"cache[{t}]"
+    size = f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""
+    raise ValueError(f"{name}: expected a step cache ({', '.join(cache_type._fields)}) as {forward} "
+                     f"returns it, got {type(cache).__name__}{size}")

@@ -146,18 +146,19 @@ def tbptt_batches(data, batch_size, seq_len):
     if len(data) < need:
         raise ValueError(f"data: expected at least batch_size * (seq_len + 1) = {batch_size} * "
                          f"({seq_len} + 1) = {need} tokens for one batch, got {len(data)}")
-    # Validation above runs at call time; the generator below only starts at the first next().
-    return _tbptt_batches(data, batch_size, seq_len)
-
-
-def _tbptt_batches(data, batch_size, seq_len):
     segment = len(data) // batch_size
     n_batches = (segment - 1) // seq_len
     # idx[i, t] = position of x[i, t] in data for batch 0; batch k shifts every row by k * T.
     idx = np.arange(batch_size)[:, None] * segment + np.arange(seq_len)
-    for k in range(n_batches):
-        pos = idx + k * seq_len
-        yield data[pos], data[pos + 1]   # fancy indexing copies: the batches never alias data
+
+    # A generator of its own, because a function containing `yield` only runs at the first next():
+    # tbptt_batches itself is a plain function, so the checks above raise at call time.
+    def batches():
+        for k in range(n_batches):
+            pos = idx + k * seq_len
+            yield data[pos], data[pos + 1]   # fancy indexing copies: the batches never alias data
+
+    return batches()
 
 
 # Bits

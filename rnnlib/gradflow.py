@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import check_array, check_positive
 from .losses import softmax
-from .lstm import lstm_forward, lstm_step_backward
+from .lstm import lstm_forward, lstm_step_backward, sigmoid
 from .optim import clip_grad_norm
 from .rnn import rnn_forward, rnn_step_backward
 
@@ -29,13 +29,9 @@ class Activation(NamedTuple):
     gamma: float
 
 
-def _sigmoid(a):
-    return 0.5 * (1 + np.tanh(0.5 * a))   # equal to 1 / (1 + exp(-a)), and never overflows
-
-
 ACTIVATIONS = {
     "tanh": Activation(np.tanh, lambda a: 1 - np.tanh(a) ** 2, 1.0),
-    "sigmoid": Activation(_sigmoid, lambda a: _sigmoid(a) * (1 - _sigmoid(a)), 0.25),
+    "sigmoid": Activation(sigmoid, lambda a: sigmoid(a) * (1 - sigmoid(a)), 0.25),
     "relu": Activation(lambda a: np.maximum(a, 0.0), lambda a: (a > 0).astype(float), 1.0),
     "linear": Activation(lambda a: a, np.ones_like, 1.0),
 }

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_cache_list
+from ._checks import check_array, check_cache_list, check_step_cache
 
 
 class LSTMStepCache(NamedTuple):
@@ -43,15 +43,6 @@ def _check_params(Wx, Wh, b, dims):
     check_array("b", b, ("4H",), dims)
 
 
-def _check_cache(cache, t=None):
-    """A step cache as lstm_step_forward returns it (the backward reads its fields by name)."""
-    if not isinstance(cache, LSTMStepCache):
-        name = "cache" if t is None else f"cache[{t}]"
-        raise ValueError(f"{name}: expected the LSTMStepCache that lstm_step_forward returns, "
-                         f"got {type(cache).__name__}")
-    return cache
-
-
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     """One LSTM step.
 
@@ -63,10 +54,16 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     check_array("prev_h", prev_h, ("N", "H"), dims)
     check_array("prev_c", prev_c, ("N", "H"), dims)
     _check_params(Wx, Wh, b, dims)
-    return _step_forward(x, prev_h, prev_c, Wx, Wh, b)
+    return step_forward(x, prev_h, prev_c, Wx, Wh, b)
 
 
-def _step_forward(x, prev_h, prev_c, Wx, Wh, b):
+def step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """lstm_step_forward, unchecked: the caller has validated the inputs (e.g. a model that checked
+    its parameters once, rather than once per step).
+
+    x (N, D), prev_h (N, H), prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,)
+    -> next_h (N, H), next_c (N, H), cache (LSTMStepCache).
+    """
     H = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b
     i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H])
@@ -83,13 +80,19 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     dnext_h, dnext_c (N, H): gradients of the loss with respect to next_h and next_c.
     Returns dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    _check_cache(cache)
+    cache = check_step_cache(cache, LSTMStepCache, "lstm_step_forward")
     check_array("dnext_h", dnext_h, cache.prev_h.shape)
     check_array("dnext_c", dnext_c, cache.prev_h.shape)
-    return _step_backward(dnext_h, dnext_c, cache)
+    return step_backward(dnext_h, dnext_c, cache)
 
 
-def _step_backward(dnext_h, dnext_c, c):
+def step_backward(dnext_h, dnext_c, cache):
+    """lstm_step_backward, unchecked: the caller has validated the inputs (cache is an LSTMStepCache).
+
+    dnext_h (N, H), dnext_c (N, H), cache (LSTMStepCache)
+    -> dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    c = cache   # a short name, so that the lines below read like the maths
     # next_c reaches the loss directly (dnext_c, from step t+1) and through next_h = o * tanh(next_c).
     dc = dnext_c + dnext_h * c.o * (1 - c.tanh_c ** 2)
     di, df, do, dg = dc * c.g, dc * c.prev_c, dnext_h * c.tanh_c, dc * c.i
@@ -111,12 +114,23 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     _check_params(Wx, Wh, b, dims)
     prev_c = np.zeros_like(h0) if c0 is None else check_array("c0", c0, h0.shape)
     N, T, _ = x.shape
-    h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    H = h0.shape[1]
+    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wx, Wh, b))
+    # The input term does not depend on the state: one matrix product for all T steps is the same
+    # numbers as T small ones, and much faster. Only the recurrence must go step by step.
+    xWx_b = np.ascontiguousarray((x @ Wx + b).transpose(1, 0, 2))     # (T, N, 4H): contiguous steps
     cache, prev_h = [], h0
     for t in range(T):
-        prev_h, prev_c, step = _step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
-        h[:, t] = prev_h
-        cache.append(step)
+        # The rest of each step is step_forward's, written out here so that the whole answer is
+        # in this function (no private helper for a notebook to call instead).
+        a = xWx_b[t] + prev_h @ Wh
+        i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H])
+        g = np.tanh(a[:, 3 * H:])
+        next_c = f * prev_c + i * g
+        tanh_c = np.tanh(next_c)
+        h[:, t] = next_h = o * tanh_c
+        cache.append(LSTMStepCache(x[:, t], prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c))
+        prev_h, prev_c = next_h, next_c
     return h, cache
 
 
@@ -127,20 +141,29 @@ def lstm_backward(dh, cache):
     Both dh and dc flow back from step t+1; shared weights' gradients are summed over time.
     """
     check_cache_list(cache, "lstm_forward")
-    for t, step in enumerate(cache):
-        _check_cache(step, t)
+    cache = [check_step_cache(step, LSTMStepCache, "lstm_step_forward", t) for t, step in enumerate(cache)]
     first = cache[0]
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))
-    dx = np.empty((N, len(cache), first.x.shape[1]), dtype=dh.dtype)
-    dWx, dWh, db = np.zeros_like(first.Wx), np.zeros_like(first.Wh), np.zeros(first.Wx.shape[1], dtype=dh.dtype)
-    dprev_h, dprev_c = np.zeros((N, H), dtype=dh.dtype), np.zeros((N, H), dtype=dh.dtype)
-    for t in reversed(range(len(cache))):
-        dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = _step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    return dx, dprev_h, dWx, dWh, db
+    T, Wx, Wh = len(cache), first.Wx, first.Wh
+    da = np.empty((T, N, 4 * H), dtype=np.result_type(dh, first.i))   # time-major: contiguous steps
+    dprev_h, dprev_c = np.zeros((N, H), dtype=da.dtype), np.zeros((N, H), dtype=da.dtype)
+    for t in reversed(range(T)):
+        c = cache[t]
+        # h_t feeds both the output at t and the next step: its gradient is the sum of both. The
+        # gate gradients are step_backward's, written out here as in lstm_forward.
+        dnext_h = dh[:, t] + dprev_h
+        dc = dprev_c + dnext_h * c.o * (1 - c.tanh_c ** 2)
+        di, df, do, dg = dc * c.g, dc * c.prev_c, dnext_h * c.tanh_c, dc * c.i
+        da[t] = np.concatenate([di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o),
+                                dg * (1 - c.g ** 2)], axis=1)
+        dprev_h, dprev_c = da[t] @ Wh.T, dc * c.f
+    # The weights are shared by every step, so their gradients are sums over t of each step's
+    # contribution (as step_backward computes them). Grouped into one product per weight:
+    flat = da.reshape(T * N, 4 * H)
+    dWx = np.concatenate([c.x for c in cache]).T @ flat
+    dWh = np.concatenate([c.prev_h for c in cache]).T @ flat
+    return (flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dprev_h, dWx, dWh, flat.sum(axis=0)
 
 
 class TimeLSTM:

@@ -10,8 +10,9 @@ from ._checks import check_array, check_positive
 from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
 from .losses import softmax, temporal_softmax_loss
 from .bidirectional import CELLS, bidirectional_backward, bidirectional_forward
-from .lstm import _step_forward as _lstm_step, lstm_backward, lstm_forward, sigmoid
-from .rnn import _step_forward as _rnn_step, rnn_backward, rnn_forward
+from . import lstm, rnn
+from .lstm import lstm_backward, lstm_forward, sigmoid
+from .rnn import rnn_backward, rnn_forward
 
 
 def _uniform(rng, fan_in, shape, dtype):
@@ -118,10 +119,10 @@ class CharRNN:
         for layer, s in enumerate(states):
             Wx, Wh, b = (p[k] for k in self._keys(layer))
             if self.cell == "lstm":
-                h, c, _ = _lstm_step(h, *s, Wx, Wh, b)
+                h, c, _ = lstm.step_forward(h, *s, Wx, Wh, b)
                 states[layer] = (h, c)
             else:
-                h, _ = _rnn_step(h, s, Wx, Wh, b)
+                h, _ = rnn.step_forward(h, s, Wx, Wh, b)
                 states[layer] = h
         return (h @ p["V"] + p["c"])[0], self._public_state(states)
 

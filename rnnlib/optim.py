@@ -54,10 +54,15 @@ def adagrad_update(params, grads, cache, lr, eps=1e-8):
     check_positive("lr", lr, integer=False)
     _check_grads(params, grads)
     _check_grads(params, cache, "cache")
-    _adagrad(params, grads, cache, lr, eps)
+    adagrad_step(params, grads, cache, lr, eps)
 
 
-def _adagrad(params, grads, cache, lr, eps):
+def adagrad_step(params, grads, cache, lr, eps):
+    """The unchecked core of adagrad_update and Adagrad.step: the caller has validated the inputs.
+
+    params, grads, cache: dicts name -> array, the same keys and each key's arrays the same shape;
+    params and cache are updated in place.
+    """
     for k, p in params.items():
         cache[k] += grads[k] * grads[k]
         p -= lr * grads[k] / (np.sqrt(cache[k]) + eps)
@@ -84,7 +89,7 @@ class Adagrad:
 
     def step(self, grads):
         _check_grads(self.params, grads)            # the cache is this optimiser's own
-        _adagrad(self.params, grads, self.cache, self.lr, self.eps)
+        adagrad_step(self.params, grads, self.cache, self.lr, self.eps)
 
 
 class Adam:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_cache_list
+from ._checks import check_array, check_cache_list, check_step_cache
 
 
 class StepCache(NamedTuple):
@@ -28,19 +28,6 @@ def _check_params(Wx, Wh, b, dims):
     check_array("b", b, ("H",), dims)
 
 
-def _step_cache(cache, t=None):
-    """A step cache as a StepCache: rnn_step_forward's own, or any 6-tuple in the contract's order
-    (x, prev_h, Wx, Wh, b, next_h), e.g. from a forward written in a notebook."""
-    if isinstance(cache, StepCache):
-        return cache
-    if isinstance(cache, tuple) and len(cache) == len(StepCache._fields):
-        return StepCache(*cache)
-    name = "cache" if t is None else f"cache[{t}]"
-    size = f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""
-    raise ValueError(f"{name}: expected a step cache (x, prev_h, Wx, Wh, b, next_h) as rnn_step_forward "
-                     f"returns it, got {type(cache).__name__}{size}")
-
-
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One time step of a tanh RNN.
 
@@ -50,11 +37,15 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     check_array("x", x, ("N", "D"), dims)
     check_array("prev_h", prev_h, ("N", "H"), dims)
     _check_params(Wx, Wh, b, dims)
-    return _step_forward(x, prev_h, Wx, Wh, b)
+    return step_forward(x, prev_h, Wx, Wh, b)
 
 
-def _step_forward(x, prev_h, Wx, Wh, b):
-    # Unchecked core, so rnn_forward validates once per sequence rather than once per step.
+def step_forward(x, prev_h, Wx, Wh, b):
+    """rnn_step_forward, unchecked: the caller has validated the inputs (e.g. a model that checked
+    its parameters once, rather than once per step).
+
+    x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,) -> next_h (N, H), cache (StepCache).
+    """
     next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
     return next_h, StepCache(x, prev_h, Wx, Wh, b, next_h)
 
@@ -65,12 +56,16 @@ def rnn_step_backward(dnext_h, cache):
     dnext_h (N, H): gradient of the loss with respect to next_h.
     Returns dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
-    cache = _step_cache(cache)
+    cache = check_step_cache(cache, StepCache, "rnn_step_forward")
     check_array("dnext_h", dnext_h, cache.next_h.shape)
-    return _step_backward(dnext_h, cache)
+    return step_backward(dnext_h, cache)
 
 
-def _step_backward(dnext_h, cache):
+def step_backward(dnext_h, cache):
+    """rnn_step_backward, unchecked: the caller has validated the inputs (cache is a StepCache).
+
+    dnext_h (N, H), cache (StepCache) -> dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
     da = dnext_h * (1.0 - cache.next_h ** 2)   # through tanh, using the *output* of this step
     dx = da @ cache.Wx.T
     dprev_h = da @ cache.Wh.T
@@ -111,7 +106,7 @@ def rnn_backward(dh, cache):
     Returns dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     check_cache_list(cache, "rnn_forward")
-    cache = [_step_cache(step, t) for t, step in enumerate(cache)]
+    cache = [check_step_cache(step, StepCache, "rnn_step_forward", t) for t, step in enumerate(cache)]
     first = cache[0]
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))
@@ -123,7 +118,7 @@ def rnn_backward(dh, cache):
         da[t] = (dh[:, t] + dprev_h) * (1.0 - cache[t].next_h ** 2)
         dprev_h = da[t] @ Wh.T
     # The weights are shared by every step, so their gradients are sums over t of each step's
-    # contribution (as _step_backward computes them). Grouped into one product per weight:
+    # contribution (as step_backward computes them). Grouped into one product per weight:
     flat = da.reshape(T * N, H)
     dWx = np.concatenate([c.x for c in cache]).T @ flat
     dWh = np.concatenate([c.prev_h for c in cache]).T @ flat

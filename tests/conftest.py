@@ -12,20 +12,14 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+from rnnlib.grading import LESSONS
+
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))   # the instructor/ tooling lives beside rnnlib, not inside it
 
-# The exercise functions of each assignment, in order (the course spec's table).
-EXERCISES = {
-    "01_forward_pass": ["rnn_step_forward", "rnn_forward", "temporal_affine_forward"],
-    "02_softmax_stability": ["softmax", "log_softmax", "temporal_softmax_loss"],
-    "03_bptt": ["numerical_gradient", "rnn_step_backward", "rnn_backward", "temporal_affine_backward"],
-    "04_vanishing_gradients": ["jacobian_norms", "clip_grad_norm"],
-    "05_binary_addition": ["int_to_bits", "bits_to_int", "train_step"],
-    "06_char_rnn": ["tbptt_batches", "adagrad_update", "sample"],
-    "07_lstm": ["lstm_step_forward", "lstm_forward", "lstm_step_backward", "lstm_backward"],
-}
+# The exercise functions of each assignment, in order, as each lesson's grading module declares them.
+EXERCISES = {lesson.assignment: list(lesson.exercises) for lesson in LESSONS}
 
 
 @pytest.fixture(scope="session")

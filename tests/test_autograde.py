@@ -8,6 +8,7 @@ from nbclient import NotebookClient
 
 from conftest import EXERCISES
 from instructor.demo import BUGGY_RNN_BACKWARD, autograde, format_table, grades, nbgrader, submit
+from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
 
 # Buggy BPTT submissions: replaced answer cells, the test cells they must lose, and a word the
@@ -75,18 +76,23 @@ BUGS = {  # student: (replaced answer cells, tests lost, the cause named in the 
 }
 
 
+@pytest.fixture(scope="module")
+def layout(course):
+    return Layout(course)
+
+
 def load(folder, assignment):
     return nbformat.read(notebook_path(folder, assignment), as_version=4)
 
 
 @pytest.fixture(scope="module")
-def graded(course):
+def graded(course, layout):
     """Submit alice (correct) and bob (blank) everywhere, the buggy students in 03, autograde all."""
     for a in EXERCISES:
-        release, solution = load(course / "notebooks", a), load(course / "solutions", a)
+        release, solution = load(layout.release, a), load(layout.source, a)
         submit(course, "alice", a, make_submission(release, solution, "correct"))
         submit(course, "bob", a, make_submission(release, solution, "blank"))
-    release, solution = load(course / "notebooks", "03_bptt"), load(course / "solutions", "03_bptt")
+    release, solution = load(layout.release, "03_bptt"), load(layout.source, "03_bptt")
     for student, (replace, *_) in BUGS.items():
         submit(course, student, "03_bptt", make_submission(release, solution, "correct", replace))
     for a in EXERCISES:
@@ -95,30 +101,27 @@ def graded(course):
     return grades(course)
 
 
-def autograded_cells(course, student, assignment):
-    from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gb:
-        nb = gb.find_submission_notebook(notebook_path(course / "notebooks", assignment).stem, assignment, student)
-        return {g.name: (g.auto_score, g.max_score) for g in nb.grades if g.auto_score is not None}
+def exercise_tests(assignment):
+    return {f"test_{f}" for f in EXERCISES[assignment]}
 
 
 @pytest.mark.parametrize("assignment", list(EXERCISES))
-def test_correct_submission_gets_full_autograded_marks(graded, course, assignment):
-    cells = autograded_cells(course, "alice", assignment)
-    assert set(cells) == {f"test_{f}" for f in EXERCISES[assignment]}
-    assert all(score == max_score for score, max_score in cells.values()), cells
+def test_correct_submission_gets_full_autograded_marks(graded, assignment):
+    alice = graded["alice", assignment]
+    assert {cell for cell in alice.cells if cell.startswith("test_")} == exercise_tests(assignment)
+    assert not alice.failed and not alice.missing
+    assert alice.score == alice.max_score - alice.by_hand, alice      # all but the answers graded by hand
 
 
 @pytest.mark.parametrize("assignment", list(EXERCISES))
-def test_blank_submission_gets_zero(graded, course, assignment):
-    cells = autograded_cells(course, "bob", assignment)
-    assert cells and all(score == 0 for score, _ in cells.values()), cells
+def test_blank_submission_gets_zero(graded, assignment):
+    bob = graded["bob", assignment]
+    assert set(bob.failed) == exercise_tests(assignment) and bob.score == 0 and not bob.missing, bob
 
 
 @pytest.mark.parametrize("student", list(BUGS))
 def test_each_buggy_bptt_loses_exactly_its_tests(graded, student):
-    _, _, failed, _ = graded[student, "03_bptt"]
-    assert set(failed) == BUGS[student][1]
+    assert set(graded[student, "03_bptt"].failed) == BUGS[student][1]
 
 
 def test_grade_table_separates_failed_tests_from_answers_to_grade_by_hand(graded):
@@ -130,10 +133,10 @@ def test_grade_table_separates_failed_tests_from_answers_to_grade_by_hand(graded
 
 
 @pytest.fixture(scope="module")
-def feedback(graded, course):
+def feedback(graded, course, layout):
     result = nbgrader(course, "generate_feedback", "03_bptt", "--force")
     assert result.returncode == 0, result.stderr[-3000:]
-    return lambda student: next((course / "grading" / "feedback" / student / "03_bptt").glob("*.html")).read_text()
+    return lambda student: layout.feedback_html(student, "03_bptt").read_text()
 
 
 @pytest.mark.parametrize("student", list(BUGS))
@@ -153,23 +156,22 @@ def failed_test_cells(nb):
 
 
 @pytest.mark.parametrize("student", [s for s in BUGS if s != "bug-delegate"])
-def test_student_and_autograder_see_the_same_message(graded, course, student):
+def test_student_and_autograder_see_the_same_message(graded, layout, student):
     """The visible test the student runs in their own kernel fails with the very message the
     autograder puts into the feedback (there the test cell runs in the grader, hidden tests added)."""
-    submitted = course / "grading" / "submitted" / student / "03_bptt" / "bptt.ipynb"
+    submitted = layout.submitted_notebook(student, "03_bptt")
     nb = nbformat.read(submitted, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(submitted.parent)}}).execute()
     visible = failed_test_cells(nb)
-    autograded = failed_test_cells(nbformat.read(course / "grading" / "autograded" / student / "03_bptt" / "bptt.ipynb",
-                                           as_version=4))
+    autograded = failed_test_cells(nbformat.read(layout.autograded_notebook(student, "03_bptt"), as_version=4))
     assert set(visible) == set(autograded) == BUGS[student][1]
     for test in visible:
         assert visible[test] == autograded[test]
 
 
-def test_feedback_hides_hidden_tests(feedback, course):
-    solution = load(course / "solutions", "03_bptt")
+def test_feedback_hides_hidden_tests(feedback, layout):
+    solution = load(layout.source, "03_bptt")
     hidden = [line for c in solution.cells if "### BEGIN HIDDEN TESTS" in c.source
               for line in c.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
               if line.strip()]
@@ -177,38 +179,38 @@ def test_feedback_hides_hidden_tests(feedback, course):
     assert hidden and not any(line.strip() in html for line in hidden)
 
 
-def test_grading_without_a_sandbox_says_so_and_still_grades(graded, course):
+def test_grading_without_a_sandbox_says_so_and_still_grades(graded, course, layout):
     """RNN_SANDBOX=off (as on a machine without bubblewrap): the grading kernel warns as it starts,
     and the references are still stripped, so a correct submission scores and delegation does not."""
     from instructor.autograde import autograde as grade
-    release, solution = load(course / "notebooks", "03_bptt"), load(course / "solutions", "03_bptt")
+    release, solution = load(layout.release, "03_bptt"), load(layout.source, "03_bptt")
     submit(course, "plain-correct", "03_bptt", make_submission(release, solution, "correct"))
     submit(course, "plain-delegate", "03_bptt", make_submission(release, solution, "correct", BUGS["bug-delegate"][0]))
     result, _ = grade(course, "03_bptt", env={"RNN_SANDBOX": "off"})   # grades only the two new students
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("WARNING: grading WITHOUT a sandbox (RNN_SANDBOX=off)") >= 2   # one per kernel
     table = grades(course)
-    assert table["plain-correct", "03_bptt"][2] == []
-    assert table["plain-delegate", "03_bptt"][2] == ["test_rnn_backward"]
+    assert table["plain-correct", "03_bptt"].failed == []
+    assert table["plain-delegate", "03_bptt"].failed == ["test_rnn_backward"]
 
 
-def test_lms_zip_is_collected(course, tmp_path):
+def test_lms_zip_is_collected(course, layout, tmp_path):
     archive = tmp_path / "lms.zip"
-    release = load(course / "notebooks", "01_forward_pass")
+    release = load(layout.release, "01_forward_pass")
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("submissions/dave_forward_pass.ipynb", nbformat.writes(release))
         z.writestr("submissions/erin_late_1234_5678_forward_pass.ipynb", nbformat.writes(release))
-    target = course / "grading" / "downloaded" / "01_forward_pass" / "archive"
+    target = layout.downloaded / "01_forward_pass" / "archive"
     target.mkdir(parents=True, exist_ok=True)
     (target / archive.name).write_bytes(archive.read_bytes())
     result = nbgrader(course, "zip_collect", "01_forward_pass", "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     for student in ("dave", "erin"):
-        assert (course / "grading" / "submitted" / student / "01_forward_pass" / "forward_pass.ipynb").is_file()
+        assert layout.submitted_notebook(student, "01_forward_pass").is_file()
 
 
-def test_grades_export_to_csv(graded, course):
-    out = course / "grading" / "grades.csv"
+def test_grades_export_to_csv(graded, course, tmp_path):
+    out = tmp_path / "grades.csv"
     result = nbgrader(course, "export", "--to", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(out.open()))

@@ -11,8 +11,10 @@ import nbformat
 import pytest
 
 from instructor import sandbox
-from instructor.autograde import autograde, grade_table, gradebook_url
+from instructor.autograde import autograde
 from instructor.demo import make_course, submit
+from instructor.gradebook import grades
+from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
 
 ASSIGNMENTS = ["01_forward_pass", "02_softmax_stability", "04_vanishing_gradients"]
@@ -28,22 +30,22 @@ pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no gradin
 
 def make_class(root):
     course = make_course(root, ASSIGNMENTS)
+    layout = Layout(course)
     for a in ASSIGNMENTS:
-        release = nbformat.read(notebook_path(course / "notebooks", a), as_version=4)
-        solution = nbformat.read(notebook_path(course / "solutions", a), as_version=4)
+        release = nbformat.read(layout.release_notebook(a), as_version=4)
+        solution = nbformat.read(notebook_path(layout.source, a), as_version=4)
         for student, kind in CLASS.items():
             nb = make_submission(release, solution, "blank" if kind == "blank" else "correct",
                                  BUGS[a] if kind == "buggy" else None)
             submit(course, student, a, nb)
             if kind == "broken":
-                notebook_path(course / "grading" / "submitted" / student, a).write_text("not a notebook")
+                layout.submitted_notebook(student, a).write_text("not a notebook")
     return course
 
 
 def table(course):
     """{(student, assignment): {cell: score}} and the number of submitted notebooks."""
-    out = {(student, a): cells for a in ASSIGNMENTS
-           for student, cells in grade_table(a, gradebook_url(course)).items()}
+    out = {key: g.cells for key, g in grades(Layout(course)).items()}
     return out, len(out)
 
 
@@ -74,7 +76,7 @@ def test_a_grader_killed_midway_resumes_to_the_same_grades(uninterrupted, tmp_pa
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     grader = subprocess.Popen([sys.executable, "-m", "instructor.autograde", *ASSIGNMENTS], cwd=course, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    second = course / "grading" / "autograded" / "good2" / ASSIGNMENTS[1]
+    second = Layout(course).autograded / "good2" / ASSIGNMENTS[1]
     deadline = time.monotonic() + 600
     while not second.exists() and grader.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

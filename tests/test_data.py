@@ -1,5 +1,7 @@
 """Tests for rnnlib.data: corpora, Vocab, truncated-BPTT batches, bits and binary addition."""
+import inspect
 import socket
+import types
 
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import rnnlib.data
 from rnnlib.data import (
     BUILTIN_CORPORA,
     Vocab,
@@ -367,3 +370,11 @@ def test_lookahead_labels_are_the_bits_shift_steps_ahead():
     assert mask[:, :-3].all() and not mask[:, -3:].any()
     with pytest.raises(ValueError, match="shift"):
         lookahead_batch(8, 3, shift=3)
+
+
+def test_tbptt_batches_is_one_plain_function_returning_a_generator():
+    """The whole answer lives in tbptt_batches: a plain function (so it checks at call time) whose
+    batches come from a generator defined inside it."""
+    assert not inspect.isgeneratorfunction(tbptt_batches)
+    assert isinstance(tbptt_batches(np.arange(20), 2, 3), types.GeneratorType)
+    assert not hasattr(rnnlib.data, "_tbptt_batches")

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
+from rnnlib import gradflow
 from rnnlib.gradflow import (_random_inputs, bptt_trace, gradient_flow, jacobian_norms, lstm_gradient_flow,
                              pascanu_bound, recurrent_matrix, softmax_overflow)
-from rnnlib.lstm import lstm_backward, lstm_forward
+from rnnlib.lstm import lstm_backward, lstm_forward, sigmoid
 from rnnlib.rnn import rnn_backward, rnn_forward
 
 
@@ -129,3 +130,11 @@ def test_lstm_gradient_flow_matches_lstm_backward():
         dh[:, -1] = rest[:, -1]
         dh_t = lstm_backward(dh, rest_cache)[1]
         assert flow["norms_h"][t] == pytest.approx(np.linalg.norm(dh_t), rel=1e-10)
+
+
+def test_one_sigmoid_in_rnnlib():
+    """The sigmoid activation is lstm's stable sigmoid, not a second copy."""
+    assert gradflow.ACTIVATIONS["sigmoid"].f is sigmoid
+    assert not hasattr(gradflow, "_sigmoid")
+    a = np.array([-800.0, -3.0, 0.0, 3.0, 800.0])
+    np.testing.assert_allclose(gradflow.ACTIVATIONS["sigmoid"].df(a), sigmoid(a) * (1 - sigmoid(a)))

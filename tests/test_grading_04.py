@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from rnnlib import gradflow, grading, optim
+from rnnlib.grading import vanishing_gradients
 
 from conftest import as_student, fails
 
@@ -36,7 +37,7 @@ def test_correct_solutions_pass(capsys):
 @pytest.mark.parametrize("kw,hint", [({"norm": "fro"}, "Frobenius"), ({"deriv": "h_prev"}, "that step's output"),
                                      ({"order": "left"}, "wrong order")])
 def test_jacobian_mistakes(kw, hint):
-    student = as_student(grading._jacobian_variant)
+    student = as_student(vanishing_gradients._jacobian_variant)
     assert hint in fails(grading.check_jacobian_norms, lambda h, Wh: student(h, Wh, **kw))
 
 

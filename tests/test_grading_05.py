@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from rnnlib import data, grading
+from rnnlib.grading import binary_addition
 
 from conftest import as_student, fails
 
@@ -19,7 +20,7 @@ def bits_to_int(bits):
 def test_correct_solutions_pass(capsys):
     grading.check_int_to_bits(int_to_bits)
     grading.check_bits_to_int(bits_to_int)
-    step = as_student(grading._adder_train_step, grading._sig)
+    step = as_student(binary_addition.adder_train_step)
     grading.check_train_step(step)
     grading.check_train_step(step, seed=2, N=7, hidden=5)
     assert capsys.readouterr().out.count("all checks passed") == 4
@@ -38,10 +39,10 @@ def test_msb_first_and_unvectorised_bits_are_explained():
                                      ({"deriv": "none"}, "sigmoid derivative"),
                                      ({"sign": -1.0}, "up the gradient")])
 def test_train_step_mistakes(kw, hint):
-    step = as_student(grading._adder_train_step, grading._sig)
+    step = as_student(binary_addition.adder_train_step)
     assert hint in fails(grading.check_train_step, lambda p, x, y, lr: step(p, x, y, lr, **kw))
 
 
 def test_delegation_is_rejected():
     assert "reference implementation" in fails(grading.check_int_to_bits, data.int_to_bits)
-    assert "reference implementation" in fails(grading.check_train_step, grading._adder_train_step)
+    assert "reference implementation" in fails(grading.check_train_step, binary_addition.adder_train_step)

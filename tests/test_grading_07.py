@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from rnnlib import grading, lstm
+from rnnlib.grading import core, lstm as lstm_checks
 from rnnlib.lstm import LSTMStepCache
 
 from conftest import as_student, fails
@@ -89,7 +90,7 @@ def test_forward_mistakes_and_cache():
                                      ({"tanh_c": "next_c"}, "not 1 - next_c**2"),
                                      ({"db": "mean"}, "averaged over the batch")])
 def test_step_backward_mistakes(kw, hint):
-    student = as_student(grading._lstm_step_backward_variant)
+    student = as_student(lstm_checks._lstm_step_backward_variant)
     message = fails(grading.check_lstm_step_backward, lambda dh, dc, cache: student(dh, dc, cache, **kw))
     assert hint in message and "numerical gradient" in message
 
@@ -100,7 +101,7 @@ def test_step_backward_mistakes(kw, hint):
                                      ({"order": "forward"}, "time runs the wrong way"),
                                      ({"tanh_path": False}, "through next_h = o * tanh(next_c)")])
 def test_sequence_backward_mistakes(kw, hint):
-    student = as_student(grading._lstm_backward_variant, grading._lstm_step_backward_variant, grading._accumulate)
+    student = as_student(lstm_checks._lstm_backward_variant, lstm_checks._lstm_step_backward_variant, core.add_step_grads)
     assert hint in fails(grading.check_lstm_backward, lambda dh, cache: student(dh, cache, **kw))
 
 

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
+from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
 
 ASSIGNMENT = "01_forward_pass"
@@ -26,7 +27,7 @@ ENV = without_venv()
 def course(tmp_path_factory):
     """A copy of the course with one assignment, sharing this checkout's .venv."""
     course = course_copy(tmp_path_factory.mktemp("course"))
-    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    shutil.copytree(Layout(ROOT).source / ASSIGNMENT, Layout(course).source / ASSIGNMENT)
     return course
 
 
@@ -42,8 +43,9 @@ def run(course, *args):
 def graded(course, tmp_path_factory):
     """Release, collect two students from an LMS zip, autograde."""
     run(course, "release")
-    release = nbformat.read(notebook_path(course / "notebooks", ASSIGNMENT), as_version=4)
-    solution = nbformat.read(notebook_path(course / "solutions", ASSIGNMENT), as_version=4)
+    layout = Layout(course)
+    release = nbformat.read(layout.release_notebook(ASSIGNMENT), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, ASSIGNMENT), as_version=4)
     archive = tmp_path_factory.mktemp("lms") / "forward_pass.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("submissions/alice_forward_pass.ipynb", nbformat.writes(make_submission(release, solution)))
@@ -75,7 +77,7 @@ def formgrader(graded):
 def test_collect_and_autograde_through_the_course_script(graded):
     course, table = graded
     for student in ("alice", "bob"):
-        assert (course / "grading" / "submitted" / student / ASSIGNMENT / "forward_pass.ipynb").is_file()
+        assert Layout(course).submitted_notebook(student, ASSIGNMENT).is_file()
     assert "alice" in table and "bob" in table
 
 
@@ -106,5 +108,5 @@ def test_free_responses_are_hand_graded_in_the_formgrader(formgrader, graded):
     assert float(rows["bob"]["score"]) == 0
 
     run(course, "feedback", ASSIGNMENT)
-    html = (course / "grading" / "feedback" / "alice" / ASSIGNMENT / "forward_pass.html").read_text()
+    html = Layout(course).feedback_html("alice", ASSIGNMENT).read_text()
     assert f"(Score: {full:.1f} / {full:.1f})" in html   # the notebook's total, hand-graded points included

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from rnnlib.gradcheck import check_gradients, rel_error, tolerance
-from rnnlib.lstm import TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward, sigmoid
+from rnnlib.lstm import (TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward, sigmoid,
+                         step_backward, step_forward)
 
 
 def random_lstm(N, T, D, H, seed=0):
@@ -126,6 +127,73 @@ def test_bad_inputs_name_the_argument():
     # Wx of an RNN (D, H) handed to the LSTM: H comes from h0, so the message can say 4H = 16.
     with pytest.raises(ValueError, match=r"Wx: expected shape \(D, 4H\) = \(3, 16\), got \(3, 4\)"):
         lstm_forward(x, h0, Wx[:, :4], Wh, b)
+
+
+FIELDS = r"\(x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c\)"
+
+
+def test_backward_takes_any_cache_in_the_contracts_order():
+    """As for the RNN: a plain 10-tuple in LSTMStepCache's field order, as a forward written in a
+    notebook may return, is as good as rnnlib's named one."""
+    x, h0, Wx, Wh, b = random_lstm(2, 3, 3, 4)
+    h, cache = lstm_forward(x, h0, Wx, Wh, b)
+    dh = np.random.default_rng(1).standard_normal(h.shape)
+    plain = [tuple(step) for step in cache]
+    for mine, reference in zip(lstm_backward(dh, plain), lstm_backward(dh, cache)):
+        np.testing.assert_array_equal(mine, reference)
+    dc = np.random.default_rng(2).standard_normal(h0.shape)
+    for mine, reference in zip(lstm_step_backward(dh[:, 0], dc, plain[0]), lstm_step_backward(dh[:, 0], dc, cache[0])):
+        np.testing.assert_array_equal(mine, reference)
+
+
+def test_backward_rejects_what_is_not_a_cache():
+    x, h0, Wx, Wh, b = random_lstm(2, 3, 3, 4)
     _, cache = lstm_forward(x, h0, Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"cache\[0\]: expected the LSTMStepCache"):
-        lstm_backward(np.zeros((2, 3, 4)), [tuple(cache[0])] + cache[1:])
+    with pytest.raises(ValueError, match=r"cache\[1\]: expected a step cache " + FIELDS + r".*tuple of length 9"):
+        lstm_backward(np.zeros((2, 3, 4)), [cache[0], tuple(cache[1])[:9], cache[2]])
+    with pytest.raises(ValueError, match=r"cache: expected a step cache " + FIELDS + r".*got list of length 10"):
+        lstm_step_backward(np.zeros((2, 4)), np.zeros((2, 4)), list(cache[0]))
+    with pytest.raises(ValueError, match="cache: expected the list of T >= 1 step caches from lstm_forward, got dict"):
+        lstm_backward(np.zeros((2, 3, 4)), {})
+
+
+def test_unchecked_step_functions_are_the_checked_ones_without_the_checks():
+    x, h0, Wx, Wh, b = random_lstm(2, 1, 3, 4)
+    c0 = np.random.default_rng(3).standard_normal(h0.shape)
+    *checked, checked_cache = lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)
+    *mine, cache = step_forward(x[:, 0], h0, c0, Wx, Wh, b)
+    for a, b_ in zip(mine + list(cache), checked + list(checked_cache)):
+        np.testing.assert_array_equal(a, b_)
+    dh, dc = np.random.default_rng(1).standard_normal((2, 2, 4))
+    for a, b_ in zip(step_backward(dh, dc, cache), lstm_step_backward(dh, dc, checked_cache)):
+        np.testing.assert_array_equal(a, b_)
+
+
+@pytest.mark.parametrize("N,T,D,H", [(3, 7, 4, 5), (1, 1, 2, 3), (2, 30, 3, 2)])
+def test_vectorised_sequence_is_the_step_loop(N, T, D, H):
+    """lstm_forward/lstm_backward batch the input term and the weight gradients over all steps; the
+    loop that a notebook writes, one step_forward/step_backward per step, gives the same numbers."""
+    x, h0, Wx, Wh, b = random_lstm(N, T, D, H, seed=T)
+    c0 = np.random.default_rng(5).standard_normal(h0.shape)
+    h, cache = lstm_forward(x, h0, Wx, Wh, b, c0=c0)
+    prev_h, prev_c, loop_cache = h0, c0, []
+    for t in range(T):
+        prev_h, prev_c, step = step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
+        np.testing.assert_allclose(h[:, t], prev_h, rtol=1e-12, atol=1e-14)
+        loop_cache.append(step)
+    dh = np.random.default_rng(4).standard_normal(h.shape)
+    dx, dprev_h, dprev_c = np.empty_like(x), np.zeros_like(h0), np.zeros_like(h0)
+    sums = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+    for t in reversed(range(T)):
+        dx[:, t], dprev_h, dprev_c, *grads = step_backward(dh[:, t] + dprev_h, dprev_c, loop_cache[t])
+        for total, g in zip(sums, grads):
+            total += g
+    for mine, loop in zip(lstm_backward(dh, cache), (dx, dprev_h, *sums)):
+        np.testing.assert_allclose(mine, loop, rtol=1e-12, atol=1e-13)
+
+
+def test_float32_stays_float32():
+    x, h0, Wx, Wh, b = (a.astype(np.float32) for a in random_lstm(2, 5, 3, 4))
+    h, cache = lstm_forward(x, h0, Wx, Wh, b)
+    assert h.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in lstm_backward(np.ones_like(h), cache))

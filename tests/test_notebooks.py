@@ -8,9 +8,10 @@ from nbclient import NotebookClient
 from nbgrader.validator import Validator
 
 from conftest import EXERCISES, ROOT
-from instructor.submissions import assignments, notebook_path
+from instructor.layout import Layout
+from instructor.submissions import notebook_path
 
-ASSIGNMENTS = assignments()
+ASSIGNMENTS = Layout(ROOT).assignments()
 
 
 def execute(path, allow_errors=False):

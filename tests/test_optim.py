@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnlib.optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm
+from rnnlib.optim import SGD, Adagrad, Adam, adagrad_step, adagrad_update, clip_grad_norm
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((6, 4)) + 2 * np.eye(6, 4)
@@ -81,3 +81,15 @@ def test_optimiser_errors_name_the_problem():
         clip_grad_norm({"p": np.array([0.0, np.nan])}, 1.0)
     with pytest.raises(ValueError, match=r"cache: expected the keys of params \['p'\]; missing \['p'\]"):
         adagrad_update(params, {"p": np.zeros(3)}, {}, lr=0.1)
+
+
+def test_adagrad_step_is_the_unchecked_core_of_both():
+    g = {"a": np.array([1.0, -2.0, 0.5]), "b": np.array([[3.0]])}
+    p1, p2 = {"a": np.ones(3), "b": np.ones((1, 1))}, {"a": np.ones(3), "b": np.ones((1, 1))}
+    c1, c2 = {k: np.zeros_like(v) for k, v in p1.items()}, {k: np.zeros_like(v) for k, v in p2.items()}
+    for _ in range(3):
+        adagrad_step(p1, g, c1, 0.1, 1e-8)
+        adagrad_update(p2, g, c2, lr=0.1)
+    for k, p in p1.items():
+        np.testing.assert_array_equal(p, p2[k])
+        np.testing.assert_array_equal(c1[k], c2[k])

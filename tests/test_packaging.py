@@ -27,16 +27,14 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 
 
 def test_nbgrader_config_uses_solutions_and_notebooks_anchored_at_the_repo():
-    from traitlets.config import Config
-    c = Config()
-    code = (ROOT / "nbgrader_config.py").read_text()
-    exec(compile(code, str(ROOT / "nbgrader_config.py"), "exec"),
-         {"get_config": lambda: c, "__file__": str(ROOT / "nbgrader_config.py")})
-    assert c.CourseDirectory.source_directory == "solutions"
-    assert c.CourseDirectory.release_directory == "notebooks"
-    assert c.CourseDirectory.root == str(ROOT)
-    assert c.CourseDirectory.db_url.startswith(f"sqlite:///{ROOT}/grading/")
-    assert 0 < c.Execute.timeout <= 120
+    from instructor.layout import Layout, course_config
+    layout = Layout(ROOT)
+    assert (layout.root, layout.source, layout.release) == (ROOT, ROOT / "solutions", ROOT / "notebooks")
+    grading = ROOT / "grading"           # one git-ignored folder holds every grading artefact
+    assert {layout.submitted.parent, layout.autograded.parent, layout.feedback.parent, layout.originals.parent,
+            layout.downloaded.parent} == {grading}
+    assert layout.db_url == f"sqlite:///{grading / 'gradebook.db'}"
+    assert 0 < course_config(ROOT).Execute.timeout <= 120
 
 
 def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():

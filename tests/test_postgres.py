@@ -1,5 +1,7 @@
 """The gradebook on PostgreSQL (what a course on JupyterHub uses): a local server started for the
-test, a class graded into it, the grader killed midway and run again, the same grades, no duplicates."""
+test and named in the course's nbgrader_config.py, as an instructor would; a class graded into it,
+the grader killed midway and run again, the same grades, no duplicates. nbgrader, the autograde
+command, its report and the gradebook reader all find the database through the config alone."""
 import glob
 import os
 import shutil
@@ -14,8 +16,10 @@ import nbformat
 import pytest
 
 from instructor import sandbox
-from instructor.autograde import autograde, grade_table, nbgrader, report
+from instructor.autograde import autograde, nbgrader, report
 from instructor.demo import make_course, submit
+from instructor.gradebook import grades
+from instructor.layout import CONFIG_FILE, Layout
 from instructor.submissions import make_submission, notebook_path
 
 A = "01_forward_pass"
@@ -55,36 +59,54 @@ def postgres():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def scores(db_url):
-    """{student: autograded score} and the number of submitted notebooks."""
-    table = grade_table(A, db_url)
-    return {s: sum(v for k, v in cells.items() if k.startswith("test_")) for s, cells in table.items()}, len(table)
+def scores(course):
+    """{student: autograded score} and the number of submitted notebooks, read by the one reader."""
+    table = grades(Layout(course), A)
+    return {s: sum(v for k, v in g.cells.items() if k.startswith("test_")) for (s, _), g in table.items()}, len(table)
+
+
+def direct_scores(db_url):
+    """The same, read straight from the database at db_url (not through the course's config)."""
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url) as gb:
+        return {sub.student.id: sum(g.score for g in sub.grades if g.name.startswith("test_"))
+                for nb in gb.find_assignment(A).notebooks for sub in nb.submissions}
 
 
 def test_a_class_graded_into_postgresql_survives_an_interruption(postgres, tmp_path):
     course = make_course(tmp_path, [A])
-    assert nbgrader(course, "generate_assignment", A, "--force", f"--CourseDirectory.db_url={postgres}").returncode == 0
-    release = nbformat.read(notebook_path(course / "notebooks", A), as_version=4)
-    solution = nbformat.read(notebook_path(course / "solutions", A), as_version=4)
+    sqlite_file = Path(Layout(course).db_url.removeprefix("sqlite:///"))
+    sqlite_file.unlink()                 # released into the default gradebook; from now on nothing may use it
+    with open(course / CONFIG_FILE, "a") as config:       # where an instructor sets it
+        config.write(f"\nc.CourseDirectory.db_url = {postgres!r}\n")
+    assert Layout(course).db_url == postgres
+    assert nbgrader(course, "generate_assignment", A, "--force").returncode == 0
+    layout = Layout(course)
+    release = nbformat.read(layout.release_notebook(A), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
     for student, replace in CLASS.items():
         submit(course, student, A, make_submission(release, solution, "correct", replace))
 
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    grader = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", A, f"--CourseDirectory.db_url={postgres}"],
+    grader = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", A],
                               cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-    while not (course / "grading" / "autograded" / "ben").exists() and grader.poll() is None:
+    while not (layout.autograded / "ben").exists() and grader.poll() is None:
         time.sleep(0.2)
     time.sleep(1.0)
     os.killpg(grader.pid, signal.SIGKILL)
     grader.wait()
-    assert scores(postgres)[0] != EXPECTED, "the kill came too late to test anything"
+    assert scores(course)[0] != EXPECTED, "the kill came too late to test anything"
 
-    result, repairs = autograde(course, A, db_url=postgres)
-    table, rows = scores(postgres)
-    assert table == EXPECTED and rows == len(CLASS)
+    result, repairs = autograde(course, A)
+    table, rows = scores(course)
+    assert table == EXPECTED and rows == len(CLASS) and direct_scores(postgres) == EXPECTED
     assert any("interrupted" in problems[-1] for problems in repairs.values())
-    assert "kernel trouble dan" in report(course, A, result, repairs, db_url=postgres)
+    summary = report(course, A, repairs)
+    assert "kernel trouble dan" in summary and "NOT GRADED" not in summary
+    for student, score in EXPECTED.items():                     # the report's scores come from PostgreSQL too
+        assert f"  {student:20s} {score:6.1f} / " in summary
 
-    autograde(course, A, "--force", db_url=postgres)             # grading everyone again: same rows, same grades
-    assert scores(postgres) == (EXPECTED, len(CLASS))
+    autograde(course, A, "--force")              # grading everyone again: same rows, same grades
+    assert scores(course) == (EXPECTED, len(CLASS))
+    assert not sqlite_file.exists(), "something graded into the default SQLite gradebook"

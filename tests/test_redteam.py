@@ -6,14 +6,15 @@ each submission earns, and that honest submissions graded in the same run keep t
 """
 import json
 import socket
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from instructor import sandbox
-from instructor.autograde import autograde, grade_table, gradebook_url
+from instructor.autograde import autograde
 from instructor.demo import make_course, submit
+from instructor.gradebook import grades
+from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path, solution_answers
 
 A = "01_forward_pass"
@@ -100,7 +101,7 @@ WRONG = "def rnn_forward(x, h0, Wx, Wh, b):\n    return np.zeros((x.shape[0], x.
 FAKERS = {
     "delegate_reference": "from rnnlib import rnn_forward\n",
     "delegate_private_core": ("import rnnlib.rnn as R\ndef rnn_forward(x, h0, Wx, Wh, b):\n    h, cache, prev = [], [], h0\n"
-                              "    for t in range(x.shape[1]):\n        prev, c = R._step_forward(x[:, t], prev, Wx, Wh, b)\n"
+                              "    for t in range(x.shape[1]):\n        prev, c = R.step_forward(x[:, t], prev, Wx, Wh, b)\n"
                               "        h.append(prev)\n        cache.append(c)\n    return np.stack(h, 1), cache\n"),
     "delegate_without_profiler": ("import sys\nfrom rnnlib.rnn import rnn_forward as _reference\n"
                                   "def rnn_forward(*args):\n    sys.setprofile(None)\n    return _reference(*args)\n"),
@@ -125,8 +126,9 @@ VICTIM_BUG = "def rnn_forward(x, h0, Wx, Wh, b):\n    return np.zeros((x.shape[0
 def graded(tmp_path_factory):
     """Grade honest, buggy, hostile and broken submissions in one nbgrader run."""
     course = make_course(tmp_path_factory.mktemp("redteam"), [A])
-    release = nbformat.read(notebook_path(course / "notebooks", A), as_version=4)
-    solution = nbformat.read(notebook_path(course / "solutions", A), as_version=4)
+    layout = Layout(course)
+    release = nbformat.read(layout.release_notebook(A), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
     answers = solution_answers(solution)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -145,7 +147,7 @@ def graded(tmp_path_factory):
     for student, spoil in BROKEN_FILES.items():
         nb = make_submission(release, solution, "correct")
         submit(course, student, A, nb)
-        spoil(notebook_path(course / "grading" / "submitted" / student, A))
+        spoil(layout.submitted_notebook(student, A))
     result, repairs = autograde(course, A, "--force", f"--Execute.timeout={TIMEOUT}", env={"RNN_SECRET": SECRET})
     try:
         listener.accept()
@@ -157,11 +159,12 @@ def graded(tmp_path_factory):
 
 
 def scores(course):
-    return grade_table(A, gradebook_url(course))
+    """{student: {cell: score}}"""
+    return {student: g.cells for (student, _), g in grades(Layout(course), A).items()}
 
 
 def outputs(course, student):
-    nb = nbformat.read(notebook_path(Path(course, "grading", "autograded", student), A), as_version=4)
+    nb = nbformat.read(Layout(course).autograded_notebook(student, A), as_version=4)
     return {c.metadata.get("nbgrader", {}).get("grade_id"): "".join(o.get("text", "") + o.get("ename", "") + o.get("evalue", "")
                                                                      for o in c.get("outputs", []))
             for c in nb.cells if c.cell_type == "code"}
@@ -207,10 +210,10 @@ def test_a_broken_file_is_graded_repaired_and_explained(graded, student):
     _, score, reason = BROKEN[student]
     assert auto_total(table, student) == score
     assert any(reason in p for p in repairs[student]), repairs[student]
-    graded_nb = nbformat.read(notebook_path(Path(course, "grading", "autograded", student), A), as_version=4)
+    layout = Layout(course)
+    graded_nb = nbformat.read(layout.autograded_notebook(student, A), as_version=4)
     assert reason in graded_nb.cells[0].source                 # the note the feedback shows
-    kept = Path(course, "grading", "originals", student, A)
-    assert kept.is_dir() and any(kept.iterdir())               # the original file is not lost
+    assert layout.original_notebook(student, A).is_file()     # the original file is not lost
 
 
 @pytest.mark.parametrize("student", list(FAKERS))

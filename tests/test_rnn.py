@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from rnnlib.gradcheck import check_gradients, rel_error, tolerance
-from rnnlib.rnn import TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from rnnlib.rnn import (TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward, step_backward,
+                        step_forward)
 
 
 def random_rnn(N, T, D, H, seed=0):
@@ -159,3 +160,35 @@ def test_backward_rejects_what_is_not_a_cache():
         rnn_backward(np.zeros((2, 2, 4)), {})
     with pytest.raises(ValueError, match=r"x: expected shape \(N, D\), got \(2, 3, 3\)"):
         rnn_step_forward(*random_rnn(2, 3, 3, 4))
+
+
+def test_unchecked_step_functions_are_the_checked_ones_without_the_checks():
+    x, h0, Wx, Wh, b = random_rnn(2, 1, 3, 4)
+    checked_h, checked_cache = rnn_step_forward(x[:, 0], h0, Wx, Wh, b)
+    h, cache = step_forward(x[:, 0], h0, Wx, Wh, b)
+    np.testing.assert_array_equal(h, checked_h)
+    assert cache._fields == checked_cache._fields
+    dnext_h = np.random.default_rng(1).standard_normal(h.shape)
+    for mine, checked in zip(step_backward(dnext_h, cache), rnn_step_backward(dnext_h, checked_cache)):
+        np.testing.assert_array_equal(mine, checked)
+
+
+def test_vectorised_sequence_is_the_step_loop():
+    """rnn_forward/rnn_backward batch the input term and the weight gradients over all steps; the
+    loop that a notebook writes, one step_forward/step_backward per step, gives the same numbers."""
+    x, h0, Wx, Wh, b = random_rnn(3, 7, 4, 5, seed=3)
+    h, cache = rnn_forward(x, h0, Wx, Wh, b)
+    prev, loop_cache = h0, []
+    for t in range(x.shape[1]):
+        prev, step = step_forward(x[:, t], prev, Wx, Wh, b)
+        np.testing.assert_allclose(h[:, t], prev, rtol=1e-12, atol=1e-14)
+        loop_cache.append(step)
+    dh = np.random.default_rng(4).standard_normal(h.shape)
+    dx, dprev_h = np.empty_like(x), np.zeros_like(h0)
+    sums = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+    for t in reversed(range(x.shape[1])):
+        dx[:, t], dprev_h, *grads = step_backward(dh[:, t] + dprev_h, loop_cache[t])
+        for total, g in zip(sums, grads):
+            total += g
+    for mine, loop in zip(rnn_backward(dh, cache), (dx, dprev_h, *sums)):
+        np.testing.assert_allclose(mine, loop, rtol=1e-12, atol=1e-13)

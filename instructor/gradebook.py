@@ -1,0 +1,66 @@
+"""The one reader of the gradebook: what each student got, per assignment.
+
+The autograde report, the check for interrupted grading, the demo's table and the tests all read
+grades here, from the gradebook the course's nbgrader_config.py names (Layout.db_url).
+"""
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+@dataclass(frozen=True)
+class Grades:
+    """One student's grades for one assignment (summed over its notebooks)."""
+    score: float
+    max_score: float
+    cells: dict        # {grade_id: score} of every graded cell, autograded or graded by hand
+    failed: list       # autograded code cells that lost points, sorted
+    by_hand: float     # points of answers waiting to be graded by hand (free responses)
+    missing: bool      # a code cell has no autograded score: its grading never finished
+
+
+def grades(layout, assignment=None):
+    """{(student, assignment): Grades} for one assignment, or for all of them.
+
+    A student appears once their submission has a notebook in the gradebook. Raises ValueError if
+    a student has two rows for one notebook: grading must never duplicate.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    rows, seen = {}, set()
+    with Gradebook(layout.db_url) as gb:
+        try:
+            found = [gb.find_assignment(assignment)] if assignment else gb.assignments
+        except MissingEntry:                  # never released into this gradebook: nobody has grades
+            return {}
+        for a in found:
+            for nb in a.notebooks:
+                for sub in nb.submissions:
+                    if (sub.student.id, a.name, nb.name) in seen:
+                        raise ValueError(f"{sub.student.id} has two rows for {a.name}/{nb.name}")
+                    seen.add((sub.student.id, a.name, nb.name))
+                    rows.setdefault((sub.student.id, a.name), []).extend(map(_Cell.of, sub.grades))
+    return {key: _summary(cells) for key, cells in rows.items()}
+
+
+class _Cell(NamedTuple):
+    """What a summary needs of one of nbgrader's Grade rows (read while the database session is open)."""
+    name: str
+    score: float
+    max_score: float
+    auto_score: float | None
+    code: bool
+    by_hand: bool
+
+    @classmethod
+    def of(cls, grade):
+        return cls(grade.name, grade.score, grade.max_score, grade.auto_score, grade.cell.cell_type == "code",
+                   grade.needs_manual_grade)
+
+
+def _summary(cells):
+    return Grades(score=sum(c.score for c in cells),
+                  max_score=sum(c.max_score for c in cells),
+                  cells={c.name: c.score for c in cells},
+                  failed=sorted(c.name for c in cells if c.code and c.auto_score is not None
+                                and c.auto_score < c.max_score),
+                  by_hand=sum(c.max_score for c in cells if c.by_hand),
+                  missing=any(c.code and c.auto_score is None for c in cells))
