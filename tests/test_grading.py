@@ -267,3 +267,14 @@ def test_grading_helpers_are_reference_code_too():
     """grading's private variants compute correct gradients by default: calling them is delegation."""
     assert "reference implementation" in fails(grading.check_rnn_backward,
                                                 lambda dh, cache: bptt._rnn_backward_variant(dh, cache))
+
+
+@pytest.mark.parametrize("module", grading.MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_each_lesson_module_declares_its_exercises_checks_and_references(module):
+    lesson = module.LESSON
+    checks = {name for name in vars(module) if name.startswith("check_")}
+    assert checks == {f"check_{exercise}" for exercise in lesson.exercises}
+    assert all(getattr(grading, name) is getattr(module, name) for name in checks)   # from rnnlib.grading import ...
+    for reference in lesson.references:
+        assert callable(core.resolve(reference)), reference
+    assert lesson.forbidden(), "no reference code to watch for"

@@ -49,6 +49,16 @@ def test_course_script_prints_usage():
     assert re.search(r"\./course lab", out) and re.search(r"\./course test", out)
 
 
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+def test_no_source_file_is_git_ignored():
+    """A clone must get every module and notebook (a pattern like grading/ once hid rnnlib/grading/)."""
+    sources = [str(p.relative_to(ROOT)) for folder in ("rnnlib", "instructor", "solutions", "notebooks", "tests")
+               for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".ipynb", ".txt") and "__pycache__" not in p.parts
+               and ".ipynb_checkpoints" not in p.parts]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *sources], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert sources and not ignored
+
+
 def test_package_is_installed_from_this_checkout():
     import rnnlib
     assert Path(rnnlib.__file__).resolve().parent == ROOT / "rnnlib"

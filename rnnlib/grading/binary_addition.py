@@ -1,0 +1,128 @@
+"""Binary addition: bits least-significant first, and one BPTT step of the seed's sigmoid adder."""
+import numpy as np
+
+from .. import lstm
+from . import core
+from .core import GradingFailure, Lesson
+
+# train_step's answer is this module's own adder_train_step (the seed's network has no rnnlib twin).
+LESSON = Lesson(
+    "05_binary_addition",
+    exercises={"int_to_bits": "data:int_to_bits", "bits_to_int": "data:bits_to_int",
+               "train_step": "grading.binary_addition:adder_train_step"},
+)
+
+
+def check_int_to_bits(fn, seed=0):
+    """Check int_to_bits(n, width): least-significant bit first, vectorised over int arrays."""
+    __tracebackhide__ = True
+    from ..data import int_to_bits as reference
+    name = "int_to_bits"
+    rng = np.random.default_rng(seed)
+    for n, width, what in [(6, 4, "6 with width 4"), (np.array(rng.integers(0, 256, size=5)), 8, "an array of 5 ints"),
+                           (rng.integers(0, 2 ** 12, size=(2, 3)), 12, "a (2, 3) array")]:
+        try:
+            got = LESSON.call(name, fn, n, width)
+        except GradingFailure as e:
+            if np.ndim(n) == 0:
+                raise
+            raise GradingFailure(f"{e}\n  Likely cause: it must work on whole arrays of ints at once, e.g. "
+                                 f"(n[..., None] >> np.arange(width)) & 1, not one Python int at a time.") from e.__cause__
+        expected = reference(n, width)
+        if np.shape(got) != expected.shape:
+            raise GradingFailure(f"{name}: for {what} the result has shape {np.shape(got)}, expected {expected.shape} "
+                                 f"(the input's shape plus a last axis of size width). Use numpy operations that "
+                                 f"work on whole arrays, e.g. (n[..., None] >> np.arange(width)) & 1.")
+        got = np.asarray(got)
+        if not np.array_equal(got, expected):
+            hints = (["the bits are most-significant first; this course feeds the least-significant bit first "
+                      "(bit k is (n >> k) & 1), as the carry travels from low bits to high."]
+                     if np.array_equal(got, expected[..., ::-1]) else [])
+            core.fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
+    core.passed(name)
+
+
+def check_bits_to_int(fn, seed=0):
+    """Check bits_to_int(bits): inverse of int_to_bits over the last axis."""
+    __tracebackhide__ = True
+    from ..data import int_to_bits
+    name = "bits_to_int"
+    rng = np.random.default_rng(seed)
+    for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
+        bits = int_to_bits(n, width)
+        got = LESSON.call(name, fn, bits.copy())
+        if np.shape(got) != np.shape(n) or not np.array_equal(np.asarray(got), n):
+            reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
+            hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
+                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else [])
+            core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
+                          f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
+    core.passed(name)
+
+
+def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0):
+    """The seed's sigmoid RNN (no biases), one gradient step on 0.5 * sum (yhat - y)**2 / N."""
+    Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
+    N, T, _ = x.shape
+    hs, ys = [np.zeros((N, Wh.shape[0]))], []
+    for t in range(T):
+        hs.append(lstm.sigmoid(x[:, t] @ Wx + hs[-1] @ Wh))
+        ys.append(lstm.sigmoid(hs[-1] @ Wy))
+    yhat = np.stack(ys, axis=1)
+    loss = 0.5 * np.sum((yhat - y) ** 2) / N
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    dnext = np.zeros((N, Wh.shape[0]))
+    for t in reversed(range(T)):
+        dz = (ys[t] - y[:, t]) / N * (ys[t] * (1 - ys[t]) if deriv == "output" else 1.0)
+        dh = dz @ Wy.T + dnext
+        da = dh * hs[t + 1] * (1 - hs[t + 1])
+        step = {"Wy": hs[t + 1].T @ dz, "Wx": x[:, t].T @ da, "Wh": hs[t].T @ da}
+        for k in grads:
+            grads[k] = grads[k] + step[k] if accumulate else step[k]
+        dnext = da @ Wh.T
+    for k in params:
+        params[k] -= sign * lr * grads[k]
+    return float(loss)
+
+
+_ADDER_MISTAKES = [
+    ({"accumulate": False}, "the weight updates must be accumulated over all 8 steps (+=) and applied once, "
+     "as in the seed; here only one step's contribution was kept."),
+    ({"deriv": "none"}, "the output's sigmoid derivative yhat * (1 - yhat) is missing from the output delta."),
+    ({"sign": -1.0}, "the weights moved up the gradient: subtract lr * gradient (or add lr * update with "
+     "error = y - yhat)."),
+]
+
+
+def check_train_step(fn, seed=0, N=4, hidden=16):
+    """Check train_step(params, x, y, lr) -> loss: one full-BPTT step of the seed's sigmoid adder."""
+    __tracebackhide__ = True
+    from ..data import random_binary_addition_batch
+    name = "train_step"
+    rng = np.random.default_rng(seed)
+    x, y = random_binary_addition_batch(N, width=8, rng=rng)
+    params = {"Wx": rng.uniform(-1, 1, (2, hidden)), "Wh": rng.uniform(-1, 1, (hidden, hidden)),
+              "Wy": rng.uniform(-1, 1, (hidden, 1))}
+    mine = {k: v.copy() for k, v in params.items()}
+    arrays = dict(mine)
+    loss = LESSON.call(name, fn, mine, x.copy(), y.copy(), 0.1)
+    expected = {k: v.copy() for k, v in params.items()}
+    ref_loss = adder_train_step(expected, x, y, 0.1)
+    if any(mine[k] is not arrays[k] for k in mine):
+        raise GradingFailure(f"{name}: replaced the arrays in params; update them in place (params[k] -= ...).")
+    problems = []
+    line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
+    if line:
+        problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)", []))
+    for k in ("Wx", "Wh", "Wy"):
+        line = core.mismatch(f"params[{k!r}] after the step", mine[k], expected[k])
+        if line:
+            variants = []
+            for kw, hint in _ADDER_MISTAKES:
+                wrong = {kk: v.copy() for kk, v in params.items()}
+                adder_train_step(wrong, x, y, 0.1, **kw)
+                variants.append((hint, wrong[k]))
+            problems.append((line, core.hints(mine[k], variants, expected[k])))
+    if problems:
+        core.fail(name, problems)
+    core.passed(name)

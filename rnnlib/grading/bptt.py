@@ -1,0 +1,128 @@
+"""Backpropagation through time: numerical gradients, the step and sequence backward, the output layer's."""
+import numpy as np
+
+from .. import gradcheck, layers, rnn
+from . import core
+from .core import GradingFailure, Lesson, add_step_grads
+from .forward_pass import seq_inputs, step_inputs
+
+LESSON = Lesson(
+    "03_bptt",
+    exercises={"numerical_gradient": "gradcheck:numerical_gradient", "rnn_step_backward": "rnn:rnn_step_backward",
+               "rnn_backward": "rnn:rnn_backward", "temporal_affine_backward": "layers:temporal_affine_backward"},
+    cores=("gradcheck:numerical_gradient_array", "rnn:step_backward"),
+)
+
+
+def check_numerical_gradient(fn, seed=0):
+    """Check numerical_gradient(f, x, h=1e-5): centred differences, x restored, any shape."""
+    __tracebackhide__ = True
+    name = "numerical_gradient"
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((3, 4))
+    for x0, g, A_, what in [(rng.standard_normal(5), "cube", 1.0, "f(x) = sum(x**3), x of shape (5,)"),
+                            (rng.standard_normal((3, 4)), "tanh", A, "f(x) = sum(tanh(A * x)), x of shape (3, 4)")]:
+        x = x0.copy()
+        objective = gradcheck.SumOf(x, g, A_)
+        exact = gradcheck.SumOf(x0.copy(), g, A_).gradient()
+        got = LESSON.call(name, fn, objective, x, callbacks=(objective.__call__,))
+        if not np.array_equal(x, x0):
+            raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x{np.unravel_index(np.argmax(x != x0), x.shape)} "
+                                 f"changed from {x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its "
+                                 f"old value after evaluating f(x + h) and f(x - h).")
+        core.as_array(name, f"the gradient of {what}", got, x.shape)
+        line = core.mismatch(f"gradient of {what}", got, exact, tol=1e-7)
+        if line:
+            h, probe = 1e-5, gradcheck.SumOf(x0.copy(), g, A_)
+            forward_diff = np.empty(x0.size)
+            for i in range(x0.size):
+                probe.x.flat[i] += h
+                forward_diff[i] = (probe() - gradcheck.SumOf(x0, g, A_)()) / h
+                probe.x.flat[i] -= h
+            variants = [("a one-sided difference (f(x+h) - f(x)) / h has O(h) error; use the centred "
+                         "(f(x+h) - f(x-h)) / (2h), whose error is O(h**2).", forward_diff.reshape(x0.shape)),
+                        ("divide the centred difference by 2h, not h.", 2 * exact)]
+            core.fail(name, [(line, core.hints(got, variants, exact))])
+    core.passed(name)
+
+
+# Known BPTT mistakes, written as deliberately wrong variants of the reference step backward.
+def _step_backward_variant(dnext_h, c, deriv="next_h", transpose=True, db="sum"):
+    local = {"next_h": 1 - c.next_h ** 2, "prev_h": 1 - c.prev_h ** 2, "none": 1.0,
+             "tanh_twice": 1 - np.tanh(c.next_h) ** 2}[deriv]
+    da = dnext_h * local
+    Wh = c.Wh.T if transpose else c.Wh
+    return (da @ c.Wx.T, da @ Wh, c.x.T @ da, c.prev_h.T @ da, da.sum(0) if db == "sum" else da.mean(0))
+
+
+_STEP_MISTAKES = [
+    ({"deriv": "prev_h"}, "the tanh derivative must use this step's output: 1 - next_h**2, not 1 - prev_h**2."),
+    ({"deriv": "none"}, "the gradient must pass through tanh: multiply by 1 - next_h**2 first (da = dnext_h * (1 - next_h**2))."),
+    ({"deriv": "tanh_twice"}, "next_h is already tanh(a): its derivative is 1 - next_h**2, not 1 - tanh(next_h)**2."),
+    ({"transpose": False}, "a transpose is missing: dprev_h = da @ Wh.T (row vectors), not da @ Wh."),
+    ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
+]
+
+
+def _rnn_backward_variant(dh, cache, order="backward", carry=True, accumulate="sum", **step_kwargs):
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, cache[0].x.shape[1]))
+    grads = [np.zeros_like(cache[0].Wx), np.zeros_like(cache[0].Wh), np.zeros_like(cache[0].b)]
+    dprev = np.zeros((N, H))
+    steps = range(T - 1, -1, -1) if order == "backward" else range(T)
+    for t in steps:
+        dx[:, t], dprev_t, *step = _step_backward_variant(dh[:, t] + (dprev if carry else 0), cache[t], **step_kwargs)
+        dprev = dprev_t
+        add_step_grads(grads, step, accumulate, last=t == T - 1)
+    return (dx, dprev, *grads)
+
+
+_SEQUENCE_MISTAKES = [
+    ({"accumulate": "overwrite"}, "a shared weight's gradient is overwritten at every step, so only one step's "
+     "contribution is left. Wx, Wh and b are used by every step: add each step's gradient (dWh += ...)."),
+    ({"accumulate": "last_step"}, "the weight gradients come from the last time step only. Wx, Wh and b are "
+     "shared by all T steps: their gradients are sums over t of every step's contribution."),
+    ({"carry": False}, "dh_t must also receive the gradient flowing back from step t+1: pass "
+     "dh[:, t] + dprev_h into the step backward, not dh[:, t] alone."),
+    ({"order": "forward"}, "time runs the wrong way: backpropagate from t = T-1 down to 0, since step t "
+     "needs the gradient from step t+1."),
+] + _STEP_MISTAKES
+
+
+def check_rnn_step_backward(fn, N=4, D=5, H=6, seed=0):
+    """Check rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
+    __tracebackhide__ = True
+    core.check_backward(LESSON, "rnn_step_backward", fn, rnn.rnn_step_forward, step_inputs(N, D, H, seed),
+                    ("dx", "dprev_h", "dWx", "dWh", "db"), rnn.rnn_step_backward, _step_backward_variant,
+                    _STEP_MISTAKES)
+
+
+def check_rnn_backward(fn, N=2, T=10, D=3, H=5, seed=0):
+    """Check rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
+    __tracebackhide__ = True
+    core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, seq_inputs(N, T, D, H, seed),
+                    ("dx", "dh0", "dWx", "dWh", "db"), rnn.rnn_backward, _rnn_backward_variant,
+                    _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T))
+
+
+def _affine_backward_variant(dout, cache, dc="sum"):
+    h, V, c = cache
+    N, T, H = h.shape
+    dV = h.reshape(N * T, H).T @ dout.reshape(N * T, -1)
+    dcs = {"sum": dout.sum((0, 1)), "mean": dout.mean((0, 1)), "last": dout[:, -1].sum(0)}[dc]
+    return dout @ V.T, dV, dcs
+
+
+_AFFINE_MISTAKES = [
+    ({"dc": "mean"}, "the bias gradient is averaged; sum it over the batch and the time steps: dc = dout.sum(axis=(0, 1))."),
+    ({"dc": "last"}, "c is shared by every time step: sum its gradient over time as well as over the batch."),
+]
+
+
+def check_temporal_affine_backward(fn, N=2, T=3, H=4, M=5, seed=0):
+    """Check temporal_affine_backward(dout, cache) -> (dh, dV, dc) against numerical gradients."""
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    inputs = (rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M))
+    core.check_backward(LESSON, "temporal_affine_backward", fn, layers.temporal_affine_forward, inputs, ("dh", "dV", "dc"),
+                    layers.temporal_affine_backward, _affine_backward_variant, _AFFINE_MISTAKES)

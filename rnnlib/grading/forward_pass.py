@@ -1,0 +1,152 @@
+"""The forward pass: one step, a whole sequence, the output layer."""
+import numpy as np
+
+from .. import rnn
+from . import core
+from .core import GradingFailure, Lesson
+
+LESSON = Lesson(
+    "01_forward_pass",
+    exercises={"rnn_step_forward": "rnn:rnn_step_forward", "rnn_forward": "rnn:rnn_forward",
+               "temporal_affine_forward": "layers:temporal_affine_forward"},
+    cores=("rnn:step_forward",),
+)
+
+
+def _cs231n_step_inputs():
+    N, D, H = 3, 10, 4
+    return (np.linspace(-0.4, 0.7, num=N * D).reshape(N, D), np.linspace(-0.2, 0.5, num=N * H).reshape(N, H),
+            np.linspace(-0.1, 0.9, num=D * H).reshape(D, H), np.linspace(-0.3, 0.7, num=H * H).reshape(H, H),
+            np.linspace(-0.2, 0.4, num=H))
+
+
+def step_inputs(N, D, H, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((D, H)) / np.sqrt(D),
+            rng.standard_normal((H, H)) / np.sqrt(H), 0.5 * rng.standard_normal(H))
+
+
+def _step_forward_variants(x, prev_h, Wx, Wh, b):
+    a = x @ Wx + prev_h @ Wh + b
+    return [
+        ("no activation: next_h must be tanh(x @ Wx + prev_h @ Wh + b).", a),
+        ("sigmoid used where the RNN uses tanh.", 1 / (1 + np.exp(-np.clip(a, -500, 500)))),
+        ("Wh is transposed: the recurrent term is prev_h @ Wh (row vectors), not prev_h @ Wh.T.",
+         np.tanh(x @ Wx + prev_h @ Wh.T + b)),
+        ("the bias b is missing.", np.tanh(x @ Wx + prev_h @ Wh)),
+        ("the recurrent term prev_h @ Wh is missing: the state must feed back into the next step.",
+         np.tanh(x @ Wx + b)),
+    ]
+
+
+def _check_step_forward_output(fn, args, label):
+    name = "rnn_step_forward"
+    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
+    expected = rnn.rnn_step_forward(*args)[0]
+    core.as_array(name, "next_h", next_h, expected.shape)
+    line = core.mismatch(f"next_h ({label})", next_h, expected)
+    if line:
+        x, prev_h, Wx, Wh, b = args
+        zero = np.zeros_like
+        terms = [("input term x @ Wx (prev_h = 0, b = 0)", (x, zero(prev_h), Wx, Wh, zero(b))),
+                 ("recurrent term prev_h @ Wh (x = 0, b = 0)", (zero(x), prev_h, Wx, Wh, zero(b))),
+                 ("bias b (x = 0, prev_h = 0)", (zero(x), zero(prev_h), Wx, Wh, b))]
+        wrong = [t for t, targs in terms
+                 if core.mismatch("", LESSON.call(name, fn, *targs)[0], rnn.rnn_step_forward(*targs)[0])]
+        hints = core.hints(next_h, _step_forward_variants(*args), expected)
+        if wrong and len(wrong) < len(terms):
+            hints.append("with the other inputs set to zero, only these terms are wrong: " + "; ".join(wrong) + ".")
+        core.fail(name, [(line, hints)])
+    return cache
+
+
+def _check_step_cache(name, cache, args, next_h, where=""):
+    fields = ("x", "prev_h", "Wx", "Wh", "b", "next_h")
+    if not isinstance(cache, tuple) or len(cache) != 6:
+        raise GradingFailure(f"{name}: the cache{where} must be the tuple (x, prev_h, Wx, Wh, b, next_h) that "
+                             f"lesson 03's backward reads, got {type(cache).__name__}"
+                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
+    for field, got, want in zip(fields, cache, (*args, next_h)):
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10, atol=1e-12):
+            raise GradingFailure(f"{name}: cache{where} field {fields.index(field)} should be {field} "
+                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds something else.")
+
+
+def check_rnn_step_forward(fn, N=3, D=10, H=4, seed=0):
+    """Check rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)."""
+    __tracebackhide__ = True
+    name = "rnn_step_forward"
+    cases = [("random inputs", step_inputs(N, D, H, seed))]
+    if (N, D, H) == (3, 10, 4):
+        cases.insert(0, ("CS231n's published test values", _cs231n_step_inputs()))
+    for label, args in cases:
+        cache = _check_step_forward_output(fn, args, label)
+        _check_step_cache(name, cache, args, rnn.rnn_step_forward(*args)[0])
+    core.passed(name)
+
+
+def seq_inputs(N, T, D, H, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((D, H)) / np.sqrt(D),
+            rng.standard_normal((H, H)) / np.sqrt(H), 0.5 * rng.standard_normal(H))
+
+
+def _cs231n_forward_inputs():
+    N, T, D, H = 2, 3, 4, 5
+    return (np.linspace(-0.1, 0.3, num=N * T * D).reshape(N, T, D), np.linspace(-0.3, 0.1, num=N * H).reshape(N, H),
+            np.linspace(-0.2, 0.4, num=D * H).reshape(D, H), np.linspace(-0.4, 0.1, num=H * H).reshape(H, H),
+            np.linspace(-0.7, 0.1, num=H))
+
+
+def _forward_variants(x, h0, Wx, Wh, b):
+    h = rnn.rnn_forward(x, h0, Wx, Wh, b)[0]
+    shifted = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+    first_only = rnn.rnn_forward(np.repeat(x[:, :1], x.shape[1], axis=1), h0, Wx, Wh, b)[0]
+    return [
+        ("h[:, t] holds the state *before* step t; it must hold next_h, the state after the step.", shifted),
+        ("h0 is ignored: the first step must start from the given h0, not from zeros.",
+         rnn.rnn_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
+        ("every step reads x[:, 0]: step t must read x[:, t].", first_only),
+        ("the state is not carried: each step must start from the previous step's next_h.",
+         np.tanh(x @ Wx + h0[:, None] @ Wh + b)),
+    ]
+
+
+def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
+    """Check rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)."""
+    __tracebackhide__ = True
+    name = "rnn_forward"
+    cases = [("random inputs", seq_inputs(N, T, D, H, seed))]
+    if (N, T, D, H) == (2, 3, 4, 5):
+        cases.insert(0, ("CS231n's published test values", _cs231n_forward_inputs()))
+    for label, args in cases:
+        h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"))
+        expected, ref_cache = rnn.rnn_forward(*args)
+        core.as_array(name, "h", h, expected.shape)
+        line = core.mismatch(f"h ({label})", h, expected)
+        if line:
+            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected))])
+        if not isinstance(cache, list) or len(cache) != args[0].shape[1]:
+            raise GradingFailure(f"{name}: the cache must be a list of the T = {args[0].shape[1]} step caches, "
+                                 f"in time order; got {type(cache).__name__}"
+                                 + (f" of length {len(cache)}" if isinstance(cache, (list, tuple)) else "") + ".")
+        for t, (step, ref) in enumerate(zip(cache, ref_cache)):
+            _check_step_cache(name, step, tuple(ref[:5]), ref.next_h, where=f"[{t}]")
+    core.passed(name)
+
+
+def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
+    """Check temporal_affine_forward(h, V, c) -> (out, cache)."""
+    __tracebackhide__ = True
+    name = "temporal_affine_forward"
+    rng = np.random.default_rng(seed)
+    h, V, c = rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M)
+    out, cache = core.unpack(name, LESSON.call(name, fn, h, V, c), ("out", "cache"))
+    expected = h @ V + c
+    core.as_array(name, "out", out, expected.shape)
+    line = core.mismatch("out", out, expected)
+    if line:
+        core.fail(name, [(line, core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected))])
+    if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
+        raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads.")
+    core.passed(name)

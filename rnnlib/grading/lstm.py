@@ -1,0 +1,183 @@
+"""The LSTM: step and sequence forward and backward, gate order i, f, o, g."""
+import numpy as np
+
+from .. import gradcheck, lstm
+from . import core
+from .core import GradingFailure, Lesson, add_step_grads
+
+LESSON = Lesson(
+    "07_lstm",
+    exercises={"lstm_step_forward": "lstm:lstm_step_forward", "lstm_forward": "lstm:lstm_forward",
+               "lstm_step_backward": "lstm:lstm_step_backward", "lstm_backward": "lstm:lstm_backward"},
+    cores=("lstm:step_forward", "lstm:step_backward"),
+)
+
+
+_LSTM_CACHE_FIELDS = lstm.LSTMStepCache._fields     # (x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c)
+
+
+def _lstm_step_inputs(N, D, H, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)),
+            rng.standard_normal((D, 4 * H)) / np.sqrt(D), rng.standard_normal((H, 4 * H)) / np.sqrt(H),
+            0.5 * rng.standard_normal(4 * H))
+
+
+def _lstm_step_variants(x, prev_h, prev_c, Wx, Wh, b):
+    """Known forward mistakes: (hint, next_h, next_c)."""
+    H = prev_h.shape[1]
+    a = x @ Wx + prev_h @ Wh + b
+    s = [lstm.sigmoid(a[:, k * H:(k + 1) * H]) for k in range(4)]
+    t = [np.tanh(a[:, k * H:(k + 1) * H]) for k in range(4)]
+    i, f, o, g = s[0], s[1], s[2], t[3]
+
+    def out(c, o=o):
+        return o * np.tanh(c), c
+    return [
+        ("the gate order is i, f, o, g: a[:, 2H:3H] is the output gate o and a[:, 3H:] the candidate g.",
+         *out(f * prev_c + i * t[2], s[3])),
+        ("the gate order is i, f, o, g: a[:, :H] is the input gate i and a[:, H:2H] the forget gate f.",
+         *out(i * prev_c + f * g)),
+        ("the candidate g uses tanh, not the sigmoid: g = tanh(a[:, 3H:]), so it can be negative.",
+         *out(f * prev_c + i * s[3])),
+        ("next_h = o * tanh(next_c): the tanh of the cell state is missing.", o * (f * prev_c + i * g),
+         f * prev_c + i * g),
+        ("the forget gate keeps the old cell state: next_c = f * prev_c + i * g, the f * prev_c term is missing.",
+         *out(i * g)),
+    ]
+
+
+def _check_lstm_cache(name, cache, reference, where=""):
+    if not isinstance(cache, tuple) or len(cache) != len(_LSTM_CACHE_FIELDS):
+        raise GradingFailure(f"{name}: the cache{where} must be LSTMStepCache(x, prev_h, prev_c, Wx, Wh, i, f, o, "
+                             f"g, tanh_c), which the backward reads, got {type(cache).__name__}"
+                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
+    for k, (got, want) in enumerate(zip(cache, reference)):
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
+                                                                                        atol=1e-12):
+            raise GradingFailure(f"{name}: cache{where} field {k} should be {_LSTM_CACHE_FIELDS[k]} (the order is "
+                                 f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds something else.")
+
+
+def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
+    """Check lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache)."""
+    __tracebackhide__ = True
+    name = "lstm_step_forward"
+    args = _lstm_step_inputs(N, D, H, seed)
+    next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"))
+    want_h, want_c, want_cache = lstm.lstm_step_forward(*args)
+    core.as_array(name, "next_h", next_h, want_h.shape)
+    core.as_array(name, "next_c", next_c, want_c.shape)
+    variants = _lstm_step_variants(*args)
+    problems = [(line, core.hints(got, [(hint, v[k]) for hint, *v in variants], want))
+                for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
+                for line in [core.mismatch(what, got, want)] if line]
+    if problems:
+        core.fail(name, problems)
+    _check_lstm_cache(name, cache, want_cache)
+    core.passed(name)
+
+
+def _lstm_seq_inputs(N, T, D, H, seed):
+    x, h0, _, Wx, Wh, b = _lstm_step_inputs(N, D, H, seed)
+    return (np.random.default_rng([seed, 1]).standard_normal((N, T, D)), h0, Wx, Wh, b)
+
+
+def _lstm_forward_variants(x, h0, Wx, Wh, b):
+    h = lstm.lstm_forward(x, h0, Wx, Wh, b)[0]
+    c_reset, prev_h = np.empty_like(h), h0
+    for t in range(x.shape[1]):
+        prev_h = c_reset[:, t] = lstm.lstm_step_forward(x[:, t], prev_h, np.zeros_like(h0), Wx, Wh, b)[0]
+    return [
+        ("the cell state is not carried: each step must start from the previous step's next_c (c0 = 0 only "
+         "at t = 0).", c_reset),
+        ("h[:, t] holds the state *before* step t; it must hold next_h, the state after the step.",
+         np.concatenate([h0[:, None], h[:, :-1]], axis=1)),
+        ("h0 is ignored: the first step must start from the given h0, not from zeros.",
+         lstm.lstm_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
+    ]
+
+
+def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
+    """Check lstm_forward(x, h0, Wx, Wh, b) -> (h, cache), with c0 = 0."""
+    __tracebackhide__ = True
+    name = "lstm_forward"
+    args = _lstm_seq_inputs(N, T, D, H, seed)
+    h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"))
+    want, want_cache = lstm.lstm_forward(*args)
+    core.as_array(name, "h", h, want.shape)
+    line = core.mismatch("h", h, want)
+    if line:
+        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want))])
+    if not isinstance(cache, list) or len(cache) != T:
+        raise GradingFailure(f"{name}: the cache must be the list of the T = {T} step caches in time order, got "
+                             f"{type(cache).__name__}" + (f" of length {len(cache)}" if hasattr(cache, "__len__") else "") + ".")
+    for t, (got, ref) in enumerate(zip(cache, want_cache)):
+        _check_lstm_cache(name, got, ref, where=f"[{t}]")
+    core.passed(name)
+
+
+def _lstm_step_backward_variant(dnext_h, dnext_c, c, tanh_path=True, forget="prev_c", carry_f=True,
+                                gate_deriv=True, tanh_c="tanh_c", db="sum"):
+    next_c = c.f * c.prev_c + c.i * c.g
+    dtanh = 1 - (c.tanh_c if tanh_c == "tanh_c" else next_c) ** 2
+    dc = dnext_c + (dnext_h * c.o * dtanh if tanh_path else 0)
+    di, do, dg = dc * c.g, dnext_h * c.tanh_c, dc * c.i
+    df = dc * (c.prev_c if forget == "prev_c" else c.g)
+    if gate_deriv:
+        di, df, do, dg = di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o), dg * (1 - c.g ** 2)
+    da = np.concatenate([di, df, do, dg], axis=1)
+    return (da @ c.Wx.T, da @ c.Wh.T, dc * c.f if carry_f else dc, c.x.T @ da, c.prev_h.T @ da,
+            da.sum(0) if db == "sum" else da.mean(0))
+
+
+_LSTM_STEP_MISTAKES = [
+    ({"tanh_path": False}, "next_c also reaches the loss through next_h = o * tanh(next_c): the total "
+     "dc = dnext_c + dnext_h * o * (1 - tanh_c**2), and every gradient after it uses this dc."),
+    ({"forget": "g"}, "the forget gate multiplies prev_c (next_c = f * prev_c + i * g), so df = dc * prev_c."),
+    ({"carry_f": False}, "dprev_c = dc * f: going back along the cell state the gradient is scaled by the forget gate."),
+    ({"gate_deriv": False}, "each gate's pre-activation needs its nonlinearity's derivative: i * (1 - i) (and the "
+     "same for f and o) and 1 - g**2 for g."),
+    ({"tanh_c": "next_c"}, "the derivative of tanh(next_c) is 1 - tanh(next_c)**2 = 1 - tanh_c**2, not 1 - next_c**2."),
+    ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
+]
+
+
+def _lstm_backward_variant(dh, cache, carry_c=True, carry_h=True, order="backward", accumulate="sum", **step):
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, cache[0].x.shape[1]))
+    grads = [np.zeros_like(cache[0].Wx), np.zeros_like(cache[0].Wh), np.zeros(cache[0].Wx.shape[1])]
+    dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
+    for t in (range(T - 1, -1, -1) if order == "backward" else range(T)):
+        dx[:, t], dh_t, dc_t, *g = _lstm_step_backward_variant(dh[:, t] + (dprev_h if carry_h else 0),
+                                                              dprev_c if carry_c else np.zeros((N, H)), cache[t], **step)
+        dprev_h, dprev_c = dh_t, dc_t
+        add_step_grads(grads, g, accumulate, last=t == T - 1)
+    return (dx, dprev_h, *grads)
+
+
+_LSTM_SEQUENCE_MISTAKES = [
+    ({"carry_c": False}, "the cell state's gradient must be carried across steps: step t's dprev_c is the dnext_c "
+     "of step t-1 (zeros only at the last step). This is the highway: do not drop it."),
+    ({"carry_h": False}, "dh_t must also receive the gradient flowing back from step t+1: pass dh[:, t] + dprev_h."),
+    ({"accumulate": "overwrite"}, "a shared weight's gradient is overwritten at every step; add each step's "
+     "contribution (dWh += ...)."),
+    ({"accumulate": "last_step"}, "the weight gradients come from the last time step only; sum them over all steps."),
+    ({"order": "forward"}, "time runs the wrong way: backpropagate from t = T-1 down to 0."),
+] + _LSTM_STEP_MISTAKES
+
+
+def check_lstm_step_backward(fn, N=3, D=4, H=5, seed=0):
+    """Check lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)."""
+    __tracebackhide__ = True
+    core.check_backward(LESSON, "lstm_step_backward", fn, lstm.lstm_step_forward, _lstm_step_inputs(N, D, H, seed),
+                    ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
+                    _lstm_step_backward_variant, _LSTM_STEP_MISTAKES)
+
+
+def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
+    """Check lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
+    __tracebackhide__ = True
+    core.check_backward(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
+                    ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
+                    _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T))

@@ -1,0 +1,120 @@
+"""Softmax stability: softmax, log-softmax and the loss over time, finite for any logits."""
+import numpy as np
+
+from .. import losses
+from . import core
+from .core import GradingFailure, Lesson
+
+LESSON = Lesson(
+    "02_softmax_stability",
+    exercises={"softmax": "losses:softmax", "log_softmax": "losses:log_softmax",
+               "temporal_softmax_loss": "losses:temporal_softmax_loss"},
+    cores=("losses:logsumexp", "gradflow:softmax_overflow"),
+)
+
+
+def _logits(shape, scale, seed):
+    z = scale * np.random.default_rng(seed).standard_normal(shape)
+    if len(shape) > 1 and shape[0] > 1:
+        z[0] += 50 * scale   # rows on very different scales: a global max would underflow the others
+    return z
+
+
+def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_variants):
+    z = _logits(shape, scale, seed)
+    for axis in (-1, 0) if len(shape) > 1 else (-1,):
+        zin = z.copy()
+        with np.errstate(all="ignore"):   # a naive softmax overflows here by design; that is what we test
+            got = LESSON.call(name, fn, zin, axis=axis)
+        expected = reference(z, axis=axis)
+        if isinstance(got, np.ndarray) and not np.isfinite(got).all():
+            raise GradingFailure(
+                f"{name}: returned non-finite values (e.g. {got[~np.isfinite(got)].flat[0]}) for logits up to "
+                f"|z| = {np.abs(z).max():.3g}. exp overflows above ~709.8 (inf / inf = nan) and underflows to 0 "
+                f"below ~-745 (log 0 = -inf). Subtract each slice's own max along the axis (keepdims=True), "
+                f"not the global max of z, before exp.")
+        core.as_array(name, f"{name}(z, axis={axis})", got, expected.shape)
+        if not np.array_equal(zin, z):
+            raise GradingFailure(f"{name}: modified its input z in place; compute on a new array instead.")
+        line = core.mismatch(f"{name}(z, axis={axis}) for z of shape {z.shape}", got, expected)
+        if line:
+            variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
+                         reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
+            core.fail(name, [(line, core.hints(got, variants + extra_variants(z, axis), expected))])
+
+
+def check_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
+    """Check softmax(z, axis=-1): matches exp(z)/sum(exp(z)), stays finite for extreme logits."""
+    __tracebackhide__ = True
+
+    def variants(z, axis):
+        with np.errstate(all="ignore"):
+            e = np.exp(z - z.max())
+            return [("subtract the max of each slice along the axis (keepdims=True), not the global max of z.",
+                     e / e.sum(axis=axis, keepdims=True))]
+    _check_distribution_fn("softmax", fn, losses.softmax, shape, scale, seed, variants)
+    core.passed("softmax")
+
+
+def check_log_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
+    """Check log_softmax(z, axis=-1): matches log(softmax(z)), stays finite for extreme logits."""
+    __tracebackhide__ = True
+
+    def variants(z, axis):
+        return [("the log-sum-exp term is missing: log_softmax(z) = z - logsumexp(z), not z - max(z).",
+                 z - z.max(axis=axis, keepdims=True))]
+    _check_distribution_fn("log_softmax", fn, losses.log_softmax, shape, scale, seed, variants)
+    core.passed("log_softmax")
+
+
+def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, seed=0):
+    """Check temporal_softmax_loss(x, y, mask=None) -> (loss, dx)."""
+    __tracebackhide__ = True
+    name = "temporal_softmax_loss"
+    rng = np.random.default_rng(seed)
+    x = scale * rng.standard_normal((N, T, V))
+    y = rng.integers(V, size=(N, T))
+    mask = rng.random((N, T)) < 0.6 if use_mask else None
+    if mask is not None:
+        mask[0, 0] = True
+    xin = x.copy()
+    with np.errstate(all="ignore"):
+        result = LESSON.call(name, fn, xin, y, mask) if use_mask else LESSON.call(name, fn, xin, y)
+    loss, dx = core.unpack(name, result, ("loss", "dx"))
+    ref_loss, ref_dx = losses.temporal_softmax_loss(x, y, mask)
+    if not np.array_equal(xin, x):
+        raise GradingFailure(f"{name}: modified its input x in place; compute on a new array instead.")
+    if not np.isscalar(loss) and np.shape(loss) != ():
+        raise GradingFailure(f"{name}: loss should be a single number, got an array of shape {np.shape(loss)}.")
+    if not np.isfinite(loss):
+        raise GradingFailure(f"{name}: loss is {loss} for scores up to |x| = {np.abs(x).max():.3g}. "
+                             f"Compute it from log_softmax (max-shifted), never as log(softmax).")
+    problems = []
+    m = np.ones((N, T)) if mask is None else mask
+    per_step = -np.take_along_axis(losses.log_softmax(x), y[..., None], -1)[..., 0] * m
+    loss_variants = [
+        ("the loss is averaged over N and T; it must be summed over time and averaged over the batch only.",
+         per_step.sum() / (N * T)),
+        ("the loss is summed over the batch; divide the sum by N.", per_step.sum()),
+        ("the mask is ignored: masked-out steps (mask False) must not count.",
+         -np.take_along_axis(losses.log_softmax(x), y[..., None], -1).sum() / N),
+    ]
+    line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
+    if line:
+        problems.append((line, core.hints(np.array([float(loss)]), [(h, np.array([v])) for h, v in loss_variants],
+                                      np.array([ref_loss]))))
+    core.as_array(name, "dx", dx, x.shape)
+    line = core.mismatch("dx", dx, ref_dx)
+    if line:
+        p = losses.softmax(x)
+        onehot = np.eye(V)[y]
+        dx_variants = [
+            ("dx is not divided by N: the loss is averaged over the batch, so is its gradient.", ref_dx * N),
+            ("the one-hot target is not subtracted: dx = softmax(x) - onehot(y), then / N.", p * m[..., None] / N),
+            ("dx is averaged over N and T; only the batch average applies (divide by N).", ref_dx / T),
+            ("the mask is not applied to dx: masked steps get zero gradient.", (p - onehot) / N),
+        ]
+        problems.append((line, core.hints(dx, dx_variants, ref_dx)))
+    if problems:
+        core.fail(name, problems)
+    core.passed(name)

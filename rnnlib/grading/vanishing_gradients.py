@@ -1,0 +1,103 @@
+"""Vanishing and exploding gradients: Jacobian norms through time, clipping by global norm."""
+import numpy as np
+
+from .. import rnn
+from . import core
+from .core import GradingFailure, Lesson
+
+LESSON = Lesson(
+    "04_vanishing_gradients",
+    exercises={"jacobian_norms": "gradflow:jacobian_norms", "clip_grad_norm": "optim:clip_grad_norm"},
+)
+
+
+def _tanh_trajectory(T, H, seed, scale):
+    rng = np.random.default_rng(seed)
+    Wh = scale * rng.standard_normal((H, H)) / np.sqrt(H)
+    x = rng.standard_normal((1, T, 3))
+    h, _ = rnn.rnn_forward(x, np.zeros((1, H)), rng.standard_normal((3, H)), Wh, np.zeros(H))
+    return h[0], Wh
+
+
+def _jacobian_variant(h, Wh, norm=2, transpose=True, deriv="h_t", order="right"):
+    T, H = h.shape
+    out, J = np.empty(T), np.eye(H)
+    out[-1] = np.linalg.norm(J, norm)
+    for k in range(T - 2, -1, -1):
+        d = 1 - (h[k + 1] if deriv == "h_t" else h[k]) ** 2
+        step = d[:, None] * (Wh.T if transpose else Wh)
+        J = J @ step if order == "right" else step @ J
+        out[k] = np.linalg.norm(J, norm)
+    return out
+
+
+_JACOBIAN_MISTAKES = [
+    ({"norm": "fro"}, "that is the Frobenius norm; the exercise asks for the spectral norm, np.linalg.norm(J, 2)."),
+    ({"deriv": "h_prev"}, "the Jacobian of step t uses that step's output: diag(1 - h_t**2) Wh^T, not 1 - h_{t-1}**2."),
+    ({"transpose": False}, "in column form each factor is diag(1 - h_t**2) @ Wh.T (row-vector code h_{t-1} @ Wh)."),
+    ({"order": "left"}, "the product is in the wrong order: dh_T/dh_k = J_T J_{T-1} ... J_{k+1}; extend it on the right."),
+]
+
+
+def check_jacobian_norms(fn, T=12, H=6, seed=0, scale=1.0):
+    """Check jacobian_norms(h, Wh) -> norms (T,) with norms[k] = ||dh_T/dh_k||_2."""
+    __tracebackhide__ = True
+    name = "jacobian_norms"
+    from ..gradflow import jacobian_norms as reference
+    h, Wh = _tanh_trajectory(T, H, seed, scale)
+    got = LESSON.call(name, fn, h.copy(), Wh.copy())
+    got = np.asarray(got, dtype=float) if isinstance(got, (list, tuple)) else got
+    expected = reference(h, Wh)
+    if isinstance(got, np.ndarray) and got.shape == (T - 1,):
+        raise GradingFailure(f"{name}: returned {T - 1} norms, expected T = {T}: include k = T-1, where "
+                             f"dh_T/dh_T is the identity (norm 1).")
+    core.as_array(name, "norms", got, expected.shape)
+    line = core.mismatch("norms", got, expected, tol=1e-7)
+    if line:
+        variants = [(hint, _jacobian_variant(h, Wh, **kw)) for kw, hint in _JACOBIAN_MISTAKES]
+        variants.append(("off by one: norms[k] is for h's row k, and norms[T-1] = 1.",
+                         np.concatenate([expected[1:], [1.0]])))
+        core.fail(name, [(line, core.hints(got, variants, expected))])
+    core.passed(name)
+
+
+def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
+    """Check clip_grad_norm(grads, max_norm) -> total_norm: global norm, scaled in place."""
+    __tracebackhide__ = True
+    name = "clip_grad_norm"
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 4), (4,), (2, 2, 2)]
+    for factor in (5.0, 0.5):   # above the threshold, then below it
+        grads = {f"g{i}": rng.standard_normal(s) for i, s in enumerate(shapes)}
+        total = float(np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+        for g in grads.values():
+            g *= factor * max_norm / total
+        before = {k: g.copy() for k, g in grads.items()}
+        arrays = {k: g for k, g in grads.items()}
+        result = LESSON.call(name, fn, grads, max_norm)
+        norm = factor * max_norm
+        if not isinstance(result, (float, int, np.floating)) or not np.isfinite(result):
+            raise GradingFailure(f"{name}: should return the total norm before clipping (a number), got {result!r}.")
+        if any(grads[k] is not arrays[k] for k in grads):
+            raise GradingFailure(f"{name}: replaced arrays in the dict; scale them in place (g *= scale) so that "
+                                 f"whoever holds them sees the change.")
+        problems = []
+        if abs(result - norm) > 1e-9 * norm:
+            hint = (["it returned the norm after clipping; return the norm before (to monitor explosions)."]
+                    if abs(result - min(norm, max_norm)) < 1e-9 else [])
+            problems.append((f"returned total norm {result:.6g}, expected {norm:.6g} (the global norm before clipping)", hint))
+        scale = min(1.0, max_norm / norm)
+        for k, g in grads.items():
+            line = core.mismatch(f"grads[{k!r}] after clipping (global norm {norm:.3g}, max_norm {max_norm:g})",
+                             g, before[k] * scale, tol=1e-9)
+            if line:
+                per_array = before[k] * min(1.0, max_norm / np.linalg.norm(before[k]))
+                variants = [("each array was clipped by its own norm; clip all of them by their global norm "
+                             "(one factor max_norm / total for every array).", per_array),
+                            ("entries were clipped by value (np.clip); clipping by norm keeps the direction.",
+                             np.clip(before[k], -max_norm, max_norm))]
+                problems.append((line, core.hints(g, variants, before[k] * scale)))
+                break
+        if problems:
+            core.fail(name, problems)
+    core.passed(name)
