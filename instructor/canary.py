@@ -29,6 +29,7 @@ import nbformat
 from rnnlib import grading
 
 from . import sandbox, strip
+from .autograde import autograde
 from .gradebook import grades
 from .layout import CONFIG_FILE, Layout
 from .demo import make_course
@@ -104,7 +105,7 @@ def verdicts(course, assignment):
     return None
 
 
-def check(layout, assignment, cache=True):
+def check(layout, assignment):
     """Raise CanaryFailed unless grading assignment here is proven to work; cached when it is."""
     try:
         kernel_rnnlib, kernel_path = strip.locate()
@@ -114,15 +115,17 @@ def check(layout, assignment, cache=True):
         raise CanaryFailed(f"{assignment}: the grading kernel's rnnlib cannot be stripped of the answers: {e}") from None
     key = fingerprint(layout, assignment, kernel_rnnlib, kernel_path)
     passed = layout.canary / f"{assignment}.json"
-    if cache and passed.exists() and json.loads(passed.read_text()).get("fingerprint") == key:
+    if passed.exists() and json.loads(passed.read_text()).get("fingerprint") == key:
         return
     with tempfile.TemporaryDirectory(prefix="rnn-canary-") as tmp:
-        course = Layout(make_course(tmp, [assignment], layout.root, env=GRADER_FIRST))
+        try:
+            course = Layout(make_course(tmp, [assignment], layout.root, env=GRADER_FIRST))
+        except RuntimeError as e:
+            raise CanaryFailed(f"{assignment}: nbgrader could not release it: {str(e).strip().splitlines()[-1]}") from None
         for student, nb in submissions(course, assignment).items():
             path = course.submitted_notebook(student, assignment)
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, path)
-        from .autograde import autograde
         result, _ = autograde(Path(tmp), assignment, "--force", env=GRADER_FIRST)
         problem = verdicts(course, assignment)
     if problem and result.returncode:

@@ -39,22 +39,23 @@ NOBODY = 65534
 # processes and threads of the kernel's user, CPU seconds (well above the cell timeout, or the
 # kernel dies of SIGXCPU instead of a cell being interrupted), size of any file written.
 LIMITS = {"as": 6 << 30, "nproc": 256, "cpu": 1800, "fsize": 256 << 20, "core": 0}
-# Environment variables the kernel may see; everything else (tokens, database URLs) stays outside.
 # The folder holding the grader's instructor and rnnlib packages: the kernel launcher strips by
 # the grader's lesson declarations, whichever rnnlib the kernel itself imports.
 GRADER = Path(__file__).resolve().parents[1]
+# Environment variables the kernel may see; everything else (tokens, database URLs) stays outside.
 PASS_ENV = ("NBGRADER_EXECUTION", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "OMP_NUM_THREADS",
             "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _binds(package, path):
     """Read-only paths the kernel needs: the system, the interpreter, its sys.path (the venv and
-    whatever its .pth files add), except the folder that holds an editable rnnlib (a course
-    checkout, with solutions/ in it): of that, only the stripped rnnlib is mounted."""
+    whatever its .pth files add), except a folder that holds an editable rnnlib (a course
+    checkout, with solutions/ in it) or any folder above it: of that, only the stripped rnnlib
+    is mounted."""
     system = ["/usr", "/etc", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/var/cache/fontconfig"]
     prefixes = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}
-    inside = [p for p in path if os.path.isdir(p) and not any(Path(p).is_relative_to(x) for x in prefixes)]
-    python = prefixes | {p for p in inside if Path(p) != package.parent}
+    added = [p for p in path if os.path.isdir(p) and not any(Path(p).is_relative_to(x) for x in prefixes)]
+    python = prefixes | {p for p in added if not package.parent.is_relative_to(p)}
     return [p for p in system if os.path.exists(p)], sorted(python)
 
 

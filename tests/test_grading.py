@@ -277,4 +277,4 @@ def test_each_lesson_module_declares_its_exercises_checks_and_references(module)
     assert all(getattr(grading, name) is getattr(module, name) for name in checks)   # from rnnlib.grading import ...
     for reference in lesson.references:
         assert callable(core.resolve(reference)), reference
-    assert lesson.forbidden(), "no reference code to watch for"
+    assert lesson.forbidden, "no reference code to watch for"

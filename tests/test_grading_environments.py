@@ -9,17 +9,20 @@ which borrows the course venv's other packages through a .pth file. Grading runs
 venv's Python): an honest answer must earn full marks and a delegating one nothing, or the canary
 must refuse to grade with one line that says why.
 """
+import os
 import re
 import shutil
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import ROOT
 from instructor import canary
+from instructor.autograde import nbgrader
 from instructor.gradebook import grades
 from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
@@ -48,8 +51,7 @@ def course(tmp_path):
     shutil.copy(ROOT / "nbgrader_config.py", course)
     layout = Layout(course)
     shutil.copytree(Layout(ROOT).source / A, layout.source / A)
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", A], cwd=course, check=True,
-                   capture_output=True)
+    assert nbgrader(course, "generate_assignment", A).returncode == 0
     release = nbformat.read(layout.release_notebook(A), as_version=4)
     solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
     delegating = {f: LESSON.delegating_answer(f) for f in LESSON.exercises}
@@ -62,8 +64,10 @@ def course(tmp_path):
 
 
 def autograde(course, python):
+    # nbgrader's gradebook migration runs `alembic`, which that environment borrows from ours.
+    env = {**os.environ, "PATH": f"{os.environ['PATH']}{os.pathsep}{Path(sys.executable).parent}"}
     return subprocess.run([str(python), "-m", "instructor.autograde", A], cwd=course, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, env=env)
 
 
 def assert_graded_right(course, result):

@@ -59,6 +59,14 @@ def test_no_source_file_is_git_ignored():
     assert sources and not ignored
 
 
+@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "instructor").glob("*.py")))
+def test_each_instructor_module_imports_first(module):
+    """No import cycle: whichever module a command or a test imports first loads."""
+    result = subprocess.run([sys.executable, "-c", f"import instructor.{module}"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr[-1500:]
+
+
 def test_package_is_installed_from_this_checkout():
     import rnnlib
     assert Path(rnnlib.__file__).resolve().parent == ROOT / "rnnlib"

@@ -12,12 +12,13 @@ references and the checks' own code (rnnlib.grading, whose deliberately wrong va
 answers too). In the student's kernel a profiler sees such a call; in the autograder those
 functions are not there at all (they raise ``WITHHELD``), and both become the same message.
 """
+import functools
 import importlib
 import operator
 import re
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,20 +80,16 @@ class Lesson:
     assignment: str
     exercises: dict
     cores: tuple = ()
-    _forbidden: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def references(self):
         """Every rnnlib function whose use counts as delegation, as "module:qualname"."""
         return tuple(dict.fromkeys([*self.exercises.values(), *self.cores]))
 
+    @functools.cached_property
     def forbidden(self):
         """{code object: the reference's qualname} for every reference, nested functions included."""
-        if not self._forbidden:
-            for ref in self.references:
-                for code in _codes(resolve(ref).__code__):
-                    self._forbidden[code] = ref.split(":")[1]
-        return self._forbidden
+        return {code: ref.split(":")[1] for ref in self.references for code in _codes(resolve(ref).__code__)}
 
     def call(self, name, fn, *args, callbacks=(), **kwargs):
         """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures.
@@ -102,7 +99,7 @@ class Lesson:
         __tracebackhide__ = True
         if not callable(fn):
             raise GradingFailure(f"{name}: expected a function, got {type(fn).__name__}. Run the cell that defines it.")
-        forbidden, ours, seen = self.forbidden(), {f.__code__ for f in callbacks}, []
+        forbidden, ours, seen = self.forbidden, {f.__code__ for f in callbacks}, []
 
         def profile(frame, event, arg):
             code = frame.f_code
