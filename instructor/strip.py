@@ -67,27 +67,37 @@ def locate(python=sys.executable):
     return Path(locations[0]), [p for p in path if p]
 
 
-def _stub(node, qualname):
-    node.body = [ast.parse(f"raise RuntimeError({WITHHELD.format(qualname)!r})").body[0]]
+def _body_lines(node):
+    """(first, last) line of a function's body after its docstring, 1-based, inclusive."""
+    body = node.body
+    has_docstring = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+        and isinstance(body[0].value.value, str)
+    first = body[0].end_lineno + 1 if has_docstring and len(body) > 1 else body[0].lineno
+    return first, node.end_lineno
 
 
-def strip_module(source, qualnames):
-    """source with the bodies of the functions or methods named in qualnames replaced by a raise."""
-    tree = ast.parse(source)
-    found = set()
+def strip_module(source, qualnames, message=WITHHELD):
+    """source with the bodies of the functions or methods named in qualnames replaced by a raise
+    of RuntimeError(message.format(qualname)); their signatures and docstrings, and every other
+    line of source, stay as they are."""
+    found = {}
 
     def visit(body, prefix):
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix + node.name in qualnames:
-                _stub(node, prefix + node.name)
-                found.add(prefix + node.name)
+                found[prefix + node.name] = node
             elif isinstance(node, ast.ClassDef):
                 visit(node.body, prefix + node.name + ".")
-    visit(tree.body, "")
-    missing = set(qualnames) - found
+    visit(ast.parse(source).body, "")
+    missing = set(qualnames) - set(found)
     if missing:
         raise CannotStrip(f"not found in the module: {sorted(missing)}")
-    return ast.unparse(tree)
+    lines = source.splitlines(keepends=True)
+    for qualname, node in sorted(found.items(), key=lambda item: -item[1].lineno):   # bottom up: line numbers hold
+        first, last = _body_lines(node)
+        indent = " " * node.body[-1].col_offset
+        lines[first - 1:last] = [f"{indent}raise RuntimeError({message.format(qualname)!r})\n"]
+    return "".join(lines)
 
 
 def references(assignment):

@@ -1,10 +1,11 @@
 """The LSTM: step and sequence forward/backward, and a stateful TimeLSTM layer.
 
-Gate order i, f, o, g (CS231n's convention). With a = x @ Wx + prev_h @ Wh + b, a (N, 4H):
+Gate order i, f, o, g (CS231n's convention). In the notation of the seeds, with the four gates'
+pre-activations a_t = x_t Wx + h_{t-1} Wh + b stacked in that order, each of width H:
 
-    i = σ(a[:, :H])    f = σ(a[:, H:2H])    o = σ(a[:, 2H:3H])    g = tanh(a[:, 3H:])
-    next_c = f * prev_c + i * g          the cell state: updated by addition, a gradient highway
-    next_h = o * tanh(next_c)
+    i_t = σ(a_i)    f_t = σ(a_f)    o_t = σ(a_o)    g_t = tanh(a_g)
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t      the cell state: updated by addition, a gradient highway
+    h_t = o_t ⊙ tanh(c_t)
 """
 from typing import NamedTuple
 
