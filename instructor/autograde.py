@@ -12,14 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from . import intake
 from .execute import DIED, HUNG
-from .gradebook import grades
-from .layout import Layout
+from .gradebook import grades, registered
+from .layout import CONFIG_FILE, Layout
 
 
 def nbgrader(course, *args, env=None):
@@ -85,23 +86,56 @@ def report(course, assignment, repairs):
     return "\n".join(lines)
 
 
+def register(layout, assignment):
+    """Make the gradebook know assignment, which nbgrader learns of only from generate_assignment
+    (a fresh clone has notebooks/ released but an empty gradebook): generate it into a throwaway
+    release folder, so notebooks/ stays as it is. Returns nbgrader's error, or None."""
+    if registered(layout, assignment):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        result = nbgrader(layout.root, "generate_assignment", assignment, f"--CourseDirectory.release_directory={tmp}")
+    return None if registered(layout, assignment) else result.stderr.strip()[-500:]
+
+
+USAGE = "usage: ./course autograde [ASSIGNMENT...]"
+
+
 def main(argv):
     from . import canary        # here, not above: the canary grades with this module's autograde
     course, status = Path.cwd(), 0
+    if not (course / CONFIG_FILE).is_file():
+        return refuse(f"run it in the course root (the folder with {CONFIG_FILE}), not in {course}")
     layout = Layout(course)
-    todo = [a for a in argv or layout.assignments() if layout.students(a)]
+    known = layout.assignments()
+    for arg in argv:
+        if arg.startswith("-") or arg not in known:
+            what = "unknown option" if arg.startswith("-") else "no assignment"
+            return refuse(f"{what} {arg!r}; the assignments are {', '.join(known)}\n{USAGE}")
+    todo = [a for a in argv or known if layout.students(a)]
+    if not todo:
+        print(f"nothing submitted for {', '.join(argv or known)}: put each notebook in "
+              f"{layout.submitted}/<student>/<assignment>/ (or ./course collect an LMS zip) first")
+        return 0
+    for assignment in todo:
+        problem = register(layout, assignment)
+        if problem:
+            return refuse(f"{assignment} is not in the gradebook and could not be added: {problem}")
     try:
         for assignment in todo:
             canary.check(layout, assignment)
     except canary.CanaryFailed as e:
-        print(f"refusing to grade: {e}", file=sys.stderr)
-        return 2
-    for assignment in argv or layout.assignments():
+        return refuse(f"refusing to grade: {e}")
+    for assignment in todo:
         result, repairs = autograde(course, assignment)
         sys.stderr.write(result.stderr)
         print(report(course, assignment, repairs))
         status |= result.returncode != 0
     return status
+
+
+def refuse(message):
+    print(f"./course autograde: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -41,6 +41,16 @@ def grades(layout, assignment=None):
     return {key: _summary(cells) for key, cells in rows.items()}
 
 
+def registered(layout, assignment):
+    """Does the gradebook know assignment and its notebooks (generate_assignment adds them)?"""
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(layout.db_url) as gb:
+        try:
+            return bool(gb.find_assignment(assignment).notebooks)
+        except MissingEntry:
+            return False
+
+
 class _Cell(NamedTuple):
     """What a summary needs of one of nbgrader's Grade rows (read while the database session is open)."""
     name: str

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
+from instructor.gradebook import grades
 from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
 
@@ -110,3 +111,39 @@ def test_free_responses_are_hand_graded_in_the_formgrader(formgrader, graded):
     run(course, "feedback", ASSIGNMENT)
     html = Layout(course).feedback_html("alice", ASSIGNMENT).read_text()
     assert f"(Score: {full:.1f} / {full:.1f})" in html   # the notebook's total, hand-graded points included
+
+
+def test_autograde_on_a_fresh_clone_registers_the_assignment_and_leaves_notebooks_alone(tmp_path):
+    """A fresh clone has notebooks/ released in git but an empty gradebook: autograde before release."""
+    course = course_copy(tmp_path, "notebooks", "solutions")
+    released = {p: p.read_bytes() for p in (course / "notebooks").rglob("*.ipynb")}
+    layout = Layout(course)
+    release = nbformat.read(layout.release_notebook(ASSIGNMENT), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, ASSIGNMENT), as_version=4)
+    path = layout.submitted_notebook("alice", ASSIGNMENT)
+    path.parent.mkdir(parents=True)
+    nbformat.write(make_submission(release, solution), path)
+    out = run(course, "autograde", ASSIGNMENT).stdout
+    assert "NOT GRADED" not in out
+    alice = grades(layout, ASSIGNMENT)["alice", ASSIGNMENT]
+    assert alice.failed == [] and alice.score == alice.max_score - alice.by_hand > 0
+    assert {p: p.read_bytes() for p in (course / "notebooks").rglob("*.ipynb")} == released
+
+
+@pytest.mark.parametrize("args,first_line", [
+    (["--anything"], "./course autograde: unknown option '--anything'; the assignments are 01_forward_pass"),
+    (["99_nope"], "./course autograde: no assignment '99_nope'; the assignments are 01_forward_pass"),
+])
+def test_autograde_refuses_an_unknown_argument_in_one_line(tmp_path, args, first_line):
+    course = course_copy(tmp_path, "solutions")
+    result = subprocess.run([str(course / "course"), "autograde", *args], cwd=course, capture_output=True, text=True,
+                            env=ENV, timeout=600)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and lines[0].startswith(first_line), result.stderr
+    assert lines[1:] == ["usage: ./course autograde [ASSIGNMENT...]"]
+
+
+def test_autograde_with_nothing_submitted_says_so(tmp_path):
+    course = course_copy(tmp_path, "solutions")
+    out = run(course, "autograde").stdout
+    assert "nothing submitted for 01_forward_pass" in out and "grading/submitted/<student>/<assignment>/" in out

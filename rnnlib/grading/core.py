@@ -15,6 +15,7 @@ functions are not there at all (they raise ``WITHHELD``), and both become the sa
 import functools
 import importlib
 import operator
+import os
 import re
 import sys
 import traceback
@@ -29,7 +30,7 @@ TOL = 1e-7
 # What a withheld reference raises in the autograder's kernel (instructor/strip.py writes it).
 WITHHELD = "rnnlib's reference {} is withheld while this lesson is graded"
 _WITHHELD = re.compile(re.escape(WITHHELD).replace(r"\{\}", r"(\S+)"))
-_GRADING = Path(__file__).resolve().parent
+_GRADING = f"{Path(__file__).resolve().parent}{os.sep}"      # the checks' own files start with this
 
 
 class GradingFailure(AssertionError):
@@ -42,7 +43,7 @@ class GradingFailure(AssertionError):
                  for i, line in enumerate(str(self).splitlines())]
         if self.__cause__ is not None:   # the student's own code crashed: show where, in their code
             frames = [f for f in traceback.extract_tb(self.__cause__.__traceback__)
-                      if not f.filename.startswith(str(_GRADING))]
+                      if not f.filename.startswith(_GRADING)]
             lines += ["", "Where it happened (most recent call last):"] + [
                 f"  {f.name}, line {f.lineno}: {f.line}" for f in frames]
         return lines
@@ -104,7 +105,7 @@ class Lesson:
         def profile(frame, event, arg):
             code = frame.f_code
             if event == "call" and not seen and code not in ours and (
-                    code in forbidden or code.co_filename.startswith(str(_GRADING))):
+                    code in forbidden or code.co_filename.startswith(_GRADING)):
                 seen.append(forbidden.get(code, code.co_qualname))
 
         previous = sys.getprofile()
