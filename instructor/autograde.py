@@ -20,7 +20,7 @@ import nbformat
 from . import intake
 from .execute import DIED, HUNG
 from .gradebook import grades, registered
-from .layout import CONFIG_FILE, Layout
+from .layout import CONFIG_FILE, Layout, unknown_argument
 
 
 def nbgrader(course, *args, env=None):
@@ -107,10 +107,9 @@ def main(argv):
         return refuse(f"run it in the course root (the folder with {CONFIG_FILE}), not in {course}")
     layout = Layout(course)
     known = layout.assignments()
-    for arg in argv:
-        if arg.startswith("-") or arg not in known:
-            what = "unknown option" if arg.startswith("-") else "no assignment"
-            return refuse(f"{what} {arg!r}; the assignments are {', '.join(known)}\n{USAGE}")
+    problem = unknown_argument(argv, known)
+    if problem:
+        return refuse(f"{problem}\n{USAGE}")
     todo = [a for a in argv or known if layout.students(a)]
     if not todo:
         print(f"nothing submitted for {', '.join(argv or known)}: put each notebook in "

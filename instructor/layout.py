@@ -11,6 +11,7 @@ benchmarks alike. Nothing else spells out grading/... or builds a gradebook URL.
 
 Steps are folders <step>/<student>/<assignment>/, nbgrader's default directory_structure.
 """
+import sys
 from pathlib import Path
 
 from nbgrader.apps.zipcollectapp import ZipCollectApp
@@ -84,3 +85,28 @@ class Layout:
 
     def feedback_html(self, student, assignment):
         return self.feedback / student / assignment / f"{self.release_notebook(assignment).stem}.html"
+
+
+def unknown_argument(arguments, assignments):
+    """A one-line complaint about the first argument that is not one of assignments, or None."""
+    for arg in arguments:
+        if arg not in assignments:
+            what = "unknown option" if arg.startswith("-") else "no assignment"
+            return f"{what} {arg!r}; the assignments are {', '.join(assignments)}"
+    return None
+
+
+def main(argv):
+    """python -m instructor.layout [ASSIGNMENT...]: the given assignments, checked, or all of them,
+    one a line (./course release, feedback and collect read them from here)."""
+    known = Layout(Path.cwd()).assignments()
+    problem = unknown_argument(argv, known)
+    if problem:
+        print(f"./course: {problem}", file=sys.stderr)
+        return 2
+    print("\n".join(argv or known))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

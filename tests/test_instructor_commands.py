@@ -147,3 +147,17 @@ def test_autograde_with_nothing_submitted_says_so(tmp_path):
     course = course_copy(tmp_path, "solutions")
     out = run(course, "autograde").stdout
     assert "nothing submitted for 01_forward_pass" in out and "grading/submitted/<student>/<assignment>/" in out
+
+
+@pytest.mark.parametrize("args,first_line", [
+    (["release", "99_nope"], "./course: no assignment '99_nope'; the assignments are 01_forward_pass"),
+    (["feedback", "--all"], "./course: unknown option '--all'; the assignments are 01_forward_pass"),
+    (["collect", "99_nope", "x.zip"], "./course: no assignment '99_nope'; the assignments are 01_forward_pass"),
+    (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file missing.zip"),
+])
+def test_other_commands_refuse_an_unknown_assignment_in_one_line(tmp_path, args, first_line):
+    course = course_copy(tmp_path, "solutions")
+    result = subprocess.run([str(course / "course"), *args], cwd=course, capture_output=True, text=True, env=ENV,
+                            timeout=600)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    assert result.stderr.startswith(first_line) and not (course / "notebooks").exists()
