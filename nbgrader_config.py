@@ -46,6 +46,9 @@ c.ZipCollectApp.downloaded_directory = "grading/downloaded"
 c.FileNameCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[^/_]+)_(?:late_)?(?:\d+_)*(?P<file_id>[^/_][^/]*\.ipynb)$")
 
+# ./course export writes every grade here (nbgrader's CSV: one row per student and assignment).
+c.ExportPlugin.to = "grading/grades.csv"
+
 # Feedback shows each test's message but not the hidden tests' source.
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402

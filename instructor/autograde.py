@@ -20,7 +20,8 @@ import nbformat
 from . import intake
 from .execute import DIED, HUNG
 from .gradebook import grades, registered
-from .layout import CONFIG_FILE, Layout, unknown_argument
+from .arguments import unknown_argument
+from .layout import CONFIG_FILE, Layout
 
 
 def nbgrader(course, *args, env=None):

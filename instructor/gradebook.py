@@ -4,6 +4,7 @@ The autograde report, the check for interrupted grading, the demo's table and th
 grades here, from the gradebook the course's nbgrader_config.py names (Layout.db_url).
 """
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -74,3 +75,20 @@ def _summary(cells):
                                 and c.auto_score < c.max_score),
                   by_hand=sum(c.max_score for c in cells if c.by_hand),
                   missing=any(c.code and c.auto_score is None for c in cells))
+
+
+def describe_export(layout):
+    """What ./course export wrote: a line for the instructor."""
+    found = grades(layout)
+    where = layout.grades_csv.relative_to(layout.root)
+    if not found:
+        return f"wrote {where}: no grades yet (./course autograde first)"
+    students = {student for student, _ in found}
+    waiting = sum(1 for g in found.values() if g.by_hand)
+    line = f"wrote {where}: {len(found)} graded submissions of {len(students)} students"
+    return line + (f"; free responses to grade by hand in {waiting} (./course formgrader)" if waiting else "")
+
+
+if __name__ == "__main__":     # ./course export: say what nbgrader export wrote
+    from .layout import Layout
+    print(describe_export(Layout(Path.cwd())))

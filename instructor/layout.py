@@ -11,7 +11,6 @@ benchmarks alike. Nothing else spells out grading/... or builds a gradebook URL.
 
 Steps are folders <step>/<student>/<assignment>/, nbgrader's default directory_structure.
 """
-import sys
 from pathlib import Path
 
 from nbgrader.apps.zipcollectapp import ZipCollectApp
@@ -50,6 +49,7 @@ class Layout:
         self.originals = self.submitted.parent / "originals"
         # Passed grading canaries, one file per assignment (instructor/canary.py).
         self.canary = self.submitted.parent / "canary"
+        self.grades_csv = self.root / config.ExportPlugin.get("to", "grades.csv")
         self.downloaded = self.root / config.ZipCollectApp.get("downloaded_directory",
                                                                  ZipCollectApp.downloaded_directory.default_value)
 
@@ -67,6 +67,10 @@ class Layout:
     def students(self, assignment):
         """Who submitted assignment (has a submission folder), sorted."""
         return sorted(p.parent.name for p in self.submitted.glob(f"*/{assignment}") if p.is_dir())
+
+    def graded_students(self, assignment):
+        """Whose submission of assignment has been autograded, sorted."""
+        return sorted(p.parent.parent.name for p in self.autograded.glob(f"*/{assignment}/*.ipynb"))
 
     def submission(self, student, assignment):
         """The folder a student's submission of assignment is put in (and collected into)."""
@@ -86,27 +90,3 @@ class Layout:
     def feedback_html(self, student, assignment):
         return self.feedback / student / assignment / f"{self.release_notebook(assignment).stem}.html"
 
-
-def unknown_argument(arguments, assignments):
-    """A one-line complaint about the first argument that is not one of assignments, or None."""
-    for arg in arguments:
-        if arg not in assignments:
-            what = "unknown option" if arg.startswith("-") else "no assignment"
-            return f"{what} {arg!r}; the assignments are {', '.join(assignments)}"
-    return None
-
-
-def main(argv):
-    """python -m instructor.layout [ASSIGNMENT...]: the given assignments, checked, or all of them,
-    one a line (./course release, feedback and collect read them from here)."""
-    known = Layout(Path.cwd()).assignments()
-    problem = unknown_argument(argv, known)
-    if problem:
-        print(f"./course: {problem}", file=sys.stderr)
-        return 2
-    print("\n".join(argv or known))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -150,14 +150,77 @@ def test_autograde_with_nothing_submitted_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("args,first_line", [
-    (["release", "99_nope"], "./course: no assignment '99_nope'; the assignments are 01_forward_pass"),
-    (["feedback", "--all"], "./course: unknown option '--all'; the assignments are 01_forward_pass"),
-    (["collect", "99_nope", "x.zip"], "./course: no assignment '99_nope'; the assignments are 01_forward_pass"),
-    (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file missing.zip"),
+    (["release", "99_nope"], "./course release: no assignment '99_nope'; the assignments are 01_forward_pass"),
+    (["feedback", "--all"], "./course feedback: unknown option '--all'; the assignments are 01_forward_pass"),
+    (["collect", "99_nope", "x.zip"], "./course collect: no assignment '99_nope'; the assignments are 01_forward_pass"),
+    (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file "),
+    (["collect", "01_forward_pass"], "./course collect: expects ASSIGNMENT ZIP"),
+    (["export", "--to", "x.csv"], "./course export: takes no arguments, got '--to'"),
+    (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
+    (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
+    (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),
+    (["labs"], "./course: unknown command 'labs'; the commands are lab, test, release"),
 ])
-def test_other_commands_refuse_an_unknown_assignment_in_one_line(tmp_path, args, first_line):
+def test_other_commands_refuse_a_bad_argument_in_one_line(tmp_path, args, first_line):
     course = course_copy(tmp_path, "solutions")
     result = subprocess.run([str(course / "course"), *args], cwd=course, capture_output=True, text=True, env=ENV,
                             timeout=600)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
     assert result.stderr.startswith(first_line) and not (course / "notebooks").exists()
+
+
+def readme_instructor_lines():
+    """The ./course lines of README's instructor block, as {command: its first line's words}."""
+    block = ROOT.joinpath("README.md").read_text().split("## For instructors", 1)[1].split("```bash", 1)[1]
+    lines = {}
+    for line in block.split("```", 1)[0].strip().splitlines():
+        words = line.split("#")[0].split()
+        if words[:1] == ["./course"]:
+            lines.setdefault(words[1], words)
+    return lines
+
+
+def test_a_newcomer_walks_the_readme_instructor_section_in_any_order(tmp_path):
+    """A fresh clone (notebooks/ released in git, no gradebook), README's lines taken in a newcomer's
+    order: export, feedback and autograde before anything exists, collect and autograde before
+    release; each either works or says in one line what to do first. Run from another folder."""
+    lines = readme_instructor_lines()
+    assert {"release", "collect", "autograde", "formgrader", "feedback", "export", "demo", "publish"} <= set(lines)
+    (tmp_path / "clone").mkdir()
+    course = course_copy(tmp_path / "clone")
+    for folder in ("solutions", "notebooks"):
+        shutil.copytree(ROOT / folder / ASSIGNMENT, course / folder / ASSIGNMENT)
+    layout = Layout(course)
+    release = nbformat.read(layout.release_notebook(ASSIGNMENT), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, ASSIGNMENT), as_version=4)
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    with zipfile.ZipFile(downloads / "forward_pass.zip", "w") as z:
+        z.writestr("alice_forward_pass.ipynb", nbformat.writes(make_submission(release, solution)))
+        z.writestr("bob_forward_pass.ipynb", nbformat.writes(release))
+
+    def course_line(command, *args, status=0):
+        """README's line for command (assignment and zip swapped in), typed in the Downloads folder."""
+        argv = [str(course / "course"), command, *args]
+        result = subprocess.run(argv, cwd=downloads, capture_output=True, text=True, env=ENV, timeout=600)
+        assert result.returncode == status, f"{argv}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        return result.stdout + result.stderr
+
+    assert "no grades yet (./course autograde first)" in course_line(*lines["export"][1:])
+    assert course_line(*lines["feedback"][1:], status=2).strip() == (
+        "./course feedback: nothing autograded yet: run ./course autograde first")
+    assert "nothing submitted for 01_forward_pass" in course_line(*lines["autograde"][1:])
+    assert lines["collect"][2:] == ["03_bptt", "~/Downloads/bptt.zip"]
+    course_line("collect", ASSIGNMENT, "forward_pass.zip")           # relative to where it was typed
+    assert layout.students(ASSIGNMENT) == ["alice", "bob"]
+    report = course_line(*lines["autograde"][1:])                      # before release: registers it
+    assert "alice" in report and "bob" in report and "NOT GRADED" not in report
+    course_line(*lines["feedback"][1:])
+    assert layout.feedback_html("alice", ASSIGNMENT).is_file() and layout.feedback_html("bob", ASSIGNMENT).is_file()
+    assert "wrote grading/grades.csv: 2 graded submissions of 2 students; free responses to grade by hand in 1 " in (
+        course_line(*lines["export"][1:]))
+    rows = list(csv.DictReader(layout.grades_csv.open()))
+    assert {r["student_id"] for r in rows} == {"alice", "bob"}
+    released = layout.release_notebook(ASSIGNMENT).read_bytes()
+    course_line(*lines["release"][1:])
+    assert layout.release_notebook(ASSIGNMENT).read_bytes() == released   # notebooks/ was already in sync

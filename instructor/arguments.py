@@ -1,0 +1,91 @@
+"""What each ./course command accepts, checked before it runs: one line naming the first bad
+argument (and what would be valid), exit status 2, never a traceback or a page of usage.
+
+    python -m instructor.arguments COMMAND [ARG...]
+
+prints the arguments the command should run with (for release and feedback: the assignments, one
+a line) or the complaint on stderr. ./course calls it; autograde uses unknown_argument itself.
+"""
+import sys
+from pathlib import Path
+
+from .layout import Layout
+
+
+def unknown_argument(arguments, assignments):
+    """A one-line complaint about the first argument that is not one of assignments, or None."""
+    for arg in arguments:
+        if arg not in assignments:
+            what = "unknown option" if arg.startswith("-") else "no assignment"
+            return f"{what} {arg!r}; the assignments are {', '.join(assignments)}"
+    return None
+
+
+def jupyter_problem(argv):
+    """A one-line complaint about the first argument JupyterLab would not take, or None.
+
+    Accepted: JupyterLab's flags (--no-browser), its aliases with a value (--port=8899 or --port 8899)
+    and any --Class.trait=value setting."""
+    if not argv:
+        return None
+    from jupyterlab.labapp import LabApp       # 3 s to import: only when there is something to check
+    args = iter(argv)
+    for arg in args:
+        name, equals, _ = arg.lstrip("-").partition("=")
+        if not arg.startswith("-"):
+            return f"unexpected argument {arg!r}; it takes JupyterLab's options only (jupyter lab --help)"
+        takes_value = "." in name or (name in LabApp.aliases and name not in LabApp.flags)
+        if "." not in name and name not in LabApp.flags and name not in LabApp.aliases:
+            return f"unknown option {arg!r}; JupyterLab's options are listed by: jupyter lab --help"
+        if takes_value and not equals and next(args, None) is None:
+            return f"option {arg!r} needs a value"
+    return None
+
+
+def graded_assignments(layout, arguments):
+    """The assignments to write feedback for: those given (each must have been autograded), or
+    every autograded one. Returns (assignments, problem)."""
+    problem = unknown_argument(arguments, layout.assignments())
+    if problem:
+        return [], problem
+    graded = [a for a in layout.assignments() if layout.graded_students(a)]
+    for assignment in arguments:
+        if assignment not in graded:
+            return [], f"nothing autograded for {assignment} yet: run ./course autograde {assignment} first"
+    if not graded:
+        return [], "nothing autograded yet: run ./course autograde first"
+    return arguments or graded, None
+
+
+def check(command, argv, course):
+    """(lines to print, problem) for ./course COMMAND ARGV."""
+    layout = Layout(course)
+    if command == "release":
+        problem = unknown_argument(argv, layout.assignments())
+        return argv or layout.assignments(), problem
+    if command == "feedback":
+        return graded_assignments(layout, argv)
+    if command == "collect":
+        if len(argv) != 2:
+            return [], "expects ASSIGNMENT ZIP, e.g. ./course collect 03_bptt ~/Downloads/bptt.zip"
+        problem = unknown_argument(argv[:1], layout.assignments())
+        if not problem and not Path(argv[1]).is_file():
+            problem = f"no file {argv[1]}"
+        return argv, problem
+    if command in ("lab", "formgrader"):
+        return argv, jupyter_problem(argv)
+    return argv, argv and f"takes no arguments, got {argv[0]!r}"
+
+
+def main(argv):
+    command, arguments = argv[0], argv[1:]
+    lines, problem = check(command, arguments, Path.cwd())
+    if problem:
+        print(f"./course {command}: {problem}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
