@@ -46,6 +46,10 @@ c.ZipCollectApp.downloaded_directory = "grading/downloaded"
 c.FileNameCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[^/_]+)_(?:late_)?(?:\d+_)*(?P<file_id>[^/_][^/]*\.ipynb)$")
 
+# The hub's exchange (./course hand-out, collect ASSIGNMENT, return; the students' Assignments tab):
+# nbgrader's own, one folder on the hub's machine that every student may write to (mode 1777).
+c.Exchange.root = "/srv/nbgrader/exchange"
+
 # ./course export writes every grade here (nbgrader's CSV: one row per student and assignment).
 c.ExportPlugin.to = "grading/grades.csv"
 

@@ -3,8 +3,8 @@ argument (and what would be valid), exit status 2, never a traceback or a page o
 
     python -m instructor.arguments COMMAND [ARG...]
 
-prints the arguments the command should run with (for release and feedback: the assignments, one
-a line) or the complaint on stderr. ./course calls it; autograde uses unknown_argument itself.
+prints the arguments the command should run with (for release, feedback, hand-out and return: the
+assignments, one a line) or the complaint on stderr. ./course calls it; autograde uses unknown_argument itself.
 """
 import sys
 from pathlib import Path
@@ -66,12 +66,29 @@ def check(command, argv, course):
     if command == "feedback":
         return graded_assignments(layout, argv)
     if command == "collect":
-        if len(argv) != 2:
-            return [], "expects ASSIGNMENT ZIP, e.g. ./course collect 03_bptt ~/Downloads/bptt.zip"
+        if len(argv) not in (1, 2):
+            return [], ("expects ASSIGNMENT [ZIP]: ./course collect 03_bptt ~/Downloads/bptt.zip (an LMS download) "
+                        "or ./course collect 03_bptt (from the hub's exchange)")
         problem = unknown_argument(argv[:1], layout.assignments())
-        if not problem and not Path(argv[1]).is_file():
+        if not problem and len(argv) == 2 and not Path(argv[1]).is_file():
             problem = f"no file {argv[1]}"
         return argv, problem
+    if command == "hand-out":
+        problem = unknown_argument(argv, layout.assignments())
+        missing = [a for a in argv or layout.assignments() if not layout.release_notebook(a).exists()]
+        if not problem and missing:
+            problem = f"{missing[0]} is not released yet: run ./course release {missing[0]} first"
+        return argv or layout.assignments(), problem
+    if command == "return":
+        problem = unknown_argument(argv, layout.assignments())
+        with_feedback = [a for a in layout.assignments() if any(layout.feedback.glob(f"*/{a}/*.html"))]
+        missing = [a for a in argv if a not in with_feedback]
+        if not problem and (missing or not with_feedback):
+            which = missing[0] if missing else ""
+            problem = f"no feedback for {which or 'any assignment'} yet: run ./course feedback {which}".rstrip() + " first"
+        return argv or with_feedback, problem
+    if command == "hub":
+        return argv, None if argv in ([], ["--check"]) else f"takes --check only, got {' '.join(argv)!r}"
     if command in ("lab", "formgrader"):
         return argv, jupyter_problem(argv)
     return argv, argv and f"takes no arguments, got {argv[0]!r}"

@@ -1,0 +1,199 @@
+"""./course hub: the course's JupyterHub on one machine, for a class.
+
+    python -m instructor.hub [--check]          (./course hub, as root)
+
+Reads hub/settings.toml, checks what the hub needs and refuses in one line when something is
+missing (not root, no Node.js or proxy, a port taken, no students' group, LTI settings left
+empty, an exchange with the wrong permissions), builds the student environment, then runs
+JupyterHub with hub/jupyterhub_config.py. --check stops after the checks.
+
+The student environment is a venv of Debian's python3 in <state>/student-env (students' accounts
+cannot read a Python under /root), with rnnlib installed from the student edition
+(instructor/publish.py, lessons up to `through`), JupyterLab, nbgrader and jupyterhub-singleuser,
+and a Jupyter configuration that turns on nbgrader's Assignments tab and turns off its instructor
+tools. It is rebuilt only when the edition or the settings change.
+"""
+import grp
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from .layout import course_config
+from .publish import publish
+
+SETTINGS = Path("hub") / "settings.toml"
+PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
+STUDENT_PYTHON = "/usr/bin/python3"
+UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# What students do not get: the formgrader, the course list and the assignment-creation panel.
+STUDENT_SERVER = {"ServerApp": {"jpserver_extensions": {
+    "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
+    "nbgrader.server_extensions.assignment_list": True, "nbgrader.server_extensions.validate_assignment": True}}}
+STUDENT_LAB = {"disabledExtensions": {"@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True,
+                                      "@jupyter/nbgrader:create-assignment": True}}
+
+
+def read_settings(course):
+    with open(Path(course) / SETTINGS, "rb") as f:
+        return tomllib.load(f)
+
+
+def student_env(state):
+    return Path(state) / "student-env"
+
+
+def exchange(course):
+    """(course_id, exchange root) as the course's nbgrader_config.py sets them."""
+    config = course_config(course)
+    return config.CourseDirectory.course_id, config.Exchange.get("root", "/srv/nbgrader/exchange")
+
+
+def ensure_account(name, group):
+    """A Unix account for an LMS user at their first launch (in group, with a private home)."""
+    if not UNIX_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} cannot be a Unix account name: set [lti13] username_key to a login id")
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--groups", group, name], check=True)
+
+
+def private_home(name):
+    """Other students must not read this one's work: their home is theirs alone."""
+    os.chmod(pwd.getpwnam(name).pw_dir, 0o700)
+
+
+def port_taken(ip, port):
+    with socket.socket() as s:
+        try:
+            s.bind((ip or "0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def problems(course, settings, euid=None, path=None):
+    """The first reason the hub cannot start, as one line, or None."""
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        return ("must run as root: it starts each student's JupyterLab as that student's own Unix account "
+                "(run: sudo ./course hub)")
+    if not shutil.which("node", path=path):
+        return "needs Node.js for its proxy: install Debian's nodejs and npm (sudo apt-get install nodejs npm)"
+    if not (Path(course) / PROXY).exists():
+        return "the proxy is not installed: run npm ci --prefix hub"
+    if not Path(STUDENT_PYTHON).exists():
+        return f"needs Debian's python3 for the student environment ({STUDENT_PYTHON}): apt-get install python3-venv"
+    if settings["authenticator"] not in ("pam", "lti13"):
+        return f"{SETTINGS}: authenticator must be \"pam\" or \"lti13\", not {settings['authenticator']!r}"
+    if settings["authenticator"] == "lti13":
+        empty = [key for key, value in settings["lti13"].items() if not value]
+        if empty:
+            return f"{SETTINGS}: [lti13] {', '.join(empty)} must be set for LTI 1.3 log-in (see README)"
+    else:
+        try:
+            grp.getgrnam(settings["students_group"])
+        except KeyError:
+            group = settings["students_group"]
+            return (f"no Unix group {group!r} for the students ({SETTINGS} students_group): "
+                    f"create it with groupadd {group}, then add each student with usermod -aG {group} NAME")
+    for key in ("port", "hub_port", "proxy_api_port"):
+        ip = settings["ip"] if key == "port" else "127.0.0.1"
+        if port_taken(ip, settings[key]):
+            return f"port {settings[key]} is taken ({SETTINGS} {key}): stop what uses it or choose another port"
+    return exchange_problem(course)
+
+
+def exchange_problem(course):
+    """The exchange root must exist, be writable by every student and sticky (mode 1777)."""
+    root = Path(exchange(course)[1])
+    if not root.exists():
+        root.mkdir(parents=True)
+        root.chmod(0o1777)
+    mode = stat.S_IMODE(root.stat().st_mode)
+    if mode != 0o1777:
+        return (f"the exchange {root} has mode {mode:o}, not 1777 (every student writes there, "
+                f"nobody deletes another's files): run chmod 1777 {root}")
+    return None
+
+
+def fingerprint(edition, settings, course):
+    digest = hashlib.sha256(json.dumps([settings, exchange(course), jupyterhub_version()]).encode())
+    for path in sorted(edition.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(edition)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def jupyterhub_version():
+    from jupyterhub import __version__
+    return __version__
+
+
+def build_student_env(course, settings):
+    """Publish the edition into <state>/edition and install it into <state>/student-env (only when
+    something changed). Everything there is readable by students and writable by root alone."""
+    state = Path(settings["state"])
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o755)
+    (state / "hub").mkdir(mode=0o700, exist_ok=True)
+    edition, env = state / "edition", student_env(state)
+    publish(course, edition, settings["through"] or None)
+    wanted = fingerprint(edition, settings, course)
+    stamp = env / ".fingerprint"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return env
+    shutil.rmtree(env, ignore_errors=True)
+    print(f"Building the student environment in {env} (first time: a few minutes) ...", flush=True)
+    subprocess.run([STUDENT_PYTHON, "-m", "venv", str(env)], check=True)
+    pip = [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, str(edition), f"jupyterhub=={jupyterhub_version()}"], check=True)
+    write_student_config(course, env / "etc" / "jupyter")
+    for path in [env, *env.rglob("*")]:      # Debian's umask may be 027: make sure students can read it
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or
+                                                              path.stat().st_mode & stat.S_IXUSR else 0))
+    stamp.write_text(wanted)
+    return env
+
+
+def write_student_config(course, etc):
+    course_id, root = exchange(course)
+    (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
+    (etc / "labconfig").mkdir(exist_ok=True)
+    (etc / "nbgrader_config.py").write_text(
+        f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {root!r}\n")
+    # Loaded after nbgrader's own nbgrader.json (alphabetical), so these switches win.
+    (etc / "jupyter_server_config.d" / "zz-rnns-student.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
+    (etc / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))
+
+
+def main(argv):
+    course = Path.cwd()
+    settings = read_settings(course)
+    problem = problems(course, settings)
+    if problem:
+        print(f"./course hub: {problem}", file=sys.stderr)
+        return 2
+    if argv == ["--check"]:
+        print(f"./course hub: ready to serve on port {settings['port']}")
+        return 0
+    build_student_env(course, settings)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    os.chdir(Path(settings["state"]) / "hub")
+    os.execve(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(course / "hub" / "jupyterhub_config.py")],
+              env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
