@@ -4,7 +4,7 @@
 
 Reads hub/settings.toml, checks what the hub needs and refuses in one line when something is
 missing (not root, no Node.js or proxy, a port taken, no students' group, LTI settings left
-empty, an exchange with the wrong permissions), builds the student environment, then runs
+empty, a course folder students could read, an exchange with the wrong permissions), builds the student environment, then runs
 JupyterHub with hub/jupyterhub_config.py. --check stops after the checks.
 
 The student environment is a venv of Debian's python3 in <state>/student-env (students' accounts
@@ -40,6 +40,10 @@ STUDENT_SERVER = {"ServerApp": {"jpserver_extensions": {
     "nbgrader.server_extensions.assignment_list": True, "nbgrader.server_extensions.validate_assignment": True}}}
 STUDENT_LAB = {"disabledExtensions": {"@jupyter/nbgrader:formgrader": True, "@jupyter/nbgrader:course-list": True,
                                       "@jupyter/nbgrader:create-assignment": True}}
+
+
+# No pop-up asking students whether JupyterLab may fetch news from the internet.
+STUDENT_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def read_settings(course):
@@ -106,6 +110,10 @@ def problems(course, settings, euid=None, path=None):
             group = settings["students_group"]
             return (f"no Unix group {group!r} for the students ({SETTINGS} students_group): "
                     f"create it with groupadd {group}, then add each student with usermod -aG {group} NAME")
+    mode = stat.S_IMODE(Path(course).stat().st_mode)
+    if mode & (stat.S_IROTH | stat.S_IXOTH):
+        return (f"students could read the course folder {Path(course).resolve()} (mode {mode:o}): its solutions/ "
+                f"and grading/ hold every answer and grade: run chmod o-rwx {Path(course).resolve()}")
     for key in ("port", "hub_port", "proxy_api_port"):
         ip = settings["ip"] if key == "port" else "127.0.0.1"
         if port_taken(ip, settings[key]):
@@ -120,14 +128,16 @@ def exchange_problem(course):
         root.mkdir(parents=True)
         root.chmod(0o1777)
     mode = stat.S_IMODE(root.stat().st_mode)
-    if mode != 0o1777:
+    if mode == 0o777:            # as nbgrader's release makes it when the hub has not run yet
+        root.chmod(0o1777)
+    elif mode != 0o1777:
         return (f"the exchange {root} has mode {mode:o}, not 1777 (every student writes there, "
                 f"nobody deletes another's files): run chmod 1777 {root}")
     return None
 
 
-def fingerprint(edition, settings, course):
-    digest = hashlib.sha256(json.dumps([settings, exchange(course), jupyterhub_version()]).encode())
+def fingerprint(edition):
+    digest = hashlib.sha256(jupyterhub_version().encode())
     for path in sorted(edition.rglob("*")):
         if path.is_file():
             digest.update(str(path.relative_to(edition)).encode() + path.read_bytes())
@@ -141,30 +151,40 @@ def jupyterhub_version():
 
 def build_student_env(course, settings):
     """Publish the edition into <state>/edition and install it into <state>/student-env (only when
-    something changed). Everything there is readable by students and writable by root alone."""
+    the edition changed), then write the students' Jupyter configuration. Everything there is
+    readable by students and writable by root alone."""
     state = Path(settings["state"])
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)
     (state / "hub").mkdir(mode=0o700, exist_ok=True)
     edition, env = state / "edition", student_env(state)
     publish(course, edition, settings["through"] or None)
-    wanted = fingerprint(edition, settings, course)
-    stamp = env / ".fingerprint"
-    if stamp.exists() and stamp.read_text() == wanted:
-        return env
+    wanted, stamp = fingerprint(edition), env / ".fingerprint"
+    if not stamp.exists() or stamp.read_text() != wanted:
+        install_student_env(edition, env)
+        readable_by_students(env)
+        stamp.write_text(wanted)
+    write_student_config(course, env / "etc" / "jupyter")
+    readable_by_students(env / "etc" / "jupyter")
+    readable_by_students(env / "share" / "jupyter" / "lab" / "settings")
+    return env
+
+
+def install_student_env(edition, env):
     shutil.rmtree(env, ignore_errors=True)
     print(f"Building the student environment in {env} (first time: a few minutes) ...", flush=True)
     subprocess.run([STUDENT_PYTHON, "-m", "venv", str(env)], check=True)
     pip = [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, str(edition), f"jupyterhub=={jupyterhub_version()}"], check=True)
-    write_student_config(course, env / "etc" / "jupyter")
-    for path in [env, *env.rglob("*")]:      # Debian's umask may be 027: make sure students can read it
+
+
+def readable_by_students(env):
+    """A umask of 027 (some Debian setups) would leave the environment unreadable to students."""
+    for path in [env, *env.rglob("*")]:
         if not path.is_symlink():
-            path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or
-                                                              path.stat().st_mode & stat.S_IXUSR else 0))
-    stamp.write_text(wanted)
-    return env
+            mode = path.stat().st_mode
+            path.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or mode & stat.S_IXUSR else 0))
 
 
 def write_student_config(course, etc):
@@ -176,6 +196,9 @@ def write_student_config(course, etc):
     # Loaded after nbgrader's own nbgrader.json (alphabetical), so these switches win.
     (etc / "jupyter_server_config.d" / "zz-rnns-student.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
     (etc / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))
+    lab_settings = etc.parent.parent / "share" / "jupyter" / "lab" / "settings"
+    lab_settings.mkdir(parents=True, exist_ok=True)
+    (lab_settings / "overrides.json").write_text(json.dumps(STUDENT_SETTINGS, indent=1))
 
 
 def main(argv):

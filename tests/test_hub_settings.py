@@ -1,0 +1,125 @@
+"""./course hub's settings and its refusals: each reason it cannot start is one line, never a traceback.
+
+The hub itself, with students logging in, is tests/test_hub.py; these need neither root nor Node.js.
+"""
+import re
+import shutil
+import socket
+import subprocess
+
+import pytest
+from traitlets.config import PyFileConfigLoader
+
+from conftest import ROOT, course_copy, free_port
+from instructor import hub
+
+LTI = {"issuer": "https://canvas.example.edu", "client_id": "10000000000042",
+       "authorize_url": "https://canvas.example.edu/api/lti/authorize_redirect",
+       "jwks_endpoint": "https://canvas.example.edu/api/lti/security/jwks", "username_key": "custom_username"}
+
+
+@pytest.fixture
+def course(tmp_path):
+    course_copy(tmp_path, "hub", "instructor")
+    exchange = tmp_path / "exchange"
+    exchange.mkdir(mode=0o1777)
+    exchange.chmod(0o1777)
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text(re.sub(r'(?m)^c\.Exchange\.root = .*$', f'c.Exchange.root = "{exchange}"', config.read_text()))
+    return tmp_path
+
+
+def ready(course, **changes):
+    """Settings under which every check passes on this machine, with changes applied."""
+    settings = hub.read_settings(course)
+    settings.update({"ip": "127.0.0.1", "port": free_port(), "hub_port": free_port(),
+                     "proxy_api_port": free_port(), "students_group": "root", **changes})
+    return settings
+
+
+def problem(course, settings, euid=0, node=True):
+    (course / hub.PROXY).parent.mkdir(parents=True, exist_ok=True)
+    (course / hub.PROXY).touch()
+    return hub.problems(course, settings, euid=euid, path=None if node else str(course))
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="Node.js is not installed")
+def test_ready_when_nothing_is_missing(course):
+    assert problem(course, ready(course)) is None
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"euid": 1000}, "must run as root"),
+    ({"node": False}, "needs Node.js for its proxy: install Debian's nodejs"),
+    ({"students_group": "no-such-students"}, "no Unix group 'no-such-students' for the students"),
+    ({"authenticator": "github"}, 'authenticator must be "pam" or "lti13", not \'github\''),
+    ({"authenticator": "lti13"}, "[lti13] issuer, client_id, authorize_url, jwks_endpoint must be set"),
+])
+def test_refuses_in_one_line(course, change, expected):
+    kwargs = {key: change.pop(key) for key in ("euid", "node") if key in change}
+    settings = ready(course, **change)
+    if "node" not in kwargs and not shutil.which("node"):
+        pytest.skip("Node.js is not installed")
+    assert expected in problem(course, settings, **kwargs)
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="Node.js is not installed")
+def test_refuses_a_taken_port(course):
+    settings = ready(course)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", settings["hub_port"]))
+        assert problem(course, settings) == (f"port {settings['hub_port']} is taken (hub/settings.toml hub_port): "
+                                             "stop what uses it or choose another port")
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="Node.js is not installed")
+def test_refuses_a_course_folder_students_could_read(course):
+    course.chmod(0o755)
+    assert problem(course, ready(course)) == (
+        f"students could read the course folder {course.resolve()} (mode 755): its solutions/ and grading/ "
+        f"hold every answer and grade: run chmod o-rwx {course.resolve()}")
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="Node.js is not installed")
+def test_refuses_an_exchange_students_cannot_share(course):
+    root = hub.exchange(course)[1]
+    (course / "exchange").chmod(0o755)
+    assert problem(course, ready(course)) == (
+        f"the exchange {root} has mode 755, not 1777 (every student writes there, nobody deletes another's "
+        f"files): run chmod 1777 {root}")
+
+
+def test_the_course_script_refuses_in_one_line_with_status_2(course):
+    bad = subprocess.run(["./course", "hub", "--port=80"], cwd=course, capture_output=True, text=True)
+    assert (bad.returncode, bad.stderr.strip()) == (2, "./course hub: takes --check only, got '--port=80'")
+    settings = (course / hub.SETTINGS).read_text()
+    (course / hub.SETTINGS).write_text(settings.replace('authenticator = "pam"', 'authenticator = "ldap"'))
+    check = subprocess.run(["./course", "hub", "--check"], cwd=course, capture_output=True, text=True)
+    assert check.returncode == 2 and len(check.stderr.strip().splitlines()) == 1, check.stderr
+    assert check.stderr.startswith("./course hub: ") and "Traceback" not in check.stderr
+
+
+def hub_config(course, **settings):
+    text = (course / hub.SETTINGS).read_text()
+    for key, value in settings.items():
+        text = re.sub(rf'(?m)^{key} = [^#\n]*', f'{key} = "{value}"  ', text)
+    (course / hub.SETTINGS).write_text(text)
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(course / "hub")).load_config()
+
+
+def test_lti13_log_in_is_configured_from_the_settings(course):
+    from ltiauthenticator.lti13.auth import LTI13Authenticator
+    config = hub_config(course, authenticator="lti13", **LTI)
+    assert config.JupyterHub.authenticator_class == "ltiauthenticator.lti13.auth.LTI13Authenticator"
+    lti = LTI13Authenticator(config=config)              # the authenticator itself accepts every value
+    assert (lti.issuer, lti.client_id, lti.authorize_url, lti.jwks_endpoint, lti.username_key) == (
+        LTI["issuer"], {LTI["client_id"]}, LTI["authorize_url"], LTI["jwks_endpoint"], "custom_username")
+
+
+def test_pam_log_in_takes_the_students_group_and_students_run_as_themselves(course):
+    config = hub_config(course)
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert config.PAMAuthenticator.allowed_groups == {"rnns-students"}
+    assert "spawner_class" not in config.JupyterHub                  # LocalProcessSpawner: own Unix account
+    assert config.Spawner.cmd == [str(hub.student_env("/srv/rnns-hub") / "bin" / "jupyterhub-singleuser")]
+    assert config.JupyterHub.port == 8000 and config.JupyterHub.hub_ip == "127.0.0.1"
