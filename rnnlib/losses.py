@@ -55,11 +55,14 @@ def temporal_softmax_loss(x, y, mask=None):
     if y.size and (y.min() < 0 or y.max() >= x.shape[2]):
         raise ValueError(f"y: targets must lie in [0, {x.shape[2]}) (the last axis of x), "
                          f"got values in [{y.min()}, {y.max()}]")
-    N = x.shape[0]
-    logp = log_softmax(x)
-    picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]   # (N, T)
-    loss = -(picked * mask).sum() / N
-    dx = np.exp(logp)
-    np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], axis=-1) - 1, axis=-1)
-    dx *= mask[..., None] / N
-    return float(loss), dx
+    N, T, V = x.shape
+    flat, rows, targets = x.reshape(N * T, V), np.arange(N * T), y.reshape(-1)
+    shifted = flat - flat.max(axis=1, keepdims=True)      # log_softmax's steps, each done once
+    probs = np.exp(shifted)
+    sums = probs.sum(axis=1, keepdims=True)
+    logp_target = shifted[rows, targets] - np.log(sums[:, 0])            # (N * T,)
+    loss = -(logp_target * mask.reshape(-1)).sum() / N
+    probs /= sums                                         # softmax(x), then minus onehot(y), in place
+    probs[rows, targets] -= 1
+    probs *= mask.reshape(-1, 1) / N
+    return float(loss), probs.reshape(N, T, V)

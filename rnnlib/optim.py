@@ -64,8 +64,13 @@ def adagrad_step(params, grads, cache, lr, eps):
     params and cache are updated in place.
     """
     for k, p in params.items():
-        cache[k] += grads[k] * grads[k]
-        p -= lr * grads[k] / (np.sqrt(cache[k]) + eps)
+        g, c = grads[k], cache[k]
+        c += g * g
+        denominator = np.sqrt(c)           # the same arithmetic as lr * g / (sqrt(c) + eps), with
+        denominator += eps                 # two temporaries instead of five
+        step = np.multiply(g, lr)
+        step /= denominator
+        p -= step
 
 
 class SGD:
