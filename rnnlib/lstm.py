@@ -120,8 +120,8 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     # The input term does not depend on the state: one matrix product for all T steps is the same
     # numbers as T small ones, and much faster. Only the recurrence must go step by step. Every
     # step writes into preallocated time-major buffers (contiguous (N, 4H) and (N, H) blocks) in
-    # place; the cache's gates are views of them. σ(a) = (1 + tanh(a / 2)) / 2 exactly, which
-    # needs no exp (it cannot overflow) and does i, f, o (adjacent columns) in one pass.
+    # place; the cache's gates are views of them. σ(a) = 1 / (1 + exp(-a)) is taken in place for
+    # i, f, o at once (adjacent columns); where exp(-a) overflows to inf, 1 / inf = 0 is exact.
     gates = np.empty((T, N, 4 * H), dtype=dtype)
     np.add((x.reshape(N * T, D) @ Wx).reshape(N, T, -1).transpose(1, 0, 2), b, out=gates)
     cs, tanh_cs, hs = (np.empty((T, N, H), dtype=dtype) for _ in range(3))
@@ -131,10 +131,10 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
         a = gates[t]
         a += np.matmul(prev_h, Wh, out=recurrent)
         ifo = a[:, :3 * H]
-        ifo *= 0.5
-        np.tanh(ifo, out=ifo)
-        ifo *= 0.5
-        ifo += 0.5
+        with np.errstate(over="ignore"):
+            np.exp(np.negative(ifo, out=ifo), out=ifo)
+        ifo += 1.0
+        np.reciprocal(ifo, out=ifo)
         i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
         next_c, tanh_c, next_h = cs[t], tanh_cs[t], hs[t]
         np.multiply(f, prev_c, out=next_c)                   # c_t = f ⊙ c_{t-1} + i ⊙ g
