@@ -119,28 +119,32 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     dtype = np.result_type(x, h0, Wx, Wh, b)
     # The input term does not depend on the state: one matrix product for all T steps is the same
     # numbers as T small ones, and much faster. Only the recurrence must go step by step. Every
-    # step writes into preallocated time-major buffers (contiguous (N, 4H) and (N, H) blocks) in
-    # place; the cache's gates are views of them. σ(a) = 1 / (1 + exp(-a)) is taken in place for
-    # i, f, o at once (adjacent columns); where exp(-a) overflows to inf, 1 / inf = 0 is exact.
-    gates = np.empty((T, N, 4 * H), dtype=dtype)
-    np.add((x.reshape(N * T, D) @ Wx).reshape(N, T, -1).transpose(1, 0, 2), b, out=gates)
-    cs, tanh_cs, hs = (np.empty((T, N, H), dtype=dtype) for _ in range(3))
-    recurrent, ig = np.empty((N, 4 * H), dtype=dtype), np.empty((N, H), dtype=dtype)
+    # step writes into preallocated time-major buffers, each step a contiguous block, in place
+    # (numpy's exp and tanh are several times slower writing into a strided column slice); the
+    # cache's gates are views of them. σ(a) = 1 / (1 + exp(-a)) is taken for i, f, o at once
+    # (adjacent columns); where exp(-a) overflows to inf, 1 / inf = 0 is the exact limit.
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))                   # (T, N, D)
+    xWx_b = (xs.reshape(T * N, D) @ Wx).reshape(T, N, -1).astype(dtype, copy=False)
+    xWx_b += b
+    ifos = np.empty((T, N, 3 * H), dtype=dtype)                     # σ of the i, f, o columns
+    gs, cs, tanh_cs, hs = (np.empty((T, N, H), dtype=dtype) for _ in range(4))
+    a, ig = np.empty((N, 4 * H), dtype=dtype), np.empty((N, H), dtype=dtype)
     cache, prev_h = [], h0
     for t in range(T):
-        a = gates[t]
-        a += np.matmul(prev_h, Wh, out=recurrent)
-        ifo = a[:, :3 * H]
+        np.matmul(prev_h, Wh, out=a)
+        a += xWx_b[t]
+        ifo, g = ifos[t], np.tanh(a[:, 3 * H:], out=gs[t])
+        np.negative(a[:, :3 * H], out=ifo)
         with np.errstate(over="ignore"):
-            np.exp(np.negative(ifo, out=ifo), out=ifo)
+            np.exp(ifo, out=ifo)
         ifo += 1.0
         np.reciprocal(ifo, out=ifo)
-        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
+        i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
         next_c, tanh_c, next_h = cs[t], tanh_cs[t], hs[t]
         np.multiply(f, prev_c, out=next_c)                   # c_t = f ⊙ c_{t-1} + i ⊙ g
         next_c += np.multiply(i, g, out=ig)
         np.multiply(o, np.tanh(next_c, out=tanh_c), out=next_h)
-        cache.append(LSTMStepCache(x[:, t], prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c))
+        cache.append(LSTMStepCache(xs[t], prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c))
         prev_h, prev_c = next_h, next_c
     h = np.ascontiguousarray(hs.transpose(1, 0, 2))   # a copy: changing h leaves the cache alone
     return h, cache
@@ -177,9 +181,7 @@ def lstm_backward(dh, cache):
         np.add(dh_t[t], dprev_h, out=dnext_h)
         np.multiply(dnext_h, dh_to_dc[t], out=dc)
         dc += dprev_c
-        for gate, grad in ((0, dc), (1, dc), (2, dnext_h), (3, dc)):
-            block = slice(gate * H, (gate + 1) * H)
-            np.multiply(grad, local[t, :, block], out=da[t, :, block])
+        np.multiply(np.concatenate([dc, dc, dnext_h, dc], axis=1), local[t], out=da[t])   # gates i, f, o, g
         np.multiply(dc, f[t], out=dprev_c)                 # the cell path is only scaled by f
         np.matmul(da[t], Wh_T, out=dprev_h)
     # The weights are shared by every step, so their gradients are sums over t of each step's

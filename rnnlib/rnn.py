@@ -91,15 +91,16 @@ def rnn_forward(x, h0, Wx, Wh, b):
     # numbers as T small ones, and much faster. Only the recurrence must go step by step. The
     # states are written time-major, into one buffer: each step is a contiguous (N, H) block, and
     # the step's matrix product, bias and tanh go there in place, with no temporary per step.
-    hs = np.empty((T, N, Wh.shape[0]), dtype=dtype)
-    np.add((x.reshape(N * T, D) @ Wx).reshape(N, T, -1).transpose(1, 0, 2), b, out=hs)
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))                   # (T, N, D)
+    hs = (xs.reshape(T * N, D) @ Wx).reshape(T, N, -1).astype(dtype, copy=False)
+    hs += b
     recurrent = np.empty_like(hs[0])
     cache, prev_h = [], h0
     for t in range(T):
         next_h = hs[t]
         next_h += np.matmul(prev_h, Wh, out=recurrent)
         np.tanh(next_h, out=next_h)
-        cache.append(StepCache(x[:, t], prev_h, Wx, Wh, b, next_h))
+        cache.append(StepCache(xs[t], prev_h, Wx, Wh, b, next_h))
         prev_h = next_h
     h = np.ascontiguousarray(hs.transpose(1, 0, 2))   # a copy: changing h leaves the cache alone
     return h, cache
