@@ -47,9 +47,7 @@ def temporal_softmax_loss(x, y, mask=None):
     dims = {}
     check_array("x", x, ("N", "T", "V"), dims)
     check_array("y", y, ("N", "T"), dims, kind="int")
-    if mask is None:
-        mask = np.ones(y.shape, dtype=bool)
-    elif not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape:
+    if mask is not None and (not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape):
         got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
         raise ValueError(f"mask: expected a bool array of shape (N, T) = {y.shape}, got {got}")
     if y.size and (y.min() < 0 or y.max() >= x.shape[2]):
@@ -61,8 +59,8 @@ def temporal_softmax_loss(x, y, mask=None):
     probs = np.exp(shifted)
     sums = probs.sum(axis=1, keepdims=True)
     logp_target = shifted[rows, targets] - np.log(sums[:, 0])            # (N * T,)
-    loss = -(logp_target * mask.reshape(-1)).sum() / N
-    probs /= sums                                         # softmax(x), then minus onehot(y), in place
-    probs[rows, targets] -= 1
-    probs *= mask.reshape(-1, 1) / N
+    weight = (np.ones((N * T, 1)) if mask is None else mask.reshape(-1, 1)) / N   # each step's share
+    loss = -(logp_target * weight[:, 0]).sum()
+    probs *= weight / sums                   # weight * softmax(x), in one pass; then minus weight * onehot(y)
+    probs[rows, targets] -= weight[:, 0]
     return float(loss), probs.reshape(N, T, V)
