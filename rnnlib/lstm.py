@@ -131,6 +131,8 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     a, ig = np.empty((N, 4 * H), dtype=dtype), np.empty((N, H), dtype=dtype)
     cache, prev_h = [], h0
     for t in range(T):
+        # Each step is step_forward's arithmetic, written out here (in place) so that the whole
+        # answer is in this function (no private helper for a notebook to call instead).
         np.matmul(prev_h, Wh, out=a)
         a += xWx_b[t]
         ifo, g = ifos[t], np.tanh(a[:, 3 * H:], out=gs[t])

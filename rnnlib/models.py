@@ -47,8 +47,8 @@ class CharRNN:
         G = 4 * H if cell == "lstm" else H
         self.cell, self.vocab_size, self.hidden_size, self.num_layers = cell, V, H, num_layers
         # Embedding entries of unit scale: the next layer's uniform [-1/sqrt(E), 1/sqrt(E)] weights
-        # then give input terms of the same scale as the recurrent ones (rows of 0.1 made them ten
-        # times smaller, and training waited for the embedding to grow first).
+        # then give input terms of the same scale as the recurrent ones (entries of 0.1 made them
+        # ten times smaller, and a hidden-256 model learned markedly slower).
         self.params = {"W_embed": rng.standard_normal((V, E)).astype(dtype)}
         for layer in range(num_layers):
             Wx, Wh, b = self._keys(layer)
