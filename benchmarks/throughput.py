@@ -248,12 +248,12 @@ def main():
     model = CharRNN(V, 256, seed=0, dtype=np.float32)
     # Timed by the process's CPU time, as the rates: on a shared machine a minute of the clock can
     # hold a fraction of a minute of training.
-    training, start, updates = rnnlib_updates(train, V, 256, np.float32, model=model), time.process_time(), 0
+    training, start, steps = rnnlib_updates(train, V, 256, np.float32, model=model), time.process_time(), 0
     while time.process_time() - start < quality_seconds:
         next(training)
-        updates += 1
+        steps += 1
     print(f"quality: held-out {bits_per_char(model, held_out):.3f} bits per character after {quality_seconds:g} s "
-          f"of CPU time, {updates:,} updates (hidden 256, float32, Adagrad lr {LR:g})")
+          f"of CPU time, {steps:,} updates (hidden 256, float32, Adagrad lr {LR:g})")
 
 
 if __name__ == "__main__":
