@@ -5,17 +5,17 @@ Minimal character-level Vanilla RNN model. Written by Andrej Karpathy (@karpathy
 
 Transcribed line for line. What differs from the published script, and only this:
   - Python 3: range for xrange;
-  - the text comes in as ``data`` instead of being read from input.txt, and the random state is
-    seeded (``seed``) so that a run can be repeated;
+  - the text comes in as ``data`` instead of being read from input.txt, the random state is
+    seeded (``seed``) and the characters are sorted, so that a run can be repeated;
   - ``while True`` stops after ``iterations`` updates, and the loop returns each iteration's loss
     and the final parameters;
   - the sampling and the progress printing every 100 iterations are left out: they do not train.
-Everything else is as written, including the softmax without the max shift (exp(y) / sum(exp(y)):
-safe here because the weights start at 0.01 scale and Adagrad keeps the logits small), clipping
-each gradient entry to [-5, 5], and Adagrad with sqrt(mem + 1e-8).
+Everything else is as written, including the softmax without the max shift (exp(y) / sum(exp(y)),
+which overflows once a logit passes about 709), clipping each gradient entry to [-5, 5], and
+Adagrad with sqrt(mem + 1e-8).
 
 benchmarks/throughput.py times its own copy of this loop; tests/test_benchmarks.py checks that
-both give the same losses and parameters, bit for bit.
+both give the same loss at every update, bit for bit.
 """
 import numpy as np
 
