@@ -53,7 +53,9 @@ def temporal_affine_forward(h, V, c):
     check_array("h", h, ("N", "T", "H"), dims)
     check_array("V", V, ("H", "M"), dims)
     check_array("c", c, ("M",), dims)
-    return h @ V + c, AffineCache(h, V, c)
+    N, T, H = h.shape
+    out = (h.reshape(N * T, H) @ V).reshape(N, T, -1) + c   # one matrix product for every step
+    return out, AffineCache(h, V, c)
 
 
 def temporal_affine_backward(dout, cache):
@@ -63,7 +65,8 @@ def temporal_affine_backward(dout, cache):
     """
     N, T, H = cache.h.shape
     check_array("dout", dout, (N, T, cache.V.shape[1]))
-    dh = dout @ cache.V.T
-    dV = cache.h.reshape(N * T, H).T @ dout.reshape(N * T, -1)
-    dc = dout.sum(axis=(0, 1))
+    flat = dout.reshape(N * T, -1)                       # one matrix product for every step
+    dh = (flat @ cache.V.T).reshape(N, T, H)
+    dV = cache.h.reshape(N * T, H).T @ flat
+    dc = flat.sum(axis=0)
     return dh, dV, dc

@@ -47,19 +47,20 @@ def temporal_softmax_loss(x, y, mask=None):
     dims = {}
     check_array("x", x, ("N", "T", "V"), dims)
     check_array("y", y, ("N", "T"), dims, kind="int")
-    if mask is None:
-        mask = np.ones(y.shape, dtype=bool)
-    elif not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape:
+    if mask is not None and (not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape):
         got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
         raise ValueError(f"mask: expected a bool array of shape (N, T) = {y.shape}, got {got}")
     if y.size and (y.min() < 0 or y.max() >= x.shape[2]):
         raise ValueError(f"y: targets must lie in [0, {x.shape[2]}) (the last axis of x), "
                          f"got values in [{y.min()}, {y.max()}]")
-    N = x.shape[0]
-    logp = log_softmax(x)
-    picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]   # (N, T)
-    loss = -(picked * mask).sum() / N
-    dx = np.exp(logp)
-    np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], axis=-1) - 1, axis=-1)
-    dx *= mask[..., None] / N
-    return float(loss), dx
+    N, T, V = x.shape
+    flat, rows, targets = x.reshape(N * T, V), np.arange(N * T), y.reshape(-1)
+    shifted = flat - flat.max(axis=1, keepdims=True)      # log_softmax's steps, each done once
+    probs = np.exp(shifted)
+    sums = probs.sum(axis=1, keepdims=True)
+    logp_target = shifted[rows, targets] - np.log(sums[:, 0])            # (N * T,)
+    weight = (np.ones((N * T, 1)) if mask is None else mask.reshape(-1, 1)) / N   # each step's share
+    loss = -(logp_target * weight[:, 0]).sum()
+    probs *= weight / sums                   # weight * softmax(x), in one pass; then minus weight * onehot(y)
+    probs[rows, targets] -= weight[:, 0]
+    return float(loss), probs.reshape(N, T, V)

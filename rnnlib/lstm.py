@@ -114,24 +114,41 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     check_array("h0", h0, ("N", "H"), dims)
     _check_params(Wx, Wh, b, dims)
     prev_c = np.zeros_like(h0) if c0 is None else check_array("c0", c0, h0.shape)
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = h0.shape[1]
-    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wx, Wh, b))
+    dtype = np.result_type(x, h0, Wx, Wh, b)
     # The input term does not depend on the state: one matrix product for all T steps is the same
-    # numbers as T small ones, and much faster. Only the recurrence must go step by step.
-    xWx_b = np.ascontiguousarray((x @ Wx + b).transpose(1, 0, 2))     # (T, N, 4H): contiguous steps
+    # numbers as T small ones, and much faster. Only the recurrence must go step by step. Every
+    # step writes into preallocated time-major buffers, each step a contiguous block, in place
+    # (numpy's exp and tanh are several times slower writing into a strided column slice); the
+    # cache's gates are views of them. σ(a) = 1 / (1 + exp(-a)) is taken for i, f, o at once
+    # (adjacent columns); where exp(-a) overflows to inf, 1 / inf = 0 is the exact limit.
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))                   # (T, N, D)
+    xWx_b = (xs.reshape(T * N, D) @ Wx).reshape(T, N, -1).astype(dtype, copy=False)
+    xWx_b += b
+    ifos = np.empty((T, N, 3 * H), dtype=dtype)                     # σ of the i, f, o columns
+    gs, cs, tanh_cs, hs = (np.empty((T, N, H), dtype=dtype) for _ in range(4))
+    a, ig = np.empty((N, 4 * H), dtype=dtype), np.empty((N, H), dtype=dtype)
     cache, prev_h = [], h0
     for t in range(T):
-        # The rest of each step is step_forward's, written out here so that the whole answer is
-        # in this function (no private helper for a notebook to call instead).
-        a = xWx_b[t] + prev_h @ Wh
-        i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H])
-        g = np.tanh(a[:, 3 * H:])
-        next_c = f * prev_c + i * g
-        tanh_c = np.tanh(next_c)
-        h[:, t] = next_h = o * tanh_c
-        cache.append(LSTMStepCache(x[:, t], prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c))
+        # Each step is step_forward's arithmetic, written out here (in place) so that the whole
+        # answer is in this function (no private helper for a notebook to call instead).
+        np.matmul(prev_h, Wh, out=a)
+        a += xWx_b[t]
+        ifo, g = ifos[t], np.tanh(a[:, 3 * H:], out=gs[t])
+        np.negative(a[:, :3 * H], out=ifo)
+        with np.errstate(over="ignore"):
+            np.exp(ifo, out=ifo)
+        ifo += 1.0
+        np.reciprocal(ifo, out=ifo)
+        i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
+        next_c, tanh_c, next_h = cs[t], tanh_cs[t], hs[t]
+        np.multiply(f, prev_c, out=next_c)                   # c_t = f ⊙ c_{t-1} + i ⊙ g
+        next_c += np.multiply(i, g, out=ig)
+        np.multiply(o, np.tanh(next_c, out=tanh_c), out=next_h)
+        cache.append(LSTMStepCache(xs[t], prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c))
         prev_h, prev_c = next_h, next_c
+    h = np.ascontiguousarray(hs.transpose(1, 0, 2))   # a copy: changing h leaves the cache alone
     return h, cache
 
 
@@ -147,18 +164,28 @@ def lstm_backward(dh, cache):
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))
     T, Wx, Wh = len(cache), first.Wx, first.Wh
-    da = np.empty((T, N, 4 * H), dtype=np.result_type(dh, first.i))   # time-major: contiguous steps
-    dprev_h, dprev_c = np.zeros((N, H), dtype=da.dtype), np.zeros((N, H), dtype=da.dtype)
+    dtype = np.result_type(dh, first.i)
+    # What does not depend on the recurrence is computed for all T steps at once, before the
+    # loop: with dc the gradient of c_t and dh_t that of h_t, the gate pre-activations' gradients
+    # are dc ⊙ (g i(1-i), c_{t-1} f(1-f), ·, i (1-g²)) and dh_t ⊙ tanh(c_t) o(1-o) (step_backward's
+    # products, regrouped), and dc gets dh_t ⊙ o (1 - tanh²(c_t)) from h_t.
+    i, f, o, g, prev_c, tanh_c = (np.stack([getattr(c, k) for c in cache]).astype(dtype, copy=False)
+                                  for k in ("i", "f", "o", "g", "prev_c", "tanh_c"))
+    local = np.concatenate([g * i * (1 - i), prev_c * f * (1 - f), tanh_c * o * (1 - o), i * (1 - g * g)], axis=2)
+    dh_to_dc = o * (1 - tanh_c * tanh_c)
+    da = np.empty((T, N, 4 * H), dtype=dtype)   # time-major: contiguous steps
+    dh_t, Wh_T = dh.transpose(1, 0, 2), np.ascontiguousarray(Wh.T, dtype=dtype)
+    dprev_h, dprev_c = np.zeros((N, H), dtype=dtype), np.zeros((N, H), dtype=dtype)
+    dnext_h, dc = np.empty((N, H), dtype=dtype), np.empty((N, H), dtype=dtype)
     for t in reversed(range(T)):
-        c = cache[t]
-        # h_t feeds both the output at t and the next step: its gradient is the sum of both. The
-        # gate gradients are step_backward's, written out here as in lstm_forward.
-        dnext_h = dh[:, t] + dprev_h
-        dc = dprev_c + dnext_h * c.o * (1 - c.tanh_c ** 2)
-        di, df, do, dg = dc * c.g, dc * c.prev_c, dnext_h * c.tanh_c, dc * c.i
-        da[t] = np.concatenate([di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o),
-                                dg * (1 - c.g ** 2)], axis=1)
-        dprev_h, dprev_c = da[t] @ Wh.T, dc * c.f
+        # h_t feeds both the output at t and the next step: its gradient is the sum of both;
+        # c_t reaches the loss through c_{t+1} (dprev_c) and through h_t.
+        np.add(dh_t[t], dprev_h, out=dnext_h)
+        np.multiply(dnext_h, dh_to_dc[t], out=dc)
+        dc += dprev_c
+        np.multiply(np.concatenate([dc, dc, dnext_h, dc], axis=1), local[t], out=da[t])   # gates i, f, o, g
+        np.multiply(dc, f[t], out=dprev_c)                 # the cell path is only scaled by f
+        np.matmul(da[t], Wh_T, out=dprev_h)
     # The weights are shared by every step, so their gradients are sums over t of each step's
     # contribution (as step_backward computes them). Grouped into one product per weight:
     flat = da.reshape(T * N, 4 * H)

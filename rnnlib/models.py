@@ -46,7 +46,10 @@ class CharRNN:
         E = embed_size or min(H, V)
         G = 4 * H if cell == "lstm" else H
         self.cell, self.vocab_size, self.hidden_size, self.num_layers = cell, V, H, num_layers
-        self.params = {"W_embed": rng.standard_normal((V, E)).astype(dtype) * 0.1}
+        # Embedding entries of unit scale: the next layer's uniform [-1/sqrt(E), 1/sqrt(E)] weights
+        # then give input terms of the same scale as the recurrent ones (entries of 0.1 made them
+        # ten times smaller, and a hidden-256 model learned markedly slower).
+        self.params = {"W_embed": rng.standard_normal((V, E)).astype(dtype)}
         for layer in range(num_layers):
             Wx, Wh, b = self._keys(layer)
             fan_in = E if layer == 0 else H

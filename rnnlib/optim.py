@@ -34,7 +34,11 @@ def clip_grad_norm(grads, max_norm):
     for k, g in grads.items():
         if not (isinstance(g, np.ndarray) and np.issubdtype(g.dtype, np.floating)):
             check_array(f"grads[{k!r}]", g, np.shape(g))       # raises: not a float array
-    total = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values())))
+    squares = 0.0
+    for g in grads.values():       # in float64 (a float32 sum of squares can overflow), one dot each
+        flat = g.astype(np.float64, copy=False).ravel()
+        squares += float(flat @ flat)
+    total = float(np.sqrt(squares))
     if not np.isfinite(total):        # a NaN or inf somewhere: say where (the norm found it for free)
         for k, g in grads.items():
             check_array(f"grads[{k!r}]", g, g.shape)
@@ -64,8 +68,13 @@ def adagrad_step(params, grads, cache, lr, eps):
     params and cache are updated in place.
     """
     for k, p in params.items():
-        cache[k] += grads[k] * grads[k]
-        p -= lr * grads[k] / (np.sqrt(cache[k]) + eps)
+        g, c = grads[k], cache[k]
+        c += g * g
+        denominator = np.sqrt(c)           # the same arithmetic as lr * g / (sqrt(c) + eps), with
+        denominator += eps                 # two temporaries instead of five
+        step = np.multiply(g, lr)
+        step /= denominator
+        p -= step
 
 
 class SGD:

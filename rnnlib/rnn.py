@@ -85,17 +85,24 @@ def rnn_forward(x, h0, Wx, Wh, b):
     check_array("x", x, ("N", "T", "D"), dims)
     check_array("h0", h0, ("N", "H"), dims)
     _check_params(Wx, Wh, b, dims)
-    N, T, _ = x.shape
-    h = np.empty((N, T, Wh.shape[0]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    N, T, D = x.shape
+    dtype = np.result_type(x, h0, Wx, Wh, b)
     # The input term does not depend on the state: one matrix product for all T steps is the same
-    # numbers as T small ones, and much faster. Only the recurrence must go step by step.
-    xWx_b = np.ascontiguousarray((x @ Wx + b).transpose(1, 0, 2))     # (T, N, H): contiguous steps
+    # numbers as T small ones, and much faster. Only the recurrence must go step by step. The
+    # states are written time-major, into one buffer: each step is a contiguous (N, H) block, and
+    # the step's matrix product, bias and tanh go there in place, with no temporary per step.
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))                   # (T, N, D)
+    hs = (xs.reshape(T * N, D) @ Wx).reshape(T, N, -1).astype(dtype, copy=False)
+    hs += b
+    recurrent = np.empty_like(hs[0])
     cache, prev_h = [], h0
     for t in range(T):
-        next_h = np.tanh(xWx_b[t] + prev_h @ Wh)
-        h[:, t] = next_h
-        cache.append(StepCache(x[:, t], prev_h, Wx, Wh, b, next_h))
+        next_h = hs[t]
+        next_h += np.matmul(prev_h, Wh, out=recurrent)
+        np.tanh(next_h, out=next_h)
+        cache.append(StepCache(xs[t], prev_h, Wx, Wh, b, next_h))
         prev_h = next_h
+    h = np.ascontiguousarray(hs.transpose(1, 0, 2))   # a copy: changing h leaves the cache alone
     return h, cache
 
 
@@ -111,12 +118,22 @@ def rnn_backward(dh, cache):
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))
     T, Wx, Wh = len(cache), first.Wx, first.Wh
-    da = np.empty((T, N, H), dtype=np.result_type(dh, first.next_h))   # time-major: contiguous steps
-    dprev_h = np.zeros((N, H), dtype=da.dtype)
+    dtype = np.result_type(dh, first.next_h)
+    # Everything that does not depend on the recurrence is done for all T steps at once, before
+    # the loop: tanh' = 1 - next_h ** 2 and the time-major layout; each step is then one add,
+    # one multiply and one product with a contiguous Wh.T, in place.
+    dtanh = np.stack([c.next_h for c in cache]).astype(dtype, copy=False)     # (T, N, H)
+    np.multiply(dtanh, dtanh, out=dtanh)
+    np.subtract(1.0, dtanh, out=dtanh)
+    da = np.empty((T, N, H), dtype=dtype)                                     # time-major: contiguous steps
+    dh_t = dh.transpose(1, 0, 2)
+    Wh_T = np.ascontiguousarray(Wh.T, dtype=dtype)
+    dprev_h = np.zeros((N, H), dtype=dtype)
     for t in reversed(range(T)):
         # h_t feeds both the output at t and the next step: its gradient is the sum of both.
-        da[t] = (dh[:, t] + dprev_h) * (1.0 - cache[t].next_h ** 2)
-        dprev_h = da[t] @ Wh.T
+        np.add(dh_t[t], dprev_h, out=da[t])
+        da[t] *= dtanh[t]
+        np.matmul(da[t], Wh_T, out=dprev_h)
     # The weights are shared by every step, so their gradients are sums over t of each step's
     # contribution (as step_backward computes them). Grouped into one product per weight:
     flat = da.reshape(T * N, H)
