@@ -14,6 +14,7 @@ functions are not there at all (they raise ``WITHHELD``), and both become the sa
 """
 import functools
 import importlib
+import inspect
 import operator
 import os
 import re
@@ -174,22 +175,147 @@ def mismatch(what, got, expected, tol=TOL):
             f"{check.worst_index}: expected {check.numerical:.6g}, got {check.analytic:.6g}")
 
 
-def hints(got, variants, correct):
+def _close(a, b, tol=1e-6):
+    return np.shape(a) == np.shape(b) and gradcheck.compare("", a, b, tol).ok
+
+
+def hints(got, variants, correct, what=None, **relations):
     """Hints of the known mistakes whose result equals the student's (and differs from correct).
 
     Known mistakes are recognised, not guessed: each is a deliberately wrong variant of the
-    reference, and its hint is given when the student's result equals that variant's."""
-    return [hint for hint, value in variants
-            if value is not None and np.shape(value) == np.shape(got) and gradcheck.compare("", got, value, 1e-6).ok
-            and not gradcheck.compare("", value, correct, 1e-6).ok]
+    reference, and its hint is given when the student's result equals that variant's. When none
+    matches and ``what`` names the result, the hint comes from how the result relates to the
+    right one (see ``relation``; relations are its keyword arguments)."""
+    found = [hint for hint, value in variants
+             if value is not None and _close(got, value) and not _close(value, correct)]
+    if found or what is None:
+        return found
+    text = relation(got, correct, **relations)
+    return [(what, text)] if text else []
+
+
+def _times(c, sizes):
+    """How a constant factor c reads: "1/N (N = 4, the batch size)", "twice", ... or None."""
+    for sign, word in ((1, ""), (-1, "minus ")):
+        named = [(f"1/{s}", s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign / n)]
+        named += [(s, s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign * n)]
+        if named:
+            how = word + " = ".join(dict.fromkeys(x for x, *_ in named)) + (" of" if abs(c) < 1 else " times")
+            values = "; ".join(f"{s} = {n}, {m}" for _, s, n, m in named)
+            fix = ("something divides by it that should not" if abs(c) < 1 else "a division by it is missing")
+            return f"{how} the right value ({values}): {fix}" + ("; the sign is flipped too" if sign < 0 else "")
+    for value, text in ((-1, "minus the right value: a sign is flipped (a + for a -, or a difference the wrong "
+                             "way round)"),
+                        (2, "twice the right value: a term is counted twice, or a factor 2 is extra"),
+                        (0.5, "half the right value: a factor 2 is missing, or half of a sum")):
+        if np.isclose(c, value):
+            return text
+    return f"{c:.4g} times the right value: a constant factor is wrong (look for a scale, a 2, a division)"
+
+
+def _slices(a, axis, n):
+    return [np.take(a, k, axis=axis) for k in range(n)]
+
+
+def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
+    """What the student's array is, relative to the right one, as the end of a hint (or None).
+
+    Looks, in this order, for: all zeros; float32 round-off; a constant factor (named when it is
+    1/N, T, ... of ``sizes``, a list of (symbol, value, meaning)); a transpose; the wrong column
+    blocks (``blocks``: (H, gate names) for arrays whose last axis holds one block of H per gate);
+    the wrong time steps along ``time_axis``, or, for a sum over time steps, the steps whose
+    contributions ``steps`` (a list, one array per step) are missing or alone."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape or _close(got, want, 1e-7) or not np.isfinite(got).all():
+        return None
+    if not got.any():
+        return "all zeros: nothing reaches it; look for a result that is never assigned or never added to"
+    err = gradcheck.compare("", got, want).rel_error
+    raw = np.asarray(got)
+    if err < 1e-3 and np.array_equal(raw, raw.astype(np.float32)):
+        return (f"right to about 7 digits only (relative error {err:.0e}), the round-off of float32: an array "
+                f"in this computation is float32 (a dtype= or an astype); keep everything float64")
+    c = float(np.vdot(got, want) / np.vdot(want, want)) if want.any() else 0.0
+    if want.any() and _close(got, c * want) and not np.isclose(c, 1):
+        return _times(c, sizes)
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and _close(got, want.T) and not _close(want, want.T):
+        return "transposed: the right values with rows and columns swapped; look at the order of a product's factors"
+    if blocks and got.shape[-1] == blocks[0] * len(blocks[1]):
+        text = _blocks(got, want, *blocks)
+        if text:
+            return text
+    if time_axis is not None and got.shape[time_axis] > 1:
+        return _time_steps(got, want, time_axis, sizes)
+    if steps is not None and len(steps) > 1:
+        return _missing_steps(got, want, steps)
+    return None
+
+
+def _blocks(got, want, H, gates):
+    n = len(gates)
+    g, w = np.split(got, n, axis=-1), np.split(want, n, axis=-1)
+    bad = [k for k in range(n) if not _close(g[k], w[k])]
+    swapped = [(j, k) for j in bad for k in bad if j < k and _close(g[j], w[k]) and _close(g[k], w[j])]
+    if swapped:
+        j, k = swapped[0]
+        return (f"the column blocks of gates {gates[j]} and {gates[k]} are swapped (columns {j * H}:{(j + 1) * H} "
+                f"and {k * H}:{(k + 1) * H}); the blocks go in the order {', '.join(gates)}")
+    if len(bad) == n:
+        return None
+    names = " and ".join(gates[k] for k in bad)
+    part = relation(g[bad[0]], w[bad[0]]) if len(bad) == 1 else None
+    ranges = ", ".join(f"{k * H}:{(k + 1) * H}" for k in bad)
+    return (f"only the columns of gate{'s' if len(bad) > 1 else ''} {names} (columns {ranges}) are wrong"
+            + (f", and they are {part}" if part else "") + f"; the other gates' columns are right, so look at "
+            f"what only {'these gates use' if len(bad) > 1 else 'this gate uses'}")
+
+
+def _time_steps(got, want, axis, sizes):
+    T = got.shape[axis]
+    g, w = _slices(got, axis, T), _slices(want, axis, T)
+    if all(_close(g[t], w[t - 1]) for t in range(1, T)):
+        return "shifted one step later in time: step t holds what belongs to step t-1"
+    if all(_close(g[t], w[t + 1]) for t in range(T - 1)):
+        return "shifted one step earlier in time: step t holds what belongs to step t+1"
+    if all(_close(g[t], w[T - 1 - t]) for t in range(T)):
+        return "in reverse time order: step t holds what belongs to step T-1-t"
+    bad = [t for t in range(T) if not _close(g[t], w[t])]
+    zero = all(not g[t].any() for t in bad)
+    where = ("only at the first time step, t = 0" if bad == [0] else
+             f"only at the last time step, t = {T - 1}" if bad == [T - 1] else
+             f"at time steps t = {', '.join(map(str, bad))}" if len(bad) <= 4 else
+             f"at {len(bad)} of the {T} time steps (from t = {bad[0]} to {bad[-1]})")
+    if len(bad) == T:
+        return None
+    return f"wrong {where}" + (" (zero there: is that step computed?)" if zero else "") + "; the other steps are right"
+
+
+def _missing_steps(got, want, steps):
+    T = len(steps)
+    for t, where in ((0, "the first time step, t = 0"), (T - 1, f"the last time step, t = {T - 1}")):
+        if _close(got, want - steps[t]):
+            return f"missing the contribution of {where}; look at the time loop's range"
+        if _close(got, steps[t]):
+            return f"only the contribution of {where}: it must add up every step's contribution"
+    return None
 
 
 def fail(name, problems):
-    """problems: list of (line, [hints]). Each distinct hint is given once, after the problems."""
+    """problems: list of (line, [hints]). Each distinct hint is given once, after the problems.
+
+    A hint is a sentence, or (subject, sentence) from ``relation``: subjects with the same
+    sentence share one line ("dWx, dWh, db: 1/N the right value ...")."""
     wrong = [line for line, _ in problems if not line.startswith("correct:")]
     lines = [f"{name}: {len(wrong)} problem{'s' if len(wrong) > 1 else ''} found."]
     lines += ["  " + line for line, _ in problems]
-    lines += [f"  Likely cause: {h}" for h in dict.fromkeys(h for _, hs in problems for h in hs)]
+    grouped = {}
+    for _, hs in problems:
+        for h in hs:
+            subject, text = h if isinstance(h, tuple) else (None, h)
+            grouped.setdefault(text, []).append(subject)
+    for text, subjects in grouped.items():
+        named = ", ".join(dict.fromkeys(s for s in subjects if s))
+        lines.append(f"  Likely cause: {named + ': ' if named else ''}{text}{'' if text.endswith('.') else '.'}")
     raise GradingFailure("\n".join(lines))
 
 
@@ -208,33 +334,70 @@ def add_step_grads(totals, parts, how, last):
             total[...] = part
 
 
-def _gradient_failures(name, report, correct, variants):
-    """Turn a failing GradReport into problems; variants: list of (hint, grads tuple) for known mistakes."""
+def _mutation_problem(mutated, arguments):
+    """One line for every input the backward wrote into, each named as the student named it."""
+    def named(path):
+        if path.startswith("dout["):
+            k = int(path[5:path.index("]")])
+            return arguments[k] + path[path.index("]") + 1:] if k < len(arguments) - 1 else path
+        return arguments[-1] + path[len("cache"):] if arguments else path
+    paths = [named(m) for m in mutated]
+    listed = ", ".join(paths[:4]) + (f" and {len(paths) - 4} more" if len(paths) > 4 else "")
+    return (f"it modified its input{'s' if len(paths) > 1 else ''} {listed}. A backward must not write into its "
+            f"upstream gradients or the cache: other steps and layers read them. Compute new arrays instead of "
+            f"changing those in place (no *=, += or [...] = on them).", [])
+
+
+def _gradient_failures(name, report, correct, variants, arguments=(), upstream=None, **relations):
+    """Turn a failing GradReport into problems; variants: list of (hint, grads tuple) for known mistakes.
+
+    A variant's hint is given when the student's gradients equal the variant's, all of them; else
+    each wrong gradient gets the hint of its relation to the right one (``relation``, with
+    ``relations[gradient name]`` as keyword arguments), and when every gradient is wrong and no
+    relation explains any, ``upstream`` says which shared quantity to look at first."""
+    grads = report.grads
+    shapes_ok = all(c.shape_ok for c in report.checks.values())
+    known = [hint for hint, g in variants if shapes_ok and all(_close(grads[k], g[k]) for k in range(len(correct)))
+             and not all(_close(g[k], correct[k]) for k in range(len(correct)))]
     problems = []
     for k, check in enumerate(report.checks.values()):
         if check.ok:
             continue
         if not check.shape_ok:
-            got = np.shape(report.grads[k]) if k < len(report.grads) else "nothing"
+            got = np.shape(grads[k]) if k < len(grads) else "nothing"
             problems.append((f"{check.name} has shape {got}, expected {np.shape(correct[k])}."
                              + shape_hint(got, np.shape(correct[k])), []))
             continue
         line = (f"{check.name}: relative error {check.rel_error:.1e} > tolerance {check.tol:.0e}; worst at index "
                 f"{check.worst_index}: numerical gradient {check.numerical:.6g}, yours {check.analytic:.6g}")
-        problems.append((line, hints(report.grads[k], [(h, g[k]) for h, g in variants], correct[k])))
-    for m in report.mutated:
-        problems.append((f"it modified its input {m}. A backward must not write into dout or the cache: later "
-                         f"steps read them (write da = dnext_h * (...), not dnext_h *= ...).", []))
+        text = None if known else relation(grads[k], correct[k], **relations.get(check.name, {}))
+        problems.append((line, [(check.name, text)] if text else []))
+    if known:
+        problems[0] = (problems[0][0], known)
+    elif upstream and problems and all(not c.ok for c in report.checks.values()) and not any(h for _, h in problems):
+        problems[0] = (problems[0][0], [upstream])
+    if report.mutated:
+        problems.append(_mutation_problem(report.mutated, arguments))
     ok = [c.name for c in report.checks.values() if c.ok]
     if ok and len(ok) < len(report.checks):
         problems.append(("correct: " + ", ".join(ok), []))
     fail(name, problems)
 
 
-def check_backward(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, tol=TOL):
+def _arguments(fn):
+    try:
+        return [p for p in inspect.signature(fn).parameters]
+    except (TypeError, ValueError):
+        return []
+
+
+def check_backward(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, tol=TOL,
+                   upstream=None, relations=None):
     """Grade fn against numerical gradients of forward; explain failures with the known mistakes.
 
-    mistakes: [(kwargs, hint)]: variant(*douts, cache, **kwargs) is the backward with that mistake."""
+    mistakes: [(kwargs, hint)]: variant(*douts, cache, **kwargs) is the backward with that mistake.
+    relations(douts, cache) -> {gradient name: keyword arguments of ``relation``}; upstream: the hint
+    when every gradient is wrong and nothing else explains it."""
     __tracebackhide__ = True
     report = gradcheck.check_gradients(forward, lambda *a: unpack(name, lesson.call(name, fn, *a), names),
                                        inputs, names, tol=tol)
@@ -242,7 +405,36 @@ def check_backward(lesson, name, fn, forward, inputs, names, reference, variant,
         cache = forward(*inputs)[-1]
         correct = reference(*report.douts, cache)
         variants = [(hint, variant(*report.douts, cache, **kwargs)) for kwargs, hint in mistakes]
-        _gradient_failures(name, report, correct, variants)
+        _gradient_failures(name, report, correct, variants, _arguments(fn), upstream,
+                           **(relations(report.douts, cache) if relations else {}))
     worst = max(c.rel_error for c in report.checks.values())
     passed(name, f" ({len(names)} gradients match numerical ones, worst relative error {worst:.1e})")
 
+
+def batch_size(N):
+    return ("N", N, "the batch size")
+
+
+def time_steps(T):
+    return ("T", T, "the number of time steps")
+
+
+def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
+    """relation's arguments for a sequence backward (dh, cache) -> (dx, dh0, *weights).
+
+    step(dh_t, carried, cache_t) -> (carried, weight gradients of that step) is the reference step,
+    carried None at the last step: it gives each weight gradient's per-step parts. extra: more
+    keyword arguments for the weights' relations (e.g. the LSTM's gate blocks)."""
+    def relations(douts, cache):
+        (dh,) = douts
+        N, T, _ = dh.shape
+        sizes = [batch_size(N), time_steps(T)]
+        parts, carried = [None] * T, None
+        for t in reversed(range(T)):
+            carried, parts[t] = step(dh[:, t], carried, cache[t])
+        found = {"dx": {"sizes": sizes, "time_axis": 1}, "dh0": {"sizes": sizes}}
+        for k, name in enumerate(weights):
+            found[name] = {"sizes": sizes, "steps": [p[k] for p in parts],
+                           **{key: value(cache) for key, value in extra.items()}}
+        return found
+    return relations

@@ -53,7 +53,7 @@ def _check_step_forward_output(fn, args, label):
                  ("bias b (x = 0, prev_h = 0)", (zero(x), zero(prev_h), Wx, Wh, b))]
         wrong = [t for t, targs in terms
                  if core.mismatch("", LESSON.call(name, fn, *targs)[0], rnn.rnn_step_forward(*targs)[0])]
-        hints = core.hints(next_h, _step_forward_variants(*args), expected)
+        hints = core.hints(next_h, _step_forward_variants(*args), expected, "next_h")
         if wrong and len(wrong) < len(terms):
             hints.append("with the other inputs set to zero, only these terms are wrong: " + "; ".join(wrong) + ".")
         core.fail(name, [(line, hints)])
@@ -125,7 +125,7 @@ def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
         core.as_array(name, "h", h, expected.shape)
         line = core.mismatch(f"h ({label})", h, expected)
         if line:
-            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected))])
+            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1))])
         if not isinstance(cache, list) or len(cache) != args[0].shape[1]:
             raise GradingFailure(f"{name}: the cache must be a list of the T = {args[0].shape[1]} step caches, "
                                  f"in time order; got {type(cache).__name__}"
@@ -146,7 +146,8 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     core.as_array(name, "out", out, expected.shape)
     line = core.mismatch("out", out, expected)
     if line:
-        core.fail(name, [(line, core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected))])
+        core.fail(name, [(line, core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out",
+                                                      time_axis=1))])
     if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
         raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads.")
     core.passed(name)
