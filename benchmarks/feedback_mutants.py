@@ -385,11 +385,16 @@ CATEGORIES = {
     "accumulate": r"accumulat|overwrit|\+=|add each|sums? over|shared",
     "missing": r"missing|is ignored|not subtracted|not applied|must also|never|dropped",
     "inplace": r"in place|modified its input|must not write|replaced",
-    "swap": r"gate order|block|swap|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|prev_h|next_h|prev_c",
+    "swap": r"gate order|swapped|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from next_h|not with the step's own|pairs",
     "stability": r"overflow|underflow|max|finite|nan|log ?0|log-sum-exp|logsumexp",
     "mask": r"mask",
     "shape": r"shape",
+    # where the result goes wrong, measured (which gate's columns, time steps, input terms, ids): never a
+    # wrong cause, and a pointer to where to look
+    "location": r"only the columns|only these terms|wrong only at|wrong at time step|wrong at \d+ of|zero at time "
+                r"step|are right and id|first new id already differs|check da first|check dc first",
 }
+LOCATION = "location"
 
 # Which categories a hint may name and be right, for each kind of edit.
 ACCEPT = {
@@ -450,8 +455,8 @@ def judge(exercise, mutant, message):
     hints = hint_lines(message)
     accept = ACCEPT[mutant.kind]
     cats = [categories(h) for h in hints]
-    specific = any(c & accept for c in cats)
-    wrong = any(c and not (c & accept) for c in cats)
+    specific = any(c & (accept | {LOCATION}) for c in cats)
+    wrong = any(c and not (c & (accept | {LOCATION})) for c in cats)
     return {"crashed": crashed, "named": named, "specific": specific, "wrong": wrong}
 
 

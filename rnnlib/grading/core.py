@@ -175,7 +175,8 @@ def mismatch(what, got, expected, tol=TOL):
             f"{check.worst_index}: expected {check.numerical:.6g}, got {check.analytic:.6g}")
 
 
-def _close(a, b, tol=1e-6):
+def close(a, b, tol=1e-6):
+    """a equals b up to round-off (the shapes too): how a result is recognised as a variant's."""
     return np.shape(a) == np.shape(b) and gradcheck.compare("", a, b, tol).ok
 
 
@@ -187,15 +188,18 @@ def hints(got, variants, correct, what=None, **relations):
     matches and ``what`` names the result, the hint comes from how the result relates to the
     right one (see ``relation``; relations are its keyword arguments)."""
     found = [hint for hint, value in variants
-             if value is not None and _close(got, value) and not _close(value, correct)]
+             if value is not None and close(got, value) and not close(value, correct)]
     if found or what is None:
         return found
     text = relation(got, correct, **relations)
     return [(what, text)] if text else []
 
 
-def _times(c, sizes):
-    """How a constant factor c reads: "1/N (N = 4, the batch size)", "twice", ... or None."""
+def _times(c, sizes, number=False):
+    """How a constant factor c reads: "1/N of the right value (N = 4, the batch size)", "twice", ...
+
+    number: the result is a single number, which is always some multiple of the right one: only
+    a factor with a name (a size, -1, 2, 1/2) says anything, else None."""
     for sign, word in ((1, ""), (-1, "minus ")):
         named = [(f"1/{s}", s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign / n)]
         named += [(s, s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign * n)]
@@ -210,6 +214,8 @@ def _times(c, sizes):
                         (0.5, "half the right value: a factor 2 is missing, or half of a sum")):
         if np.isclose(c, value):
             return text
+    if number:
+        return None
     return f"{c:.4g} times the right value: a constant factor is wrong (look for a scale, a 2, a division)"
 
 
@@ -226,7 +232,7 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
     the wrong time steps along ``time_axis``, or, for a sum over time steps, the steps whose
     contributions ``steps`` (a list, one array per step) are missing or alone."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape or _close(got, want, 1e-7) or not np.isfinite(got).all():
+    if got.shape != want.shape or close(got, want, 1e-7) or not np.isfinite(got).all():
         return None
     if not got.any():
         return "all zeros: nothing reaches it; look for a result that is never assigned or never added to"
@@ -236,9 +242,9 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
         return (f"right to about 7 digits only (relative error {err:.0e}), the round-off of float32: an array "
                 f"in this computation is float32 (a dtype= or an astype); keep everything float64")
     c = float(np.vdot(got, want) / np.vdot(want, want)) if want.any() else 0.0
-    if want.any() and _close(got, c * want) and not np.isclose(c, 1):
-        return _times(c, sizes)
-    if got.ndim == 2 and got.shape[0] == got.shape[1] and _close(got, want.T) and not _close(want, want.T):
+    if want.any() and close(got, c * want) and not np.isclose(c, 1):
+        return _times(c, sizes, number=got.size == 1)
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, want.T) and not close(want, want.T):
         return "transposed: the right values with rows and columns swapped; look at the order of a product's factors"
     if blocks and got.shape[-1] == blocks[0] * len(blocks[1]):
         text = _blocks(got, want, *blocks)
@@ -254,8 +260,8 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
 def _blocks(got, want, H, gates):
     n = len(gates)
     g, w = np.split(got, n, axis=-1), np.split(want, n, axis=-1)
-    bad = [k for k in range(n) if not _close(g[k], w[k])]
-    swapped = [(j, k) for j in bad for k in bad if j < k and _close(g[j], w[k]) and _close(g[k], w[j])]
+    bad = [k for k in range(n) if not close(g[k], w[k])]
+    swapped = [(j, k) for j in bad for k in bad if j < k and close(g[j], w[k]) and close(g[k], w[j])]
     if swapped:
         j, k = swapped[0]
         return (f"the column blocks of gates {gates[j]} and {gates[k]} are swapped (columns {j * H}:{(j + 1) * H} "
@@ -273,30 +279,48 @@ def _blocks(got, want, H, gates):
 def _time_steps(got, want, axis, sizes):
     T = got.shape[axis]
     g, w = _slices(got, axis, T), _slices(want, axis, T)
-    if all(_close(g[t], w[t - 1]) for t in range(1, T)):
+    if all(close(g[t], w[t - 1]) for t in range(1, T)):
         return "shifted one step later in time: step t holds what belongs to step t-1"
-    if all(_close(g[t], w[t + 1]) for t in range(T - 1)):
+    if all(close(g[t], w[t + 1]) for t in range(T - 1)):
         return "shifted one step earlier in time: step t holds what belongs to step t+1"
-    if all(_close(g[t], w[T - 1 - t]) for t in range(T)):
+    if all(close(g[t], w[T - 1 - t]) for t in range(T)):
         return "in reverse time order: step t holds what belongs to step T-1-t"
-    bad = [t for t in range(T) if not _close(g[t], w[t])]
-    zero = all(not g[t].any() for t in bad)
+    bad = [t for t in range(T) if not close(g[t], w[t])]
+    zero = [t for t in bad if not g[t].any()]
+    if len(bad) == T:
+        return (f"zero at time step{'s' if len(zero) > 1 else ''} t = {', '.join(map(str, zero))} and wrong at the "
+                f"others: is every step computed? look at the time loop's range") if 0 < len(zero) <= 4 else None
     where = ("only at the first time step, t = 0" if bad == [0] else
              f"only at the last time step, t = {T - 1}" if bad == [T - 1] else
              f"at time steps t = {', '.join(map(str, bad))}" if len(bad) <= 4 else
              f"at {len(bad)} of the {T} time steps (from t = {bad[0]} to {bad[-1]})")
-    if len(bad) == T:
-        return None
-    return f"wrong {where}" + (" (zero there: is that step computed?)" if zero else "") + "; the other steps are right"
+    return (f"wrong {where}" + (" (zero there: is that step computed?)" if zero == bad else "")
+            + "; the other steps are right")
 
 
 def _missing_steps(got, want, steps):
     T = len(steps)
     for t, where in ((0, "the first time step, t = 0"), (T - 1, f"the last time step, t = {T - 1}")):
-        if _close(got, want - steps[t]):
+        if close(got, want - steps[t]):
             return f"missing the contribution of {where}; look at the time loop's range"
-        if _close(got, steps[t]):
+        if close(got, steps[t]):
             return f"only the contribution of {where}: it must add up every step's contribution"
+    return None
+
+
+def probe_terms(call, reference, args, terms):
+    """Which terms of a forward are wrong, found by calling it with the other inputs set to zero.
+
+    call(*args) and reference(*args) return tuples of arrays; terms: [(label, indices of args
+    to zero)]. A hint naming the wrong terms when some, not all, are wrong; else None."""
+    wrong = []
+    for label, zeroed in terms:
+        probe = tuple(np.zeros_like(a) if i in zeroed else a for i, a in enumerate(args))
+        got, want = call(*probe), reference(*probe)
+        if any(not close(g, w, 1e-7) for g, w in zip(got, want)):
+            wrong.append(label)
+    if wrong and len(wrong) < len(terms):
+        return "with the other inputs set to zero, only these terms are wrong: " + "; ".join(wrong) + "."
     return None
 
 
@@ -357,8 +381,8 @@ def _gradient_failures(name, report, correct, variants, arguments=(), upstream=N
     relation explains any, ``upstream`` says which shared quantity to look at first."""
     grads = report.grads
     shapes_ok = all(c.shape_ok for c in report.checks.values())
-    known = [hint for hint, g in variants if shapes_ok and all(_close(grads[k], g[k]) for k in range(len(correct)))
-             and not all(_close(g[k], correct[k]) for k in range(len(correct)))]
+    known = [hint for hint, g in variants if shapes_ok and all(close(grads[k], g[k]) for k in range(len(correct)))
+             and not all(close(g[k], correct[k]) for k in range(len(correct)))]
     problems = []
     for k, check in enumerate(report.checks.values()):
         if check.ok:

@@ -59,6 +59,12 @@ def _check_lstm_cache(name, cache, reference, where=""):
                                  f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds something else.")
 
 
+_STEP_TERMS = [("the input term x @ Wx (prev_h = prev_c = 0, b = 0)", (1, 2, 5)),
+               ("the recurrent term prev_h @ Wh (x = prev_c = 0, b = 0)", (0, 2, 5)),
+               ("the bias b (x = prev_h = prev_c = 0)", (0, 1, 2)),
+               ("the old cell state's path f * prev_c (x = prev_h = 0, b = 0)", (0, 1, 5))]
+
+
 def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     """Check lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache)."""
     __tracebackhide__ = True
@@ -72,6 +78,10 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     problems = [(line, core.hints(got, [(hint, v[k]) for hint, *v in variants], want, what))
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
                 for line in [core.mismatch(what, got, want)] if line]
+    if problems and not any(h for _, h in problems):
+        probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
+                                 args, _STEP_TERMS)
+        problems[0] = (problems[0][0], [probe] if probe else [])
     if problems:
         core.fail(name, problems)
     _check_lstm_cache(name, cache, want_cache)
