@@ -385,7 +385,7 @@ CATEGORIES = {
     "accumulate": r"accumulat|overwrit|\+=|add each|sums? over|shared",
     "missing": r"missing|is ignored|not subtracted|not applied|must also|never|dropped",
     "inplace": r"in place|modified its input|must not write|replaced",
-    "swap": r"gate order|swapped|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from next_h|not with the step's own|pairs",
+    "swap": r"gate order|swapped|wrong array|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from next_h|not with the step's own|pairs",
     "stability": r"overflow|underflow|max|finite|nan|log ?0|log-sum-exp|logsumexp",
     "mask": r"mask",
     "shape": r"shape",
@@ -424,8 +424,10 @@ def categories(text):
 
 
 def hint_lines(message):
-    """The message's hints: its "Likely cause" lines, or the advice of a one-line verdict."""
+    """The message's hints: its "Likely cause" lines, a shape's explanation, or the advice of a one-line verdict."""
     lines = [line.split("Likely cause:", 1)[1] for line in message.splitlines() if "Likely cause:" in line]
+    lines += [line.split(").", 1)[1] for line in message.splitlines()
+              if "has shape" in line and line.split(").", 1)[-1].strip()]
     if not lines and "problem" not in message.splitlines()[0] and "relative error" not in message:
         head = message.split("\n")[0]
         advice = head.split(". ", 1)[1] if ". " in head else ""

@@ -42,7 +42,7 @@ def check_numerical_gradient(fn, seed=0):
             variants = [("a one-sided difference (f(x+h) - f(x)) / h has O(h) error; use the centred "
                          "(f(x+h) - f(x-h)) / (2h), whose error is O(h**2).", forward_diff.reshape(x0.shape)),
                         ("divide the centred difference by 2h, not h.", 2 * exact)]
-            core.fail(name, [(line, core.hints(got, variants, exact))])
+            core.fail(name, [(line, core.hints(got, variants, exact, "the gradient"))])
     core.passed(name)
 
 

@@ -358,6 +358,18 @@ def add_step_grads(totals, parts, how, last):
             total[...] = part
 
 
+def _summed_axes(got, want, sizes):
+    """A shape hint when got keeps an axis (the batch, time) that the gradient sums over."""
+    if got == "nothing":
+        return ""
+    kept = [(s, n, meaning) for s, n, meaning in sizes if n > 1 and list(got).count(n) > list(want).count(n)]
+    if not kept:
+        return ""
+    s, n, meaning = kept[0]
+    return (f" Its shape keeps an axis of {s} = {n} ({meaning}), which this gradient sums over: look at the axis "
+            f"of a sum or the order of a product's factors.")
+
+
 def _mutation_problem(mutated, arguments):
     """One line for every input the backward wrote into, each named as the student named it."""
     def named(path):
@@ -389,8 +401,11 @@ def _gradient_failures(name, report, correct, variants, arguments=(), upstream=N
             continue
         if not check.shape_ok:
             got = np.shape(grads[k]) if k < len(grads) else "nothing"
-            problems.append((f"{check.name} has shape {got}, expected {np.shape(correct[k])}."
-                             + shape_hint(got, np.shape(correct[k])), []))
+            others = [c.name for j, c in enumerate(report.checks.values()) if np.shape(correct[j]) == got]
+            hint = shape_hint(got, np.shape(correct[k])) or _summed_axes(
+                got, np.shape(correct[k]), relations.get(check.name, {}).get("sizes", ())) or (
+                f" {got} is the shape of {' and '.join(others)}: a product uses the wrong array." if others else "")
+            problems.append((f"{check.name} has shape {got}, expected {np.shape(correct[k])}." + hint, []))
             continue
         line = (f"{check.name}: relative error {check.rel_error:.1e} > tolerance {check.tol:.0e}; worst at index "
                 f"{check.worst_index}: numerical gradient {check.numerical:.6g}, yours {check.analytic:.6g}")
