@@ -128,7 +128,7 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
     if any(mine[k] is not arrays[k] for k in mine):
         raise GradingFailure(f"{name}: replaced the arrays in params; update them in place (params[k] -= ...).")
     problems = []
-    line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
+    line = loss_line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:
         problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)",
                          core.hints(np.array([float(loss)]), [], np.array([ref_loss]), "loss",
@@ -150,6 +150,24 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
     if known:
         at = next(i for i, (line, _) in enumerate(problems) if line.startswith("params"))
         problems[at] = (problems[at][0], known)
+    elif problems and not any(h for _, h in problems):
+        problems[0] = (problems[0][0], [_where(bool(loss_line), wrong)])
     if problems:
         core.fail(name, problems)
     core.passed(name)
+
+
+def _where(loss_wrong, wrong):
+    """Where to look, from which results are wrong: the forward feeds everything, the output delta
+    all three updates, the hidden delta those of Wx and Wh."""
+    if loss_wrong:
+        return ("the loss is already wrong, so the forward pass is (the hidden states or the outputs), or the loss "
+                "formula: fix that first, every update depends on it.")
+    if set(wrong) == {"Wx", "Wh", "Wy"}:
+        return ("the loss is right but all three updates are wrong: look at what they share, the output delta "
+                "(or the update step itself).")
+    if set(wrong) == {"Wx", "Wh"}:
+        return ("the loss and Wy's update are right, so the output delta is: look at the hidden delta, which only "
+                "Wx's and Wh's updates use.")
+    return (f"only the update of {' and '.join(wrong)} is wrong: look at what only {'it uses' if len(wrong) == 1 else 'they use'} "
+            f"(the array each step's delta is paired with, and the update line).")

@@ -36,7 +36,8 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
         if line:
             variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
                          reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
-            core.fail(name, [(line, core.hints(got, variants + extra_variants(z, axis), expected))])
+            hints = core.hints(got, variants + extra_variants(z, axis), expected)
+            core.fail(name, [(line, hints or [_normalisation(name, got, axis)])])
 
 
 def _non_finite(name, got, z, axis):
@@ -66,6 +67,18 @@ def _non_finite(name, got, z, axis):
         cause = ("exp overflows above ~709.8 (inf / inf = nan) and underflows to 0 below ~-745 (log 0 = -inf): "
                  "look at each exp and log for these logits.")
     return f"{head}\n  Likely cause: {cause}"
+
+
+def _normalisation(name, got, axis):
+    """Where to look when no known mistake matches: the normalisation, or what comes before it."""
+    with np.errstate(all="ignore"):
+        total = got.sum(axis=axis) if name == "softmax" else np.exp(got).sum(axis=axis)
+    what = "the values" if name == "softmax" else "their exps"
+    if not np.allclose(total, 1, rtol=1e-9):
+        return (f"{what} do not sum to 1 along axis {axis}: look at the normalisation (the sum, its axis and "
+                f"keepdims){'' if name == 'softmax' else ', the log-sum-exp term'}.")
+    return (f"{what} sum to 1 along axis {axis}, but the proportions are wrong: look at what is subtracted from z "
+            f"before exp (one number per slice along the axis) and at the exp itself.")
 
 
 def check_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
@@ -114,7 +127,7 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
     if not np.isfinite(loss):
         raise GradingFailure(f"{name}: loss is {loss} for scores up to |x| = {np.abs(x).max():.3g}. "
                              f"Compute it from log_softmax (max-shifted), never as log(softmax).")
-    problems, sizes = [], [core.batch_size(N), core.time_steps(T)]
+    problems, sizes = [], [core.batch_size(N), core.time_steps(T), ("N*T", N * T, "every score counted")]
     m = np.ones((N, T)) if mask is None else mask
     per_step = -np.take_along_axis(losses.log_softmax(x), y[..., None], -1)[..., 0] * m
     loss_variants = [
