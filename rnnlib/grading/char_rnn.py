@@ -26,8 +26,9 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
     if len(got) != len(expected):
         seg = L // batch_size
         raise GradingFailure(f"{name}: yielded {len(got)} batches for len(data) = {L}, batch_size = {batch_size}, "
-                             f"seq_len = {seq_len}; expected {len(expected)}: each row reads its own segment of "
-                             f"{seg} tokens, and targets need one token more, so (seg - 1) // seq_len batches.")
+                             f"seq_len = {seq_len}; expected {len(expected)}. Look at how many batches the loop "
+                             f"makes: each row reads its own segment of {seg} tokens, and the targets need one token "
+                             f"more than the inputs.")
     for k, ((x, y), (ex, ey)) in enumerate(zip(got, expected)):
         for what, arr, ref in (("x", x, ex), ("y", y, ey)):
             arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr), ref.shape)
@@ -42,6 +43,8 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                                  "batch k-1 stopped, or the carried hidden state makes no sense.")
                 if what == "y" and np.array_equal(arr, ex):
                     hints.append("y must be x shifted by one: the next token of each position.")
+                if not hints:
+                    hints.append(_positions_hint(arr[row], ref[row], what, row))
                 core.fail(name, [(f"batch {k}, {what} row {row}: expected {ref[row].tolist()}, got {arr[row].tolist()} "
                               f"(data[i] = 3 i mod 1000 here, so each value tells its position)", hints)])
     core.passed(name)
@@ -70,6 +73,27 @@ _ADAGRAD_MISTAKES = [
 ]
 
 
+def _adagrad_where(mine, want):
+    """Where to look, from which arrays are wrong: the cache feeds the step, not the other way round."""
+    cache_wrong = any(core.mismatch("", mine[key], want[key]) for key in want if key[0] == "cache")
+    if not cache_wrong:
+        return "the cache is right, so look at the step taken from it (its size, sign and the square root)."
+    negative = any((mine[key] < 0).any() for key in want if key[0] == "cache")
+    return ("the cache is wrong" + (" (negative somewhere: its square root is nan)" if negative else "")
+            + ": look at what it accumulates at every update (the square of each gradient, added).")
+
+
+def _positions_hint(got, want, what, row):
+    """data[i] = 3 i mod 1000, so each value gives its position: say how the positions are off."""
+    position = lambda v: np.asarray(v, dtype=np.int64) * 667 % 1000    # 667 = 1/3 mod 1000
+    shift = position(got) - position(want)
+    if np.all(shift == shift[0]):
+        return (f"{what} row {row} reads the right run of tokens, but starting {abs(int(shift[0]))} positions too "
+                f"{'late' if shift[0] > 0 else 'early'}: look at where a row and a batch start.")
+    return (f"{what} row {row} does not read consecutive positions: look at how the positions within a row are "
+            f"built.")
+
+
 def check_adagrad_update(fn, seed=0):
     """Check adagrad_update(params, grads, cache, lr, eps=1e-8): in place, min-char-rnn's rule."""
     __tracebackhide__ = True
@@ -85,7 +109,7 @@ def check_adagrad_update(fn, seed=0):
     replaced = [f"{'params' if d == 'p' else 'cache'}[{k!r}]" for (d, k), v in arrays.items()
                 if (mine_p if d == "p" else mine_c)[k] is not v]
     if replaced:
-        raise GradingFailure(f"{name}: {', '.join(replaced)} became new arrays; update them in place (+=, -=) so "
+        raise GradingFailure(f"{name}: {' and '.join(replaced)} became new arrays. Update them in place (+=, -=) so "
                              f"that whoever holds them sees the change.")
     want_p, want_c = _adagrad(params, cache, steps)
     mine = {**{("params", k): v for k, v in mine_p.items()}, **{("cache", k): v for k, v in mine_c.items()}}
@@ -102,7 +126,7 @@ def check_adagrad_update(fn, seed=0):
                 known.append(hint)
         found = [(line, [(f"{d}[{k!r}]", text)] if not known and (text := core.relation(mine[d, k], want[d, k]))
                   else []) for line, (d, k) in problems]
-        found[0] = (found[0][0], known or found[0][1])
+        found[0] = (found[0][0], known or found[0][1] or [_adagrad_where(mine, want)])
         core.fail(name, found)
     core.passed(name)
 

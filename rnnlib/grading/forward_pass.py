@@ -66,10 +66,12 @@ def _check_step_cache(name, cache, args, next_h, where=""):
         raise GradingFailure(f"{name}: the cache{where} must be the tuple (x, prev_h, Wx, Wh, b, next_h) that "
                              f"lesson 03's backward reads, got {type(cache).__name__}"
                              + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
-    for field, got, want in zip(fields, cache, (*args, next_h)):
+    values = (*args, next_h)
+    for field, got, want in zip(fields, cache, values):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10, atol=1e-12):
             raise GradingFailure(f"{name}: cache{where} field {fields.index(field)} should be {field} "
-                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds something else.")
+                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds "
+                                 f"{core.which(got, dict(zip(fields, values)))}.")
 
 
 def check_rnn_step_forward(fn, N=3, D=10, H=4, seed=0):
@@ -146,8 +148,10 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     core.as_array(name, "out", out, expected.shape)
     line = core.mismatch("out", out, expected)
     if line:
-        core.fail(name, [(line, core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out",
-                                                      time_axis=1))])
+        hints = core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out", time_axis=1)
+        probe = None if hints else core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda h, V, c: (h @ V + c,),
+                                                    (h, V, c), [("h @ V (c = 0)", (2,)), ("the bias c (h = 0)", (0,))])
+        core.fail(name, [(line, hints + ([probe] if probe else []))])
     if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
         raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads.")
     core.passed(name)

@@ -56,7 +56,8 @@ def _check_lstm_cache(name, cache, reference, where=""):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
                                                                                         atol=1e-12):
             raise GradingFailure(f"{name}: cache{where} field {k} should be {_LSTM_CACHE_FIELDS[k]} (the order is "
-                                 f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds something else.")
+                                 f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds "
+                                 f"{core.which(got, dict(zip(_LSTM_CACHE_FIELDS, reference)))}.")
 
 
 _STEP_TERMS = [("the input term x @ Wx (prev_h = prev_c = 0, b = 0)", (1, 2, 5)),

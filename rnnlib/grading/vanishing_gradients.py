@@ -97,8 +97,9 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                              "(one factor max_norm / total for every array).", per_array),
                             ("entries were clipped by value (np.clip); clipping by norm keeps the direction.",
                              np.clip(before[k], -max_norm, max_norm)),
-                            ("the arrays in the dict are unchanged: the scaled values went into a new array, not "
-                             "into the dict's arrays; scale them in place.", before[k])]
+                            ("the arrays in the dict are unchanged although the global norm is above max_norm: "
+                             "look at the scale factor, and at whether the scaling writes into the dict's arrays "
+                             "(in place) or into a new array.", before[k])]
                 problems.append((line, core.hints(g, variants, before[k] * scale, f"grads[{k!r}]")))
                 break
         if problems:
