@@ -394,7 +394,7 @@ CATEGORIES = {
     "location": r"only the columns|only these terms|wrong only at|wrong at time step|wrong at \d+ of|zero at time "
                 r"step|are right and id|first new id already differs|check da first|check dc first|sums? to 1 along|"
                 r"loss is already wrong|updates are wrong: look|update is right|update of .* is wrong|cache is right|"
-                r"cache is wrong|positions too|consecutive positions|how many batches",
+                r"cache is wrong|positions too|consecutive positions|how many batches|is right, so the",
 }
 LOCATION = "location"
 
@@ -450,7 +450,7 @@ def output_names(exercise):
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
             words |= {"batch"}
     for p in fn.args.args:   # what is updated in place is an output too
-        words |= {f"{p.arg}[", f"{p.arg} "}
+        words |= {f"{p.arg}[", f"{p.arg} ", f"{p.arg}."}
     return words | {"norm", "expected"}
 
 

@@ -27,9 +27,10 @@ def check_numerical_gradient(fn, seed=0):
         exact = gradcheck.SumOf(x0.copy(), g, A_).gradient()
         got = LESSON.call(name, fn, objective, x, callbacks=(objective.__call__,))
         if not np.array_equal(x, x0):
-            raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x{np.unravel_index(np.argmax(x != x0), x.shape)} "
-                                 f"changed from {x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its "
-                                 f"old value after evaluating f(x + h) and f(x - h).")
+            at = ", ".join(str(int(i)) for i in np.unravel_index(np.argmax(x != x0), x.shape))
+            raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x[{at}] changed from "
+                                 f"{x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its old value "
+                                 f"after evaluating f(x + h) and f(x - h).")
         core.as_array(name, f"the gradient of {what}", got, x.shape)
         line = core.mismatch(f"gradient of {what}", got, exact, tol=1e-7)
         if line:

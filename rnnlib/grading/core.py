@@ -123,7 +123,8 @@ class Lesson:
             if withheld:                      # the autograder's kernel: the reference is not there
                 raise delegation(name, withheld.group(1)) from None
             shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
-            raise GradingFailure(f"{name} raised {type(e).__name__}: {e}\n  (called with arrays of shapes {shapes})") from e
+            called = f"\n  (called with arrays of shapes {shapes})" if shapes else ""
+            raise GradingFailure(f"{name} raised {type(e).__name__}: {e}{called}") from e
         finally:
             sys.setprofile(previous)
         if seen:
@@ -161,8 +162,13 @@ def as_array(name, what, value, shape):
 
 
 def shape_hint(got, want):
-    if tuple(got) == tuple(want)[::-1] or sorted(got) == sorted(want):
+    got, want = tuple(got), tuple(want)
+    if got == want[::-1] or sorted(got) == sorted(want):
         return " The sizes are right but in the wrong order: a transpose is probably missing or extra."
+    if len(got) == len(want) and all(g in (w, 1) for g, w in zip(got, want)):
+        axes = ", ".join(str(k) for k, (g, w) in enumerate(zip(got, want)) if g != w)
+        return (f" It has size 1 along axis {axes}: that is the shape of a reduction (a sum or max with "
+                f"keepdims=True), so the term it should be combined with is missing or was replaced.")
     return ""
 
 

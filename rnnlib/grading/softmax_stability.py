@@ -31,7 +31,8 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
             raise GradingFailure(_non_finite(name, got, z, axis))
         core.as_array(name, f"{name}(z, axis={axis})", got, expected.shape)
         if not np.array_equal(zin, z):
-            raise GradingFailure(f"{name}: modified its input z in place; compute on a new array instead.")
+            raise GradingFailure(f"{name}: modified its input z in place. Compute on a new array instead: the "
+                                 f"caller still needs z.")
         line = core.mismatch(f"{name}(z, axis={axis}) for z of shape {z.shape}", got, expected)
         if line:
             variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
@@ -121,7 +122,8 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
     loss, dx = core.unpack(name, result, ("loss", "dx"))
     ref_loss, ref_dx = losses.temporal_softmax_loss(x, y, mask)
     if not np.array_equal(xin, x):
-        raise GradingFailure(f"{name}: modified its input x in place; compute on a new array instead.")
+        raise GradingFailure(f"{name}: modified its input x in place. Compute on a new array instead: the "
+                             f"caller still needs x.")
     if not np.isscalar(loss) and np.shape(loss) != ():
         raise GradingFailure(f"{name}: loss should be a single number, got an array of shape {np.shape(loss)}.")
     if not np.isfinite(loss):
@@ -153,6 +155,12 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
             ("the mask is not applied to dx: masked steps get zero gradient.", (p - onehot) / N),
         ]
         problems.append((line, core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1)))
+    if len(problems) == 1 and not problems[0][1]:
+        line = problems[0][0]
+        problems[0] = (line, ["dx is right, so the probabilities are: look at how the loss is formed from the targets' "
+                              "log-probabilities (the sign, the mask, the division by N)." if line.startswith("loss")
+                              else "the loss is right, so the log-probabilities are: look at how dx is formed from "
+                              "the probabilities, the targets, the mask and N."])
     if problems:
         core.fail(name, problems)
     core.passed(name)
