@@ -394,7 +394,8 @@ CATEGORIES = {
     "location": r"only the columns|only these terms|wrong only at|wrong at time step|wrong at \d+ of|zero at time "
                 r"step|are right and id|first new id already differs|check da first|check dc first|sums? to 1 along|"
                 r"loss is already wrong|updates are wrong: look|update is right|update of .* is wrong|cache is right|"
-                r"cache is wrong|positions too|consecutive positions|how many batches|is right, so the",
+                r"cache is wrong|positions too|consecutive positions|how many batches|is right, so the|are right, so the|"
+                r"neither 0 nor 1",
 }
 LOCATION = "location"
 

@@ -37,7 +37,9 @@ def check_int_to_bits(fn, seed=0):
         if not np.array_equal(got, expected):
             hints = (["the bits are most-significant first; this course feeds the least-significant bit first "
                       "(bit k is (n >> k) & 1), as the carry travels from low bits to high."]
-                     if np.array_equal(got, expected[..., ::-1]) else [])
+                     if np.array_equal(got, expected[..., ::-1]) else
+                     ["some entries are neither 0 nor 1: look at how a single bit is isolated after the shift."]
+                     if not np.isin(got, (0, 1)).all() else [])
             core.fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
     core.passed(name)
 
@@ -54,7 +56,10 @@ def check_bits_to_int(fn, seed=0):
         if np.shape(got) != np.shape(n) or not np.array_equal(np.asarray(got), n):
             reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
             hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
-                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else [])
+                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else
+                     core.hints(np.asarray(got, dtype=float), [], np.asarray(n, dtype=float), "the result",
+                                sizes=[("width", width, "the number of bits")])
+                     if np.shape(got) == np.shape(n) else [])
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
