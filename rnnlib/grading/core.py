@@ -257,7 +257,7 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
         if text:
             return text
     if time_axis is not None and got.shape[time_axis] > 1:
-        return _time_steps(got, want, time_axis, sizes)
+        return _time_steps(got, want, time_axis)
     if steps is not None and len(steps) > 1:
         return _missing_steps(got, want, steps)
     return None
@@ -282,7 +282,7 @@ def _blocks(got, want, H, gates):
             f"what only {'these gates use' if len(bad) > 1 else 'this gate uses'}")
 
 
-def _time_steps(got, want, axis, sizes):
+def _time_steps(got, want, axis):
     T = got.shape[axis]
     g, w = _slices(got, axis, T), _slices(want, axis, T)
     if all(close(g[t], w[t - 1]) for t in range(1, T)):
@@ -341,7 +341,7 @@ def fail(name, problems):
     """problems: list of (line, [hints]). Each distinct hint is given once, after the problems.
 
     A hint is a sentence, or (subject, sentence) from ``relation``: subjects with the same
-    sentence share one line ("dWx, dWh, db: 1/N the right value ...")."""
+    sentence share one line ("dWx, dWh, db: 1/N of the right value ...")."""
     wrong = [line for line, _ in problems if not line.startswith("correct:")]
     lines = [f"{name}: {len(wrong)} problem{'s' if len(wrong) > 1 else ''} found."]
     lines += ["  " + line for line, _ in problems]
@@ -424,7 +424,7 @@ def _gradient_failures(name, report, correct, variants, arguments=(), upstream=N
                 f"{check.worst_index}: numerical gradient {check.numerical:.6g}, yours {check.analytic:.6g}")
         text = None if known else relation(grads[k], correct[k], **relations.get(check.name, {}))
         problems.append((line, [(check.name, text)] if text else []))
-    if known:
+    if known and problems:
         problems[0] = (problems[0][0], known)
     elif upstream and problems and all(not c.ok for c in report.checks.values()) and not any(h for _, h in problems):
         problems[0] = (problems[0][0], [upstream])
@@ -438,7 +438,7 @@ def _gradient_failures(name, report, correct, variants, arguments=(), upstream=N
 
 def _arguments(fn):
     try:
-        return [p for p in inspect.signature(fn).parameters]
+        return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return []
 
