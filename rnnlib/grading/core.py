@@ -437,6 +437,7 @@ def _gradient_failures(name, report, correct, variants, arguments=(), upstream=N
 
 
 def _arguments(fn):
+    """The argument names of fn's signature (the answer cell's def line gives them to the student)."""
     try:
         return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
@@ -457,7 +458,9 @@ def check_backward(lesson, name, fn, forward, inputs, names, reference, variant,
         cache = forward(*inputs)[-1]
         correct = reference(*report.douts, cache)
         variants = [(hint, variant(*report.douts, cache, **kwargs)) for kwargs, hint in mistakes]
-        _gradient_failures(name, report, correct, variants, _arguments(fn), upstream,
+        # named as in the reference's signature, which the answer cell's def line repeats: the
+        # autograder calls a stand-in for the student's function, whose own signature is (*args)
+        _gradient_failures(name, report, correct, variants, _arguments(reference), upstream,
                            **(relations(report.douts, cache) if relations else {}))
     worst = max(c.rel_error for c in report.checks.values())
     passed(name, f" ({len(names)} gradients match numerical ones, worst relative error {worst:.1e})")
