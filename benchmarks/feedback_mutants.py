@@ -392,7 +392,7 @@ CATEGORIES = {
     # where the result goes wrong, measured (which gate's columns, time steps, input terms, ids): never a
     # wrong cause, and a pointer to where to look
     "location": r"only the columns|only these terms|wrong only at|wrong at time step|wrong at \d+ of|zero at time "
-                r"step|are right and id|first new id already differs|check da first|check dc first|sums? to 1 along|"
+                r"step|right and id \d+ differs|the same at every time step|first new id already differs|check da first|check dc first|sums? to 1 along|"
                 r"loss is already wrong|updates are wrong: look|update is right|update of .* is wrong|cache is right|"
                 r"cache is wrong|positions too|consecutive positions|how many batches|is right, so the|are right, so the|"
                 r"neither 0 nor 1",

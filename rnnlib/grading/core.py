@@ -291,6 +291,8 @@ def _time_steps(got, want, axis):
         return "shifted one step earlier in time: step t holds what belongs to step t+1"
     if all(close(g[t], w[T - 1 - t]) for t in range(T)):
         return "in reverse time order: step t holds what belongs to step T-1-t"
+    if all(np.array_equal(g[t], g[0]) for t in range(T)):
+        return "the same at every time step: look at what is stored for each step"
     bad = [t for t in range(T) if not close(g[t], w[t])]
     zero = [t for t in bad if not g[t].any()]
     if len(bad) == T:
@@ -392,9 +394,9 @@ def _mutation_problem(mutated, arguments):
         return arguments[-1] + path[len("cache"):] if arguments else path
     paths = [named(m) for m in mutated]
     listed = ", ".join(paths[:4]) + (f" and {len(paths) - 4} more" if len(paths) > 4 else "")
-    return (f"it modified its input{'s' if len(paths) > 1 else ''} {listed}. A backward must not write into its "
-            f"upstream gradients or the cache: other steps and layers read them. Compute new arrays instead of "
-            f"changing those in place (no *=, += or [...] = on them).", [])
+    return (f"it modified its input{'s' if len(paths) > 1 else ''} {listed}.",
+            ["a backward must not write into its upstream gradients or the cache: other steps and layers read "
+             "them. Compute new arrays instead of changing those in place (no *=, += or [...] = on them)."])
 
 
 def _gradient_failures(name, report, correct, variants, arguments=(), upstream=None, **relations):
