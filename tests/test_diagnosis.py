@@ -9,7 +9,7 @@ from rnnlib import grading
 from rnnlib.grading import core
 
 from conftest import fails
-from test_grading import backward, step_backward, step_forward
+from test_grading import step_backward
 from test_grading_06 import sample
 from test_grading_07 import lstm_backward, lstm_step_backward, lstm_step_forward, sigmoid
 
@@ -206,3 +206,15 @@ def test_messages_are_clean():
 def test_relation_names_a_factor_only_when_it_means_something_for_a_number():
     assert core.relation(np.array([3.0]), np.array([2.0])) is None
     assert core.relation(np.array([1.0]), np.array([4.0]), sizes=[core.batch_size(4)]).startswith("1/N of")
+
+
+def test_lstm_gates_that_share_a_wrong_dc_point_at_dc():
+    def dc_plus_sign(dnext_h, dnext_c, cache):      # tanh' written as 1 + tanh_c**2
+        x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c = cache
+        dc = dnext_c + dnext_h * o * (1 + tanh_c ** 2)
+        da = np.hstack([dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dnext_h * tanh_c * o * (1 - o),
+                        dc * i * (1 - g ** 2)])
+        return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    message = fails(grading.check_lstm_step_backward, dc_plus_sign)
+    assert "dWx, dWh, db: only the columns of gates i and f and g (columns 0:5, 5:10, 15:20) are wrong" in message
+    assert "look at dc, which these three gates' gradients go through and o's does not" in message

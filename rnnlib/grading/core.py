@@ -234,7 +234,8 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
 
     Looks, in this order, for: all zeros; float32 round-off; a constant factor (named when it is
     1/N, T, ... of ``sizes``, a list of (symbol, value, meaning)); a transpose; the wrong column
-    blocks (``blocks``: (H, gate names) for arrays whose last axis holds one block of H per gate);
+    blocks (``blocks``: (H, gate names[, notes]) for arrays whose last axis holds one block of H per
+    gate; see ``_blocks``);
     the wrong time steps along ``time_axis``, or, for a sum over time steps, the steps whose
     contributions ``steps`` (a list, one array per step) are missing or alone."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
@@ -263,7 +264,8 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
     return None
 
 
-def _blocks(got, want, H, gates):
+def _blocks(got, want, H, gates, notes=None):
+    """notes: {frozenset of gate names: where to look when exactly those gates' columns are wrong}."""
     n = len(gates)
     g, w = np.split(got, n, axis=-1), np.split(want, n, axis=-1)
     bad = [k for k in range(n) if not close(g[k], w[k])]
@@ -277,9 +279,11 @@ def _blocks(got, want, H, gates):
     names = " and ".join(gates[k] for k in bad)
     part = relation(g[bad[0]], w[bad[0]]) if len(bad) == 1 else None
     ranges = ", ".join(f"{k * H}:{(k + 1) * H}" for k in bad)
+    where = (notes or {}).get(frozenset(gates[k] for k in bad),
+                              f"what only {'these gates use' if len(bad) > 1 else 'this gate uses'}")
     return (f"only the columns of gate{'s' if len(bad) > 1 else ''} {names} (columns {ranges}) are wrong"
             + (f", and they are {part}" if part else "") + f"; the other gates' columns are right, so look at "
-            f"what only {'these gates use' if len(bad) > 1 else 'this gate uses'}")
+            + where)
 
 
 def _time_steps(got, want, axis):

@@ -178,8 +178,13 @@ _STEP_UPSTREAM = ("every gradient is wrong, and all of them are computed from dc
                   "dc first (the cell state's total gradient), then each gate's block.")
 
 
+# Where to look when exactly these gates' columns are wrong: what they, and no other gate, depend on.
+_GATE_NOTES = {frozenset("ifg"): "dc, which these three gates' gradients go through and o's does not",
+               frozenset("o"): "the output gate's part: it comes from dnext_h and tanh_c only"}
+
+
 def _blocks(cache):
-    return (cache[0].i.shape[1] if isinstance(cache, list) else cache.i.shape[1], _GATES)
+    return (cache[0].i.shape[1] if isinstance(cache, list) else cache.i.shape[1], _GATES, _GATE_NOTES)
 
 
 def _step_relations(douts, cache):
