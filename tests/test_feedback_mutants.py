@@ -27,6 +27,11 @@ def test_every_declared_exercise_is_read_from_its_notebook():
     assert backward.visible == ["check_rnn_backward(rnn_backward)"] and len(backward.hidden) == 3
 
 
+def test_each_reference_answer_passes_its_own_test_cell_in_the_harness():
+    for exercise in harness.exercises():
+        assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None, exercise.name
+
+
 def test_the_mutator_makes_the_issue_s_kinds_of_edit():
     lesson = {e.name: e for e in harness.exercises(["03"])}
     backward, step = lesson["rnn_backward"], lesson["rnn_step_backward"]
