@@ -493,15 +493,16 @@ def measure(lessons=None, sample=None, seed=0, show=False, out=sys.stdout, only=
     for exercise in exercises(lessons):
         if only is not None and exercise.name not in only:
             continue
+        row = rows.setdefault(exercise.lesson, {"mutants": 0, "killed": 0, "visible": 0, "named": 0,
+                                                "specific": 0, "wrong": 0, "crashed": 0, "skipped": []})
         reference = run_calls(exercise, exercise.source, exercise.visible + exercise.hidden)
         if reference is not None:     # nothing to measure against: say so, measure the others
             print(f"{exercise.name}: the reference answer fails its own test cell, skipped:\n  {reference}", file=out)
+            row["skipped"].append(exercise.name)
             continue
         found = mutants(exercise)
         if sample is not None and len(found) > sample:
             found = rng.sample(found, sample)
-        row = rows.setdefault(exercise.lesson, {"mutants": 0, "killed": 0, "visible": 0, "named": 0,
-                                                "specific": 0, "wrong": 0, "crashed": 0})
         for mutant in found:
             row["mutants"] += 1
             verdict = evaluate(exercise, mutant)

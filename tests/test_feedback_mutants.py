@@ -27,11 +27,6 @@ def test_every_declared_exercise_is_read_from_its_notebook():
     assert backward.visible == ["check_rnn_backward(rnn_backward)"] and len(backward.hidden) == 3
 
 
-def test_each_reference_answer_passes_its_own_test_cell_in_the_harness():
-    for exercise in harness.exercises():
-        assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None, exercise.name
-
-
 def test_the_mutator_makes_the_issue_s_kinds_of_edit():
     lesson = {e.name: e for e in harness.exercises(["03"])}
     backward, step = lesson["rnn_backward"], lesson["rnn_step_backward"]
@@ -57,6 +52,7 @@ def test_feedback_floor_on_a_sample_of_mutants(lessons):
     total = {k: sum(row[k] for row in rows.values()) for k in ("killed", "visible", "named", "specific", "wrong",
                                                                "crashed")}
     print(harness.table(rows))
+    assert not [name for row in rows.values() for name in row["skipped"]]   # each reference passes its cell
     assert total["killed"] > 60
     assert total["visible"] >= 0.95 * total["killed"]          # Validate shows what the autograder will
     assert total["named"] == total["killed"]                   # every message names the wrong result
