@@ -68,7 +68,6 @@ _STEP_MISTAKES = [
 ]
 
 
-
 def _step_relations(douts, cache):
     return {k: {"sizes": [core.batch_size(cache.x.shape[0])]} for k in ("dx", "dprev_h", "dWx", "dWh", "db")}
 
