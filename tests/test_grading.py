@@ -144,7 +144,12 @@ def test_forward_mistakes_are_isolated_to_the_wrong_term():
         return step_forward(x, prev_h, Wx, Wh, np.zeros_like(b))
     message = fails(grading.check_rnn_step_forward, no_bias)
     assert "CS231n's published test values" in message and "expected -0.314101" in message
-    assert "the bias b is missing" in message and "only these terms are wrong: bias b" in message
+    assert "the bias b is missing" in message and "only these terms" not in message   # one hint per problem
+
+    def double_bias(x, prev_h, Wx, Wh, b):   # not a listed mistake: the probe finds the term
+        return step_forward(x, prev_h, Wx, Wh, 2 * b)
+    assert "only these terms are wrong: the bias b (x = 0, prev_h = 0)." in fails(grading.check_rnn_step_forward,
+                                                                                   double_bias)
 
 
 @pytest.mark.parametrize("mistake,hint", [
@@ -167,7 +172,8 @@ def test_naive_softmax_overflow_is_explained_without_warnings(recwarn):
     def naive(z, axis=-1):
         return np.exp(z) / np.exp(z).sum(axis=axis, keepdims=True)
     grading.check_softmax(naive)                               # fine for small logits
-    assert "Subtract each slice's own max" in fails(grading.check_softmax, naive, scale=1e3)
+    message = fails(grading.check_softmax, naive, scale=1e3)
+    assert "inf / inf = nan: exp is taken of the raw logits" in message and "global" not in message
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
@@ -175,7 +181,16 @@ def test_global_max_softmax_is_caught():
     def global_max(z, axis=-1):
         e = np.exp(z - z.max())
         return e / e.sum(axis=axis, keepdims=True)
-    assert "not the global max" in fails(grading.check_softmax, global_max, scale=20)
+    assert "the shift uses the largest logit of the whole array" in fails(grading.check_softmax, global_max, scale=20)
+
+
+def test_log_of_softmax_is_named():
+    def log_of_softmax(z, axis=-1):
+        e = np.exp(z - z.max(axis=axis, keepdims=True))
+        return np.log(e / e.sum(axis=axis, keepdims=True))
+    grading.check_log_softmax(log_of_softmax)                  # fine for small logits
+    message = fails(grading.check_log_softmax, log_of_softmax, scale=1e3)
+    assert "-inf at index" in message and "this takes the log of softmax" in message
 
 
 @pytest.mark.parametrize("mistake,hint", [
@@ -248,7 +263,15 @@ def test_backward_that_writes_into_its_inputs_is_reported():
         result = backward(dh, cache)
         dh *= 0
         return result
-    assert "modified its input dout[0]" in fails(grading.check_rnn_backward, in_place)
+    assert "modified its input dh." in fails(grading.check_rnn_backward, in_place)   # named as the student named it
+
+    def scribbles_on_every_cache(dh, cache):
+        result = backward(dh, cache)
+        for step in cache:
+            step.x[...] = 0
+        return result
+    message = fails(grading.check_rnn_backward, scribbles_on_every_cache)
+    assert message.count("must not write") == 1 and "cache[0].x, cache[1].x, cache[2].x, cache[3].x and 6 more" in message
 
 
 def test_notebook_rendering_shows_the_message_not_the_test_source():

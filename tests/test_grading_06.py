@@ -61,7 +61,7 @@ def test_adagrad_and_sample_mistakes():
         for k in params:
             cache[k][...] = grads[k] ** 2
             params[k] -= lr * grads[k] / (np.sqrt(cache[k]) + eps)
-    assert "accumulates squared gradients" in fails(grading.check_adagrad_update, no_history)
+    assert "accumulate the squared gradients" in fails(grading.check_adagrad_update, no_history)
 
     def ignores_temperature(model, seed_ids, n, temperature=1.0, rng=None):
         return sample(model, seed_ids, n, 1.0 if temperature > 0.5 else temperature, rng)

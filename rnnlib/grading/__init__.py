@@ -4,7 +4,10 @@ Each ``check_<exercise>(fn, ...)`` runs the student's function on seeded inputs,
 rnnlib's reference (outputs) or with rnnlib's trusted numerical gradients (backwards, float64),
 prints one line when everything holds and otherwise raises ``GradingFailure`` with a message a
 student can act on: which output or gradient, the relative error and tolerance, the worst index
-with the expected and obtained values, and, for well-known mistakes, a hint naming the cause.
+with the expected and obtained values, and a hint: the cause, for a well-known mistake whose
+result the student's equals, or else what the result is relative to the right one (a factor
+such as 1/N, a transpose, zeros, float32 round-off, the wrong time steps or gate block) and
+where to look.
 
     core                 the Lesson declaration, running the student's code, the shape of a verdict
     forward_pass         lesson 01        bptt             lesson 03        char_rnn   lesson 06

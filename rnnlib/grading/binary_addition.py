@@ -37,7 +37,9 @@ def check_int_to_bits(fn, seed=0):
         if not np.array_equal(got, expected):
             hints = (["the bits are most-significant first; this course feeds the least-significant bit first "
                       "(bit k is (n >> k) & 1), as the carry travels from low bits to high."]
-                     if np.array_equal(got, expected[..., ::-1]) else [])
+                     if np.array_equal(got, expected[..., ::-1]) else
+                     ["some entries are neither 0 nor 1: look at how a single bit is isolated after the shift."]
+                     if not np.isin(got, (0, 1)).all() else [])
             core.fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
     core.passed(name)
 
@@ -54,14 +56,21 @@ def check_bits_to_int(fn, seed=0):
         if np.shape(got) != np.shape(n) or not np.array_equal(np.asarray(got), n):
             reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
             hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
-                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else [])
+                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else
+                     core.hints(np.asarray(got, dtype=float), [], np.asarray(n, dtype=float), "the result",
+                                sizes=[("width", width, "the number of bits")])
+                     if np.shape(got) == np.shape(n) else [])
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
 
 
-def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0):
-    """The seed's sigmoid RNN (no biases), one gradient step on 0.5 * sum (yhat - y)**2 / N."""
+def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0, hidden_deriv=True, carry=True,
+                     dWh_from="h_prev", inside=False, parts=None):
+    """The seed's sigmoid RNN (no biases), one gradient step on 0.5 * sum (yhat - y)**2 / N.
+
+    The keywords make it one of the known mistakes; parts, a dict, receives each weight's
+    per-step gradients (a list in time order)."""
     Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
     N, T, _ = x.shape
     hs, ys = [np.zeros((N, Wh.shape[0]))], []
@@ -74,14 +83,19 @@ def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0
     dnext = np.zeros((N, Wh.shape[0]))
     for t in reversed(range(T)):
         dz = (ys[t] - y[:, t]) / N * (ys[t] * (1 - ys[t]) if deriv == "output" else 1.0)
-        dh = dz @ Wy.T + dnext
-        da = dh * hs[t + 1] * (1 - hs[t + 1])
-        step = {"Wy": hs[t + 1].T @ dz, "Wx": x[:, t].T @ da, "Wh": hs[t].T @ da}
+        dh = dz @ Wy.T + (dnext if carry else 0)
+        da = dh * (hs[t + 1] * (1 - hs[t + 1]) if hidden_deriv else 1.0)
+        step = {"Wy": hs[t + 1].T @ dz, "Wx": x[:, t].T @ da, "Wh": (hs[t] if dWh_from == "h_prev" else hs[t + 1]).T @ da}
         for k in grads:
             grads[k] = grads[k] + step[k] if accumulate else step[k]
+            if parts is not None:
+                parts.setdefault(k, [None] * T)[t] = step[k]
+            if inside:   # the seed's warning: updating here changes the Wh that earlier steps use
+                params[k] -= sign * lr * step[k]
         dnext = da @ Wh.T
-    for k in params:
-        params[k] -= sign * lr * grads[k]
+    if not inside:
+        for k in params:
+            params[k] -= sign * lr * grads[k]
     return float(loss)
 
 
@@ -91,6 +105,14 @@ _ADDER_MISTAKES = [
     ({"deriv": "none"}, "the output's sigmoid derivative yhat * (1 - yhat) is missing from the output delta."),
     ({"sign": -1.0}, "the weights moved up the gradient: subtract lr * gradient (or add lr * update with "
      "error = y - yhat)."),
+    ({"inside": True}, "the weights are updated inside the time loop: the seed accumulates every step's update and "
+     "applies them once, after the loop, so that every step's delta uses the same Wh."),
+    ({"hidden_deriv": False}, "the hidden layer's delta needs the sigmoid derivative h * (1 - h) of that step's "
+     "hidden state."),
+    ({"carry": False}, "the hidden delta of step t must also receive the delta coming back from step t+1 (through "
+     "Wh), not only the output's."),
+    ({"dWh_from": "h_t"}, "Wh's update pairs each step's delta with the previous hidden state, the one Wh "
+     "multiplied in the forward, not with the step's own."),
 ]
 
 
@@ -98,31 +120,59 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
     """Check train_step(params, x, y, lr) -> loss: one full-BPTT step of the seed's sigmoid adder."""
     __tracebackhide__ = True
     from ..data import random_binary_addition_batch
-    name = "train_step"
+    name, lr = "train_step", 0.1
     rng = np.random.default_rng(seed)
     x, y = random_binary_addition_batch(N, width=8, rng=rng)
     params = {"Wx": rng.uniform(-1, 1, (2, hidden)), "Wh": rng.uniform(-1, 1, (hidden, hidden)),
               "Wy": rng.uniform(-1, 1, (hidden, 1))}
     mine = {k: v.copy() for k, v in params.items()}
     arrays = dict(mine)
-    loss = LESSON.call(name, fn, mine, x.copy(), y.copy(), 0.1)
-    expected = {k: v.copy() for k, v in params.items()}
-    ref_loss = adder_train_step(expected, x, y, 0.1)
+    loss = LESSON.call(name, fn, mine, x.copy(), y.copy(), lr)
+    expected, parts = {k: v.copy() for k, v in params.items()}, {}
+    ref_loss = adder_train_step(expected, x, y, lr, parts=parts)
     if any(mine[k] is not arrays[k] for k in mine):
         raise GradingFailure(f"{name}: replaced the arrays in params; update them in place (params[k] -= ...).")
     problems = []
-    line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
+    line = loss_line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:
-        problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)", []))
-    for k in ("Wx", "Wh", "Wy"):
+        problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)",
+                         core.hints(np.array([float(loss)]), [], np.array([ref_loss]), "loss",
+                                    sizes=[core.batch_size(N)])))
+    wrong = [k for k in ("Wx", "Wh", "Wy") if core.mismatch("", mine[k], expected[k])]
+    known = []
+    for kw, hint in _ADDER_MISTAKES if wrong else []:
+        variant = {k: v.copy() for k, v in params.items()}
+        adder_train_step(variant, x, y, lr, **kw)
+        if all(core.close(mine[k], variant[k]) for k in params):
+            known.append(hint)
+    sizes = [core.batch_size(N), ("T", x.shape[1], "the number of bits, one per time step")]
+    for k in wrong:
         line = core.mismatch(f"params[{k!r}] after the step", mine[k], expected[k])
-        if line:
-            variants = []
-            for kw, hint in _ADDER_MISTAKES:
-                wrong = {kk: v.copy() for kk, v in params.items()}
-                adder_train_step(wrong, x, y, 0.1, **kw)
-                variants.append((hint, wrong[k]))
-            problems.append((line, core.hints(mine[k], variants, expected[k])))
+        # what the student's code subtracted, in units of lr: their gradient, compared with the true one
+        text = None if known else core.relation((params[k] - mine[k]) / lr, (params[k] - expected[k]) / lr,
+                                                 sizes=sizes, steps=parts[k])
+        problems.append((line, [(f"the update of params[{k!r}]", text)] if text else []))
+    if known:
+        at = next(i for i, (line, _) in enumerate(problems) if line.startswith("params"))
+        problems[at] = (problems[at][0], known)
+    elif problems and not any(h for _, h in problems):
+        problems[0] = (problems[0][0], [_where(bool(loss_line), wrong)])
     if problems:
         core.fail(name, problems)
     core.passed(name)
+
+
+def _where(loss_wrong, wrong):
+    """Where to look, from which results are wrong: the forward feeds everything, the output delta
+    all three updates, the hidden delta those of Wx and Wh."""
+    if loss_wrong:
+        return ("the loss is already wrong, so the forward pass is (the hidden states or the outputs), or the loss "
+                "formula: fix that first, every update depends on it.")
+    if set(wrong) == {"Wx", "Wh", "Wy"}:
+        return ("the loss is right but all three updates are wrong: look at what they share, the output delta "
+                "(or the update step itself).")
+    if set(wrong) == {"Wx", "Wh"}:
+        return ("the loss and Wy's update are right, so the output delta is: look at the hidden delta, which only "
+                "Wx's and Wh's updates use.")
+    return (f"only the update of {' and '.join(wrong)} is wrong: look at what only {'it uses' if len(wrong) == 1 else 'they use'} "
+            f"(the array each step's delta is paired with, and the update line).")

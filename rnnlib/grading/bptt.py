@@ -27,9 +27,10 @@ def check_numerical_gradient(fn, seed=0):
         exact = gradcheck.SumOf(x0.copy(), g, A_).gradient()
         got = LESSON.call(name, fn, objective, x, callbacks=(objective.__call__,))
         if not np.array_equal(x, x0):
-            raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x{np.unravel_index(np.argmax(x != x0), x.shape)} "
-                                 f"changed from {x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its "
-                                 f"old value after evaluating f(x + h) and f(x - h).")
+            at = ", ".join(str(int(i)) for i in np.unravel_index(np.argmax(x != x0), x.shape))
+            raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x[{at}] changed from "
+                                 f"{x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its old value "
+                                 f"after evaluating f(x + h) and f(x - h).")
         core.as_array(name, f"the gradient of {what}", got, x.shape)
         line = core.mismatch(f"gradient of {what}", got, exact, tol=1e-7)
         if line:
@@ -42,17 +43,18 @@ def check_numerical_gradient(fn, seed=0):
             variants = [("a one-sided difference (f(x+h) - f(x)) / h has O(h) error; use the centred "
                          "(f(x+h) - f(x-h)) / (2h), whose error is O(h**2).", forward_diff.reshape(x0.shape)),
                         ("divide the centred difference by 2h, not h.", 2 * exact)]
-            core.fail(name, [(line, core.hints(got, variants, exact))])
+            core.fail(name, [(line, core.hints(got, variants, exact, "the gradient"))])
     core.passed(name)
 
 
 # Known BPTT mistakes, written as deliberately wrong variants of the reference step backward.
-def _step_backward_variant(dnext_h, c, deriv="next_h", transpose=True, db="sum"):
+def _step_backward_variant(dnext_h, c, deriv="next_h", transpose=True, db="sum", dWh_from="prev_h"):
     local = {"next_h": 1 - c.next_h ** 2, "prev_h": 1 - c.prev_h ** 2, "none": 1.0,
              "tanh_twice": 1 - np.tanh(c.next_h) ** 2}[deriv]
     da = dnext_h * local
     Wh = c.Wh.T if transpose else c.Wh
-    return (da @ c.Wx.T, da @ Wh, c.x.T @ da, c.prev_h.T @ da, da.sum(0) if db == "sum" else da.mean(0))
+    h = c.prev_h if dWh_from == "prev_h" else c.next_h
+    return (da @ c.Wx.T, da @ Wh, c.x.T @ da, h.T @ da, da.sum(0) if db == "sum" else da.mean(0))
 
 
 _STEP_MISTAKES = [
@@ -61,7 +63,25 @@ _STEP_MISTAKES = [
     ({"deriv": "tanh_twice"}, "next_h is already tanh(a): its derivative is 1 - next_h**2, not 1 - tanh(next_h)**2."),
     ({"transpose": False}, "a transpose is missing: dprev_h = da @ Wh.T (row vectors), not da @ Wh."),
     ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
+    ({"dWh_from": "next_h"}, "dWh pairs the step's input state with da: Wh multiplied prev_h in the forward, "
+     "so dWh is built from prev_h, not from next_h."),
 ]
+
+
+def _step_relations(douts, cache):
+    return {k: {"sizes": [core.batch_size(cache.x.shape[0])]} for k in ("dx", "dprev_h", "dWx", "dWh", "db")}
+
+
+_STEP_UPSTREAM = ("every gradient is wrong, and all five are computed from da, the gradient at the tanh's input "
+                  "(dnext_h through the tanh derivative): check da first.")
+
+
+def _rnn_step(dh_t, dprev_h, c):
+    _, dprev_h, *weights = rnn.rnn_step_backward(dh_t + (0 if dprev_h is None else dprev_h), c)
+    return dprev_h, weights
+
+
+_RNN_RELATIONS = core.sequence_relations(_rnn_step)
 
 
 def _rnn_backward_variant(dh, cache, order="backward", carry=True, accumulate="sum", **step_kwargs):
@@ -93,16 +113,16 @@ def check_rnn_step_backward(fn, N=4, D=5, H=6, seed=0):
     """Check rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
     __tracebackhide__ = True
     core.check_backward(LESSON, "rnn_step_backward", fn, rnn.rnn_step_forward, step_inputs(N, D, H, seed),
-                    ("dx", "dprev_h", "dWx", "dWh", "db"), rnn.rnn_step_backward, _step_backward_variant,
-                    _STEP_MISTAKES)
+                        ("dx", "dprev_h", "dWx", "dWh", "db"), rnn.rnn_step_backward, _step_backward_variant,
+                        _STEP_MISTAKES, upstream=_STEP_UPSTREAM, relations=_step_relations)
 
 
 def check_rnn_backward(fn, N=2, T=10, D=3, H=5, seed=0):
     """Check rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
     __tracebackhide__ = True
     core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, seq_inputs(N, T, D, H, seed),
-                    ("dx", "dh0", "dWx", "dWh", "db"), rnn.rnn_backward, _rnn_backward_variant,
-                    _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T))
+                        ("dx", "dh0", "dWx", "dWh", "db"), rnn.rnn_backward, _rnn_backward_variant,
+                        _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_RNN_RELATIONS)
 
 
 def _affine_backward_variant(dout, cache, dc="sum"):
@@ -124,5 +144,15 @@ def check_temporal_affine_backward(fn, N=2, T=3, H=4, M=5, seed=0):
     __tracebackhide__ = True
     rng = np.random.default_rng(seed)
     inputs = (rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M))
-    core.check_backward(LESSON, "temporal_affine_backward", fn, layers.temporal_affine_forward, inputs, ("dh", "dV", "dc"),
-                    layers.temporal_affine_backward, _affine_backward_variant, _AFFINE_MISTAKES)
+    core.check_backward(LESSON, "temporal_affine_backward", fn, layers.temporal_affine_forward, inputs,
+                        ("dh", "dV", "dc"), layers.temporal_affine_backward, _affine_backward_variant,
+                        _AFFINE_MISTAKES, relations=_affine_relations)
+
+
+def _affine_relations(douts, cache):
+    (dout,), (h, V, c) = douts, cache
+    N, T, _ = h.shape
+    sizes = [core.batch_size(N), core.time_steps(T)]
+    steps = [(h[:, t].T @ dout[:, t], dout[:, t].sum(0)) for t in range(T)]
+    return {"dh": {"sizes": sizes, "time_axis": 1}, "dV": {"sizes": sizes, "steps": [s[0] for s in steps]},
+            "dc": {"sizes": sizes, "steps": [s[1] for s in steps]}}

@@ -26,8 +26,9 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
     if len(got) != len(expected):
         seg = L // batch_size
         raise GradingFailure(f"{name}: yielded {len(got)} batches for len(data) = {L}, batch_size = {batch_size}, "
-                             f"seq_len = {seq_len}; expected {len(expected)}: each row reads its own segment of "
-                             f"{seg} tokens, and targets need one token more, so (seg - 1) // seq_len batches.")
+                             f"seq_len = {seq_len}; expected {len(expected)}. Look at how many batches the loop "
+                             f"makes: each row reads its own segment of {seg} tokens, and the targets need one token "
+                             f"more than the inputs.")
     for k, ((x, y), (ex, ey)) in enumerate(zip(got, expected)):
         for what, arr, ref in (("x", x, ex), ("y", y, ey)):
             arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr), ref.shape)
@@ -42,9 +43,55 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                                  "batch k-1 stopped, or the carried hidden state makes no sense.")
                 if what == "y" and np.array_equal(arr, ex):
                     hints.append("y must be x shifted by one: the next token of each position.")
+                if not hints:
+                    hints.append(_positions_hint(arr[row], ref[row], what, row))
                 core.fail(name, [(f"batch {k}, {what} row {row}: expected {ref[row].tolist()}, got {arr[row].tolist()} "
                               f"(data[i] = 3 i mod 1000 here, so each value tells its position)", hints)])
     core.passed(name)
+
+
+def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
+    """Copies of params and cache after the updates steps (a list of grads dicts), right or as a mistake does."""
+    params, cache = ({k: v.copy() for k, v in d.items()} for d in (params, cache))
+    for grads in steps:
+        for k, g in grads.items():
+            before = cache[k].copy()
+            cache[k] = g * g if how == "reset" else cache[k] + g * g
+            scale = {"right": np.sqrt(cache[k]), "reset": np.sqrt(cache[k]), "stale": np.sqrt(before),
+                     "no_sqrt": cache[k], "sign": np.sqrt(cache[k])}[how]
+            params[k] = params[k] - (-1 if how == "sign" else 1) * lr * g / (scale + eps)
+    return params, cache
+
+
+_ADAGRAD_MISTAKES = [
+    ("reset", "the cache must accumulate the squared gradients of every update so far; here it holds only the "
+              "last update's (it is reset instead of added to)."),
+    ("stale", "the step divides by the cache from before this update's squared gradient is added: add first, "
+              "then take the step."),
+    ("no_sqrt", "the step divides by the cache itself; Adagrad divides by its square root (plus eps)."),
+    ("sign", "the parameters moved up the gradient: the update subtracts the step."),
+]
+
+
+def _adagrad_where(mine, want):
+    """Where to look, from which arrays are wrong: the cache feeds the step, not the other way round."""
+    cache_wrong = any(core.mismatch("", mine[key], want[key]) for key in want if key[0] == "cache")
+    if not cache_wrong:
+        return "the cache is right, so look at the step taken from it (its size, sign and the square root)."
+    negative = any((mine[key] < 0).any() for key in want if key[0] == "cache")
+    return ("the cache is wrong" + (" (negative somewhere: its square root is nan)" if negative else "")
+            + ": look at what it accumulates at every update (the square of each gradient, added).")
+
+
+def _positions_hint(got, want, what, row):
+    """data[i] = 3 i mod 1000, so each value gives its position: say how the positions are off."""
+    position = lambda v: np.asarray(v, dtype=np.int64) * 667 % 1000    # 667 = 1/3 mod 1000
+    shift = position(got) - position(want)
+    if np.all(shift == shift[0]):
+        return (f"{what} row {row} reads the right run of tokens, but starting {abs(int(shift[0]))} positions too "
+                f"{'late' if shift[0] > 0 else 'early'}: look at where a row and a batch start.")
+    return (f"{what} row {row} does not read consecutive positions: look at how the positions within a row are "
+            f"built.")
 
 
 def check_adagrad_update(fn, seed=0):
@@ -54,26 +101,33 @@ def check_adagrad_update(fn, seed=0):
     rng = np.random.default_rng(seed)
     params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
     cache = {k: rng.random(v.shape) for k, v in params.items()}
+    steps = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(2)]
     mine_p, mine_c = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in cache.items()}
     arrays = {**{("p", k): v for k, v in mine_p.items()}, **{("c", k): v for k, v in mine_c.items()}}
-    for step in range(2):
-        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
-        LESSON.call(name, fn, mine_p, grads, mine_c, 0.1)
-        for k, g in grads.items():
-            cache[k] += g * g
-            params[k] -= 0.1 * g / (np.sqrt(cache[k]) + 1e-8)
-    if any(mine_p[k] is not arrays["p", k] or mine_c[k] is not arrays["c", k] for k in params):
-        raise GradingFailure(f"{name}: replaced arrays in params or cache; update them in place (+=, -=).")
-    problems = []
-    for k in params:
-        line = core.mismatch(f"cache[{k!r}] after two updates", mine_c[k], cache[k])
-        if line:
-            problems.append((line, ["the cache accumulates squared gradients: cache[k] += g * g (it is never reset)."]))
-        line = core.mismatch(f"params[{k!r}] after two updates", mine_p[k], params[k], tol=1e-6)
-        if line:
-            problems.append((line, ["the step is lr * g / (sqrt(cache) + eps), using the cache *after* adding g * g."]))
+    for grads in steps:
+        LESSON.call(name, fn, mine_p, {k: g.copy() for k, g in grads.items()}, mine_c, 0.1)
+    replaced = [f"{'params' if d == 'p' else 'cache'}[{k!r}]" for (d, k), v in arrays.items()
+                if (mine_p if d == "p" else mine_c)[k] is not v]
+    if replaced:
+        raise GradingFailure(f"{name}: {' and '.join(replaced)} became new arrays. Update them in place (+=, -=) so "
+                             f"that whoever holds them sees the change.")
+    want_p, want_c = _adagrad(params, cache, steps)
+    mine = {**{("params", k): v for k, v in mine_p.items()}, **{("cache", k): v for k, v in mine_c.items()}}
+    want = {**{("params", k): v for k, v in want_p.items()}, **{("cache", k): v for k, v in want_c.items()}}
+    tols = {"params": 1e-6, "cache": 1e-7}
+    problems = [(line, (d, k)) for (d, k) in want
+                for line in [core.mismatch(f"{d}[{k!r}] after two updates", mine[d, k], want[d, k], tol=tols[d])] if line]
     if problems:
-        core.fail(name, problems)
+        known = []
+        for how, hint in _ADAGRAD_MISTAKES:
+            vp, vc = _adagrad(params, cache, steps, how)
+            variant = {**{("params", k): v for k, v in vp.items()}, **{("cache", k): v for k, v in vc.items()}}
+            if all(core.close(mine[key], variant[key]) for key in want):
+                known.append(hint)
+        found = [(line, [(f"{d}[{k!r}]", text)] if not known and (text := core.relation(mine[d, k], want[d, k]))
+                  else []) for line, (d, k) in problems]
+        found[0] = (found[0][0], known or found[0][1] or [_adagrad_where(mine, want)])
+        core.fail(name, found)
     core.passed(name)
 
 
@@ -96,18 +150,18 @@ def check_sample(fn, seed=0):
     for p in model.params.values():
         p[...] = rng.standard_normal(p.shape)
     seed_ids = [1, 4, 2]
-    greedy = LESSON.call(name, fn, model, seed_ids, 12, temperature=1e-3, rng=np.random.default_rng(1))
+    greedy = _sample(fn, model, seed_ids, 12, 1e-3, np.random.default_rng(1))
     if not isinstance(greedy, list) or len(greedy) != 12:
         raise GradingFailure(f"{name}: should return a list of n = 12 ids, got {type(greedy).__name__}"
                              + (f" of length {len(greedy)}" if hasattr(greedy, "__len__") else "") + ".")
     expected = model.sample(seed_ids, 12, temperature=1e-3, rng=np.random.default_rng(1))
-    if [int(i) for i in greedy] != expected:
-        core.fail(name, [(f"at temperature 0.001 (almost argmax) expected {expected}, got {[int(i) for i in greedy]}",
-                      ["feed every seed id through the network first, carrying the hidden state, and sample the "
-                       "first new id from the scores after the last seed id; then feed each sampled id back in."])])
+    got = [int(i) for i in greedy]
+    if got != expected:
+        core.fail(name, [(f"at temperature 0.001 (almost argmax) expected {expected}, got {got}",
+                          _greedy_hints(model, seed_ids, got, expected))])
     flat = _state_free_model()
     for temperature in (1.0, 2.5):
-        draws = LESSON.call(name, fn, flat, [0], 4000, temperature=temperature, rng=np.random.default_rng(seed))
+        draws = _sample(fn, flat, [0], 4000, temperature, np.random.default_rng(seed))
         freq = np.bincount(np.asarray(draws, dtype=int), minlength=6) / 4000
         want = losses.softmax(flat.params["c"] / temperature)
         if np.abs(freq - want).max() > 0.035:
@@ -116,3 +170,36 @@ def check_sample(fn, seed=0):
             core.fail(name, [(f"at temperature {temperature}, 4000 draws gave frequencies {np.round(freq, 3).tolist()}, "
                           f"expected about {np.round(want, 3).tolist()}", hints)])
     core.passed(name)
+
+
+def _sample(fn, model, seed_ids, n, temperature, rng):
+    name = "sample"
+    try:
+        with np.errstate(all="ignore"):
+            return LESSON.call(name, fn, model, seed_ids, n, temperature=temperature, rng=rng)
+    except GradingFailure as e:
+        if isinstance(e.__cause__, ValueError) and "nan" in str(e.__cause__).lower():
+            raise GradingFailure(f"{e}\n  Likely cause: the probabilities contain NaN: at temperature {temperature:g} "
+                                 f"the scores / temperature are large, and exp of them overflows (inf / inf = nan). "
+                                 f"Subtract the largest score before exp, as in lesson 02.") from e.__cause__
+        raise
+
+
+def _greedy_hints(model, seed_ids, got, expected):
+    """What the greedy ids say about the mistake: only hints that the ids themselves support."""
+    warm = model.sample(seed_ids, len(got), temperature=1.0, rng=np.random.default_rng(1))
+    if got == warm:
+        return ["scores must be divided by the temperature before the softmax: at temperature 0.001 sampling "
+                "is almost argmax, and these ids are what temperature 1 gives."]
+    for seeds, what in ((seed_ids[-1:], "only the last seed id reached the state"),
+                        (seed_ids[:-1] or seed_ids, "the last seed id never reached the state")):
+        if got == model.sample(seeds, len(got), temperature=1e-3, rng=np.random.default_rng(1)):
+            return [f"{what}: feed every seed id through the network, carrying the hidden state, before the "
+                    f"first new id is drawn from the scores after the last one."]
+    first = next(k for k, (a, b) in enumerate(zip(got, expected)) if a != b)
+    if first == 0:
+        return ["the first new id already differs: look at the state after the seed ids and at the scores "
+                "computed from it."]
+    right = "id 0 is right" if first == 1 else f"ids 0 to {first - 1} are right"
+    return [f"{right} and id {first} differs: look at how each sampled id is fed back in and at the hidden state "
+            f"carried from one draw to the next."]

@@ -14,6 +14,7 @@ functions are not there at all (they raise ``WITHHELD``), and both become the sa
 """
 import functools
 import importlib
+import inspect
 import operator
 import os
 import re
@@ -122,7 +123,8 @@ class Lesson:
             if withheld:                      # the autograder's kernel: the reference is not there
                 raise delegation(name, withheld.group(1)) from None
             shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
-            raise GradingFailure(f"{name} raised {type(e).__name__}: {e}\n  (called with arrays of shapes {shapes})") from e
+            called = f"\n  (called with arrays of shapes {shapes})" if shapes else ""
+            raise GradingFailure(f"{name} raised {type(e).__name__}: {e}{called}") from e
         finally:
             sys.setprofile(previous)
         if seen:
@@ -160,8 +162,13 @@ def as_array(name, what, value, shape):
 
 
 def shape_hint(got, want):
-    if tuple(got) == tuple(want)[::-1] or sorted(got) == sorted(want):
+    got, want = tuple(got), tuple(want)
+    if got == want[::-1] or sorted(got) == sorted(want):
         return " The sizes are right but in the wrong order: a transpose is probably missing or extra."
+    if len(got) == len(want) and all(g in (w, 1) for g, w in zip(got, want)):
+        axes = ", ".join(str(k) for k, (g, w) in enumerate(zip(got, want)) if g != w)
+        return (f" It has size 1 along axis {axes}: that is the shape of a reduction (a sum or max with "
+                f"keepdims=True), so the term it should be combined with is missing or was replaced.")
     return ""
 
 
@@ -174,22 +181,184 @@ def mismatch(what, got, expected, tol=TOL):
             f"{check.worst_index}: expected {check.numerical:.6g}, got {check.analytic:.6g}")
 
 
-def hints(got, variants, correct):
+def close(a, b, tol=1e-6):
+    """a equals b up to round-off (the shapes too): how a result is recognised as a variant's."""
+    return np.shape(a) == np.shape(b) and gradcheck.compare("", a, b, tol).ok
+
+
+def hints(got, variants, correct, what=None, **relations):
     """Hints of the known mistakes whose result equals the student's (and differs from correct).
 
     Known mistakes are recognised, not guessed: each is a deliberately wrong variant of the
-    reference, and its hint is given when the student's result equals that variant's."""
-    return [hint for hint, value in variants
-            if value is not None and np.shape(value) == np.shape(got) and gradcheck.compare("", got, value, 1e-6).ok
-            and not gradcheck.compare("", value, correct, 1e-6).ok]
+    reference, and its hint is given when the student's result equals that variant's. When none
+    matches and ``what`` names the result, the hint comes from how the result relates to the
+    right one (see ``relation``; relations are its keyword arguments)."""
+    found = [hint for hint, value in variants
+             if value is not None and close(got, value) and not close(value, correct)]
+    if found or what is None:
+        return found
+    text = relation(got, correct, **relations)
+    return [(what, text)] if text else []
+
+
+def _times(c, sizes, number=False):
+    """How a constant factor c reads: "1/N of the right value (N = 4, the batch size)", "twice", ...
+
+    number: the result is a single number, which is always some multiple of the right one: only
+    a factor with a name (a size, -1, 2, 1/2) says anything, else None."""
+    for sign, word in ((1, ""), (-1, "minus ")):
+        named = [(f"1/{s}", s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign / n)]
+        named += [(s, s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign * n)]
+        if named:
+            how = word + " = ".join(dict.fromkeys(x for x, *_ in named)) + (" of" if abs(c) < 1 else " times")
+            values = "; ".join(f"{s} = {n}, {m}" for _, s, n, m in named)
+            fix = ("something divides by it that should not" if abs(c) < 1 else "a division by it is missing")
+            return f"{how} the right value ({values}): {fix}" + ("; the sign is flipped too" if sign < 0 else "")
+    for value, text in ((-1, "minus the right value: a sign is flipped (a + for a -, or a difference the wrong "
+                             "way round)"),
+                        (2, "twice the right value: a term is counted twice, or a factor 2 is extra"),
+                        (0.5, "half the right value: a factor 2 is missing, or half of a sum")):
+        if np.isclose(c, value):
+            return text
+    if number:
+        return None
+    return f"{c:.4g} times the right value: a constant factor is wrong (look for a scale, a 2, a division)"
+
+
+def _slices(a, axis, n):
+    return [np.take(a, k, axis=axis) for k in range(n)]
+
+
+def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
+    """What the student's array is, relative to the right one, as the end of a hint (or None).
+
+    Looks, in this order, for: all zeros; float32 round-off; a constant factor (named when it is
+    1/N, T, ... of ``sizes``, a list of (symbol, value, meaning)); a transpose; the wrong column
+    blocks (``blocks``: (H, gate names[, notes]) for arrays whose last axis holds one block of H per
+    gate; see ``_blocks``);
+    the wrong time steps along ``time_axis``, or, for a sum over time steps, the steps whose
+    contributions ``steps`` (a list, one array per step) are missing or alone."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape or close(got, want, 1e-7) or not np.isfinite(got).all():
+        return None
+    if not got.any():
+        return "all zeros: nothing reaches it; look for a result that is never assigned or never added to"
+    err = gradcheck.compare("", got, want).rel_error
+    raw = np.asarray(got)
+    if err < 1e-3 and np.array_equal(raw, raw.astype(np.float32)):
+        return (f"right to about 7 digits only (relative error {err:.0e}), the round-off of float32: an array "
+                f"in this computation is float32 (a dtype= or an astype); keep everything float64")
+    c = float(np.vdot(got, want) / np.vdot(want, want)) if want.any() else 0.0
+    if want.any() and close(got, c * want) and not np.isclose(c, 1):
+        return _times(c, sizes, number=got.size == 1)
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, want.T) and not close(want, want.T):
+        return "transposed: the right values with rows and columns swapped; look at the order of a product's factors"
+    if blocks and got.shape[-1] == blocks[0] * len(blocks[1]):
+        text = _blocks(got, want, *blocks)
+        if text:
+            return text
+    if time_axis is not None and got.shape[time_axis] > 1:
+        return _time_steps(got, want, time_axis)
+    if steps is not None and len(steps) > 1:
+        return _missing_steps(got, want, steps)
+    return None
+
+
+def _blocks(got, want, H, gates, notes=None):
+    """notes: {frozenset of gate names: where to look when exactly those gates' columns are wrong}."""
+    n = len(gates)
+    g, w = np.split(got, n, axis=-1), np.split(want, n, axis=-1)
+    bad = [k for k in range(n) if not close(g[k], w[k])]
+    swapped = [(j, k) for j in bad for k in bad if j < k and close(g[j], w[k]) and close(g[k], w[j])]
+    if swapped:
+        j, k = swapped[0]
+        return (f"the column blocks of gates {gates[j]} and {gates[k]} are swapped (columns {j * H}:{(j + 1) * H} "
+                f"and {k * H}:{(k + 1) * H}); the blocks go in the order {', '.join(gates)}")
+    if len(bad) == n:
+        return None
+    names = " and ".join(gates[k] for k in bad)
+    part = relation(g[bad[0]], w[bad[0]]) if len(bad) == 1 else None
+    ranges = ", ".join(f"{k * H}:{(k + 1) * H}" for k in bad)
+    where = (notes or {}).get(frozenset(gates[k] for k in bad),
+                              f"what only {'these gates use' if len(bad) > 1 else 'this gate uses'}")
+    return (f"only the columns of gate{'s' if len(bad) > 1 else ''} {names} (columns {ranges}) are wrong"
+            + (f", and they are {part}" if part else "") + f"; the other gates' columns are right, so look at "
+            + where)
+
+
+def _time_steps(got, want, axis):
+    T = got.shape[axis]
+    g, w = _slices(got, axis, T), _slices(want, axis, T)
+    if all(close(g[t], w[t - 1]) for t in range(1, T)):
+        return "shifted one step later in time: step t holds what belongs to step t-1"
+    if all(close(g[t], w[t + 1]) for t in range(T - 1)):
+        return "shifted one step earlier in time: step t holds what belongs to step t+1"
+    if all(close(g[t], w[T - 1 - t]) for t in range(T)):
+        return "in reverse time order: step t holds what belongs to step T-1-t"
+    if all(np.array_equal(g[t], g[0]) for t in range(T)):
+        return "the same at every time step: look at what is stored for each step"
+    bad = [t for t in range(T) if not close(g[t], w[t])]
+    zero = [t for t in bad if not g[t].any()]
+    if len(bad) == T:
+        return (f"zero at time step{'s' if len(zero) > 1 else ''} t = {', '.join(map(str, zero))} and wrong at the "
+                f"others: is every step computed? look at the time loop's range") if 0 < len(zero) <= 4 else None
+    where = ("only at the first time step, t = 0" if bad == [0] else
+             f"only at the last time step, t = {T - 1}" if bad == [T - 1] else
+             f"at time steps t = {', '.join(map(str, bad))}" if len(bad) <= 4 else
+             f"at {len(bad)} of the {T} time steps (from t = {bad[0]} to {bad[-1]})")
+    return (f"wrong {where}" + (" (zero there: is that step computed?)" if zero == bad else "")
+            + "; the other steps are right")
+
+
+def _missing_steps(got, want, steps):
+    T = len(steps)
+    for t, where in ((0, "the first time step, t = 0"), (T - 1, f"the last time step, t = {T - 1}")):
+        if close(got, want - steps[t]):
+            return f"missing the contribution of {where}; look at the time loop's range"
+        if close(got, steps[t]):
+            return f"only the contribution of {where}: it must add up every step's contribution"
+    return None
+
+
+def which(value, named):
+    """How a message names what value is: "next_h" if it equals named["next_h"], else "something else"."""
+    same = [k for k, v in named.items() if isinstance(value, np.ndarray) and np.shape(v) == value.shape
+            and np.allclose(value, v, rtol=1e-10, atol=1e-12)]
+    return same[0] if same else "something else"
+
+
+def probe_terms(call, reference, args, terms):
+    """Which terms of a forward are wrong, found by calling it with the other inputs set to zero.
+
+    call(*args) and reference(*args) return tuples of arrays; terms: [(label, indices of args
+    to zero)]. A hint naming the wrong terms when some, not all, are wrong; else None."""
+    wrong = []
+    for label, zeroed in terms:
+        probe = tuple(np.zeros_like(a) if i in zeroed else a for i, a in enumerate(args))
+        got, want = call(*probe), reference(*probe)
+        if any(not close(g, w, 1e-7) for g, w in zip(got, want)):
+            wrong.append(label)
+    if wrong and len(wrong) < len(terms):
+        return "with the other inputs set to zero, only these terms are wrong: " + "; ".join(wrong) + "."
+    return None
 
 
 def fail(name, problems):
-    """problems: list of (line, [hints]). Each distinct hint is given once, after the problems."""
+    """problems: list of (line, [hints]). Each distinct hint is given once, after the problems.
+
+    A hint is a sentence, or (subject, sentence) from ``relation``: subjects with the same
+    sentence share one line ("dWx, dWh, db: 1/N of the right value ...")."""
     wrong = [line for line, _ in problems if not line.startswith("correct:")]
     lines = [f"{name}: {len(wrong)} problem{'s' if len(wrong) > 1 else ''} found."]
     lines += ["  " + line for line, _ in problems]
-    lines += [f"  Likely cause: {h}" for h in dict.fromkeys(h for _, hs in problems for h in hs)]
+    grouped = {}
+    for _, hs in problems:
+        for h in hs:
+            subject, text = h if isinstance(h, tuple) else (None, h)
+            grouped.setdefault(text, []).append(subject)
+    for text, subjects in grouped.items():
+        named = ", ".join(dict.fromkeys(s for s in subjects if s))
+        lines.append(f"  Likely cause: {named + ': ' if named else ''}{text}{'' if text.endswith('.') else '.'}")
     raise GradingFailure("\n".join(lines))
 
 
@@ -208,33 +377,86 @@ def add_step_grads(totals, parts, how, last):
             total[...] = part
 
 
-def _gradient_failures(name, report, correct, variants):
-    """Turn a failing GradReport into problems; variants: list of (hint, grads tuple) for known mistakes."""
+def _summed_axes(got, want, sizes):
+    """A shape hint when got keeps an axis (the batch, time) that the gradient sums over."""
+    if got == "nothing":
+        return ""
+    kept = [(s, n, meaning) for s, n, meaning in sizes if n > 1 and list(got).count(n) > list(want).count(n)]
+    if not kept:
+        return ""
+    s, n, meaning = kept[0]
+    return (f" Its shape keeps an axis of {s} = {n} ({meaning}), which this gradient sums over: look at the axis "
+            f"of a sum or the order of a product's factors.")
+
+
+def _mutation_problem(mutated, arguments):
+    """One line for every input the backward wrote into, each named as the student named it."""
+    def named(path):
+        if path.startswith("dout["):
+            k = int(path[5:path.index("]")])
+            return arguments[k] + path[path.index("]") + 1:] if k < len(arguments) - 1 else path
+        return arguments[-1] + path[len("cache"):] if arguments else path
+    paths = [named(m) for m in mutated]
+    listed = ", ".join(paths[:4]) + (f" and {len(paths) - 4} more" if len(paths) > 4 else "")
+    return (f"it modified its input{'s' if len(paths) > 1 else ''} {listed}.",
+            ["a backward must not write into its upstream gradients or the cache: other steps and layers read "
+             "them. Compute new arrays instead of changing those in place (no *=, += or [...] = on them)."])
+
+
+def _gradient_failures(name, report, correct, variants, arguments=(), upstream=None, **relations):
+    """Turn a failing GradReport into problems; variants: list of (hint, grads tuple) for known mistakes.
+
+    A variant's hint is given when the student's gradients equal the variant's, all of them; else
+    each wrong gradient gets the hint of its relation to the right one (``relation``, with
+    ``relations[gradient name]`` as keyword arguments), and when every gradient is wrong and no
+    relation explains any, ``upstream`` says which shared quantity to look at first."""
+    grads = report.grads
+    shapes_ok = all(c.shape_ok for c in report.checks.values())
+    known = [hint for hint, g in variants if shapes_ok and all(close(grads[k], g[k]) for k in range(len(correct)))
+             and not all(close(g[k], correct[k]) for k in range(len(correct)))]
     problems = []
     for k, check in enumerate(report.checks.values()):
         if check.ok:
             continue
         if not check.shape_ok:
-            got = np.shape(report.grads[k]) if k < len(report.grads) else "nothing"
-            problems.append((f"{check.name} has shape {got}, expected {np.shape(correct[k])}."
-                             + shape_hint(got, np.shape(correct[k])), []))
+            got = np.shape(grads[k]) if k < len(grads) else "nothing"
+            others = [c.name for j, c in enumerate(report.checks.values()) if np.shape(correct[j]) == got]
+            hint = shape_hint(got, np.shape(correct[k])) or _summed_axes(
+                got, np.shape(correct[k]), relations.get(check.name, {}).get("sizes", ())) or (
+                f" {got} is the shape of {' and '.join(others)}: a product uses the wrong array." if others else "")
+            problems.append((f"{check.name} has shape {got}, expected {np.shape(correct[k])}." + hint, []))
             continue
         line = (f"{check.name}: relative error {check.rel_error:.1e} > tolerance {check.tol:.0e}; worst at index "
                 f"{check.worst_index}: numerical gradient {check.numerical:.6g}, yours {check.analytic:.6g}")
-        problems.append((line, hints(report.grads[k], [(h, g[k]) for h, g in variants], correct[k])))
-    for m in report.mutated:
-        problems.append((f"it modified its input {m}. A backward must not write into dout or the cache: later "
-                         f"steps read them (write da = dnext_h * (...), not dnext_h *= ...).", []))
+        text = None if known else relation(grads[k], correct[k], **relations.get(check.name, {}))
+        problems.append((line, [(check.name, text)] if text else []))
+    if known and problems:
+        problems[0] = (problems[0][0], known)
+    elif upstream and problems and all(not c.ok for c in report.checks.values()) and not any(h for _, h in problems):
+        problems[0] = (problems[0][0], [upstream])
+    if report.mutated:
+        problems.append(_mutation_problem(report.mutated, arguments))
     ok = [c.name for c in report.checks.values() if c.ok]
     if ok and len(ok) < len(report.checks):
         problems.append(("correct: " + ", ".join(ok), []))
     fail(name, problems)
 
 
-def check_backward(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, tol=TOL):
+def _arguments(fn):
+    """The argument names of fn's signature (the answer cell's def line gives them to the student)."""
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def check_backward(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, tol=TOL,
+                   upstream=None, relations=None):
     """Grade fn against numerical gradients of forward; explain failures with the known mistakes.
 
-    mistakes: [(kwargs, hint)]: variant(*douts, cache, **kwargs) is the backward with that mistake."""
+    mistakes: [(kwargs, hint)]: variant(*douts, cache, **kwargs) is the backward with that mistake.
+    relations(douts, cache) -> {gradient name: keyword arguments of ``relation``}; upstream: the hint
+    when every gradient is wrong and nothing else explains it."""
     __tracebackhide__ = True
     report = gradcheck.check_gradients(forward, lambda *a: unpack(name, lesson.call(name, fn, *a), names),
                                        inputs, names, tol=tol)
@@ -242,7 +464,38 @@ def check_backward(lesson, name, fn, forward, inputs, names, reference, variant,
         cache = forward(*inputs)[-1]
         correct = reference(*report.douts, cache)
         variants = [(hint, variant(*report.douts, cache, **kwargs)) for kwargs, hint in mistakes]
-        _gradient_failures(name, report, correct, variants)
+        # named as in the reference's signature, which the answer cell's def line repeats: the
+        # autograder calls a stand-in for the student's function, whose own signature is (*args)
+        _gradient_failures(name, report, correct, variants, _arguments(reference), upstream,
+                           **(relations(report.douts, cache) if relations else {}))
     worst = max(c.rel_error for c in report.checks.values())
     passed(name, f" ({len(names)} gradients match numerical ones, worst relative error {worst:.1e})")
 
+
+def batch_size(N):
+    return ("N", N, "the batch size")
+
+
+def time_steps(T):
+    return ("T", T, "the number of time steps")
+
+
+def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
+    """relation's arguments for a sequence backward (dh, cache) -> (dx, dh0, *weights).
+
+    step(dh_t, carried, cache_t) -> (carried, weight gradients of that step) is the reference step,
+    carried None at the last step: it gives each weight gradient's per-step parts. extra: more
+    keyword arguments for the weights' relations (e.g. the LSTM's gate blocks)."""
+    def relations(douts, cache):
+        (dh,) = douts
+        N, T, _ = dh.shape
+        sizes = [batch_size(N), time_steps(T)]
+        parts, carried = [None] * T, None
+        for t in reversed(range(T)):
+            carried, parts[t] = step(dh[:, t], carried, cache[t])
+        found = {"dx": {"sizes": sizes, "time_axis": 1}, "dh0": {"sizes": sizes}}
+        for k, name in enumerate(weights):
+            found[name] = {"sizes": sizes, "steps": [p[k] for p in parts],
+                           **{key: value(cache) for key, value in extra.items()}}
+        return found
+    return relations

@@ -39,6 +39,11 @@ def _step_forward_variants(x, prev_h, Wx, Wh, b):
     ]
 
 
+_STEP_TERMS = [("the input term x @ Wx (prev_h = 0, b = 0)", (1, 4)),
+               ("the recurrent term prev_h @ Wh (x = 0, b = 0)", (0, 4)),
+               ("the bias b (x = 0, prev_h = 0)", (0, 1))]
+
+
 def _check_step_forward_output(fn, args, label):
     name = "rnn_step_forward"
     next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
@@ -46,16 +51,11 @@ def _check_step_forward_output(fn, args, label):
     core.as_array(name, "next_h", next_h, expected.shape)
     line = core.mismatch(f"next_h ({label})", next_h, expected)
     if line:
-        x, prev_h, Wx, Wh, b = args
-        zero = np.zeros_like
-        terms = [("input term x @ Wx (prev_h = 0, b = 0)", (x, zero(prev_h), Wx, Wh, zero(b))),
-                 ("recurrent term prev_h @ Wh (x = 0, b = 0)", (zero(x), prev_h, Wx, Wh, zero(b))),
-                 ("bias b (x = 0, prev_h = 0)", (zero(x), zero(prev_h), Wx, Wh, b))]
-        wrong = [t for t, targs in terms
-                 if core.mismatch("", LESSON.call(name, fn, *targs)[0], rnn.rnn_step_forward(*targs)[0])]
-        hints = core.hints(next_h, _step_forward_variants(*args), expected)
-        if wrong and len(wrong) < len(terms):
-            hints.append("with the other inputs set to zero, only these terms are wrong: " + "; ".join(wrong) + ".")
+        hints = core.hints(next_h, _step_forward_variants(*args), expected, "next_h")
+        if not hints:
+            probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda *a: rnn.rnn_step_forward(*a)[:1],
+                                     args, _STEP_TERMS)
+            hints += [probe] if probe else []
         core.fail(name, [(line, hints)])
     return cache
 
@@ -66,10 +66,12 @@ def _check_step_cache(name, cache, args, next_h, where=""):
         raise GradingFailure(f"{name}: the cache{where} must be the tuple (x, prev_h, Wx, Wh, b, next_h) that "
                              f"lesson 03's backward reads, got {type(cache).__name__}"
                              + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
-    for field, got, want in zip(fields, cache, (*args, next_h)):
+    values = (*args, next_h)
+    for field, got, want in zip(fields, cache, values):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10, atol=1e-12):
             raise GradingFailure(f"{name}: cache{where} field {fields.index(field)} should be {field} "
-                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds something else.")
+                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds "
+                                 f"{core.which(got, dict(zip(fields, values)))}.")
 
 
 def check_rnn_step_forward(fn, N=3, D=10, H=4, seed=0):
@@ -125,7 +127,7 @@ def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
         core.as_array(name, "h", h, expected.shape)
         line = core.mismatch(f"h ({label})", h, expected)
         if line:
-            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected))])
+            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1))])
         if not isinstance(cache, list) or len(cache) != args[0].shape[1]:
             raise GradingFailure(f"{name}: the cache must be a list of the T = {args[0].shape[1]} step caches, "
                                  f"in time order; got {type(cache).__name__}"
@@ -146,7 +148,10 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     core.as_array(name, "out", out, expected.shape)
     line = core.mismatch("out", out, expected)
     if line:
-        core.fail(name, [(line, core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected))])
+        hints = core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out", time_axis=1)
+        probe = None if hints else core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda h, V, c: (h @ V + c,),
+                                                    (h, V, c), [("h @ V (c = 0)", (2,)), ("the bias c (h = 0)", (0,))])
+        core.fail(name, [(line, hints + ([probe] if probe else []))])
     if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
         raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads.")
     core.passed(name)

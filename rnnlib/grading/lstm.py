@@ -56,7 +56,14 @@ def _check_lstm_cache(name, cache, reference, where=""):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
                                                                                         atol=1e-12):
             raise GradingFailure(f"{name}: cache{where} field {k} should be {_LSTM_CACHE_FIELDS[k]} (the order is "
-                                 f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds something else.")
+                                 f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds "
+                                 f"{core.which(got, dict(zip(_LSTM_CACHE_FIELDS, reference)))}.")
+
+
+_STEP_TERMS = [("the input term x @ Wx (prev_h = prev_c = 0, b = 0)", (1, 2, 5)),
+               ("the recurrent term prev_h @ Wh (x = prev_c = 0, b = 0)", (0, 2, 5)),
+               ("the bias b (x = prev_h = prev_c = 0)", (0, 1, 2)),
+               ("the old cell state's path f * prev_c (x = prev_h = 0, b = 0)", (0, 1, 5))]
 
 
 def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
@@ -69,9 +76,13 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     core.as_array(name, "next_h", next_h, want_h.shape)
     core.as_array(name, "next_c", next_c, want_c.shape)
     variants = _lstm_step_variants(*args)
-    problems = [(line, core.hints(got, [(hint, v[k]) for hint, *v in variants], want))
+    problems = [(line, core.hints(got, [(hint, v[k]) for hint, *v in variants], want, what))
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
                 for line in [core.mismatch(what, got, want)] if line]
+    if problems and not any(h for _, h in problems):
+        probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
+                                 args, _STEP_TERMS)
+        problems[0] = (problems[0][0], [probe] if probe else [])
     if problems:
         core.fail(name, problems)
     _check_lstm_cache(name, cache, want_cache)
@@ -95,7 +106,17 @@ def _lstm_forward_variants(x, h0, Wx, Wh, b):
          np.concatenate([h0[:, None], h[:, :-1]], axis=1)),
         ("h0 is ignored: the first step must start from the given h0, not from zeros.",
          lstm.lstm_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
+        ("the cell state starts from h0: h0 is the initial hidden state only; the cell state starts at zero.",
+         _from_c0(x, h0, Wx, Wh, b, h0)),
     ]
+
+
+def _from_c0(x, h0, Wx, Wh, b, c0):
+    h, prev_h, prev_c = np.empty((*x.shape[:2], h0.shape[1])), h0, c0
+    for t in range(x.shape[1]):
+        prev_h, prev_c, _ = lstm.lstm_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
+        h[:, t] = prev_h
+    return h
 
 
 def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
@@ -108,7 +129,7 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
     core.as_array(name, "h", h, want.shape)
     line = core.mismatch("h", h, want)
     if line:
-        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want))])
+        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1))])
     if not isinstance(cache, list) or len(cache) != T:
         raise GradingFailure(f"{name}: the cache must be the list of the T = {T} step caches in time order, got "
                              f"{type(cache).__name__}" + (f" of length {len(cache)}" if hasattr(cache, "__len__") else "") + ".")
@@ -118,14 +139,18 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
 
 
 def _lstm_step_backward_variant(dnext_h, dnext_c, c, tanh_path=True, forget="prev_c", carry_f=True,
-                                gate_deriv=True, tanh_c="tanh_c", db="sum"):
+                                gate_deriv=True, tanh_c="tanh_c", db="sum", do_from="dnext_h"):
     next_c = c.f * c.prev_c + c.i * c.g
-    dtanh = 1 - (c.tanh_c if tanh_c == "tanh_c" else next_c) ** 2
+    dtanh = {"tanh_c": 1 - c.tanh_c ** 2, "next_c": 1 - next_c ** 2, "none": 1.0}[tanh_c]
     dc = dnext_c + (dnext_h * c.o * dtanh if tanh_path else 0)
-    di, do, dg = dc * c.g, dnext_h * c.tanh_c, dc * c.i
+    di, dg = dc * c.g, dc * c.i
+    do = (dnext_h if do_from == "dnext_h" else dc) * c.tanh_c
     df = dc * (c.prev_c if forget == "prev_c" else c.g)
-    if gate_deriv:
+    if gate_deriv is True:
         di, df, do, dg = di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o), dg * (1 - c.g ** 2)
+    elif gate_deriv == "of_output":   # sigma' evaluated at the gate's output instead of its input
+        s, t = (lambda v: lstm.sigmoid(v) * (1 - lstm.sigmoid(v))), (lambda v: 1 - np.tanh(v) ** 2)
+        di, df, do, dg = di * s(c.i), df * s(c.f), do * s(c.o), dg * t(c.g)
     da = np.concatenate([di, df, do, dg], axis=1)
     return (da @ c.Wx.T, da @ c.Wh.T, dc * c.f if carry_f else dc, c.x.T @ da, c.prev_h.T @ da,
             da.sum(0) if db == "sum" else da.mean(0))
@@ -140,7 +165,41 @@ _LSTM_STEP_MISTAKES = [
      "same for f and o) and 1 - g**2 for g."),
     ({"tanh_c": "next_c"}, "the derivative of tanh(next_c) is 1 - tanh(next_c)**2 = 1 - tanh_c**2, not 1 - next_c**2."),
     ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
+    ({"tanh_c": "none"}, "the path from next_h into the cell state goes through tanh: dc needs the tanh derivative "
+     "at next_c (from tanh_c, which the cache holds), not only o."),
+    ({"do_from": "dc"}, "the output gate o only acts on next_h (next_h = o * tanh_c): its gradient comes from "
+     "dnext_h alone, not from dc."),
+    ({"gate_deriv": "of_output"}, "the gates' derivatives are applied to the gates' outputs again: the cache holds "
+     "i, f, o, g after their nonlinearity, so sigma'(a) is i * (1 - i) (and 1 - g**2), not sigma'(i)."),
 ]
+
+_GATES = ("i", "f", "o", "g")
+_STEP_UPSTREAM = ("every gradient is wrong, and all of them are computed from dc and the gate blocks of da: check "
+                  "dc first (the cell state's total gradient), then each gate's block.")
+
+
+# Where to look when exactly these gates' columns are wrong: what they, and no other gate, depend on.
+_GATE_NOTES = {frozenset("ifg"): "dc, which these three gates' gradients go through and o's does not",
+               frozenset("o"): "the output gate's part: it comes from dnext_h and tanh_c only"}
+
+
+def _blocks(cache):
+    return (cache[0].i.shape[1] if isinstance(cache, list) else cache.i.shape[1], _GATES, _GATE_NOTES)
+
+
+def _step_relations(douts, cache):
+    sizes = [core.batch_size(cache.x.shape[0])]
+    return {k: {"sizes": sizes, **({"blocks": _blocks(cache)} if k.startswith(("dW", "db")) else {})}
+            for k in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")}
+
+
+def _lstm_step(dh_t, carried, c):
+    dprev_h, dprev_c = carried if carried is not None else (0, np.zeros_like(dh_t))
+    _, dh, dc, *weights = lstm.lstm_step_backward(dh_t + dprev_h, dprev_c, c)
+    return (dh, dc), weights
+
+
+_SEQUENCE_RELATIONS = core.sequence_relations(_lstm_step, blocks=_blocks)
 
 
 def _lstm_backward_variant(dh, cache, carry_c=True, carry_h=True, order="backward", accumulate="sum", **step):
@@ -171,13 +230,14 @@ def check_lstm_step_backward(fn, N=3, D=4, H=5, seed=0):
     """Check lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)."""
     __tracebackhide__ = True
     core.check_backward(LESSON, "lstm_step_backward", fn, lstm.lstm_step_forward, _lstm_step_inputs(N, D, H, seed),
-                    ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
-                    _lstm_step_backward_variant, _LSTM_STEP_MISTAKES)
+                        ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
+                        _lstm_step_backward_variant, _LSTM_STEP_MISTAKES, upstream=_STEP_UPSTREAM,
+                        relations=_step_relations)
 
 
 def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
     """Check lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
     __tracebackhide__ = True
     core.check_backward(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
-                    ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
-                    _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T))
+                        ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
+                        _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_SEQUENCE_RELATIONS)

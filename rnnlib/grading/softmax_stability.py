@@ -27,20 +27,59 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
         with np.errstate(all="ignore"):   # a naive softmax overflows here by design; that is what we test
             got = LESSON.call(name, fn, zin, axis=axis)
         expected = reference(z, axis=axis)
-        if isinstance(got, np.ndarray) and not np.isfinite(got).all():
-            raise GradingFailure(
-                f"{name}: returned non-finite values (e.g. {got[~np.isfinite(got)].flat[0]}) for logits up to "
-                f"|z| = {np.abs(z).max():.3g}. exp overflows above ~709.8 (inf / inf = nan) and underflows to 0 "
-                f"below ~-745 (log 0 = -inf). Subtract each slice's own max along the axis (keepdims=True), "
-                f"not the global max of z, before exp.")
+        if isinstance(got, np.ndarray) and got.shape == z.shape and not np.isfinite(got).all():
+            raise GradingFailure(_non_finite(name, got, z, axis))
         core.as_array(name, f"{name}(z, axis={axis})", got, expected.shape)
         if not np.array_equal(zin, z):
-            raise GradingFailure(f"{name}: modified its input z in place; compute on a new array instead.")
+            raise GradingFailure(f"{name}: modified its input z in place. Compute on a new array instead: the "
+                                 f"caller still needs z.")
         line = core.mismatch(f"{name}(z, axis={axis}) for z of shape {z.shape}", got, expected)
         if line:
             variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
                          reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
-            core.fail(name, [(line, core.hints(got, variants + extra_variants(z, axis), expected))])
+            hints = core.hints(got, variants + extra_variants(z, axis), expected)
+            core.fail(name, [(line, hints or [_normalisation(name, got, axis)])])
+
+
+def _non_finite(name, got, z, axis):
+    """The message for a result with inf or nan: which of the classic overflows produced it."""
+    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+    head = f"{name}(z, axis={axis}): {got[bad]} at index {bad} for logits up to |z| = {np.abs(z).max():.3g}."
+    with np.errstate(all="ignore"):
+        naive = np.exp(z) / np.exp(z).sum(axis=axis, keepdims=True)
+        e = np.exp(z - z.max())
+        global_max = e / e.sum(axis=axis, keepdims=True)
+        stable = losses.softmax(z, axis=axis)
+        naive, global_max, stable = (~np.isfinite(np.log(v) if name == "log_softmax" else v)
+                                     for v in (naive, global_max, stable))
+
+    def same(pattern):
+        return np.array_equal(~np.isfinite(got), pattern)
+    if same(naive):
+        cause = ("exp overflows above ~709.8, and inf / inf = nan: exp is taken of the raw logits. Shift each "
+                 "slice by its own largest value along the axis before exp; the result is the same in exact math.")
+    elif same(global_max):
+        cause = ("the shift uses the largest logit of the whole array: slices far below it underflow to exp = 0 "
+                 "everywhere, and 0 / 0 = nan. Shift each slice by its own max along the axis (keepdims=True).")
+    elif name == "log_softmax" and same(stable):
+        cause = ("a probability underflowed to 0 and its log is -inf: this takes the log of softmax. Compute the "
+                 "log-probabilities directly from the shifted logits (the log-sum-exp form), never log(softmax).")
+    else:
+        cause = ("exp overflows above ~709.8 (inf / inf = nan) and underflows to 0 below ~-745 (log 0 = -inf): "
+                 "look at each exp and log for these logits.")
+    return f"{head}\n  Likely cause: {cause}"
+
+
+def _normalisation(name, got, axis):
+    """Where to look when no known mistake matches: the normalisation, or what comes before it."""
+    with np.errstate(all="ignore"):
+        total = got.sum(axis=axis) if name == "softmax" else np.exp(got).sum(axis=axis)
+    what = "the values" if name == "softmax" else "their exps"
+    if not np.allclose(total, 1, rtol=1e-9):
+        return (f"{what} do not sum to 1 along axis {axis}: look at the normalisation (the sum, its axis and "
+                f"keepdims){'' if name == 'softmax' else ', the log-sum-exp term'}.")
+    return (f"{what} sum to 1 along axis {axis}, but the proportions are wrong: look at what is subtracted from z "
+            f"before exp (one number per slice along the axis) and at the exp itself.")
 
 
 def check_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
@@ -83,13 +122,14 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
     loss, dx = core.unpack(name, result, ("loss", "dx"))
     ref_loss, ref_dx = losses.temporal_softmax_loss(x, y, mask)
     if not np.array_equal(xin, x):
-        raise GradingFailure(f"{name}: modified its input x in place; compute on a new array instead.")
+        raise GradingFailure(f"{name}: modified its input x in place. Compute on a new array instead: the "
+                             f"caller still needs x.")
     if not np.isscalar(loss) and np.shape(loss) != ():
         raise GradingFailure(f"{name}: loss should be a single number, got an array of shape {np.shape(loss)}.")
     if not np.isfinite(loss):
         raise GradingFailure(f"{name}: loss is {loss} for scores up to |x| = {np.abs(x).max():.3g}. "
                              f"Compute it from log_softmax (max-shifted), never as log(softmax).")
-    problems = []
+    problems, sizes = [], [core.batch_size(N), core.time_steps(T), ("N*T", N * T, "every score counted")]
     m = np.ones((N, T)) if mask is None else mask
     per_step = -np.take_along_axis(losses.log_softmax(x), y[..., None], -1)[..., 0] * m
     loss_variants = [
@@ -102,7 +142,7 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
     line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:
         problems.append((line, core.hints(np.array([float(loss)]), [(h, np.array([v])) for h, v in loss_variants],
-                                      np.array([ref_loss]))))
+                                          np.array([ref_loss]), "loss", sizes=sizes)))
     core.as_array(name, "dx", dx, x.shape)
     line = core.mismatch("dx", dx, ref_dx)
     if line:
@@ -114,7 +154,13 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
             ("dx is averaged over N and T; only the batch average applies (divide by N).", ref_dx / T),
             ("the mask is not applied to dx: masked steps get zero gradient.", (p - onehot) / N),
         ]
-        problems.append((line, core.hints(dx, dx_variants, ref_dx)))
+        problems.append((line, core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1)))
+    if len(problems) == 1 and not problems[0][1]:
+        line = problems[0][0]
+        problems[0] = (line, ["dx is right, so the probabilities are: look at how the loss is formed from the targets' "
+                              "log-probabilities (the sign, the mask, the division by N)." if line.startswith("loss")
+                              else "the loss is right, so the log-probabilities are: look at how dx is formed from "
+                              "the probabilities, the targets, the mask and N."])
     if problems:
         core.fail(name, problems)
     core.passed(name)

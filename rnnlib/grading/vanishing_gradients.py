@@ -35,7 +35,8 @@ _JACOBIAN_MISTAKES = [
     ({"norm": "fro"}, "that is the Frobenius norm; the exercise asks for the spectral norm, np.linalg.norm(J, 2)."),
     ({"deriv": "h_prev"}, "the Jacobian of step t uses that step's output: diag(1 - h_t**2) Wh^T, not 1 - h_{t-1}**2."),
     ({"transpose": False}, "in column form each factor is diag(1 - h_t**2) @ Wh.T (row-vector code h_{t-1} @ Wh)."),
-    ({"order": "left"}, "the product is in the wrong order: dh_T/dh_k = J_T J_{T-1} ... J_{k+1}; extend it on the right."),
+    ({"order": "left"}, "the product is in the wrong order (or its factors are transposed, which gives the same "
+     "norms): dh_T/dh_k = J_T J_{T-1} ... J_{k+1}; extend it on the right."),
 ]
 
 
@@ -57,7 +58,7 @@ def check_jacobian_norms(fn, T=12, H=6, seed=0, scale=1.0):
         variants = [(hint, _jacobian_variant(h, Wh, **kw)) for kw, hint in _JACOBIAN_MISTAKES]
         variants.append(("off by one: norms[k] is for h's row k, and norms[T-1] = 1.",
                          np.concatenate([expected[1:], [1.0]])))
-        core.fail(name, [(line, core.hints(got, variants, expected))])
+        core.fail(name, [(line, core.hints(got, variants, expected, "norms", time_axis=0))])
     core.passed(name)
 
 
@@ -95,8 +96,11 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                 variants = [("each array was clipped by its own norm; clip all of them by their global norm "
                              "(one factor max_norm / total for every array).", per_array),
                             ("entries were clipped by value (np.clip); clipping by norm keeps the direction.",
-                             np.clip(before[k], -max_norm, max_norm))]
-                problems.append((line, core.hints(g, variants, before[k] * scale)))
+                             np.clip(before[k], -max_norm, max_norm)),
+                            ("the arrays in the dict are unchanged although the global norm is above max_norm: "
+                             "look at the scale factor, and at whether the scaling writes into the dict's arrays "
+                             "(in place) or into a new array.", before[k])]
+                problems.append((line, core.hints(g, variants, before[k] * scale, f"grads[{k!r}]")))
                 break
         if problems:
             core.fail(name, problems)

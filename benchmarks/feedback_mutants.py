@@ -1,0 +1,552 @@
+"""How well the test cells diagnose wrong answers, measured on generated single-edit mutants.
+
+For every exercise that a lesson declares (rnnlib.grading's LESSON), the reference answer is read
+from the answer cell in solutions/, and a small AST mutator makes every single-edit variant of its
+solution region: drop a term, transpose, wrong axis, `=` for `+=`, off-by-one range, reversed loop,
+sum <-> mean, swapped variables (prev_h <-> next_h), a wrong derivative, a float32 cast, an
+in-place edit of an input, a flipped sign. Each mutant runs through the same check calls as the
+exercise's test cell (its visible lines, then the hidden ones between ### BEGIN/END HIDDEN TESTS),
+in-process, in a namespace like the notebook's. Mutants that pass the whole test cell are dropped
+(equivalent, or beyond the tests). For the others we report, per lesson:
+
+    visible    caught by a visible test (what Validate shows a student)
+    named      the message names the wrong output or gradient (or shows where the code crashed)
+    specific   a hint points at the cause, judged against the mutation's own label
+    wrong      a hint names a cause the mutation does not have
+
+    .venv/bin/python benchmarks/feedback_mutants.py             # every lesson, every mutant
+    .venv/bin/python benchmarks/feedback_mutants.py --lessons 02 03 --sample 40 --seed 0
+    .venv/bin/python benchmarks/feedback_mutants.py --show 07   # each mutant's label and message
+"""
+import argparse
+import ast
+import copy
+import io
+import json
+import random
+import re
+import signal
+import sys
+import time
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rnnlib import grading  # noqa: E402
+
+SOLUTION = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", re.S)
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+SECONDS_PER_CHECK = 20
+
+
+# --- reading the notebooks ---------------------------------------------------------------------
+
+@dataclass
+class Exercise:
+    lesson: str
+    name: str
+    source: str            # the answer cell, solution included
+    region: tuple          # first and last line (1-based) of the solution region in source
+    visible: list          # the test cell's check calls, as source lines
+    hidden: list
+    setup: list            # imports, given functions and the other answer cells of the notebook
+
+
+def _cells(assignment):
+    notebook = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
+    return json.loads(notebook.read_text())["cells"]
+
+
+def _calls(text):
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _given(source):
+    """The top-level imports and definitions of a notebook code cell (no demos, no training)."""
+    source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    return [ast.unparse(node) for node in tree.body if isinstance(node, keep)]
+
+
+def _graded(cell):
+    meta = cell["metadata"].get("nbgrader", {})
+    return meta.get("solution") or meta.get("grade")
+
+
+def exercises(lessons=None):
+    """Every declared exercise of the chosen lessons ("02", "03_bptt", ...), in course order."""
+    found = []
+    for lesson in grading.LESSONS:
+        if lessons and not any(lesson.assignment.startswith(x) for x in lessons):
+            continue
+        cells = _cells(lesson.assignment)
+        by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in cells}
+        given = [part for c in cells if c["cell_type"] == "code" and not _graded(c) for part in _given("".join(c["source"]))]
+        answers = [by_id[name] for name in lesson.exercises if name in by_id]
+        for name in lesson.exercises:
+            if name not in by_id or f"test_{name}" not in by_id:
+                continue
+            source, test = by_id[name], by_id[f"test_{name}"]
+            start = source[:SOLUTION.search(source).start()].count("\n") + 1
+            end = start + SOLUTION.search(source).group(0).count("\n")
+            hidden = HIDDEN.search(test)
+            visible = HIDDEN.sub("", test)
+            found.append(Exercise(lesson.assignment, name, source, (start, end), _calls(visible),
+                                  _calls(hidden.group(1)) if hidden else [], given + answers))
+    return found
+
+
+# --- the mutator --------------------------------------------------------------------------------
+
+# Variables a student confuses with one another (only swapped when both exist in the function).
+CONFUSABLE = [("prev_h", "next_h"), ("prev_c", "next_c"), ("x", "h"), ("i", "f"), ("f", "o"), ("o", "g"),
+              ("i", "g"), ("dc", "dnext_c"), ("dc", "dnext_h"), ("Wx", "Wh"), ("tanh_c", "next_c"),
+              ("hs", "ys"), ("dy", "da"), ("prev_h", "h0"), ("grads", "cache"), ("plus", "minus"),
+              ("x", "prev_h"), ("e", "z"), ("picked", "logp")]
+REDUCTIONS = {"sum": "mean", "mean": "sum", "max": "min"}
+
+
+@dataclass
+class Mutant:
+    kind: str
+    label: str
+    source: str
+    detail: dict = field(default_factory=dict)
+
+
+class _Sites(ast.NodeVisitor):
+    """Collects (node path, kind) pairs of every place a mutation applies."""
+
+    def __init__(self, region, names):
+        self.region, self.names, self.sites = region, names, []
+
+    def inside(self, node):
+        return hasattr(node, "lineno") and self.region[0] <= node.lineno <= self.region[1]
+
+    def generic_visit(self, node):
+        if self.inside(node):
+            for kind in _kinds(node, self.names):
+                self.sites.append((node, kind))
+        super().generic_visit(node)
+
+
+def _is_name(node, *names):
+    return isinstance(node, ast.Name) and (not names or node.id in names)
+
+
+def _kinds(node, names):
+    kinds = []
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            kinds += ["drop_right", "drop_left"] + (["flip_op"])
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            kinds += ["drop_right", "drop_left"]
+        if isinstance(node.op, ast.MatMult):
+            kinds += ["transpose_left", "transpose_right", "swap_operands"]
+        if isinstance(node.op, ast.Pow):
+            kinds += ["drop_pow"]
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        kinds.append("drop_T")
+    if isinstance(node, ast.AugAssign):
+        kinds += ["assign_for_aug"] + (["flip_aug"] if isinstance(node.op, (ast.Add, ast.Sub)) else [])
+    if isinstance(node, ast.keyword) and node.arg == "axis":
+        kinds.append("axis")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REDUCTIONS:
+        kinds.append("reduction")
+    if isinstance(node, ast.Call) and _is_name(node.func, "range"):
+        kinds += ["range_start", "range_stop"]
+    if isinstance(node, ast.Call) and _is_name(node.func, "reversed"):
+        kinds.append("unreverse")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("zeros", "zeros_like",
+                                                                                                 "ones", "empty"):
+        kinds.append("float32")
+    if isinstance(node, ast.Call) and _is_name(node.func, "sigmoid") or (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "tanh"):
+        kinds.append("activation")
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        kinds += [f"swap:{b}" for a, b in CONFUSABLE + [(b, a) for a, b in CONFUSABLE]
+                  if node.id == a and b in names]
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp) and _is_name(node.value.left) \
+            and node.value.left.id in names.get("__params__", ()) and len(node.targets) == 1:
+        kinds.append("inplace_input")
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value in (0, 1, 2):
+        kinds.append("off_by_one")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        kinds.append("drop_neg")
+    return kinds
+
+
+def _transpose(node):
+    return ast.Attribute(value=node, attr="T", ctx=ast.Load())
+
+
+def _apply(node, kind):
+    """A mutated copy of node (the site), or None when the edit makes no sense there."""
+    n = copy.deepcopy(node)
+    if kind == "drop_right":
+        return n.left
+    if kind == "drop_left":
+        return ast.UnaryOp(ast.USub(), n.right) if isinstance(n.op, ast.Sub) else n.right
+    if kind == "flip_op":
+        n.op = ast.Sub() if isinstance(n.op, ast.Add) else ast.Add()
+        return n
+    if kind == "transpose_left":
+        n.left = n.left.value if isinstance(n.left, ast.Attribute) and n.left.attr == "T" else _transpose(n.left)
+        return n
+    if kind == "transpose_right":
+        n.right = n.right.value if isinstance(n.right, ast.Attribute) and n.right.attr == "T" else _transpose(n.right)
+        return n
+    if kind == "swap_operands":
+        n.left, n.right = n.right, n.left
+        return n
+    if kind == "drop_pow":
+        return n.left
+    if kind == "drop_T":
+        return n.value
+    if kind == "assign_for_aug":
+        return ast.Assign(targets=[n.target], value=n.value, lineno=n.lineno)
+    if kind == "flip_aug":
+        n.op = ast.Sub() if isinstance(n.op, ast.Add) else ast.Add()
+        return n
+    if kind == "axis":
+        value = n.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, int):
+            n.value = ast.Constant(0 if value.value != 0 else -1)
+        elif isinstance(value, ast.UnaryOp):
+            n.value = ast.Constant(0)
+        elif isinstance(value, ast.Tuple):
+            n.value = value.elts[0]
+        else:
+            n.value = ast.Constant(0)
+        return n
+    if kind == "reduction":
+        n.func.attr = REDUCTIONS[n.func.attr]
+        return n
+    if kind == "range_start":
+        if len(n.args) == 1:
+            n.args = [ast.Constant(1), n.args[0]]
+            return n
+        return None
+    if kind == "range_stop":
+        if len(n.args) == 1:
+            n.args = [ast.BinOp(n.args[0], ast.Sub(), ast.Constant(1))]
+            return n
+        return None
+    if kind == "unreverse":
+        return n.args[0]
+    if kind == "float32":
+        n.keywords = [k for k in n.keywords if k.arg != "dtype"] + [
+            ast.keyword("dtype", ast.Attribute(ast.Name("np", ast.Load()), "float32", ast.Load()))]
+        return n
+    if kind == "activation":
+        if _is_name(n.func, "sigmoid"):
+            n.func = ast.Attribute(ast.Name("np", ast.Load()), "tanh", ast.Load())
+        else:
+            return ast.BinOp(ast.Constant(1), ast.Div(), ast.BinOp(ast.Constant(1), ast.Add(), ast.Call(
+                ast.Attribute(ast.Name("np", ast.Load()), "exp", ast.Load()),
+                [ast.UnaryOp(ast.USub(), n.args[0])], [])))
+        return n
+    if kind.startswith("swap:"):
+        n.id = kind.split(":")[1]
+        return n
+    if kind == "inplace_input":
+        target, value = n.targets[0], n.value
+        return [ast.AugAssign(target=ast.Name(value.left.id, ast.Store()), op=value.op, value=value.right,
+                              lineno=n.lineno),
+                ast.Assign(targets=[target], value=ast.Name(value.left.id, ast.Load()), lineno=n.lineno)]
+    if kind == "off_by_one":
+        n.value = n.value + 1 if n.value != 2 else 1
+        return n
+    if kind == "drop_neg":
+        return n.operand
+    raise ValueError(kind)
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, target, replacement):
+        self.target, self.replacement = target, replacement
+
+    def visit(self, node):
+        if node is self.target:
+            return self.replacement
+        return super().visit(node)
+
+
+def _names(tree):
+    """Names that exist in the answer function: parameters, assigned names (for swaps)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names[node.id] = True
+        if isinstance(node, ast.arg):
+            names[node.arg] = True
+    names["__params__"] = {a.arg for fn in _functions(tree) for a in fn.args.args} - {"self"}
+    return names
+
+
+def _functions(tree):
+    """The answer's function, or the methods of its class (an exercise may be a class)."""
+    top = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    return [top] if isinstance(top, ast.FunctionDef) else [n for n in top.body if isinstance(n, ast.FunctionDef)]
+
+
+def mutants(exercise):
+    """Every single-edit mutant of the exercise's solution region, with a readable label."""
+    tree = ast.parse(exercise.source)
+    names = _names(tree)
+    sites = _Sites(exercise.region, names)
+    sites.visit(tree)
+    out, seen = [], {ast.unparse(tree)}
+    for node, kind in sites.sites:
+        clone = copy.deepcopy(tree)
+        target = _locate(clone, tree, node)
+        new = _apply(target, kind)
+        if new is None:
+            continue
+        mutated = ast.fix_missing_locations(_Replace(target, new).visit(clone))
+        try:
+            source = ast.unparse(mutated)
+            compile(source, exercise.name, "exec")
+        except (SyntaxError, ValueError):
+            continue
+        if source in seen:
+            continue
+        seen.add(source)
+        before = ast.unparse(node)
+        after = ast.unparse(new) if not isinstance(new, list) else "; ".join(ast.unparse(s) for s in new)
+        out.append(Mutant(kind.split(":")[0], f"line {node.lineno}: {before}  ->  {after}", source,
+                          {"before": before, "after": after, "kind": kind}))
+    return out
+
+
+def _locate(clone, tree, node):
+    """The node of clone at the same place as node in tree."""
+    for a, b in zip(ast.walk(tree), ast.walk(clone)):
+        if a is node:
+            return b
+    raise LookupError(node)
+
+
+# --- running the test cell on a mutant ------------------------------------------------------------
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def run_calls(exercise, source, calls):
+    """The first failing call's message (None if every call passes), running source as the answer."""
+    ns = {}
+    with redirect_stdout(io.StringIO()):
+        for part in exercise.setup:
+            try:
+                exec(compile(part, f"<{exercise.lesson} setup>", "exec"), ns)
+            except Exception:   # a helper whose defaults need the notebook's data: not needed here
+                pass
+        try:
+            exec(compile(source, "<answer>", "exec"), ns)
+        except Exception as e:   # a mutant that fails at definition time (rare)
+            return f"{exercise.name}: the cell raised {type(e).__name__}: {e}"
+        for call in calls:
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.alarm(SECONDS_PER_CHECK)
+            try:
+                with np.errstate(all="ignore"):
+                    exec(call, ns)
+            except _Timeout:
+                return f"{exercise.name}: TIMEOUT"
+            except grading.GradingFailure as e:
+                return str(e)
+            except Exception as e:   # a check that crashed: a bug of ours, reported as such
+                return f"CHECK CRASHED {type(e).__name__}: {e}"
+            finally:
+                signal.alarm(0)
+    return None
+
+
+# --- judging a message --------------------------------------------------------------------------
+
+# What a hint talks about, recognised by its words.
+CATEGORIES = {
+    "transpose": r"transpos|\.T\b|wrong order: a transpose|row vectors",
+    "factor": r"times the|scaled by|scale factor|twice|half|divided by|averaged|average|/ ?N\b|1/N|1/T|sign|negative|factor|summed over the batch|not divided",
+    "zeros": r"all zeros|zero everywhere|never",
+    "precision": r"float32|precision|digits",
+    "time": r"time step|t = |steps? t|skip|loop|last step|first step|from t|shifted|wrong way|carried|carry|flowing back|t\+1|before\* step|every step reads",
+    "axis": r"\baxis\b",
+    "derivative": r"derivativ|tanh|sigmoid|σ'|1 - |nonlinearit|pass through",
+    "accumulate": r"accumulat|overwrit|\+=|add each|sums? over|shared",
+    "missing": r"missing|is ignored|not subtracted|not applied|must also|never|dropped",
+    "inplace": r"in place|modified its input|must not write|replaced",
+    "swap": r"gate order|swapped|wrong array|but it holds (?!something)|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from next_h|not with the step's own|pairs",
+    "stability": r"overflow|underflow|max|finite|nan|log ?0|log-sum-exp|logsumexp",
+    "mask": r"mask",
+    "shape": r"shape",
+    # where the result goes wrong, measured (which gate's columns, time steps, input terms, ids): never a
+    # wrong cause, and a pointer to where to look
+    "location": r"only the columns|only these terms|wrong only at|wrong at time step|wrong at \d+ of|zero at time "
+                r"step|right and id \d+ differs|the same at every time step|first new id already differs|check da first|check dc first|sums? to 1 along|"
+                r"loss is already wrong|updates are wrong: look|update is right|update of .* is wrong|cache is right|"
+                r"cache is wrong|positions too|consecutive positions|how many batches|is right, so the|are right, so the|"
+                r"neither 0 nor 1",
+}
+LOCATION = "location"
+
+# Which categories a hint may name and be right, for each kind of edit.
+ACCEPT = {
+    "drop_right": {"missing", "derivative", "factor", "time", "zeros", "stability", "mask", "accumulate", "swap"},
+    "drop_left": {"missing", "derivative", "factor", "time", "zeros", "stability", "mask", "accumulate", "swap"},
+    "flip_op": {"factor", "missing", "derivative", "swap", "stability"},
+    "drop_pow": {"derivative", "missing", "factor"},
+    "drop_neg": {"factor"},
+    "transpose_left": {"transpose", "shape"}, "transpose_right": {"transpose", "shape"},
+    "swap_operands": {"transpose", "shape"}, "drop_T": {"transpose", "shape"},
+    "assign_for_aug": {"accumulate", "time", "inplace", "missing"},
+    "flip_aug": {"factor", "accumulate", "missing", "sign"},
+    "axis": {"axis", "shape", "accumulate", "factor", "stability"},
+    "reduction": {"factor", "accumulate", "stability", "axis"},
+    "range_start": {"time", "missing", "zeros"}, "range_stop": {"time", "missing", "zeros"},
+    "unreverse": {"time"},
+    "float32": {"precision"},
+    "activation": {"derivative"},
+    "swap": {"swap", "derivative", "time", "transpose", "missing"},
+    "inplace_input": {"inplace"},
+    "off_by_one": {"time", "factor", "missing", "derivative", "shape", "swap", "axis"},
+}
+
+
+def categories(text):
+    return {name for name, pattern in CATEGORIES.items() if re.search(pattern, text, re.I)}
+
+
+def hint_lines(message):
+    """The message's hints: its "Likely cause" lines, a shape's explanation, or the advice of a one-line verdict."""
+    lines = [line.split("Likely cause:", 1)[1] for line in message.splitlines() if "Likely cause:" in line]
+    lines += [line.split(").", 1)[1] for line in message.splitlines()
+              if "has shape" in line and line.split(").", 1)[-1].strip()]
+    if not lines and "problem" not in message.splitlines()[0] and "relative error" not in message:
+        head = message.split("\n")[0]
+        advice = head.split(". ", 1)[1] if ". " in head else ""
+        lines = [advice] if advice else []
+        if "but it holds" in head:       # a cache field that holds another array: which one is the hint
+            lines.append(head.split("but it holds", 1)[1].join(["but it holds", ""]))
+    return lines
+
+
+def output_names(exercise):
+    """Words by which a message names one of the exercise's outputs."""
+    functions = _functions(ast.parse(exercise.source))
+    words = {exercise.name + "("}
+    for node in (node for fn in functions for node in ast.walk(fn)):
+        if isinstance(node, ast.Return) and node.value is not None:
+            elts = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            words |= {e.id for e in elts if isinstance(e, ast.Name)}
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            words |= {"batch"}
+    for p in (p for fn in functions for p in fn.args.args):   # what is updated in place is an output too
+        words |= {f"{p.arg}[", f"{p.arg} ", f"{p.arg}."}
+    return words | {"norm", "expected"}
+
+
+def judge(exercise, mutant, message):
+    """The verdict of one killed mutant: named, specific, wrong (booleans)."""
+    crashed = " raised " in message.split("\n")[0] or "TIMEOUT" in message
+    named = crashed or any(re.search(rf"(^|[\s(:'\"]){re.escape(w)}", message) for w in output_names(exercise))
+    hints = hint_lines(message)
+    accept = ACCEPT[mutant.kind]
+    cats = [categories(h) for h in hints]
+    specific = any(c & (accept | {LOCATION}) for c in cats)
+    wrong = any(c and not (c & (accept | {LOCATION})) for c in cats)
+    return {"crashed": crashed, "named": named, "specific": specific, "wrong": wrong}
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+def evaluate(exercise, mutant):
+    visible = run_calls(exercise, mutant.source, exercise.visible)
+    if visible is None:
+        hidden = run_calls(exercise, mutant.source, exercise.hidden)
+        if hidden is None:
+            return None
+        return {"visible": False, "message": hidden, **judge(exercise, mutant, hidden)}
+    return {"visible": True, "message": visible, **judge(exercise, mutant, visible)}
+
+
+def measure(lessons=None, sample=None, seed=0, show=False, out=sys.stdout, only=None):
+    """Per lesson: mutants generated, killed, and the four rates; returns {lesson: row}.
+
+    sample: at most this many mutants per exercise, drawn with seed; only: exercise names to keep."""
+    rng = random.Random(seed)
+    rows = {}
+    for exercise in exercises(lessons):
+        if only is not None and exercise.name not in only:
+            continue
+        row = rows.setdefault(exercise.lesson, {"mutants": 0, "killed": 0, "visible": 0, "named": 0,
+                                                "specific": 0, "wrong": 0, "crashed": 0, "skipped": []})
+        reference = run_calls(exercise, exercise.source, exercise.visible + exercise.hidden)
+        if reference is not None:     # nothing to measure against: say so, measure the others
+            print(f"{exercise.name}: the reference answer fails its own test cell, skipped:\n  {reference}", file=out)
+            row["skipped"].append(exercise.name)
+            continue
+        found = mutants(exercise)
+        if sample is not None and len(found) > sample:
+            found = rng.sample(found, sample)
+        for mutant in found:
+            row["mutants"] += 1
+            verdict = evaluate(exercise, mutant)
+            if verdict is None:
+                continue
+            row["killed"] += 1
+            for key in ("visible", "named", "specific", "wrong", "crashed"):
+                row[key] += verdict[key]
+            if show:
+                flags = " ".join(k for k in ("visible", "named", "specific", "wrong") if verdict[k])
+                print(f"\n[{exercise.name}] {mutant.kind}: {mutant.label}\n  ({flags})\n  "
+                      + verdict["message"].replace("\n", "\n  "), file=out)
+    return rows
+
+
+def table(rows):
+    lines = ["| lesson | mutants | killed | caught by a visible test | names the wrong output | "
+             "specific hint (excl. crashes) | hint naming a wrong cause |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    total = {k: 0 for k in ("mutants", "killed", "visible", "named", "specific", "wrong", "crashed")}
+    for lesson, row in list(rows.items()) + [("all", total)]:
+        if lesson != "all":
+            for k in total:
+                total[k] += row[k]
+        k = max(row["killed"], 1)
+        judged = max(row["killed"] - row["crashed"], 1)
+        lines.append(f"| {lesson} | {row['mutants']} | {row['killed']} | {100 * row['visible'] / k:.0f}% | "
+                     f"{100 * row['named'] / k:.0f}% | {100 * row['specific'] / judged:.0f}% | {row['wrong']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lessons", nargs="*", help="lesson prefixes, e.g. 02 07 (default: all)")
+    parser.add_argument("--sample", type=int, help="at most this many mutants per exercise (seeded)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show", action="store_true", help="print every killed mutant's label and message")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    rows = measure(args.lessons, args.sample, args.seed, args.show)
+    print(table(rows))
+    print(f"\n{sum(r['mutants'] for r in rows.values())} mutants in {time.perf_counter() - start:.0f} s "
+          f"(specific hints are judged on mutants that do not crash; a crash's message shows where).")
+
+
+if __name__ == "__main__":
+    main()
