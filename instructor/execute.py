@@ -261,7 +261,8 @@ class RemoteObject:
         if attr.startswith("_"):            # no dunder probing (copy, numpy, IPython) goes to the kernel
             raise AttributeError(attr)
         path = f"{self.name}.{attr}"
-        reply = self.executor.call_in_kernel(path, json.dumps({"args": [], "kwargs": {}, "get": True}), self.cell)
+        payload = json.dumps({"args": wire.encode([], {}), "kwargs": wire.encode({}, {}), "get": True})
+        reply = self.executor.call_in_kernel(path, payload, self.cell)
         if reply is None:
             raise RuntimeError(f"{path} could not be read in the grading kernel")
         if "raised" in reply:
