@@ -69,7 +69,7 @@ def main():
     parser.add_argument("assignments", nargs="*", help="default: every lesson")
     parser.add_argument("--runs", type=int, default=30, help="runs of each lesson under load (default 30)")
     parser.add_argument("--load", type=int, default=os.cpu_count(), help="busy processes (default: one per CPU)")
-    parser.add_argument("--timeout", type=int, default=60, help="nbclient's per-cell timeout in seconds")
+    parser.add_argument("--timeout", type=int, default=300, help="nbclient's per-cell timeout in seconds")
     args = parser.parse_args()
     assignments = args.assignments or Layout(ROOT).assignments()
     paths = {a: notebook_path(ROOT / "solutions", a) for a in assignments}
