@@ -163,8 +163,11 @@ def test_the_sigmoid_task_can_be_done_with_the_slider():
     # Lesson 04 asks for the smallest ρ at which a sigmoid RNN is no longer sure to vanish (σ_max = 1/γ = 4).
     ex = GradientFlowExplorer(activation="sigmoid")
     slider = ex.controls["radius"]
-    found = [r for r in np.arange(slider.min, slider.max + 1e-9, slider.step)
-             if not ex.set(radius=float(r)) and "must vanish" not in ex.status.value]
+
+    def no_longer_sure_to_vanish(radius):
+        ex.set(radius=float(radius))
+        return "must vanish" not in ex.status.value
+    found = [r for r in np.arange(slider.min, slider.max + 1e-9, slider.step) if no_longer_sure_to_vanish(r)]
     assert found and slider.min < found[0] < slider.max
     ex.set(radius=float(found[0]))
     assert ex.data["sigma_max"] >= 4 and "no longer guaranteed" in ex.status.value
