@@ -169,9 +169,27 @@ def _rnn_grading_call(name, payload):
     args, kwargs = decode(call["args"], memo), decode(call["kwargs"], memo)
     before = [dict(a) if isinstance(a, dict) else None for a in args]
     reply = {}
+    # Objects the student's code made (an instance of their class) stay here; the grader gets a handle
+    # "@k" and reads their attributes ("@k.params", call["get"]) or runs their methods ("@k.forward").
+    objects = get_ipython().user_ns.setdefault("_rnn_grading_objects", [])
     try:
-        result = get_ipython().user_ns[name](*args, **kwargs)
-        reply["result"] = encode(list(result) if isinstance(result, types.GeneratorType) else result, {})
+        head, *attrs = name.split(".")
+        target = objects[int(head[1:])] if head.startswith("@") else get_ipython().user_ns[head]
+        for attr in attrs:
+            target = getattr(target, attr)
+        if call.get("get"):
+            reply["callable"] = callable(target)
+            result = None if callable(target) else target
+        else:
+            result = target(*args, **kwargs)
+        result = list(result) if isinstance(result, types.GeneratorType) else result
+        try:
+            reply["result"] = encode(result, {})
+        except Unportable:
+            if type(result).__module__ != "__main__":
+                raise
+            objects.append(result)
+            reply["result"] = {"handle": len(objects) - 1}
     except BaseException as e:
         where = [f"{f.name}, line {f.lineno}: {f.line}" for f in traceback.extract_tb(e.__traceback__)[1:]
                  if "/rnnlib/" not in f.filename]                 # the student's own lines
@@ -222,4 +240,33 @@ class RemoteFunction:
         if "raised" in reply:
             where = f"\n  in your code: {reply['where'][0]}" if reply.get("where") else ""
             raise wire.error_class(reply["raised"])(f"{reply['message']}{where}")
-        return wire.decode(reply["result"], {})
+        return _result(self.executor, reply["result"], self.cell)
+
+
+def _result(executor, value, cell):
+    """A decoded result, or a RemoteObject for a handle to an object that stayed in the kernel."""
+    if isinstance(value, dict) and set(value) == {"handle"}:
+        return RemoteObject(executor, f"@{int(value['handle'])}", cell)
+    return wire.decode(value, {})
+
+
+class RemoteObject:
+    """Stands for an object the student's code made (e.g. an instance of the class an exercise asks
+    for): it stays in the kernel; reading an attribute fetches its value, a method runs there."""
+
+    def __init__(self, executor, name, cell):
+        self.__dict__.update(executor=executor, name=name, cell=cell)
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):            # no dunder probing (copy, numpy, IPython) goes to the kernel
+            raise AttributeError(attr)
+        path = f"{self.name}.{attr}"
+        payload = json.dumps({"args": wire.encode([], {}), "kwargs": wire.encode({}, {}), "get": True})
+        reply = self.executor.call_in_kernel(path, payload, self.cell)
+        if reply is None:
+            raise RuntimeError(f"{path} could not be read in the grading kernel")
+        if "raised" in reply:
+            raise wire.error_class(reply["raised"])(reply["message"])
+        if reply.get("callable"):
+            return RemoteFunction(self.executor, path, self.cell)
+        return _result(self.executor, reply["result"], self.cell)

@@ -1,8 +1,16 @@
 """Interactive widgets (ipywidgets + matplotlib) that make gradient flow visible.
 
 Each widget is a thin layer over a pure function of rnnlib.gradflow: controls change values, the
-function recomputes, and one persistent figure is redrawn into an Output (no ipympl needed, so it
-works in JupyterLab, Notebook 7, Voilà and under nbclient alike). In a notebook, build the widget
+function recomputes, and one persistent figure is rendered to a PNG that an ipywidgets Image shows
+(no ipympl needed, so it works in JupyterLab, Notebook 7, Voilà and under nbclient alike).
+
+Why an Image and not an Output widget that the figure is displayed into: a headless client
+(nbclient, and so nbgrader) mirrors an Output widget itself and answers every output captured in
+it with a comm message to the kernel, on the shell channel, while the cell is still running. Under
+CPU load such runs stalled at a widget cell: the kernel idle, the client still waiting for the
+cell's reply, until the cell timed out. An Image's PNG only travels from the kernel to the
+frontend, so the client sends the kernel nothing during the cell (benchmarks/headless_load.py
+runs every lesson under load and reports the worst cell). In a notebook, build the widget
 always and display it only outside grading:
 
     explorer = GradientFlowExplorer()
@@ -14,7 +22,7 @@ import io
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image as PNG, display
+from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
@@ -26,20 +34,22 @@ class _FigureWidget:
 
     css_class = "rnnlib-widget"
 
-    def _setup_figure(self, ncols, figsize, width_ratios=None):
-        # A fixed layout and artists that are updated, not re-created, keep each redraw fast.
+    def _setup_figure(self, ncols, figsize, width_ratios=None, left=0.07, wspace=0.3):
+        # A fixed layout and artists that are updated, not re-created, keep each redraw fast. The
+        # margins are fixed too, so they must leave room for the longest tick and axis labels
+        # (tests/test_widgets.py checks that nothing is cut off).
         with plt.ioff():
             self.fig, self.axes = plt.subplots(1, ncols, figsize=figsize, dpi=80, width_ratios=width_ratios,
-                                               gridspec_kw=dict(left=0.07, right=0.98, bottom=0.17, top=0.87,
-                                                                wspace=0.3))
+                                               gridspec_kw=dict(left=left, right=0.98, bottom=0.17, top=0.87,
+                                                                wspace=wspace))
         plt.close(self.fig)        # we display it ourselves; keeps the inline backend from a second copy
         # Our own Agg canvas: without one, every savefig builds a temporary canvas and renderer
         # (about half of each update's time).
         FigureCanvasAgg(self.fig)
-        self.out, self.status, self.n_updates = W.Output(), W.HTML(), 0
+        self.plot, self.status, self.n_updates = W.Image(format="png"), W.HTML(), 0
 
     def _finish(self, *rows):
-        self.widget = W.VBox([*rows, self.status, self.out])
+        self.widget = W.VBox([*rows, self.status, self.plot])
         self.widget.add_class("rnnlib-widget")
         self.widget.add_class(self.css_class)
         self.update()
@@ -51,9 +61,7 @@ class _FigureWidget:
         png = io.BytesIO()
         Image.frombuffer("RGBA", rgba.shape[1::-1], rgba, "raw", "RGBA", 0, 1).save(
             png, format="png", compress_level=1)   # fast to encode, still small
-        self.out.clear_output(wait=True)
-        with self.out:
-            display(PNG(png.getvalue()))
+        self.plot.value = png.getvalue()
 
     def _ipython_display_(self):
         display(self.widget)
@@ -69,7 +77,7 @@ class GradientFlowExplorer(_FigureWidget):
     css_class = "gradient-flow-explorer"
     DEFAULTS = {"cell": "rnn", "radius": 0.9, "T": 40, "activation": "tanh", "H": 32, "seed": 0,
                 "clip_on": False, "clip": 10.0, "forget_bias": 1.0}
-    PRESETS = {"vanishing": {"cell": "rnn", "radius": 0.9, "activation": "tanh", "clip_on": False},
+    PRESETS = {"vanishing": {"cell": "rnn", "radius": 0.5, "activation": "tanh", "clip_on": False},
                "exploding": {"cell": "rnn", "radius": 1.2, "activation": "linear", "clip_on": False},
                "edge of chaos": {"cell": "rnn", "radius": 2.0, "activation": "tanh", "clip_on": False},
                "LSTM highway": {"cell": "lstm", "radius": 0.9, "forget_bias": 3.0}}
@@ -97,7 +105,7 @@ class GradientFlowExplorer(_FigureWidget):
         buttons = [W.Button(description=name) for name in self.PRESETS] + [W.Button(description="reset")]
         for button in buttons:
             button.on_click(self._on_button)
-        self._setup_figure(2, (10, 3.3), width_ratios=[1, 1.2])
+        self._setup_figure(2, (10, 3.3), width_ratios=[1, 1.2], left=0.09, wspace=0.35)
         c = self.controls
         self._finish(W.HBox([c["radius"], c["activation"], c["T"]]), W.HBox([c["H"], c["seed"]]),
                      W.HBox([c["cell"], c["forget_bias"]]), W.HBox([c["clip_on"], c["clip"]]),
@@ -170,14 +178,23 @@ class GradientFlowExplorer(_FigureWidget):
                 f"so over the whole sequence about {f:.2f}<sup>T</sup>")
 
     def _rnn_note(self, v):
-        # Pascanu et al.: a linear RNN is judged by its spectral radius, the others by σ_max against 1/γ.
-        d, linear = self.data, v["activation"] == "linear"
-        name, value, bound = ("ρ", d["rho"], "1") if linear else ("σ<sub>max</sub>", d["sigma_max"], f"1/γ = {d['threshold']:g}")
-        verdict = "&lt; {}: must vanish" if d["must_vanish"] else "≥ {}: may explode"
-        note = f"{name}(W<sub>h</sub>) = {value:.2f} " + verdict.format(bound)
-        clip = (f" · clipped: total norm {self.data['total_norm']:.3g} → {self.data['clipped_norm']:.3g}"
-                if v["clip_on"] else "")
-        return note + clip
+        """What Pascanu et al. say about these settings, and how ρ and σ_max differ."""
+        d = self.data
+        clip = (f" · clipped: total norm {d['total_norm']:.3g} → {d['clipped_norm']:.3g}" if v["clip_on"] else "")
+        sigma = f"σ<sub>max</sub>(W<sub>h</sub>) = {d['sigma_max']:.2f}"
+        if v["activation"] == "linear":      # a linear RNN is judged by its spectral radius exactly
+            theory = (f"linear: ρ(W<sub>h</sub>) = {d['rho']:.2f} " +
+                      ("&lt; 1: must vanish" if d["must_vanish"] else "≥ 1: can explode"))
+        elif d["must_vanish"]:
+            theory = f"{sigma} &lt; 1/γ = {d['threshold']:g}: must vanish"
+        else:                                 # the bound no longer forces vanishing; it does not force growth
+            theory = (f"{sigma} ≥ 1/γ = {d['threshold']:g}: vanishing is no longer guaranteed, "
+                      f"exploding is possible but not certain (saturated units shrink the gradient)")
+        why = (f"<br><small>The slider sets ρ, the spectral radius (largest |eigenvalue|) of W<sub>h</sub>: "
+               f"the long-run growth per step of a linear RNN. One step can stretch a gradient by up to σ<sub>max</sub>, "
+               f"the largest singular value, here {d['sigma_max']:.2f} ≥ ρ = {d['rho']:.2f}; with tanh or sigmoid "
+               f"each step also multiplies by f′ ≤ γ, so only σ<sub>max</sub>·γ &lt; 1 guarantees vanishing.</small>")
+        return theory + clip + why
 
 
 class BPTTStepper(_FigureWidget):
@@ -272,8 +289,10 @@ class SoftmaxOverflowExplorer(_FigureWidget):
                 bar.set_color("#3a6ea5" if ok else "#c0392b")
                 label.set_visible(not ok)
         zmax = self.scale.value
+        nan, zero = int(np.isnan(self.naive).sum()), int((self.naive == 0).sum())
         self.status.value = (f"<span style='color:#c0392b'>largest logit {zmax:.4g} &gt; 709.78: exp overflows to inf, "
-                             f"inf / inf = nan</span>" if self.failed else
+                             f"so does the sum; inf / inf = nan for the {nan} class{'es' if nan > 1 else ''} whose exp "
+                             f"is inf, finite / inf = 0 for the other {zero}</span>" if self.failed else
                              f"<span style='color:#2a7'>largest logit {zmax:.4g}: both agree</span>")
         self._redraw()
 
@@ -290,15 +309,23 @@ class AdderPlayground(_FigureWidget):
     def __init__(self, model, width=8, a=45, b=27):
         from .data import binary_addition_batch
         self._batch, self.model, self.width = binary_addition_batch, model, width
-        top = 2 ** (width - 1) - 1
-        self.a = W.BoundedIntText(value=a, min=0, max=top, description="a")
-        self.b = W.BoundedIntText(value=b, min=0, max=top, description="b")
+        # a + b must fit in the `width` bits fed, so each number may have width - 1 bits. A number
+        # out of range is not clamped silently (as a BoundedIntText would): the status says why.
+        self.top = 2 ** (width - 1) - 1
+        self.a = W.IntText(value=a, description="a")
+        self.b = W.IntText(value=b, description="b")
         for box in (self.a, self.b):
             box.observe(self.update, names="value")
-        self._setup_figure(2, (10, 3.2), width_ratios=[1, 1.3])
-        self._finish(W.HBox([self.a, self.b]))
+        self._setup_figure(2, (10, 3.2), width_ratios=[1, 1.3], left=0.1)
+        self._finish(W.HBox([self.a, self.b, W.Label(f"0 to {self.top}: the sum must fit in {width} bits")]))
 
     def update(self, change=None):
+        outside = [f"{name} = {box.value}" for name, box in (("a", self.a), ("b", self.b))
+                   if not 0 <= box.value <= self.top]
+        if outside:
+            self.status.value = (f"<code>{' and '.join(outside)}: the adder reads {self.width} bits, so a and b must "
+                                 f"be from 0 to {self.top} (then a + b &lt; 2<sup>{self.width}</sup>)</code>")
+            return
         x, y = self._batch(np.array([self.a.value]), np.array([self.b.value]), self.width)
         self.hidden = self.model.hidden_states(x)[0]                     # (T, H)
         self.bits = self.model.predict(x)[0]                             # (T,)
@@ -319,6 +346,10 @@ class AdderPlayground(_FigureWidget):
         self.status.value = (f"<code>{self.a.value} + {self.b.value}: the network says {predicted}, "
                              f"{'correct' if predicted == truth else f'wrong (it is {truth})'}</code>")
         self._redraw()
+
+
+def _escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class SamplingPlayground:
@@ -344,12 +375,22 @@ class SamplingPlayground:
         self.update()
 
     def update(self, change=None):
-        known = "".join(ch for ch in self.prompt.value if ch in self.vocab.stoi) or self.vocab.itos[0]
+        prompt = self.prompt.value
+        known = "".join(ch for ch in prompt if ch in self.vocab.stoi)
+        unknown = sorted(set(prompt) - set(known))
+        note = ""
+        if unknown:      # the model has no id for them: say so instead of changing the prompt silently
+            note = f"not in the model's vocabulary, left out of the prompt: {', '.join(map(repr, unknown))}. "
+        if not known:
+            known = self.vocab.itos[0]
+            note += f"The prompt has no character the model knows, so sampling starts from {known!r}."
         ids = self.sample_fn(self.model, list(self.vocab.encode(known)), self.length.value,
                              temperature=self.temperature.value, rng=np.random.default_rng(self.seed))
         self.sample = known + self.vocab.decode(ids)
-        body = self.sample.replace("&", "&amp;").replace("<", "&lt;")
-        self.text.value = f"<pre style='white-space: pre-wrap'><b>{known}</b>{body[len(known):]}</pre>"
+        self.note = note
+        note_html = f"<div style='color:#c0392b'>{_escape(note)}</div>" if note else ""
+        self.text.value = (f"{note_html}<pre style='white-space: pre-wrap'><b>{_escape(known)}</b>"
+                           f"{_escape(self.sample[len(known):])}</pre>")
         self.n_updates += 1
 
     def _ipython_display_(self):

@@ -9,7 +9,8 @@ from .forward_pass import seq_inputs, step_inputs
 LESSON = Lesson(
     "03_bptt",
     exercises={"numerical_gradient": "gradcheck:numerical_gradient", "rnn_step_backward": "rnn:rnn_step_backward",
-               "rnn_backward": "rnn:rnn_backward", "temporal_affine_backward": "layers:temporal_affine_backward"},
+               "rnn_backward": "rnn:rnn_backward", "temporal_affine_backward": "layers:temporal_affine_backward",
+               "TimeRNN": "rnn:TimeRNN"},
     cores=("gradcheck:numerical_gradient_array", "rnn:step_backward"),
 )
 
@@ -156,3 +157,80 @@ def _affine_relations(douts, cache):
     steps = [(h[:, t].T @ dout[:, t], dout[:, t].sum(0)) for t in range(T)]
     return {"dh": {"sizes": sizes, "time_axis": 1}, "dV": {"sizes": sizes, "steps": [s[0] for s in steps]},
             "dc": {"sizes": sizes, "steps": [s[1] for s in steps]}}
+
+
+def _layer_attribute(name, layer, attr):
+    try:
+        return getattr(layer, attr)
+    except AttributeError:
+        raise GradingFailure(f"{name}: the layer has no attribute {attr!r}. Set self.{attr} in __init__ "
+                             f"(or, for self.h and self.dh0, in forward and backward).") from None
+
+
+def _same(name, what, got, expected, hint=None):
+    """Fail with the worst entry if got differs from expected (hint: the likely cause)."""
+    core.as_array(name, what, got, np.shape(expected))
+    line = core.mismatch(what, got, expected)
+    if line:
+        core.fail(name, [(line, [hint] if hint else [])])
+
+
+def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
+    """Check a stateful TimeRNN class (DLFS2's layer): params and grads dicts, forward over blocks
+    with the state carried (stateful=True) or not, backward into grads and dh0, set_state and reset_state.
+
+    Compared with rnnlib's rnn_forward and rnn_backward on the same inputs, in float64."""
+    __tracebackhide__ = True
+    name = "TimeRNN"
+    rng = np.random.default_rng(seed)
+    Wx, Wh, b = rng.standard_normal((D, H)) / 2, rng.standard_normal((H, H)) / 2, rng.standard_normal(H) / 4
+    x = rng.standard_normal((N, blocks * T, D))
+    full, cache = rnn.rnn_forward(x, np.zeros((N, H)), Wx, Wh, b)
+
+    layer = LESSON.call(name, cls, Wx.copy(), Wh.copy(), b.copy(), stateful=True)
+    params, grads = _layer_attribute(name, layer, "params"), _layer_attribute(name, layer, "grads")
+    for what, d in (("params", params), ("grads", grads)):
+        if not isinstance(d, dict) or sorted(d) != ["Wh", "Wx", "b"]:
+            raise GradingFailure(f"{name}: self.{what} should be a dict with the keys 'Wx', 'Wh', 'b', got "
+                                 f"{sorted(d) if isinstance(d, dict) else type(d).__name__}.")
+    for key, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
+        _same(name, f"params[{key!r}]", params[key], value)
+        _same(name, f"grads[{key!r}] before any backward", grads[key], np.zeros_like(value),
+              "grads start as zeros of each parameter's shape (np.zeros_like).")
+
+    for s in range(blocks):          # truncated BPTT's forward: block after block, the state carried
+        block = slice(s * T, (s + 1) * T)
+        hs = LESSON.call(f"{name}.forward", layer.forward, x[:, block])
+        carried = "with stateful=True, each forward must start from the last state of the previous one (self.h)."
+        _same(name, f"forward of block {s + 1} of {blocks} (stateful=True)", hs, full[:, block],
+              carried if s else "the first forward starts from zeros (self.h is None until then).")
+        _same(name, f"self.h after block {s + 1}", _layer_attribute(name, layer, "h"), full[:, block.stop - 1],
+              "keep the last hidden state, hs[:, -1], in self.h: the next forward starts from it.")
+
+    dhs = rng.standard_normal((N, T, H))     # backward of the last block: the gradient stops at its h0
+    dx_ref, dh0_ref, *grads_ref = rnn.rnn_backward(dhs, cache[(blocks - 1) * T:])
+    dx = LESSON.call(f"{name}.backward", layer.backward, dhs)
+    _same(name, "dx returned by backward", dx, dx_ref, "backward runs your rnn_backward on this forward's cache: "
+          "if rnn_backward's test fails, fix that first.")
+    grads = _layer_attribute(name, layer, "grads")
+    for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
+        _same(name, f"grads[{key!r}] after backward", grads[key], expected,
+              "backward must store the weight gradients of this forward's T steps in self.grads.")
+    _same(name, "self.dh0 after backward", _layer_attribute(name, layer, "dh0"), dh0_ref,
+          "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.")
+
+    LESSON.call(f"{name}.reset_state", layer.reset_state)
+    hs = LESSON.call(f"{name}.forward", layer.forward, x[:, :T])
+    _same(name, "forward after reset_state()", hs, full[:, :T], "reset_state() makes the next forward start from zeros.")
+    h = rng.standard_normal((N, H))
+    LESSON.call(f"{name}.set_state", layer.set_state, h.copy())
+    expected, _ = rnn.rnn_forward(x[:, :T], h, Wx, Wh, b)
+    _same(name, "forward after set_state(h)", LESSON.call(f"{name}.forward", layer.forward, x[:, :T]), expected,
+          "set_state(h) makes the next forward start from h.")
+
+    stateless = LESSON.call(name, cls, Wx.copy(), Wh.copy(), b.copy(), stateful=False)
+    LESSON.call(f"{name}.forward", stateless.forward, x[:, :T])
+    _same(name, "second forward with stateful=False", LESSON.call(f"{name}.forward", stateless.forward, x[:, T:2 * T]),
+          rnn.rnn_forward(x[:, T:2 * T], np.zeros((N, H)), Wx, Wh, b)[0],
+          "with stateful=False every forward starts from zeros, whatever came before.")
+    core.passed(name, f" (forward over {blocks} blocks with the state carried, backward, set_state, reset_state)")

@@ -61,6 +61,14 @@ def resolve(reference):
     return operator.attrgetter(qualname)(importlib.import_module(f"rnnlib.{module}"))
 
 
+def _methods(reference):
+    """reference itself, or for a class "module:Class" every "module:Class.method" it defines."""
+    cls = resolve(reference)
+    if not isinstance(cls, type):
+        return [reference]
+    return [f"{reference}.{name}" for name, value in vars(cls).items() if hasattr(value, "__code__")]
+
+
 def _codes(code):
     """code and every function defined inside it (a nested generator, a lambda)."""
     yield code
@@ -85,8 +93,9 @@ class Lesson:
 
     @property
     def references(self):
-        """Every rnnlib function whose use counts as delegation, as "module:qualname"."""
-        return tuple(dict.fromkeys([*self.exercises.values(), *self.cores]))
+        """Every rnnlib function whose use counts as delegation, as "module:qualname". An exercise
+        answered by a class (lesson 03's TimeRNN) counts with every method the class defines."""
+        return tuple(dict.fromkeys(method for ref in [*self.exercises.values(), *self.cores] for method in _methods(ref)))
 
     @functools.cached_property
     def forbidden(self):
@@ -134,6 +143,9 @@ class Lesson:
     def delegating_answer(self, exercise):
         """Source of an answer cell that only calls rnnlib's reference: it must earn nothing."""
         module, qualname = self.exercises[exercise].split(":")
+        if isinstance(resolve(self.exercises[exercise]), type):     # a class: inherit every method
+            return (f"import rnnlib.{module}\n\n\n"
+                    f"class {exercise}(rnnlib.{module}.{qualname}):\n    pass\n")
         return (f"def {exercise}(*args, **kwargs):\n"
                 f"    import operator, rnnlib.{module}\n"
                 f"    return operator.attrgetter({qualname!r})(rnnlib.{module})(*args, **kwargs)\n")

@@ -95,7 +95,9 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                 per_array = before[k] * min(1.0, max_norm / np.linalg.norm(before[k]))
                 variants = [("each array was clipped by its own norm; clip all of them by their global norm "
                              "(one factor max_norm / total for every array).", per_array),
-                            ("entries were clipped by value (np.clip); clipping by norm keeps the direction.",
+                            ("entries were clipped one by one (np.clip), as min-char-rnn does: a real kind of "
+                             "clipping, but not this exercise's. clip_grad_norm scales every entry by one factor, "
+                             "max_norm / total, which keeps the gradient's direction.",
                              np.clip(before[k], -max_norm, max_norm)),
                             ("the arrays in the dict are unchanged although the global norm is above max_norm: "
                              "look at the scale factor, and at whether the scaling writes into the dict's arrays "

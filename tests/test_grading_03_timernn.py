@@ -1,0 +1,80 @@
+"""Lesson 03's TimeRNN exercise: the solution passes, the known mistakes are named, delegation is rejected."""
+import nbformat
+import numpy as np
+import pytest
+
+from rnnlib import grading, rnn
+from rnnlib.grading import check_TimeRNN
+
+from conftest import ROOT, fails
+from instructor.submissions import notebook_path, solution_answers
+
+
+def student_namespace():
+    """The lesson's given forward and the solution's answers, compiled as a student's notebook code."""
+    nb = nbformat.read(notebook_path(ROOT / "solutions", "03_bptt"), as_version=4)
+    answers = solution_answers(nb)
+    given = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "given_forward")
+    namespace = {"np": np}
+    for source in (given, answers["rnn_backward"], answers["rnn_step_backward"], answers["TimeRNN"]):
+        exec(compile(source, "<student>", "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def student():
+    return student_namespace()
+
+
+def test_the_solution_passes_visible_and_hidden_checks(student, capsys):
+    for kw in ({}, {"N": 1, "T": 1, "D": 2, "H": 3, "blocks": 2, "seed": 1}, {"N": 3, "T": 7, "blocks": 4, "seed": 2}):
+        check_TimeRNN(student["TimeRNN"], **kw)
+    assert capsys.readouterr().out.count("TimeRNN: all checks passed") == 3
+
+
+def variant(student, **changes):
+    """The solution's class with some methods replaced, as a student might have written them."""
+    return type("TimeRNN", (student["TimeRNN"],), changes)
+
+
+def test_a_state_that_is_not_carried_is_named(student):
+    def forward(self, x):              # always from zeros
+        self.h = None
+        return student["TimeRNN"].forward(self, x)
+    message = fails(check_TimeRNN, variant(student, forward=forward))
+    assert "block 2 of 3" in message and "start from the last state of the previous one" in message
+
+
+def test_gradients_left_out_of_grads_are_named(student):
+    def backward(self, dhs):           # computes dx but never stores the weight gradients
+        dx, self.dh0, *_ = student["rnn_backward"](dhs, self.cache)
+        return dx
+    assert "store the weight gradients" in fails(check_TimeRNN, variant(student, backward=backward))
+
+
+def test_set_state_that_does_nothing_is_named(student):
+    assert "set_state(h) makes the next forward start from h" in fails(
+        check_TimeRNN, variant(student, set_state=lambda self, h: None))
+
+
+def test_a_missing_attribute_is_named(student):
+    def backward(self, dhs):
+        dx, _, dWx, dWh, db = student["rnn_backward"](dhs, self.cache)
+        for key, g in (("Wx", dWx), ("Wh", dWh), ("b", db)):
+            self.grads[key][...] = g
+        del self.dh0
+        return dx
+    assert "no attribute 'dh0'" in fails(check_TimeRNN, variant(student, backward=backward))
+
+
+def test_rnnlibs_timernn_is_delegation(student):
+    assert "reference implementation (TimeRNN.__init__)" in fails(check_TimeRNN, rnn.TimeRNN)
+    lesson = grading.lesson("03_bptt")
+    namespace = {}
+    exec(compile(lesson.delegating_answer("TimeRNN"), "<student>", "exec"), namespace)
+    assert "reference implementation" in fails(check_TimeRNN, namespace["TimeRNN"])
+
+
+def test_every_method_of_the_class_is_a_reference():
+    refs = grading.lesson("03_bptt").references
+    assert {f"rnn:TimeRNN.{m}" for m in ("__init__", "forward", "backward", "set_state", "reset_state")} <= set(refs)
