@@ -203,14 +203,14 @@ class BrowserStudent:
                 "validated": validated}
 
     def saved_until_every_cell_ran(self, path, timeout=300):
-        """Save (Ctrl+S) until the file on disk has every code cell executed: the page's own prompts
-        are not a reliable sign, JupyterLab does not render cells scrolled out of view."""
+        """Save (Ctrl+S) until the file on disk has every code cell executed (empty ones never run):
+        the page's own prompts are not a reliable sign, JupyterLab does not render cells out of view."""
         deadline = time.monotonic() + timeout
         while True:
             self.page.keyboard.press("Control+s")
             self.page.wait_for_timeout(2000)
             nb = nbformat.read(path, as_version=4)
-            if all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
+            if all(c.get("execution_count") for c in nb.cells if c.cell_type == "code" and c.source.strip()):
                 return nb
             if time.monotonic() > deadline:
                 self.shot("3-did-not-finish")
