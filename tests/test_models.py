@@ -47,7 +47,7 @@ def test_stacked_state_is_one_per_layer_and_carries_over():
         model.loss_and_grads(x, x, state[:1])
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_sequence_tagger_gradients_match_numerical(cell, bidirectional):
     model = SequenceTagger(3, 4, 5, cell=cell, bidirectional=bidirectional, seed=1)
