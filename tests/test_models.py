@@ -177,3 +177,14 @@ def test_step_by_step_reaches_the_state_of_the_whole_sequence(cell):
         _, state = model.step(token, state)
     for mine, reference in zip(state, whole):
         np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sequence_tagger_keep_gate_starts_at_forget_bias(cell):
+    """The gate that keeps the state (the LSTM's f, the GRU's z, both at H:2H) starts at σ(forget_bias)."""
+    from rnnlib.bidirectional import CELLS
+    model = SequenceTagger(2, 4, 2, cell=cell, forget_bias=3.0, seed=0)
+    p = model.params
+    _, cache = CELLS[cell][0](np.zeros((1, 1, 2)), np.zeros((1, 4)), p["Wx"], p["Wh"], p["b"])
+    keep = cache[0].f if cell == "lstm" else cache[0].z
+    np.testing.assert_allclose(keep, 1 / (1 + np.exp(-3.0)))
