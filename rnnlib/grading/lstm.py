@@ -186,7 +186,7 @@ def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
                     _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T))
 
 
-# --- the GRU step (section 7 of the lesson) ---------------------------------------------------
+# --- the GRU step (section 4 of the lesson) ---------------------------------------------------
 
 _GRU_CACHE_FIELDS = gru.GRUStepCache._fields       # (x, prev_h, Wx, Wh, r, z, n, hn)
 
@@ -204,7 +204,7 @@ def _gru_step_variants(x, prev_h, Wx, Wh, b):
     r, z = lstm.sigmoid(a[:, :H] + ah[:, :H]), lstm.sigmoid(a[:, H:2 * H] + ah[:, H:2 * H])
     n = np.tanh(a[:, 2 * H:] + r * ah[:, 2 * H:])
 
-    def mix(n, z=z):
+    def mix(n):
         return (1 - z) * n + z * prev_h
     return [
         ("next_h = (1 - z) * n + z * prev_h: z is the share of the old state that is kept, so z and 1 - z are "
