@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnlib.data import (Vocab, all_binary_addition_pairs, binary_addition_batch, lookahead_batch,
+from rnnlib.data import (Vocab, all_binary_addition_pairs, binary_addition_batch, first_bit_batch, lookahead_batch,
                          random_binary_addition_batch)
 from rnnlib.gradcheck import compare, numerical_gradient
 from rnnlib.models import BinaryAdder, CharRNN, SequenceTagger
@@ -188,3 +188,20 @@ def test_sequence_tagger_keep_gate_starts_at_forget_bias(cell):
     _, cache = CELLS[cell][0](np.zeros((1, 1, 2)), np.zeros((1, 4)), p["Wx"], p["Wh"], p["b"])
     keep = cache[0].f if cell == "lstm" else cache[0].z
     np.testing.assert_allclose(keep, 1 / (1 + np.exp(-3.0)))
+
+
+def test_gru_tagger_remembers_only_when_its_update_gate_starts_open():
+    """Lesson 07's claim: with z = σ(3) = 0.95 the GRU carries a bit across 20 steps of noise; with
+    z = σ(0) = 0.5 it keeps 0.5**20 of it at the start, gets no gradient and stays at chance."""
+    accuracy = {}
+    for bias in (0.0, 3.0):
+        model = SequenceTagger(2, 16, 2, cell="gru", forget_bias=bias, seed=0)
+        opt, rng = Adam(model.params, lr=0.02), np.random.default_rng(0)
+        for _ in range(250):
+            x, y, mask = first_bit_batch(32, 20, rng)
+            grads = model.loss_and_grads(x, y, mask)[1]
+            clip_grad_norm(grads, 5.0)
+            opt.step(grads)
+        x, y, mask = first_bit_batch(1000, 20, np.random.default_rng(1234))
+        accuracy[bias] = (model.predict(x) == y)[mask].mean()
+    assert accuracy[3.0] > 0.95 and 0.4 < accuracy[0.0] < 0.6, accuracy
