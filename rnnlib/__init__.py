@@ -5,6 +5,7 @@ Every exercise function of the course has a reference implementation here, under
 
 rnn        vanilla RNN step/sequence forward and backward, stateful TimeRNN
 lstm       LSTM step/sequence forward and backward, stateful TimeLSTM
+gru        GRU step/sequence forward and backward (the LSTM's twin, one state)
 bidirectional  a forward and a backward RNN (or LSTM) side by side
 layers     embedding and temporal affine layers
 losses     stable softmax, log_softmax, logsumexp, temporal softmax loss
@@ -30,6 +31,7 @@ from .rnn import TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step
 from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits_to_int, first_bit_batch,
                    int_to_bits, load_corpus, lookahead_batch, random_binary_addition_batch, tbptt_batches)
 from .lstm import TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .bidirectional import bidirectional_backward, bidirectional_forward
 from .models import BinaryAdder, CharRNN, SequenceTagger
 from .optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm

@@ -9,15 +9,17 @@ one run on time-reversed gradients.
     h  = concatenate([h→, h←], axis=-1)   (N, T, 2H)
 
 cell="rnn" uses rnnlib.rnn (Wx (D, H), Wh (H, H), b (H,)), cell="lstm" uses rnnlib.lstm
-(Wx (D, 4H), Wh (H, 4H), b (4H,)); both start each direction from its own h0 (and c0 = 0).
+(Wx (D, 4H), Wh (H, 4H), b (4H,)), cell="gru" rnnlib.gru (Wx (D, 3H), Wh (H, 3H), b (3H,)); each
+direction starts from its own h0 (and c0 = 0).
 """
 import numpy as np
 
 from ._checks import check_array
+from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
 from .rnn import rnn_backward, rnn_forward
 
-CELLS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward)}
+CELLS = {"rnn": (rnn_forward, rnn_backward), "lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}
 
 
 def _cell(cell):

@@ -154,13 +154,14 @@ class CharRNN:
 
 
 class SequenceTagger:
-    """An RNN or LSTM (optionally bidirectional) -> affine -> softmax at every step (lesson 07).
+    """An RNN, LSTM or GRU (optionally bidirectional) -> affine -> softmax at every step (lesson 07).
 
     Reads float inputs x (N, T, D) and predicts one of num_classes labels at each step; a mask
     restricts the loss to some steps (e.g. only the last, for a whole-sequence answer).
-    params: Wx (D, G), Wh (H, G), b (G,) with G = H (rnn) or 4H (lstm); bidirectional: the same
+    params: Wx (D, G), Wh (H, G), b (G,) with G = H (rnn), 4H (lstm) or 3H (gru); bidirectional: the same
     with suffixes _f (forward direction) and _b (backward direction); then V (H or 2H, M), c (M,).
-    forget_bias: the LSTM's initial forget-gate bias; the cell state keeps a fraction σ(forget_bias)
+    forget_bias: the initial bias of the gate that keeps the state, the LSTM's forget gate f (the
+    GRU's update gate z); the cell state (the GRU's h) keeps a fraction σ(forget_bias)
     of itself per step (0.73 for 1, 0.95 for 3), so memory over k steps needs σ(forget_bias)**k
     not to vanish before learning can begin.
     """
@@ -172,13 +173,14 @@ class SequenceTagger:
         if cell not in CELLS:
             raise ValueError(f"cell: expected one of {list(CELLS)}, got {cell!r}")
         rng = np.random.default_rng(seed)
-        D, H, G = input_size, hidden_size, 4 * hidden_size if cell == "lstm" else hidden_size
+        D, H = input_size, hidden_size
+        G = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
         self.cell, self.bidirectional, self.hidden_size = cell, bidirectional, H
         self.params = {}
         for suffix in ("_f", "_b") if bidirectional else ("",):
             self.params.update({"Wx" + suffix: _uniform(rng, D, (D, G), np.float64),
                                 "Wh" + suffix: _uniform(rng, H, (H, G), np.float64), "b" + suffix: np.zeros(G)})
-            if cell == "lstm":       # forget gates start open: f = σ(forget_bias) keeps the cell state
+            if cell in ("lstm", "gru"):   # keep gates start open: f (or z) = σ(forget_bias), both at H:2H
                 self.params["b" + suffix][H:2 * H] = forget_bias
         width = 2 * H if bidirectional else H
         self.params.update({"V": _uniform(rng, width, (width, num_classes), np.float64), "c": np.zeros(num_classes)})

@@ -12,13 +12,13 @@ NAMES = ("dx", "dh0_f", "dh0_b", "dWx_f", "dWh_f", "db_f", "dWx_b", "dWh_b", "db
 
 def inputs(cell, N=2, T=5, D=3, H=4, seed=0):
     rng = np.random.default_rng(seed)
-    G = 4 * H if cell == "lstm" else H
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
     params = [a for _ in range(2) for a in (rng.standard_normal((D, G)) / np.sqrt(D),
                                             rng.standard_normal((H, G)) / np.sqrt(H), 0.3 * rng.standard_normal(G))]
     return (rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)), *params)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("T", [1, 5])
 def test_gradients_match_numerical(cell, T):
     report = check_gradients(lambda *a: bidirectional_forward(*a, cell=cell), bidirectional_backward,
@@ -44,7 +44,7 @@ def test_halves_are_a_forward_rnn_and_a_reversed_one(cell, forward):
 def test_bad_input_is_named():
     args = inputs("rnn")
     with pytest.raises(ValueError, match="cell"):
-        bidirectional_forward(*args, cell="gru")
+        bidirectional_forward(*args, cell="transformer")
     _, cache = bidirectional_forward(*args)
     with pytest.raises(ValueError, match=r"dh: expected shape \(2, 5, 8\)"):
         bidirectional_backward(np.zeros((2, 5, 4)), cache)

@@ -49,6 +49,13 @@ HELPERS = {
     next_c = f * prev_c + i * g
     next_h = o * np.tanh(next_c)
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, np.tanh(next_c))
+''', "gru_step_forward": '''def gru_step_forward(x, prev_h, Wx, Wh, b):
+    from rnnlib.lstm import sigmoid            # the LSTM's helper serves the GRU too
+    H = prev_h.shape[1]
+    a, ah = x @ Wx + b, prev_h @ Wh
+    r, z = sigmoid(a[:, :H] + ah[:, :H]), sigmoid(a[:, H:2*H] + ah[:, H:2*H])
+    n = np.tanh(a[:, 2*H:] + r * ah[:, 2*H:])
+    return (1 - z) * n + z * prev_h, (x, prev_h, Wx, Wh, r, z, n, ah[:, 2*H:])
 '''},
 }
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnlib.data import (Vocab, all_binary_addition_pairs, binary_addition_batch, lookahead_batch,
+from rnnlib.data import (Vocab, all_binary_addition_pairs, binary_addition_batch, first_bit_batch, lookahead_batch,
                          random_binary_addition_batch)
 from rnnlib.gradcheck import compare, numerical_gradient
 from rnnlib.models import BinaryAdder, CharRNN, SequenceTagger
@@ -47,7 +47,7 @@ def test_stacked_state_is_one_per_layer_and_carries_over():
         model.loss_and_grads(x, x, state[:1])
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_sequence_tagger_gradients_match_numerical(cell, bidirectional):
     model = SequenceTagger(3, 4, 5, cell=cell, bidirectional=bidirectional, seed=1)
@@ -177,3 +177,31 @@ def test_step_by_step_reaches_the_state_of_the_whole_sequence(cell):
         _, state = model.step(token, state)
     for mine, reference in zip(state, whole):
         np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sequence_tagger_keep_gate_starts_at_forget_bias(cell):
+    """The gate that keeps the state (the LSTM's f, the GRU's z, both at H:2H) starts at σ(forget_bias)."""
+    from rnnlib.bidirectional import CELLS
+    model = SequenceTagger(2, 4, 2, cell=cell, forget_bias=3.0, seed=0)
+    p = model.params
+    _, cache = CELLS[cell][0](np.zeros((1, 1, 2)), np.zeros((1, 4)), p["Wx"], p["Wh"], p["b"])
+    keep = cache[0].f if cell == "lstm" else cache[0].z
+    np.testing.assert_allclose(keep, 1 / (1 + np.exp(-3.0)))
+
+
+def test_gru_tagger_remembers_only_when_its_update_gate_starts_open():
+    """Lesson 07's claim: with z = σ(3) = 0.95 the GRU carries a bit across 20 steps of noise; with
+    z = σ(0) = 0.5 it keeps 0.5**20 of it at the start, gets no gradient and stays at chance."""
+    accuracy = {}
+    for bias in (0.0, 3.0):
+        model = SequenceTagger(2, 16, 2, cell="gru", forget_bias=bias, seed=0)
+        opt, rng = Adam(model.params, lr=0.02), np.random.default_rng(0)
+        for _ in range(250):
+            x, y, mask = first_bit_batch(32, 20, rng)
+            grads = model.loss_and_grads(x, y, mask)[1]
+            clip_grad_norm(grads, 5.0)
+            opt.step(grads)
+        x, y, mask = first_bit_batch(1000, 20, np.random.default_rng(1234))
+        accuracy[bias] = (model.predict(x) == y)[mask].mean()
+    assert accuracy[3.0] > 0.95 and 0.4 < accuracy[0.0] < 0.6, accuracy

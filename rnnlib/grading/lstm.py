@@ -1,15 +1,18 @@
-"""The LSTM: step and sequence forward and backward, gate order i, f, o, g."""
+"""The LSTM: step and sequence forward and backward, gate order i, f, o, g; the GRU's step (gate order r, z, n)."""
 import numpy as np
 
-from .. import gradcheck, lstm
+from .. import gradcheck, gru, lstm
 from . import core
 from .core import GradingFailure, Lesson, add_step_grads
 
 LESSON = Lesson(
     "07_lstm",
     exercises={"lstm_step_forward": "lstm:lstm_step_forward", "lstm_forward": "lstm:lstm_forward",
-               "lstm_step_backward": "lstm:lstm_step_backward", "lstm_backward": "lstm:lstm_backward"},
-    cores=("lstm:step_forward", "lstm:step_backward"),
+               "lstm_step_backward": "lstm:lstm_step_backward", "lstm_backward": "lstm:lstm_backward",
+               "gru_step_forward": "gru:gru_step_forward", "gru_step_backward": "gru:gru_step_backward"},
+    # gru_forward and gru_backward compute a step's answer too (a sequence of T = 1).
+    cores=("lstm:step_forward", "lstm:step_backward", "gru:step_forward", "gru:step_backward", "gru:gru_forward",
+           "gru:gru_backward"),
 )
 
 
@@ -241,3 +244,98 @@ def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
     core.check_backward(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
                         ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
                         _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_SEQUENCE_RELATIONS)
+
+
+# --- the GRU step (section 4 of the lesson) ---------------------------------------------------
+
+_GRU_CACHE_FIELDS = gru.GRUStepCache._fields       # (x, prev_h, Wx, Wh, r, z, n, hn)
+
+
+def _gru_step_inputs(N, D, H, seed):
+    rng = np.random.default_rng([seed, 3])
+    return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((D, 3 * H)) / np.sqrt(D),
+            rng.standard_normal((H, 3 * H)) / np.sqrt(H), 0.5 * rng.standard_normal(3 * H))
+
+
+def _gru_step_variants(x, prev_h, Wx, Wh, b):
+    """Known forward mistakes: (hint, next_h)."""
+    H = prev_h.shape[1]
+    a, ah = x @ Wx + b, prev_h @ Wh
+    r, z = lstm.sigmoid(a[:, :H] + ah[:, :H]), lstm.sigmoid(a[:, H:2 * H] + ah[:, H:2 * H])
+    n = np.tanh(a[:, 2 * H:] + r * ah[:, 2 * H:])
+
+    def mix(n):
+        return (1 - z) * n + z * prev_h
+    return [
+        ("next_h = (1 - z) * n + z * prev_h: z is the share of the old state that is kept, so z and 1 - z are "
+         "swapped.", z * n + (1 - z) * prev_h),
+        ("the gate order is r, z, n: a[:, :H] is the reset gate r and a[:, H:2H] the update gate z.",
+         (1 - r) * np.tanh(a[:, 2 * H:] + z * ah[:, 2 * H:]) + r * prev_h),
+        ("this is the paper's GRU, with the reset inside the product, (r * prev_h) @ Wh[:, 2H:]; this course's GRU "
+         "(and PyTorch's) applies r after it: r * (prev_h @ Wh[:, 2H:]).",
+         mix(np.tanh(a[:, 2 * H:] + (r * prev_h) @ Wh[:, 2 * H:]))),
+        ("the reset gate is missing: the candidate reads r * (prev_h @ Wh[:, 2H:]).",
+         mix(np.tanh(a[:, 2 * H:] + ah[:, 2 * H:]))),
+        ("the candidate n uses tanh, not the sigmoid: n = tanh(...), so it can be negative.",
+         mix(lstm.sigmoid(a[:, 2 * H:] + r * ah[:, 2 * H:]))),
+    ]
+
+
+def _check_gru_cache(name, cache, reference):
+    if not isinstance(cache, tuple) or len(cache) != len(_GRU_CACHE_FIELDS):
+        raise GradingFailure(f"{name}: the cache must be GRUStepCache({', '.join(_GRU_CACHE_FIELDS)}), which the "
+                             f"backward reads, got {type(cache).__name__}"
+                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
+    for k, (got, want) in enumerate(zip(cache, reference)):
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
+                                                                                        atol=1e-12):
+            raise GradingFailure(f"{name}: cache field {k} should be {_GRU_CACHE_FIELDS[k]} (the order is "
+                                 f"{', '.join(_GRU_CACHE_FIELDS)}), but it holds something else.")
+
+
+def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
+    """Check gru_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)."""
+    __tracebackhide__ = True
+    name = "gru_step_forward"
+    args = _gru_step_inputs(N, D, H, seed)
+    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
+    want_h, want_cache = gru.gru_step_forward(*args)
+    core.as_array(name, "next_h", next_h, want_h.shape)
+    line = core.mismatch("next_h", next_h, want_h)
+    if line:
+        core.fail(name, [(line, core.hints(next_h, _gru_step_variants(*args), want_h))])
+    _check_gru_cache(name, cache, want_cache)
+    core.passed(name)
+
+
+def _gru_step_backward_variant(dnext_h, c, direct=True, dz="prev_h - n", reset_scales=True, gate_deriv=True,
+                               db="sum"):
+    dn, dz_ = dnext_h * (1 - c.z), dnext_h * ((c.prev_h - c.n) if dz == "prev_h - n" else (c.n - c.prev_h))
+    da_n = dn * (1 - c.n ** 2) if gate_deriv else dn
+    da_r = da_n * c.hn * (c.r * (1 - c.r) if gate_deriv else 1)
+    da_z = dz_ * (c.z * (1 - c.z) if gate_deriv else 1)
+    da = np.concatenate([da_r, da_z, da_n], axis=1)
+    dah = np.concatenate([da_r, da_z, da_n * c.r if reset_scales else da_n], axis=1)
+    return (da @ c.Wx.T, (dnext_h * c.z if direct else 0) + dah @ c.Wh.T, c.x.T @ da, c.prev_h.T @ dah,
+            da.sum(0) if db == "sum" else da.mean(0))
+
+
+_GRU_STEP_MISTAKES = [
+    ({"direct": False}, "prev_h also reaches next_h directly, through z * prev_h: dprev_h = dnext_h * z + (what "
+     "flows back through the gates and the candidate) @ Wh.T. That direct term is the GRU's highway."),
+    ({"dz": "n - prev_h"}, "next_h = (1 - z) * n + z * prev_h, so its derivative with respect to z is prev_h - n, "
+     "not n - prev_h."),
+    ({"reset_scales": False}, "the reset gate multiplies prev_h @ Wh[:, 2H:], so the gradient of that product "
+     "(for the last H columns of dWh, and for dprev_h) is da_n * r, not da_n."),
+    ({"gate_deriv": False}, "each pre-activation needs its nonlinearity's derivative: r * (1 - r) and z * (1 - z) "
+     "for the gates, 1 - n**2 for the candidate."),
+    ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
+]
+
+
+def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
+    """Check gru_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
+    __tracebackhide__ = True
+    core.check_backward(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
+                        ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
+                        _GRU_STEP_MISTAKES)
