@@ -75,10 +75,10 @@ class Key(tuple):
 class Watcher:
     def __init__(self, layout, client, log=print):
         self.layout, self.client, self.log = layout, client, log
-        self.api, self.refused = nbgrader_api(layout), {}
+        self.api, self.said = nbgrader_api(layout), {}
 
     def cycle(self):
-        """Collect, grade, return feedback; returns how many submissions were returned."""
+        """Collect, grade, return feedback; returns how many submissions were handled."""
         layout = self.layout
         for assignment in layout.assignments():
             result = self.api.collect(assignment, update=True)
@@ -106,7 +106,7 @@ class Watcher:
         if problem:
             self.say(assignment, [problem])
             return False
-        self.refused.pop(assignment, None)
+        self.said.pop(assignment, None)
         prepare(self.layout, assignment)
         return True
 
@@ -127,8 +127,8 @@ class Watcher:
 
     def say(self, topic, lines):
         line = f"./course watch: {topic}: {' '.join(lines)}"
-        if self.refused.get(topic) != line:
-            self.refused[topic] = line
+        if self.said.get(topic) != line:          # once, not at every look
+            self.said[topic] = line
             self.log(line)
 
 
@@ -145,17 +145,19 @@ def main(argv):
     opts.setdefault("workers", None if opts.get("scheduler") else os.cpu_count())
     where = f"the Dask cluster at {opts['scheduler']}" if opts.get("scheduler") else f"{opts['workers']} workers"
     print(f"./course watch: grading new submissions every {every:g} s on {where}; Ctrl-C stops", flush=True)
+    watcher = Watcher(layout, None, log=lambda line: print(line, flush=True))
     try:
-        with workers.dask_client(**opts) as client:
-            watcher = Watcher(layout, client, log=lambda line: print(line, flush=True))
-            while True:
-                watcher.cycle()
+        while True:
+            try:
+                with workers.dask_client(**opts) as watcher.client:
+                    while True:
+                        watcher.cycle()
+                        time.sleep(every)
+            except (workers.SchedulerLost, OSError, TimeoutError) as e:    # a cluster's scheduler restarting
+                watcher.log(f"./course watch: {e}; trying again in {every:g} s")
                 time.sleep(every)
     except KeyboardInterrupt:
         return 0
-    except workers.SchedulerLost as e:
-        print(f"./course watch: {e}; start it again", file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ The gradebook takes concurrent graders:
                 coordinator takes before it hands out work), sends back what nbgrader wrote
                 for its student (the submission's timestamp, each cell's autograde score,
                 comment and review flag, the late penalty), and the coordinator writes that
-                into the course's gradebook, one submission per transaction.
+                into the course's gradebook, one submission at a time (a write cut short
+                leaves that submission without grades: it is graded again).
 
 Faults: a worker that dies mid-task has its task rerun by Dask on another worker (nbgrader
 grades the student afresh, with --force, so a half-written folder does no harm). A coordinator
@@ -76,10 +77,10 @@ def merging(layout):
     return layout.db_url.startswith("sqlite:")
 
 
-def snapshot(layout):
+def snapshot(layout, run):
     """A consistent copy of the sqlite gradebook, on the course's (shared) file system, for the tasks."""
     layout.workers.mkdir(parents=True, exist_ok=True)
-    copy = layout.workers / f"gradebook-snapshot-{os.getpid()}.db"      # one per coordinator
+    copy = layout.workers / f"gradebook-snapshot-{run}.db"
     with contextlib.closing(sqlite3.connect(layout.db_url.removeprefix("sqlite:///"))) as source, \
             contextlib.closing(sqlite3.connect(copy)) as target:
         source.backup(target)
@@ -166,6 +167,8 @@ def dask_client(workers=None, scheduler=None):
     LocalCluster of `workers` single-threaded worker processes on this machine."""
     from distributed import Client, LocalCluster
     if scheduler:
+        # A lost scheduler is said in one line (SchedulerLost), not in the client's reconnect tracebacks.
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         with Client(scheduler, timeout=30) as client:
             if workers:
                 client.wait_for_workers(workers, timeout=300)
@@ -187,8 +190,8 @@ def grade(layout, todo, client, quiet=False):
     SchedulerLost if the scheduler went away (the next run grades whoever is left)."""
     from distributed import as_completed
     from tqdm import tqdm
-    shared = str(snapshot(layout)) if merging(layout) else None
-    run = uuid.uuid4().hex[:8]                  # another coordinator's tasks on the same cluster are not these
+    run = uuid.uuid4().hex[:8]                  # not another coordinator's tasks or snapshot
+    shared = str(snapshot(layout, run)) if merging(layout) else None
     futures = {client.submit(grade_one, str(layout.root), a, s, shared, key=f"autograde-{a}-{s}-{run}"): (a, s)
                for a, s in todo}
     failed, bar = {}, tqdm(total=len(futures), unit="submission", desc="grading", disable=quiet, dynamic_ncols=True)
@@ -220,6 +223,6 @@ def _result(future):
     try:
         return future.result()
     except FutureCancelledError as e:
-        raise OSError(f"the task was cancelled: {e}") from None
+        raise OSError(str(e).splitlines()[0]) from None       # "... cancelled for reason: scheduler-connection-lost."
     except Exception as e:
         return {"success": False, "error": f"the task failed on its worker: {type(e).__name__}: {e}\n"}

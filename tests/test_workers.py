@@ -3,6 +3,7 @@ gradebook rows the serial run gives it (the sqlite gradebook written by the coor
 worker killed while it grades and then the coordinator killed, and a rerun: the same rows, nobody
 graded twice. (On PostgreSQL, where every worker writes: tests/test_postgres.py.) The class's
 first two lessons are enough (24 submissions): lesson 04's notebook costs as much as both."""
+import json
 import os
 import re
 import signal
@@ -23,8 +24,9 @@ from instructor.workers import options
 pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
 TWO = ASSIGNMENTS[:2]
 SUBMISSIONS = len(CLASS) * len(TWO)
-COORDINATOR = ("import sys\nfrom instructor.autograde import autograde_with_workers\nfrom instructor.layout import Layout\n"
-               "sys.exit(autograde_with_workers(Layout('.'), sys.argv[1:], {'workers': 2}))\n")
+COORDINATOR = ("import json, sys\nfrom instructor.autograde import autograde_with_workers\n"
+               "from instructor.layout import Layout\n"
+               "sys.exit(autograde_with_workers(Layout('.'), sys.argv[2:], json.loads(sys.argv[1])))\n")
 
 
 @pytest.fixture(scope="module")
@@ -56,43 +58,98 @@ def test_two_workers_give_the_serial_rows_and_a_second_run_grades_nobody(serial,
     assert gradebook_rows(layout.db_url) == serial
 
 
-def grading_worker(coordinator):
-    """A worker process of the coordinator's LocalCluster that is running a grading kernel."""
+def grading_worker(parent):
+    """A Dask worker process under parent that is running a grading kernel (bwrap's parent), or None."""
     import psutil
-    for process in psutil.Process(coordinator.pid).children(recursive=True):
+    for process in psutil.Process(parent.pid).children(recursive=True):
         try:
-            parent = process.parent()
-            if process.name() == "bwrap" and parent.name() != "bwrap":
-                return parent
+            up = process.parent()
+            if process.name() == "bwrap" and up.name() != "bwrap":
+                return up
         except psutil.NoSuchProcess:
             pass
     return None
 
 
-def test_a_worker_then_the_coordinator_killed_a_rerun_gives_the_serial_rows(serial, class_submissions, tmp_path):
-    layout = Layout(copy_class(class_submissions, tmp_path))
+class Cluster:
+    """A Dask cluster as a department runs one by hand: `dask scheduler` and `dask worker`."""
+
+    def __init__(self, tmp_path, env):
+        from conftest import free_port
+        self.address, self.env, self.log = f"tcp://127.0.0.1:{free_port()}", env, tmp_path / "cluster.log"
+        self.scheduler = self.start("scheduler", "--port", self.address.rsplit(":", 1)[1])
+        self.workers = self.start("worker", self.address, "--nworkers", "2", "--nthreads", "1")
+
+    def start(self, *argv):
+        with open(self.log, "a") as log:
+            return subprocess.Popen([str(Path(sys.executable).parent / "dask"), *argv, "--no-dashboard"], env=self.env,
+                                    stdout=log, stderr=log, start_new_session=True)
+
+    def restart_scheduler(self):
+        """Dask's workers stop with their scheduler: whatever supervises them (systemd, Slurm,
+        Kubernetes) starts them again."""
+        stop(self.scheduler)
+        self.scheduler = self.start("scheduler", "--port", self.address.rsplit(":", 1)[1])
+        self.workers.wait(timeout=120)
+        self.workers = self.start("worker", self.address, "--nworkers", "2", "--nthreads", "1")
+
+    def close(self):
+        for process in (self.workers, self.scheduler):
+            if process.poll() is None:
+                stop(process)
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def coordinator(layout, opts, log):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    with open(tmp_path / "coordinator.log", "w") as log:
-        coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, *TWO], cwd=layout.root, env=env,
-                                       stdout=log, stderr=log, start_new_session=True)
+    with open(log, "a") as out:
+        return subprocess.Popen([sys.executable, "-c", COORDINATOR, json.dumps(opts), *TWO], cwd=layout.root, env=env,
+                                stdout=out, stderr=out, start_new_session=True)
+
+
+def wait_until(condition, watch, minutes=10):
+    deadline = time.monotonic() + 60 * minutes
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        assert watch.poll() is None, "the coordinator stopped"
+        time.sleep(0.3)
+
+
+def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_rerun(serial, class_submissions,
+                                                                                    tmp_path, capsys):
+    """Each fault stops some grading; the next run grades exactly who is left: the serial rows."""
+    layout, log = Layout(copy_class(class_submissions, tmp_path)), tmp_path / "coordinator.log"
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cluster = Cluster(tmp_path, env)
+    opts = {"scheduler": cluster.address, "workers": 2}
     try:
-        deadline = time.monotonic() + 600
-        while (worker := grading_worker(coordinator)) is None and time.monotonic() < deadline:
-            assert coordinator.poll() is None, (tmp_path / "coordinator.log").read_text()[-2000:]
-            time.sleep(0.2)
-        worker.kill()                                          # in the middle of a notebook
+        first = coordinator(layout, opts, log)
+        wait_until(lambda: grading_worker(cluster.workers) is not None, first)
+        grading_worker(cluster.workers).kill()              # in the middle of a notebook: Dask reruns its task
         at_kill = graded_now(layout)
-        while graded_now(layout) < max(at_kill + 4, SUBMISSIONS // 2) and time.monotonic() < deadline:
-            assert coordinator.poll() is None, "the coordinator gave up when a worker died"
-            time.sleep(0.5)
+        wait_until(lambda: graded_now(layout) >= at_kill + 3, first)
+        cluster.restart_scheduler()
+        assert first.wait(timeout=300) == 2                 # the coordinator lost its scheduler: says so, stops
+        assert "lost the Dask scheduler" in log.read_text() and "Traceback" not in log.read_text()
+        after_restart = graded_now(layout)
+        assert after_restart < SUBMISSIONS, "the scheduler was restarted too late to test anything"
+
+        second = coordinator(layout, opts, log)             # the workers are back with the new scheduler
+        wait_until(lambda: graded_now(layout) >= after_restart + 2, second)
+        stop(second)
     finally:
-        os.killpg(coordinator.pid, signal.SIGKILL)
-        coordinator.wait()
-    graded = graded_now(layout)
-    assert 0 < graded < SUBMISSIONS, "the coordinator was killed too late to test anything"
+        cluster.close()
+    left = SUBMISSIONS - graded_now(layout)
+    assert left > 0, "the coordinator was killed too late to test anything"
 
     assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
     assert gradebook_rows(layout.db_url) == serial
+    runs = [int(n) for n in re.findall(r"grading (\d+) submissions", log.read_text() + capsys.readouterr().out)]
+    assert runs == [SUBMISSIONS, SUBMISSIONS - after_restart, left]        # each run: exactly who was left
 
 
 def test_worker_options_are_checked_in_one_line(course, capsys, monkeypatch):
