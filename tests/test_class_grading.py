@@ -1,5 +1,6 @@
-"""A class (tests/conftest.py: class_submissions) graded end to end: one grade row per student and notebook, the same scores when graded
-without a break, after the grader is killed in the middle and run again, and on a re-run."""
+"""A class (tests/conftest.py, class_submissions) graded end to end: one grade row per student and
+notebook, the same scores when graded without a break, after the grader is killed in the middle
+and run again, and on a re-run."""
 import os
 import signal
 import subprocess

@@ -113,13 +113,14 @@ def test_a_class_graded_into_postgresql_survives_an_interruption(postgres, tmp_p
 
 
 def test_two_workers_writing_into_postgresql_give_the_serial_sqlite_rows(postgres, graded_class, class_submissions,
-                                                                          tmp_path):
+                                                                          tmp_path, monkeypatch):
     """Every worker writes its grades straight into PostgreSQL, concurrently: the same rows as the
     serial run into sqlite, one per student and notebook (first two lessons: 24 submissions)."""
     import sqlalchemy
     from conftest import ASSIGNMENTS, copy_class, gradebook_rows
     from instructor.autograde import autograde_with_workers, register
     two = ASSIGNMENTS[:2]
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")    # alembic
     engine = sqlalchemy.create_engine(postgres, isolation_level="AUTOCOMMIT")
     with engine.connect() as db:
         db.execute(sqlalchemy.text("CREATE DATABASE workers"))
