@@ -1,6 +1,6 @@
 """How long a whole class takes to grade, and what the sandbox costs per submission.
 
-    .venv/bin/python benchmarks/grading_class.py [--students 60] [--smoke]
+    .venv/bin/python benchmarks/grading_class.py [--students 60] [--workers N] [--smoke]
 
 Builds a temporary course with N students x 3 notebooks (lessons 01, 02, 04): most honest, some
 buggy, some hostile (delegating to rnnlib, peeking at solutions/, killing the kernel), some files
@@ -9,9 +9,18 @@ time per submission and the score table's shape, and what the grading canary cos
 and when cached. Then grades the same K submissions with and
 without the sandbox (RNN_SANDBOX=off: same trusted tests, plain kernel) and prints the sandbox's
 overhead per submission and as a ratio.
+
+With --workers N, a copy of the same class is also graded the way ./course autograde --workers N
+does (Dask, a LocalCluster of N single-threaded workers), its grades compared with the serial
+run's, and it prints the speedup, the CPU-seconds per submission (of every process grading
+spends: nbgrader, the workers, the kernels), what the coordinator spends writing each
+submission into the sqlite gradebook, and the wall time projected from these figures for 300
+students x 7 lessons on 16 and 64 cores.
 """
 import argparse
 import os
+import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -21,7 +30,9 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from instructor import canary  # noqa: E402
-from instructor.autograde import autograde  # noqa: E402
+from instructor import workers  # noqa: E402
+from instructor.autograde import autograde, autograde_with_workers  # noqa: E402
+from instructor.gradebook import grades  # noqa: E402
 from instructor.demo import make_course, submit  # noqa: E402
 from instructor.layout import Layout  # noqa: E402
 from instructor.submissions import make_submission, notebook_path  # noqa: E402
@@ -64,6 +75,54 @@ def grade_all(course, env=None):
     return time.perf_counter() - start, codes
 
 
+def children_cpu():
+    """CPU-seconds used so far by this process's finished descendants (nbgrader, workers, kernels)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class TimedMerge:
+    """Adds up the wall and CPU time the coordinator spends writing tasks' grades into the gradebook."""
+
+    def __init__(self):
+        self.seconds, self.cpu, self.merge = 0.0, 0.0, workers.merge
+
+    def __call__(self, *args):
+        start, cpu = time.perf_counter(), time.thread_time()
+        self.merge(*args)
+        self.seconds += time.perf_counter() - start
+        self.cpu += time.thread_time() - cpu
+
+
+def compare_workers(pristine, serial_course, serial_seconds, serial_cpu, n_workers):
+    """Grade a copy of the class with n_workers workers; print the figures against the serial run."""
+    course = Path(shutil.copytree(pristine, pristine.parent / "with-workers"))
+    workers.merge = timed = TimedMerge()
+    cpu, start = children_cpu(), time.perf_counter()
+    autograde_with_workers(Layout(course), ASSIGNMENTS, {"workers": n_workers})   # the cluster closes: CPU counted
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
+    workers.merge = timed.merge
+    same = ({k: g.cells for k, g in grades(Layout(course)).items()}
+            == {k: g.cells for k, g in grades(Layout(serial_course)).items()})
+    subs = sum(len(Layout(course).students(a)) for a in ASSIGNMENTS)
+    speedup = serial_seconds / seconds
+    print(f"{n_workers} workers: {seconds:.1f} s against {serial_seconds:.1f} s serial on {os.cpu_count()} cores: "
+          f"speedup {speedup:.2f} x; grades {'identical' if same else 'DIFFERENT'} to the serial run's")
+    print(f"CPU-seconds per submission: {serial_cpu / subs:.2f} serial, {cpu / subs:.2f} with workers "
+          f"(the cluster's start included); the coordinator's gradebook writes: {timed.cpu / subs * 1000:.0f} ms CPU, "
+          f"{timed.seconds / subs * 1000:.0f} ms wall each")
+    # Grading is CPU-bound (kernel start-up, the notebook's cells, the checks), so the projection
+    # divides the CPU-seconds per submission by the cores; the coordinator writes one submission
+    # at a time, which bounds it from below. Wall times on a loaded machine would inflate both.
+    total = 300 * 7
+    print(f"projected wall time for 300 students x 7 lessons ({total} submissions), one worker per core, "
+          f"from {cpu / subs:.2f} CPU-s per submission and {timed.cpu / subs * 1000:.0f} ms per gradebook write:")
+    for cores in (16, 64):
+        wall = max(total * cpu / subs / cores, total * timed.cpu / subs)
+        print(f"  {cores:3d} cores: {wall / 60:5.1f} min")
+    return same
+
+
 def time_canary(layout):
     start = time.perf_counter()
     for a in ASSIGNMENTS:
@@ -75,15 +134,21 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--overhead", type=int, default=10, help="submissions per assignment for the overhead run")
+    parser.add_argument("--workers", type=int, help="also grade the class with this many Dask workers and compare")
     parser.add_argument("--smoke", action="store_true", help="2 students, 1 for the overhead run")
     args = parser.parse_args()
     n, k = (2, 1) if args.smoke else (args.students, args.overhead)
     with tempfile.TemporaryDirectory() as tmp:
         course = make_class(Path(tmp) / "class", n)
+        pristine = Path(shutil.copytree(course, Path(tmp) / "pristine")) if args.workers else None
+        cpu = children_cpu()
         seconds, codes = grade_all(course)
+        cpu = children_cpu() - cpu
         subs = n * len(ASSIGNMENTS)
         print(f"class of {n} students x {len(ASSIGNMENTS)} notebooks = {subs} submissions, sandboxed: "
               f"{seconds:.1f} s ({seconds / subs:.2f} s per submission; nbgrader exit codes {codes})")
+        if args.workers and not compare_workers(pristine, course, seconds, cpu, args.workers):
+            sys.exit("grading with workers gave other grades than the serial run")
         first, cached = time_canary(Layout(course)), time_canary(Layout(course))
         print(f"grading canary for {len(ASSIGNMENTS)} assignments (./course autograde runs it first): "
               f"{first:.1f} s the first time ({first / seconds:.2f} x grading this class), "

@@ -89,6 +89,9 @@ def check(command, argv, course):
         return argv or with_feedback, problem
     if command == "hub":
         return argv, None if argv in ([], ["--check"]) else f"takes --check only, got {' '.join(argv)!r}"
+    if command == "export":
+        from .lms import parse
+        return argv, parse(argv)[2]
     if command in ("lab", "formgrader"):
         return argv, jupyter_problem(argv)
     return argv, argv and f"takes no arguments, got {argv[0]!r}"

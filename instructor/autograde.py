@@ -1,12 +1,14 @@
 """Autograde submissions the way ./course autograde does: prepare, grade in the sandbox, report.
 
-    python -m instructor.autograde [ASSIGNMENT ...]      (run from the course root)
+    python -m instructor.autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT ...]   (in the course root)
 
 For each assignment: every submission (where, instructor/layout.py reads from nbgrader_config.py)
 is checked and, where needed, repaired (instructor/intake.py); nbgrader grades them all in one
 process, each kernel in the sandbox (instructor/sandbox.py); then the report lists, per student,
 the score and everything that needs the instructor's eye: repaired files, cells whose kernel died
 or hung (read from the graded notebooks), and submissions that have no grades at all.
+With --workers (or --scheduler), the same steps, but each submission is a task for Dask's
+workers (instructor/workers.py) instead of one nbgrader process grading them in turn.
 """
 import os
 import shutil
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import intake
+from . import intake, workers
 from .execute import DIED, HUNG
 from .gradebook import grades, registered
 from .arguments import unknown_argument
@@ -45,18 +47,47 @@ def unfinished(layout, assignment):
     return [s for s in folders if (s, assignment) not in graded or graded[s, assignment].missing]
 
 
+def prepare(layout, assignment):
+    """Check and repair every submission of assignment, and clear the way for those whose grading
+    was interrupted to be graded again; returns {student: [what was done]}."""
+    repairs = intake.prepare(layout, assignment)
+    for student in unfinished(layout, assignment):
+        shutil.rmtree(layout.autograded / student / assignment)
+        repairs.setdefault(student, []).append("its grading had been interrupted; it was graded again.")
+    return repairs
+
+
 def autograde(course, assignment, *args, env=None):
     """Prepare and autograde every submission of assignment; returns (nbgrader's result, repairs).
 
     Students whose grading was interrupted are graded again; everyone else is graded once (pass
     "--force" to grade everyone again).
     """
-    layout = Layout(course)
-    repairs = intake.prepare(layout, assignment)
-    for student in unfinished(layout, assignment):
-        shutil.rmtree(layout.autograded / student / assignment)
-        repairs.setdefault(student, []).append("its grading had been interrupted; it was graded again.")
+    repairs = prepare(Layout(course), assignment)
     return nbgrader(course, "autograde", assignment, *args, env=env), repairs
+
+
+def autograde_with_workers(layout, todo, opts):
+    """./course autograde --workers N [--scheduler ADDRESS]: the same preparation, grades and report
+    as one nbgrader process per assignment, one Dask task per submission (instructor/workers.py)."""
+    repairs = {a: prepare(layout, a) for a in todo}
+    work = [(a, s) for a in todo for s in layout.students(a) if workers.needs_grading(layout, a, s)]
+    skipped = sum(len(layout.students(a)) for a in todo) - len(work)
+    where = f"the Dask cluster at {opts['scheduler']}" if opts.get("scheduler") else f"{opts['workers']} workers"
+    print(f"grading {len(work)} submissions on {where}" + (f" ({skipped} already graded: skipped)" if skipped else ""),
+          flush=True)
+    failed = {}
+    if work:
+        try:
+            with workers.dask_client(**opts) as client:
+                failed = workers.grade(layout, work, client)
+        except workers.SchedulerLost as e:
+            return refuse(f"{e}; the grades so far are saved: run it again to grade the rest")
+    for (a, student), log in failed.items():
+        sys.stderr.write(f"nbgrader could not grade {student}'s {a}:\n{log}\n")
+    for assignment in todo:
+        print(report(layout.root, assignment, repairs[assignment]))
+    return int(bool(failed))
 
 
 def kernel_trouble(notebook):
@@ -98,7 +129,7 @@ def register(layout, assignment):
     return None if registered(layout, assignment) else result.stderr.strip()[-500:]
 
 
-USAGE = "usage: ./course autograde [ASSIGNMENT...]"
+USAGE = "usage: ./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]"
 
 
 def main(argv):
@@ -108,7 +139,8 @@ def main(argv):
         return refuse(f"run it in the course root (the folder with {CONFIG_FILE}), not in {course}")
     layout = Layout(course)
     known = layout.assignments()
-    problem = unknown_argument(argv, known)
+    opts, argv, problem = workers.options(argv)
+    problem = problem or unknown_argument(argv, known)
     if problem:
         return refuse(f"{problem}\n{USAGE}")
     todo = [a for a in argv or known if layout.students(a)]
@@ -125,6 +157,8 @@ def main(argv):
             canary.check(layout, assignment)
     except canary.CanaryFailed as e:
         return refuse(f"refusing to grade: {e}")
+    if opts:
+        return autograde_with_workers(layout, todo, opts)
     for assignment in todo:
         result, repairs = autograde(course, assignment)
         sys.stderr.write(result.stderr)

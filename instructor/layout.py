@@ -49,6 +49,8 @@ class Layout:
         self.originals = self.submitted.parent / "originals"
         # Passed grading canaries, one file per assignment (instructor/canary.py).
         self.canary = self.submitted.parent / "canary"
+        # What grading with workers shares with them (instructor/workers.py: the sqlite gradebook's snapshot).
+        self.workers = self.submitted.parent / "workers"
         self.grades_csv = self.root / config.ExportPlugin.get("to", "grades.csv")
         self.downloaded = self.root / config.ZipCollectApp.get("downloaded_directory",
                                                                  ZipCollectApp.downloaded_directory.default_value)

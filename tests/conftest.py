@@ -30,6 +30,80 @@ def course():
         yield make_course(tmp)
 
 
+# The class graded by the class-grading, workers and LMS-export tests: per assignment, students
+# who hand in an honest, buggy, blank or hostile notebook (one kills its kernel, one calls rnnlib's
+# reference answer), or a file that is not one.
+ASSIGNMENTS = ["01_forward_pass", "02_softmax_stability", "04_vanishing_gradients"]
+BUGS = {"01_forward_pass": {"rnn_forward": "def rnn_forward(x, h0, Wx, Wh, b):\n    return None, []\n"},
+        "02_softmax_stability": {"softmax": "def softmax(z, axis=-1):\n    e = np.exp(z)\n    return e / e.sum(axis, keepdims=True)\n"},
+        "04_vanishing_gradients": {"clip_grad_norm": "from rnnlib import clip_grad_norm\n"}}
+HOSTILE = "import os\nos._exit(1)\n"
+CLASS = {**{f"good{i}": "correct" for i in range(6)}, "buggy0": "buggy", "buggy1": "buggy", "blank0": "blank",
+         "hostile0": "hostile", "delegate0": "delegate", "broken0": "broken"}
+
+
+def make_class(root):
+    """A course in root with every student of CLASS submitted for each of ASSIGNMENTS, nothing graded."""
+    import nbformat
+    from instructor.demo import make_course, submit
+    from rnnlib.grading import lesson
+    from instructor.layout import Layout
+    from instructor.submissions import make_submission, notebook_path
+    course = make_course(root, ASSIGNMENTS)
+    layout = Layout(course)
+    for a in ASSIGNMENTS:
+        release = nbformat.read(layout.release_notebook(a), as_version=4)
+        solution = nbformat.read(notebook_path(layout.source, a), as_version=4)
+        for student, kind in CLASS.items():
+            replace = {"buggy": BUGS[a], "hostile": dict.fromkeys(BUGS[a], HOSTILE),
+                       "delegate": {fn: lesson(a).delegating_answer(fn) for fn in BUGS[a]}}.get(kind)
+            submit(course, student, a, make_submission(release, solution, "blank" if kind == "blank" else "correct",
+                                                       replace))
+            if kind == "broken":
+                layout.submitted_notebook(student, a).write_text("not a notebook")
+    return course
+
+
+def copy_class(course, dest):
+    """A copy of a class's course in dest/course (its config finds its folders wherever it is)."""
+    import shutil
+    return shutil.copytree(course, Path(dest) / "course", symlinks=True)
+
+
+@pytest.fixture(scope="session")
+def class_submissions(tmp_path_factory):
+    """The class, submitted and not graded: copy it (copy_class) before grading it."""
+    return make_class(tmp_path_factory.mktemp("class"))
+
+
+@pytest.fixture(scope="session")
+def graded_class(class_submissions, tmp_path_factory):
+    """A copy of the class graded the serial way (one nbgrader process per assignment). Read only."""
+    from instructor.autograde import autograde
+    course = copy_class(class_submissions, tmp_path_factory.mktemp("serial"))
+    for a in ASSIGNMENTS:
+        autograde(course, a)
+    return course
+
+
+def gradebook_rows(db_url):
+    """{(student, assignment, notebook): everything grading wrote}: the submission's timestamp and
+    late penalty, each cell's autograde, manual score and review flag, each comment. Fails on a
+    duplicated row."""
+    from nbgrader.api import Gradebook
+    out = {}
+    with Gradebook(db_url) as gb:
+        for a in gb.assignments:
+            for nb in a.notebooks:
+                for sub in nb.submissions:
+                    key = (sub.student.id, a.name, nb.name)
+                    assert key not in out, f"two rows for {key}"
+                    out[key] = (sub.assignment.timestamp, sub.late_submission_penalty,
+                                sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade) for g in sub.grades),
+                                sorted((c.name, c.auto_comment, c.manual_comment) for c in sub.comments))
+    return out
+
+
 def as_student(*functions):
     """Recompile functions (e.g. grading's deliberately wrong variants) as if a student had written
     them in a notebook, so the delegation check sees student code, not rnnlib's. All functions share

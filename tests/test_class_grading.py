@@ -1,5 +1,6 @@
-"""A class graded end to end: one grade row per student and notebook, the same scores when graded
-without a break, after the grader is killed in the middle and run again, and on a re-run."""
+"""A class (tests/conftest.py, class_submissions) graded end to end: one grade row per student and
+notebook, the same scores when graded without a break, after the grader is killed in the middle
+and run again, and on a re-run."""
 import os
 import signal
 import subprocess
@@ -7,40 +8,15 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from conftest import ASSIGNMENTS, CLASS, copy_class
 from instructor import sandbox
 from instructor.autograde import autograde
-from instructor.demo import make_course, submit
 from instructor.gradebook import grades
 from instructor.layout import Layout
-from instructor.submissions import make_submission, notebook_path
-
-ASSIGNMENTS = ["01_forward_pass", "02_softmax_stability", "04_vanishing_gradients"]
-BUGS = {"01_forward_pass": {"rnn_forward": "def rnn_forward(x, h0, Wx, Wh, b):\n    return None, []\n"},
-        "02_softmax_stability": {"softmax": "def softmax(z, axis=-1):\n    e = np.exp(z)\n    return e / e.sum(axis, keepdims=True)\n"},
-        "04_vanishing_gradients": {"clip_grad_norm": "from rnnlib import clip_grad_norm\n"}}
-# student -> what they hand in: honest, buggy, blank, or a file that is not a notebook
-CLASS = {**{f"good{i}": "correct" for i in range(5)}, "buggy0": "buggy", "buggy1": "buggy", "blank0": "blank",
-         "broken0": "broken"}
 
 pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
-
-
-def make_class(root):
-    course = make_course(root, ASSIGNMENTS)
-    layout = Layout(course)
-    for a in ASSIGNMENTS:
-        release = nbformat.read(layout.release_notebook(a), as_version=4)
-        solution = nbformat.read(notebook_path(layout.source, a), as_version=4)
-        for student, kind in CLASS.items():
-            nb = make_submission(release, solution, "blank" if kind == "blank" else "correct",
-                                 BUGS[a] if kind == "buggy" else None)
-            submit(course, student, a, nb)
-            if kind == "broken":
-                layout.submitted_notebook(student, a).write_text("not a notebook")
-    return course
 
 
 def table(course):
@@ -54,11 +30,8 @@ def total(cells):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    course = make_class(tmp_path_factory.mktemp("class"))
-    for a in ASSIGNMENTS:
-        autograde(course, a)
-    return table(course)
+def uninterrupted(graded_class):
+    return table(graded_class)
 
 
 def test_every_student_has_one_row_per_notebook_and_sensible_scores(uninterrupted):
@@ -66,13 +39,14 @@ def test_every_student_has_one_row_per_notebook_and_sensible_scores(uninterrupte
     assert rows == len(CLASS) * len(ASSIGNMENTS) and len(scores) == rows
     for a in ASSIGNMENTS:
         full = total(scores["good0", a])
-        assert full > 0 and all(total(scores[f"good{i}", a]) == full for i in range(5))
+        assert full > 0 and all(total(scores[f"good{i}", a]) == full for i in range(6))
         assert 0 < total(scores["buggy0", a]) < full and scores["buggy0", a] == scores["buggy1", a]
+        assert total(scores["hostile0", a]) < full and total(scores["delegate0", a]) < full
         assert total(scores["blank0", a]) == total(scores["broken0", a]) == 0
 
 
-def test_a_grader_killed_midway_resumes_to_the_same_grades(uninterrupted, tmp_path):
-    course = make_class(tmp_path)
+def test_a_grader_killed_midway_resumes_to_the_same_grades(uninterrupted, class_submissions, tmp_path):
+    course = copy_class(class_submissions, tmp_path)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     grader = subprocess.Popen([sys.executable, "-m", "instructor.autograde", *ASSIGNMENTS], cwd=course, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -140,7 +140,7 @@ def test_autograde_refuses_an_unknown_argument_in_one_line(tmp_path, args, first
                             env=ENV, timeout=600)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and lines[0].startswith(first_line), result.stderr
-    assert lines[1:] == ["usage: ./course autograde [ASSIGNMENT...]"]
+    assert lines[1:] == ["usage: ./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]"]
 
 
 def test_autograde_with_nothing_submitted_says_so(tmp_path):
@@ -155,7 +155,8 @@ def test_autograde_with_nothing_submitted_says_so(tmp_path):
     (["collect", "99_nope", "x.zip"], "./course collect: no assignment '99_nope'; the assignments are 01_forward_pass"),
     (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file "),
     (["collect", "01_forward_pass"], "./course collect: expects ASSIGNMENT ZIP"),
-    (["export", "--to", "x.csv"], "./course export: takes no arguments, got '--to'"),
+    (["export", "--to", "x.csv"], "./course export: unknown argument '--to'; usage: ./course export [--lms"),
+    (["export", "--lms", "blackboard"], "./course export: --lms takes canvas or moodle, not 'blackboard'"),
     (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
     (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
     (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),

@@ -110,3 +110,27 @@ def test_a_class_graded_into_postgresql_survives_an_interruption(postgres, tmp_p
     autograde(course, A, "--force")              # grading everyone again: same rows, same grades
     assert scores(course) == (EXPECTED, len(CLASS))
     assert not sqlite_file.exists(), "something graded into the default SQLite gradebook"
+
+
+def test_two_workers_writing_into_postgresql_give_the_serial_sqlite_rows(postgres, graded_class, class_submissions,
+                                                                          tmp_path, monkeypatch):
+    """Every worker writes its grades straight into PostgreSQL, concurrently: the same rows as the
+    serial run into sqlite, one per student and notebook (first two lessons: 24 submissions)."""
+    import sqlalchemy
+    from conftest import ASSIGNMENTS, copy_class, gradebook_rows
+    from instructor.autograde import autograde_with_workers, register
+    two = ASSIGNMENTS[:2]
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")    # alembic
+    engine = sqlalchemy.create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(sqlalchemy.text("CREATE DATABASE workers"))
+    engine.dispose()
+    db_url = postgres.replace("/postgres?", "/workers?")
+    course = copy_class(class_submissions, tmp_path)
+    with open(course / CONFIG_FILE, "a") as config:
+        config.write(f"\nc.CourseDirectory.db_url = {db_url!r}\n")
+    layout = Layout(course)
+    assert layout.db_url == db_url and not any(register(layout, a) for a in two)
+    assert autograde_with_workers(layout, two, {"workers": 2}) == 0
+    serial = {k: row for k, row in gradebook_rows(Layout(graded_class).db_url).items() if k[1] in two}
+    assert len(serial) == 24 and gradebook_rows(db_url) == serial

@@ -1,0 +1,164 @@
+"""Grade on submit: ./course watch [--every SECONDS] [--workers N] [--scheduler ADDRESS].
+
+    python -m instructor.watch [--every 30] [--workers N] [--scheduler ADDRESS]   (in the course root)
+
+Every SECONDS: nbgrader collects each assignment's latest submissions from its exchange (what
+./course collect ASSIGNMENT does, nbgrader collect --update); the new ones go through the whole
+./course autograde pipeline (repairs, the canary, the sandbox) on Dask workers
+(instructor/workers.py); then nbgrader generates each one's feedback and releases it to the
+exchange (./course feedback, ./course return), where the student fetches it. One log line per
+graded submission, on stdout.
+
+Nothing is remembered in memory, so a watcher stopped anywhere (a restart, a crash, the hub
+going down) picks up where it was: a submission is graded once its graded copy carries the
+submission's timestamp and its grades are complete (nbgrader's own rule, instructor/workers.py
+needs_grading); its feedback has been returned once <grading>/workers/returned.json records that
+timestamp, written after the release. Nothing is graded twice, nothing is missed.
+
+As a JupyterHub service, in the hub's jupyterhub_config.py (README, "Grading a big class"):
+
+    c.JupyterHub.services = [{"name": "grader", "command": ["/path/to/course", "watch"]}]
+"""
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from . import canary, workers
+from .autograde import prepare, register
+from .gradebook import grades
+from .layout import CONFIG_FILE, Layout, course_config
+
+USAGE = "usage: ./course watch [--every SECONDS] [--workers N] [--scheduler ADDRESS]"
+
+
+def nbgrader_api(layout):
+    """nbgrader's own operations (collect, generate_feedback, release_feedback) on this course."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    config = course_config(layout.root)
+    config.CourseDirectory.root = str(layout.root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+class Returned:
+    """The submissions whose feedback has been released: {"student/assignment": timestamp}."""
+
+    def __init__(self, layout):
+        self.path = layout.workers / "returned.json"
+        self.seen = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def __contains__(self, key):
+        name = "/".join(key)
+        return name in self.seen and self.seen[name] == key.timestamp
+
+    def add(self, key):
+        self.seen["/".join(key)] = key.timestamp
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = self.path.with_suffix(".new")
+        new.write_text(json.dumps(self.seen, indent=1, sort_keys=True))
+        new.replace(self.path)                  # a watcher killed here leaves the old record whole
+
+
+class Key(tuple):
+    """(student, assignment) with the submission's timestamp (its timestamp.txt, or None)."""
+
+    def __new__(cls, layout, student, assignment):
+        key = super().__new__(cls, (student, assignment))
+        stamp = layout.submission(student, assignment) / "timestamp.txt"
+        key.timestamp = stamp.read_text().strip() if stamp.exists() else None
+        return key
+
+
+class Watcher:
+    def __init__(self, layout, client, log=print):
+        self.layout, self.client, self.log = layout, client, log
+        self.api, self.said = nbgrader_api(layout), {}
+
+    def cycle(self):
+        """Collect, grade, return feedback; returns how many submissions were handled."""
+        layout = self.layout
+        for assignment in layout.assignments():
+            result = self.api.collect(assignment, update=True)
+            if not result["success"]:
+                self.say(f"collect {assignment}", result.get("error", "").strip().splitlines()[-1:])
+        returned = Returned(layout)
+        pending = [key for a in layout.assignments() for s in layout.students(a)
+                   if (key := Key(layout, s, a)) not in returned]
+        ready = [a for a in sorted({a for _, a in pending}) if self.gradable(a)]
+        pending = [key for key in pending if key[1] in ready]
+        todo = [(a, s) for s, a in pending if workers.needs_grading(layout, a, s)]
+        failed = workers.grade(layout, todo, self.client, quiet=True) if todo else {}
+        for key in pending:
+            self.give_back(key, failed.get(key[::-1]), returned)
+        return len(pending)
+
+    def gradable(self, assignment):
+        """Known to the gradebook, the canary passed, submissions repaired: or say why not (once)."""
+        problem = register(self.layout, assignment)
+        if not problem:
+            try:
+                canary.check(self.layout, assignment)
+            except canary.CanaryFailed as e:
+                problem = f"refusing to grade: {e}"
+        if problem:
+            self.say(assignment, [problem])
+            return False
+        self.said.pop(assignment, None)
+        prepare(self.layout, assignment)
+        return True
+
+    def give_back(self, key, failure, returned):
+        student, assignment = key
+        if failure is None:
+            for step in (self.api.generate_feedback, self.api.release_feedback):
+                result = step(assignment, student)
+                if not result["success"]:
+                    failure = result.get("log", "") + result.get("error", "")
+                    break
+        g = grades(self.layout, assignment).get((student, assignment))
+        score = f"{g.score:.1f} / {g.max_score:g}" if g and not g.missing else "NOT GRADED"
+        what = (f"could not be graded or returned: {failure.strip().splitlines()[-1] if failure.strip() else '?'}"
+                if failure else "feedback returned")
+        self.log(f"{datetime.now():%Y-%m-%d %H:%M:%S} {student} {assignment}: {score}, {what}")
+        returned.add(key)       # a failure is not retried until the student submits again
+
+    def say(self, topic, lines):
+        line = f"./course watch: {topic}: {' '.join(lines)}"
+        if self.said.get(topic) != line:          # once, not at every look
+            self.said[topic] = line
+            self.log(line)
+
+
+def main(argv):
+    if not Path(CONFIG_FILE).is_file():
+        print(f"./course watch: run it in the course root (the folder with {CONFIG_FILE})", file=sys.stderr)
+        return 2
+    opts, rest, problem = workers.options(argv, {"--every": (float, "a number of seconds")})
+    problem = problem or (rest and f"unknown argument {rest[0]!r}")
+    if problem:
+        print(f"./course watch: {problem}\n{USAGE}", file=sys.stderr)
+        return 2
+    layout, every = Layout(Path.cwd()), opts.pop("every", 30.0)
+    opts.setdefault("workers", None if opts.get("scheduler") else os.cpu_count())
+    where = f"the Dask cluster at {opts['scheduler']}" if opts.get("scheduler") else f"{opts['workers']} workers"
+    print(f"./course watch: grading new submissions every {every:g} s on {where}; Ctrl-C stops", flush=True)
+    watcher = Watcher(layout, None, log=lambda line: print(line, flush=True))
+    try:
+        while True:
+            try:
+                with workers.dask_client(**opts) as watcher.client:
+                    while True:
+                        watcher.cycle()
+                        time.sleep(every)
+            except (workers.SchedulerLost, OSError, TimeoutError) as e:    # a cluster's scheduler restarting
+                watcher.log(f"./course watch: {e}; trying again in {every:g} s")
+                time.sleep(every)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+"""./course watch: submissions handed in through nbgrader's exchange while the watcher runs are
+graded on its workers and their feedback released to the exchange; the watcher killed midway and
+started again grades every submission exactly once (a resubmission is a new submission), and the
+feedback shows no hidden test."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import BUGS, HOSTILE
+from instructor import sandbox
+from instructor.demo import make_course
+from instructor.gradebook import grades
+from instructor.layout import CONFIG_FILE, Layout, course_config
+from instructor.submissions import make_submission, notebook_path
+from instructor.watch import nbgrader_api
+
+pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
+A = "01_forward_pass"
+LINE = re.compile(r"^\S+ \S+ (\w+) " + A + r": ([\d.]+) / \d+, feedback returned$", re.M)
+
+
+def hand_in(layout, student, nb, home):
+    """What a student's Submit button does: nbgrader's exchange copies their assignment folder into
+    its inbound folder, with a timestamp."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default.submit import ExchangeSubmit
+    folder = home / student / A
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / layout.release_notebook(A).name)
+    config = course_config(layout.root)
+    config.Exchange.assignment_dir, config.Exchange.cache = str(home / student), str(home / "cache")
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id, coursedir.student_id = A, student
+    ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    time.sleep(1.1)                # nbgrader's timestamps: two submissions of a student never share one
+
+
+def start_watcher(course, log):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with open(log, "a") as out:
+        return subprocess.Popen([sys.executable, "-m", "instructor.watch", "--every", "1", "--workers", "2"],
+                                cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for(log, watcher, lines, minutes=10):
+    deadline = time.monotonic() + 60 * minutes
+    while len(LINE.findall(log.read_text())) < lines:
+        assert watcher.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
+def stop(watcher):
+    os.killpg(watcher.pid, signal.SIGKILL)
+    watcher.wait()
+
+
+def test_watch_grades_and_returns_each_submission_once_across_a_restart(tmp_path):
+    (tmp_path / "course").mkdir()
+    course = make_course(tmp_path / "course", [A])
+    exchange = tmp_path / "exchange"
+    with open(course / CONFIG_FILE, "a") as config:
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
+    layout = Layout(course)
+    assert nbgrader_api(layout).release_assignment(A)["success"]          # ./course hand-out
+    release = nbformat.read(layout.release_notebook(A), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
+    home, log = tmp_path / "home", tmp_path / "watch.log"
+    hand_in(layout, "ann", make_submission(release, solution), home)
+    hand_in(layout, "ben", make_submission(release, solution, "correct", BUGS[A]), home)
+
+    watcher = start_watcher(course, log)
+    try:
+        wait_for(log, watcher, 1)
+    finally:
+        stop(watcher)                      # maybe in the middle of grading ben
+    hand_in(layout, "cat", make_submission(release, solution, "correct", dict.fromkeys(BUGS[A], HOSTILE)), home)
+    hand_in(layout, "ann", make_submission(release, solution, "correct", BUGS[A]), home)      # a second try
+    watcher = start_watcher(course, log)
+    try:
+        wait_for(log, watcher, 4)
+        time.sleep(3)                      # a few more looks at the exchange: nothing new to grade
+    finally:
+        stop(watcher)
+
+    graded = LINE.findall(log.read_text())
+    assert sorted(graded) == [("ann", "5.0"), ("ann", "8.0"), ("ben", "5.0"), ("cat", "5.0")], log.read_text()
+    assert graded.index(("ann", "8.0")) < graded.index(("ann", "5.0"))
+    table = grades(layout, A)
+    assert {s: g.score for (s, _), g in table.items()} == {"ann": 5.0, "ben": 5.0, "cat": 5.0}
+
+    returned = sorted((exchange / "rnns-from-scratch" / "feedback").glob("*.html"))
+    assert len(returned) == 4                         # one per submission, ann's two included
+    hidden = hidden_tests(solution)
+    assert hidden and not any(line in f.read_text() for f in returned for line in hidden)
+
+
+def hidden_tests(nb):
+    """The lines of every hidden test block of a solution notebook."""
+    blocks = [part.split("### END HIDDEN TESTS")[0] for cell in nb.cells
+              for part in cell.source.split("### BEGIN HIDDEN TESTS")[1:]]
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]

@@ -1,0 +1,165 @@
+"""./course autograde --workers: the class of tests/conftest.py graded by two Dask workers gets the
+gradebook rows the serial run gives it (the sqlite gradebook written by the coordinator only); a
+worker killed while it grades and then the coordinator killed, and a rerun: the same rows, nobody
+graded twice. (On PostgreSQL, where every worker writes: tests/test_postgres.py.) The class's
+first two lessons are enough (24 submissions): lesson 04's notebook costs as much as both."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ASSIGNMENTS, CLASS, copy_class, gradebook_rows
+from instructor import sandbox
+from instructor.autograde import autograde_with_workers, main
+from instructor.gradebook import grades
+from instructor.layout import Layout
+from instructor.workers import options
+
+pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
+TWO = ASSIGNMENTS[:2]
+SUBMISSIONS = len(CLASS) * len(TWO)
+COORDINATOR = ("import json, sys\nfrom instructor.autograde import autograde_with_workers\n"
+               "from instructor.layout import Layout\n"
+               "sys.exit(autograde_with_workers(Layout('.'), sys.argv[2:], json.loads(sys.argv[1])))\n")
+
+
+@pytest.fixture(scope="module")
+def serial(graded_class):
+    """The serial run's rows of the first two lessons."""
+    return {key: row for key, row in gradebook_rows(Layout(graded_class).db_url).items() if key[1] in TWO}
+
+
+def graded_now(layout):
+    """How many submissions have their grades in the gradebook (read while others may write)."""
+    try:
+        return sum(not g.missing for g in grades(layout).values())
+    except Exception:                      # a read racing a write: ask again later
+        return 0
+
+
+def test_two_workers_give_the_serial_rows_and_a_second_run_grades_nobody(serial, class_submissions, tmp_path, capsys):
+    layout = Layout(copy_class(class_submissions, tmp_path))
+    assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
+    out, err = capsys.readouterr()
+    assert len(serial) == SUBMISSIONS and gradebook_rows(layout.db_url) == serial
+    assert f"grading {SUBMISSIONS} submissions on 2 workers" in out
+    assert "kernel trouble hostile0" in out and "repaired broken0" in out and "NOT GRADED" not in out
+    assert f"{SUBMISSIONS}/{SUBMISSIONS}" in err and "failed=0" in err       # the progress bar's last state
+    assert "database is locked" not in err and "Traceback" not in err
+
+    assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
+    assert f"grading 0 submissions on 2 workers ({SUBMISSIONS} already graded: skipped)" in capsys.readouterr().out
+    assert gradebook_rows(layout.db_url) == serial
+
+
+def grading_worker(parent):
+    """A Dask worker process under parent that is running a grading kernel (bwrap's parent), or None."""
+    import psutil
+    for process in psutil.Process(parent.pid).children(recursive=True):
+        try:
+            up = process.parent()
+            if process.name() == "bwrap" and up.name() != "bwrap":
+                return up
+        except psutil.NoSuchProcess:
+            pass
+    return None
+
+
+class Cluster:
+    """A Dask cluster as a department runs one by hand: `dask scheduler` and `dask worker`."""
+
+    def __init__(self, tmp_path, env):
+        from conftest import free_port
+        self.address, self.env, self.log = f"tcp://127.0.0.1:{free_port()}", env, tmp_path / "cluster.log"
+        self.scheduler = self.start("scheduler", "--port", self.address.rsplit(":", 1)[1])
+        self.workers = self.start("worker", self.address, "--nworkers", "2", "--nthreads", "1")
+
+    def start(self, *argv):
+        with open(self.log, "a") as log:
+            return subprocess.Popen([str(Path(sys.executable).parent / "dask"), *argv, "--no-dashboard"], env=self.env,
+                                    stdout=log, stderr=log, start_new_session=True)
+
+    def restart_scheduler(self):
+        """Dask's workers stop with their scheduler: whatever supervises them (systemd, Slurm,
+        Kubernetes) starts them again."""
+        stop(self.scheduler)
+        self.scheduler = self.start("scheduler", "--port", self.address.rsplit(":", 1)[1])
+        self.workers.wait(timeout=120)
+        self.workers = self.start("worker", self.address, "--nworkers", "2", "--nthreads", "1")
+
+    def close(self):
+        for process in (self.workers, self.scheduler):
+            if process.poll() is None:
+                stop(process)
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def coordinator(layout, opts, log):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with open(log, "a") as out:
+        return subprocess.Popen([sys.executable, "-c", COORDINATOR, json.dumps(opts), *TWO], cwd=layout.root, env=env,
+                                stdout=out, stderr=out, start_new_session=True)
+
+
+def wait_until(condition, watch, minutes=10):
+    deadline = time.monotonic() + 60 * minutes
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        assert watch.poll() is None, "the coordinator stopped"
+        time.sleep(0.3)
+
+
+def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_rerun(serial, class_submissions,
+                                                                                    tmp_path, capsys):
+    """Each fault stops some grading; the next run grades exactly who is left: the serial rows."""
+    layout, log = Layout(copy_class(class_submissions, tmp_path)), tmp_path / "coordinator.log"
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cluster = Cluster(tmp_path, env)
+    opts = {"scheduler": cluster.address, "workers": 2}
+    try:
+        first = coordinator(layout, opts, log)
+        wait_until(lambda: grading_worker(cluster.workers) is not None, first)
+        grading_worker(cluster.workers).kill()              # in the middle of a notebook: Dask reruns its task
+        at_kill = graded_now(layout)
+        wait_until(lambda: graded_now(layout) >= at_kill + 3, first)
+        cluster.restart_scheduler()
+        assert first.wait(timeout=300) == 2                 # the coordinator lost its scheduler: says so, stops
+        assert "lost the Dask scheduler" in log.read_text() and "Traceback" not in log.read_text()
+        after_restart = graded_now(layout)
+        assert after_restart < SUBMISSIONS, "the scheduler was restarted too late to test anything"
+
+        second = coordinator(layout, opts, log)             # the workers are back with the new scheduler
+        wait_until(lambda: graded_now(layout) >= after_restart + 2, second)
+        stop(second)
+    finally:
+        cluster.close()
+    left = SUBMISSIONS - graded_now(layout)
+    assert left > 0, "the coordinator was killed too late to test anything"
+
+    assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
+    assert gradebook_rows(layout.db_url) == serial
+    runs = [int(n) for n in re.findall(r"grading (\d+) submissions", log.read_text() + capsys.readouterr().out)]
+    assert runs == [SUBMISSIONS, SUBMISSIONS - after_restart, left]        # each run: exactly who was left
+
+
+def test_worker_options_are_checked_in_one_line(course, capsys, monkeypatch):
+    assert options(["--workers", "3", "01_forward_pass"]) == ({"workers": 3}, ["01_forward_pass"], None)
+    assert options(["--workers=2", "--scheduler", "tcp://10.0.0.5:8786"])[0] == {"workers": 2,
+                                                                                 "scheduler": "tcp://10.0.0.5:8786"}
+    monkeypatch.chdir(course)
+    for argv, complaint in ((["--workers"], "--workers needs a number of workers"),
+                            (["--workers", "0"], "--workers needs at least 1 worker"),
+                            (["--workers", "2", "--fast"], "unknown option '--fast'")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 2 and complaint in err and "usage:" in err
