@@ -9,7 +9,7 @@ assignments, one a line) or the complaint on stderr. ./course calls it; autograd
 import sys
 from pathlib import Path
 
-from .layout import Layout
+from .layout import Layout, exchange
 
 
 def unknown_argument(arguments, assignments):
@@ -72,6 +72,10 @@ def check(command, argv, course):
         problem = unknown_argument(argv[:1], layout.assignments())
         if not problem and len(argv) == 2 and not Path(argv[1]).is_file():
             problem = f"no file {argv[1]}"
+        course_id, root = exchange(course)
+        if not problem and len(argv) == 1 and not (root / course_id / "inbound").is_dir():
+            problem = (f"nothing was handed out through the exchange ({root / course_id}) yet: "
+                       f"./course hand-out {argv[0]} first; for an LMS download: ./course collect {argv[0]} ZIP")
         return argv, problem
     if command == "hand-out":
         problem = unknown_argument(argv, layout.assignments())

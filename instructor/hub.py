@@ -27,7 +27,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .layout import course_config
+from .layout import exchange
 from .publish import publish
 
 SETTINGS = Path("hub") / "settings.toml"
@@ -53,12 +53,6 @@ def read_settings(course):
 
 def student_env(state):
     return Path(state) / "student-env"
-
-
-def exchange(course):
-    """(course_id, exchange root) as the course's nbgrader_config.py sets them."""
-    config = course_config(course)
-    return config.CourseDirectory.course_id, config.Exchange.get("root", "/srv/nbgrader/exchange")
 
 
 def ensure_account(name, group):
@@ -192,7 +186,7 @@ def write_student_config(course, etc):
     (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
     (etc / "labconfig").mkdir(exist_ok=True)
     (etc / "nbgrader_config.py").write_text(
-        f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {root!r}\n")
+        f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {str(root)!r}\n")
     # Loaded after nbgrader's own nbgrader.json (alphabetical), so these switches win.
     (etc / "jupyter_server_config.d" / "zz-rnns-student.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
     (etc / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))

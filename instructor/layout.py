@@ -28,6 +28,12 @@ def course_config(course):
     return PyFileConfigLoader(CONFIG_FILE, path=str(course)).load_config()
 
 
+def exchange(course):
+    """(course_id, root) of nbgrader's exchange, where the hub's students fetch and submit."""
+    config = course_config(course)
+    return config.CourseDirectory.course_id, Path(config.Exchange.get("root", "/srv/nbgrader/exchange"))
+
+
 class Layout:
     """The folders and the gradebook of the course whose nbgrader_config.py is in course."""
 
