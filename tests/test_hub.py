@@ -25,6 +25,7 @@ import requests
 from conftest import ROOT, free_port
 from test_browser import ARGS, ARTIFACTS, CHROMIUM
 from instructor import hub
+from instructor.demo import BUGGY_RNN_BACKWARD
 from instructor.submissions import make_submission, notebook_path
 
 COURSE_ID = "rnns-from-scratch"
@@ -32,15 +33,6 @@ GROUP = "rnns-hub-test"
 STUDENTS = {"rnt-alice": "correct", "rnt-bob": "buggy", "rnt-mallory": "hostile"}
 IN_THE_BROWSER = "rnt-dana"          # answers correctly, clicking through JupyterLab in Chromium
 ACCOUNTS = [*STUDENTS, IN_THE_BROWSER]
-BUGGY_RNN_BACKWARD = '''def rnn_backward(dh, cache):
-    N, T, H = dh.shape
-    dx = np.zeros((N, T, cache[0][0].shape[1]))
-    dprev_h = np.zeros((N, H))
-    for t in reversed(range(T)):
-        # the shared weights' gradients are overwritten at every step instead of summed
-        dx[:, t], dprev_h, dWx, dWh, db = rnn_step_backward(dh[:, t] + dprev_h, cache[t])
-    return dx, dprev_h, dWx, dWh, db
-'''
 # Persists between runs on one machine, so the student environment (a venv of Debian's python3
 # with the published edition, JupyterLab and nbgrader: about 2 minutes to build) is built once.
 STATE = Path("/var/tmp/rnns-hub-test")

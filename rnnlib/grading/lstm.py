@@ -16,7 +16,6 @@ LESSON = Lesson(
 )
 
 
-_LSTM_CACHE_FIELDS = lstm.LSTMStepCache._fields     # (x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c)
 
 
 def _lstm_step_inputs(N, D, H, seed):
@@ -50,17 +49,18 @@ def _lstm_step_variants(x, prev_h, prev_c, Wx, Wh, b):
     ]
 
 
-def _check_lstm_cache(name, cache, reference, where=""):
-    if not isinstance(cache, tuple) or len(cache) != len(_LSTM_CACHE_FIELDS):
-        raise GradingFailure(f"{name}: the cache{where} must be LSTMStepCache(x, prev_h, prev_c, Wx, Wh, i, f, o, "
-                             f"g, tanh_c), which the backward reads, got {type(cache).__name__}"
+def _check_cache(name, cache, reference, where=""):
+    """cache must hold what reference (an LSTMStepCache or GRUStepCache) holds, field by field."""
+    fields, kind = reference._fields, type(reference).__name__
+    if not isinstance(cache, tuple) or len(cache) != len(fields):
+        raise GradingFailure(f"{name}: the cache{where} must be {kind}({', '.join(fields)}), which the backward "
+                             f"reads, got {type(cache).__name__}"
                              + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
     for k, (got, want) in enumerate(zip(cache, reference)):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
                                                                                         atol=1e-12):
-            raise GradingFailure(f"{name}: cache{where} field {k} should be {_LSTM_CACHE_FIELDS[k]} (the order is "
-                                 f"{', '.join(_LSTM_CACHE_FIELDS)}), but it holds "
-                                 f"{core.which(got, dict(zip(_LSTM_CACHE_FIELDS, reference)))}.")
+            raise GradingFailure(f"{name}: cache{where} field {k} should be {fields[k]} (the order is "
+                                 f"{', '.join(fields)}), but it holds {core.which(got, dict(zip(fields, reference)))}.")
 
 
 _STEP_TERMS = [("the input term x @ Wx (prev_h = prev_c = 0, b = 0)", (1, 2, 5)),
@@ -88,7 +88,7 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
         problems[0] = (problems[0][0], [probe] if probe else [])
     if problems:
         core.fail(name, problems)
-    _check_lstm_cache(name, cache, want_cache)
+    _check_cache(name, cache, want_cache)
     core.passed(name)
 
 
@@ -137,7 +137,7 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
         raise GradingFailure(f"{name}: the cache must be the list of the T = {T} step caches in time order, got "
                              f"{type(cache).__name__}" + (f" of length {len(cache)}" if hasattr(cache, "__len__") else "") + ".")
     for t, (got, ref) in enumerate(zip(cache, want_cache)):
-        _check_lstm_cache(name, got, ref, where=f"[{t}]")
+        _check_cache(name, got, ref, where=f"[{t}]")
     core.passed(name)
 
 
@@ -248,9 +248,6 @@ def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
 
 # --- the GRU step (section 4 of the lesson) ---------------------------------------------------
 
-_GRU_CACHE_FIELDS = gru.GRUStepCache._fields       # (x, prev_h, Wx, Wh, r, z, n, hn)
-
-
 def _gru_step_inputs(N, D, H, seed):
     rng = np.random.default_rng([seed, 3])
     return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((D, 3 * H)) / np.sqrt(D),
@@ -281,18 +278,6 @@ def _gru_step_variants(x, prev_h, Wx, Wh, b):
     ]
 
 
-def _check_gru_cache(name, cache, reference):
-    if not isinstance(cache, tuple) or len(cache) != len(_GRU_CACHE_FIELDS):
-        raise GradingFailure(f"{name}: the cache must be GRUStepCache({', '.join(_GRU_CACHE_FIELDS)}), which the "
-                             f"backward reads, got {type(cache).__name__}"
-                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
-    for k, (got, want) in enumerate(zip(cache, reference)):
-        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
-                                                                                        atol=1e-12):
-            raise GradingFailure(f"{name}: cache field {k} should be {_GRU_CACHE_FIELDS[k]} (the order is "
-                                 f"{', '.join(_GRU_CACHE_FIELDS)}), but it holds something else.")
-
-
 def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     """Check gru_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)."""
     __tracebackhide__ = True
@@ -304,7 +289,7 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     line = core.mismatch("next_h", next_h, want_h)
     if line:
         core.fail(name, [(line, core.hints(next_h, _gru_step_variants(*args), want_h))])
-    _check_gru_cache(name, cache, want_cache)
+    _check_cache(name, cache, want_cache)
     core.passed(name)
 
 
