@@ -16,8 +16,6 @@ LESSON = Lesson(
 )
 
 
-
-
 def _lstm_step_inputs(N, D, H, seed):
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)),
