@@ -51,6 +51,18 @@ def check_array(name, a, shape, dims=None, kind="float"):
     return a
 
 
+def check_gate_params(Wx, Wh, b, dims, gates):
+    """Gated cells' weights: Wh (H, gH) first (it fixes H, if the state has not, and so the gH that
+    Wx (D, gH) and b (gH,) must have), with g = gates (4 for the LSTM, 3 for the GRU)."""
+    width = f"{gates}H"
+    check_array("Wh", Wh, ("H", width), dims)
+    if dims[width] != gates * dims["H"]:
+        H = dims["H"]
+        raise ValueError(f"Wh: expected shape (H, {width}) = ({H}, {gates * H}), got {Wh.shape}")
+    check_array("Wx", Wx, ("D", width), dims)
+    check_array("b", b, (width,), dims)
+
+
 def check_positive(name, value, integer=True):
     """Check that a size or count (int) or a rate (float) is strictly positive."""
     ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))

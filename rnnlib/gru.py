@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_cache_list, check_step_cache
+from ._checks import check_array, check_cache_list, check_gate_params, check_step_cache
 from .lstm import sigmoid
 
 
@@ -35,13 +35,7 @@ class GRUStepCache(NamedTuple):
 
 
 def _check_params(Wx, Wh, b, dims):
-    # Wh first: it fixes H (if prev_h has not) and so the 3H that Wx and b must have.
-    check_array("Wh", Wh, ("H", "3H"), dims)
-    if dims["3H"] != 3 * dims["H"]:
-        H = dims["H"]
-        raise ValueError(f"Wh: expected shape (H, 3H) = ({H}, {3 * H}), got {Wh.shape}")
-    check_array("Wx", Wx, ("D", "3H"), dims)
-    check_array("b", b, ("3H",), dims)
+    check_gate_params(Wx, Wh, b, dims, gates=3)
 
 
 def gru_step_forward(x, prev_h, Wx, Wh, b):

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_cache_list, check_step_cache
+from ._checks import check_array, check_cache_list, check_gate_params, check_step_cache
 
 
 class LSTMStepCache(NamedTuple):
@@ -35,13 +35,7 @@ def sigmoid(a):
 
 
 def _check_params(Wx, Wh, b, dims):
-    # Wh first: it fixes H (if h0 has not) and so the 4H that Wx and b must have.
-    check_array("Wh", Wh, ("H", "4H"), dims)
-    if dims["4H"] != 4 * dims["H"]:
-        H = dims["H"]
-        raise ValueError(f"Wh: expected shape (H, 4H) = ({H}, {4 * H}), got {Wh.shape}")
-    check_array("Wx", Wx, ("D", "4H"), dims)
-    check_array("b", b, ("4H",), dims)
+    check_gate_params(Wx, Wh, b, dims, gates=4)
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
