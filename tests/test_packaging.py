@@ -1,4 +1,5 @@
 """The front door: packaging, the conda environment, the course config, the README's commands."""
+import html
 import json
 import os
 import re
@@ -138,7 +139,11 @@ def test_validate_button_runs_the_real_tests(student_lab):
     correct, buggy = validate("mine_correct"), validate("mine_buggy")
     assert correct == {"success": True, "value": {}}
     failed = buggy["value"]["failed"]
-    assert len(failed) == 1 and "overwritten at every step" in failed[0]["error"]
+    # rnn_backward's test names the mistake; TimeRNN, built on the student's rnn_backward, fails too
+    # and sends the student back to it.
+    assert [f["source"].split("(")[0] for f in failed] == ["check_rnn_backward", "check_TimeRNN"]
+    assert "overwritten at every step" in failed[0]["error"]
+    assert "if rnn_backward's test fails, fix that first" in html.unescape(failed[1]["error"])
     specs = json.loads(request(port, "/api/kernelspecs")[1])["kernelspecs"]
     assert "rnn-sandbox" not in specs
     assert "WITHOUT a sandbox" not in log.read_text()   # no grading warning in the student's terminal

@@ -210,12 +210,12 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     dhs = rng.standard_normal((N, T, H))     # backward of the last block: the gradient stops at its h0
     dx_ref, dh0_ref, *grads_ref = rnn.rnn_backward(dhs, cache[(blocks - 1) * T:])
     dx = LESSON.call(f"{name}.backward", layer.backward, dhs)
-    _same(name, "dx returned by backward", dx, dx_ref, "backward runs your rnn_backward on this forward's cache: "
-          "if rnn_backward's test fails, fix that first.")
+    yours = "backward runs your rnn_backward on this forward's cache: if rnn_backward's test fails, fix that first."
+    _same(name, "dx returned by backward", dx, dx_ref, yours)
     grads = _layer_attribute(name, layer, "grads")
     for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
         _same(name, f"grads[{key!r}] after backward", grads[key], expected,
-              "backward must store the weight gradients of this forward's T steps in self.grads.")
+              "backward must store the weight gradients of this forward's T steps in self.grads; " + yours)
     _same(name, "self.dh0 after backward", _layer_attribute(name, layer, "dh0"), dh0_ref,
           "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.")
 
