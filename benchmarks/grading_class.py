@@ -109,14 +109,14 @@ def compare_workers(pristine, serial_course, serial_seconds, serial_cpu, n_worke
     print(f"{n_workers} workers: {seconds:.1f} s against {serial_seconds:.1f} s serial on {os.cpu_count()} cores: "
           f"speedup {speedup:.2f} x; grades {'identical' if same else 'DIFFERENT'} to the serial run's")
     print(f"CPU-seconds per submission: {serial_cpu / subs:.2f} serial, {cpu / subs:.2f} with workers "
-          f"(the cluster's start included); the coordinator's gradebook writes: {timed.cpu / subs * 1000:.0f} ms CPU, "
-          f"{timed.seconds / subs * 1000:.0f} ms wall each")
+          f"(the cluster's start included); the coordinator's gradebook writing: {timed.cpu / subs * 1000:.0f} ms CPU, "
+          f"{timed.seconds / subs * 1000:.0f} ms wall per submission")
     # Grading is CPU-bound (kernel start-up, the notebook's cells, the checks), so the projection
-    # divides the CPU-seconds per submission by the cores; the coordinator writes one submission
-    # at a time, which bounds it from below. Wall times on a loaded machine would inflate both.
+    # divides the CPU-seconds per submission by the cores; the coordinator's gradebook writing (what
+    # finished meanwhile in one write: per submission, no dearer with more workers) bounds it from below. Wall times on a loaded machine would inflate both.
     total = 300 * 7
     print(f"projected wall time for 300 students x 7 lessons ({total} submissions), one worker per core, "
-          f"from {cpu / subs:.2f} CPU-s per submission and {timed.cpu / subs * 1000:.0f} ms per gradebook write:")
+          f"from {cpu / subs:.2f} CPU-s per submission and {timed.cpu / subs * 1000:.0f} ms of gradebook writing per submission:")
     for cores in (16, 64):
         wall = max(total * cpu / subs / cores, total * timed.cpu / subs)
         print(f"  {cores:3d} cores: {wall / 60:5.1f} min")

@@ -43,3 +43,20 @@ def make_submission(release_nb, solution_nb, kind="correct", replace=None):
         if gid in answers and cell.metadata.nbgrader.get("solution"):
             cell.source = answers[gid]
     return nb
+
+
+def hand_in(layout, student, assignment, nb, home):
+    """What a student's Submit button does: nbgrader's exchange copies the student's assignment
+    folder (home/student/assignment, written here from nb) into its inbound folder, with a timestamp."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default.submit import ExchangeSubmit
+    from .layout import course_config
+    folder = Path(home) / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / layout.release_notebook(assignment).name)
+    config = course_config(layout.root)
+    config.Exchange.assignment_dir, config.Exchange.cache = str(Path(home) / student), str(Path(home) / "cache")
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id, coursedir.student_id = assignment, student
+    ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()

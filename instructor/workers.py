@@ -12,8 +12,8 @@ The gradebook takes concurrent graders:
                 coordinator takes before it hands out work), sends back what nbgrader wrote
                 for its student (the submission's timestamp, each cell's autograde score,
                 comment and review flag, the late penalty), and the coordinator writes that
-                into the course's gradebook, one submission at a time (a write cut short
-                leaves that submission without grades: it is graded again).
+                into the course's gradebook, whatever finished meanwhile in one commit (a
+                write cut short leaves those submissions without grades: they are graded again).
 
 Faults: a worker that dies mid-task has its task rerun by Dask on another worker (nbgrader
 grades the student afresh, with --force, so a half-written folder does no harm). A coordinator
@@ -144,20 +144,22 @@ def autograded_rows(db_url, assignment, student):
                               for nb in sub.notebooks}}
 
 
-def merge(db_url, assignment, student, rows):
-    """Write one submission's autograded rows into the gradebook; scores given by hand stay."""
+def merge(db_url, graded):
+    """Write the autograded rows of submissions, [(assignment, student, rows)], into the gradebook
+    in one session (one commit); scores given by hand stay."""
     from nbgrader.api import Gradebook
     with Gradebook(db_url) as gb, no_session_warnings():
-        gb.update_or_create_student(student)
-        stamp = {"timestamp": rows["timestamp"]} if rows["timestamp"] else {}
-        sub = gb.update_or_create_submission(assignment, student, **stamp)
-        for nb in sub.notebooks:
-            want = rows["notebooks"][nb.name]
-            nb.late_submission_penalty = want["penalty"]
-            for grade in nb.grades:
-                grade.auto_score, grade.needs_manual_grade = want["grades"][grade.name]
-            for comment in nb.comments:
-                comment.auto_comment = want["comments"][comment.name]
+        for assignment, student, rows in graded:
+            gb.update_or_create_student(student)
+            stamp = {"timestamp": rows["timestamp"]} if rows["timestamp"] else {}
+            sub = gb.update_or_create_submission(assignment, student, **stamp)
+            for nb in sub.notebooks:
+                want = rows["notebooks"][nb.name]
+                nb.late_submission_penalty = want["penalty"]
+                for grade in nb.grades:
+                    grade.auto_score, grade.needs_manual_grade = want["grades"][grade.name]
+                for comment in nb.comments:
+                    comment.auto_comment = want["comments"][comment.name]
         gb.db.commit()
 
 
@@ -174,8 +176,13 @@ def dask_client(workers=None, scheduler=None):
                 client.wait_for_workers(workers, timeout=300)
             yield client
         return
-    with LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with warnings.catch_warnings():
+        # Its scheduler's HTTP endpoint takes another port when another cluster (a watcher) holds
+        # the usual one: Dask says so in a warning that is no news to the instructor.
+        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
         yield client
 
 
@@ -196,14 +203,15 @@ def grade(layout, todo, client, quiet=False):
                for a, s in todo}
     failed, bar = {}, tqdm(total=len(futures), unit="submission", desc="grading", disable=quiet, dynamic_ncols=True)
     try:
-        for future in as_completed(futures):
-            a, s = futures[future]
-            result = _result(future)
-            if result.get("rows"):
-                merge(layout.db_url, a, s, result["rows"])
-            if not result["success"]:
-                failed[a, s] = result.get("log", "") + result.get("error", "")
-            bar.update()
+        for batch in as_completed(futures).batches():       # what finished meanwhile: one gradebook write
+            results = [(*futures[future], _result(future)) for future in batch]
+            rows = [(a, s, result["rows"]) for a, s, result in results if result.get("rows")]
+            if rows:
+                merge(layout.db_url, rows)
+            for a, s, result in results:
+                if not result["success"]:
+                    failed[a, s] = result.get("log", "") + result.get("error", "")
+            bar.update(len(results))
             bar.set_postfix(failed=len(failed))
     except (OSError, TimeoutError) as e:
         raise SchedulerLost(f"lost the Dask scheduler after {bar.n} of {len(futures)} submissions ({e})") from None

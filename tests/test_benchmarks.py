@@ -46,3 +46,9 @@ def test_class_grading_benchmark_smoke():
     out = run("grading_class.py", "--smoke", "--workers", "2")
     assert "class of 2 students" in out and "overhead" in out and "when cached" in out, out
     assert "grades identical to the serial run's" in out and "64 cores" in out, out
+
+
+def test_feedback_delay_benchmark_smoke():
+    out = run("feedback_delay.py", "--smoke")
+    assert "start-up:" in out and "one at a time (1)" in out and "a burst of 2 at once" in out, out
+    assert "goal: feedback within 120 s" in out, out

@@ -14,10 +14,10 @@ import nbformat
 import pytest
 
 from conftest import BUGS, HOSTILE
-from instructor import sandbox
+from instructor import sandbox, submissions
 from instructor.demo import make_course
 from instructor.gradebook import grades
-from instructor.layout import CONFIG_FILE, Layout, course_config
+from instructor.layout import CONFIG_FILE, Layout
 from instructor.submissions import make_submission, notebook_path
 from instructor.watch import nbgrader_api
 
@@ -27,19 +27,7 @@ LINE = re.compile(r"^\S+ \S+ (\w+) " + A + r": ([\d.]+) / \d+, feedback returned
 
 
 def hand_in(layout, student, nb, home):
-    """What a student's Submit button does: nbgrader's exchange copies their assignment folder into
-    its inbound folder, with a timestamp."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default.submit import ExchangeSubmit
-    folder = home / student / A
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / layout.release_notebook(A).name)
-    config = course_config(layout.root)
-    config.Exchange.assignment_dir, config.Exchange.cache = str(home / student), str(home / "cache")
-    coursedir = CourseDirectory(config=config)
-    coursedir.assignment_id, coursedir.student_id = A, student
-    ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    submissions.hand_in(layout, student, A, nb, home)
     time.sleep(1.1)                # nbgrader's timestamps: two submissions of a student never share one
 
 

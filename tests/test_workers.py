@@ -6,6 +6,7 @@ first two lessons are enough (24 submissions): lesson 04's notebook costs as muc
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,6 +151,35 @@ def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_r
     assert gradebook_rows(layout.db_url) == serial
     runs = [int(n) for n in re.findall(r"grading (\d+) submissions", log.read_text() + capsys.readouterr().out)]
     assert runs == [SUBMISSIONS, SUBMISSIONS - after_restart, left]        # each run: exactly who was left
+
+
+def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(serial, class_submissions, tmp_path,
+                                                                            capsys, monkeypatch):
+    """Dask reruns a task whose worker died, and after its allowed failures gives up on it
+    (KilledWorker): that student is reported not graded, everyone else is; a rerun grades only them."""
+    from instructor import workers
+    layout, one, kept = Layout(copy_class(class_submissions, tmp_path)), [ASSIGNMENTS[0]], ("good0", "good1", "buggy0")
+    for student in set(CLASS) - set(kept):         # three students are enough, and cheaper
+        shutil.rmtree(layout.submitted / student)
+
+    def dies_on_good0(course, assignment, student, snapshot=None):   # pickled by value: runs on the workers
+        if student == "good0":
+            os._exit(1)
+        from instructor import workers
+        return workers.grade_one(course, assignment, student, snapshot)
+
+    monkeypatch.setattr(workers, "grade_one", dies_on_good0)
+    assert autograde_with_workers(layout, one, {"workers": 2}) == 1
+    out, err = capsys.readouterr()
+    assert f"nbgrader could not grade good0's {one[0]}:\nthe task failed on its worker: KilledWorker" in err
+    assert re.search(r"good0 +NOT GRADED", out) and out.count("NOT GRADED") == 1
+    rows = {key: row for key, row in serial.items() if key[1] == one[0] and key[0] in kept}
+    assert gradebook_rows(layout.db_url) == {key: row for key, row in rows.items() if key[0] != "good0"}
+
+    monkeypatch.undo()
+    assert autograde_with_workers(layout, one, {"workers": 2}) == 0
+    assert "grading 1 submissions on 2 workers (2 already graded: skipped)" in capsys.readouterr().out
+    assert gradebook_rows(layout.db_url) == rows
 
 
 def test_worker_options_are_checked_in_one_line(course, capsys, monkeypatch):
