@@ -15,13 +15,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import nbformat
 
 from . import intake, workers
 from .execute import DIED, HUNG
-from .gradebook import grades, registered
+from .gradebook import grades, late, registered
 from .arguments import unknown_argument
 from .layout import CONFIG_FILE, Layout
 
@@ -109,6 +110,10 @@ def report(course, assignment, repairs):
         lines.append(f"  {student:20s} NOT GRADED: see nbgrader's log above" if g is None else
                      f"  {student:20s} {g.score:6.1f} / {g.max_score:g}"
                      + ("  (free responses to grade by hand)" if g.by_hand else ""))
+    for student, seconds in late(layout, assignment).items():
+        off = graded[student, assignment].penalty if (student, assignment) in graded else 0
+        lines.append(f"  late {student}: submitted {timedelta(seconds=round(seconds))} after the due date, "
+                     f"{off:g} points off (c.LateSubmissionPlugin.penalty_method)")
     for student, problems in sorted(repairs.items()):
         lines += [f"  repaired {student}: {p}" for p in problems]
     for student in layout.students(assignment):

@@ -11,12 +11,13 @@ from typing import NamedTuple
 @dataclass(frozen=True)
 class Grades:
     """One student's grades for one assignment (summed over its notebooks)."""
-    score: float
+    score: float       # the points, less a late penalty (never below 0: nbgrader's export does the same)
     max_score: float
     cells: dict        # {grade_id: score} of every graded cell, autograded or graded by hand
     failed: list       # autograded code cells that lost points, sorted
     by_hand: float     # points of answers waiting to be graded by hand (free responses)
     missing: bool      # a code cell has no autograded score: its grading never finished
+    penalty: float     # points off for coming in after the due date (c.LateSubmissionPlugin)
 
 
 def grades(layout, assignment=None):
@@ -26,7 +27,7 @@ def grades(layout, assignment=None):
     a student has two rows for one notebook: grading must never duplicate.
     """
     from nbgrader.api import Gradebook, MissingEntry
-    rows, seen = {}, set()
+    rows, penalties, seen = {}, {}, set()
     with Gradebook(layout.db_url) as gb:
         try:
             found = [gb.find_assignment(assignment)] if assignment else gb.assignments
@@ -38,8 +39,10 @@ def grades(layout, assignment=None):
                     if (sub.student.id, a.name, nb.name) in seen:
                         raise ValueError(f"{sub.student.id} has two rows for {a.name}/{nb.name}")
                     seen.add((sub.student.id, a.name, nb.name))
-                    rows.setdefault((sub.student.id, a.name), []).extend(map(_Cell.of, sub.grades))
-    return {key: _summary(cells) for key, cells in rows.items()}
+                    key = (sub.student.id, a.name)
+                    rows.setdefault(key, []).extend(map(_Cell.of, sub.grades))
+                    penalties[key] = penalties.get(key, 0.0) + (sub.late_submission_penalty or 0.0)
+    return {key: _summary(cells, penalties[key]) for key, cells in rows.items()}
 
 
 def registered(layout, assignment):
@@ -52,10 +55,23 @@ def registered(layout, assignment):
             return False
 
 
+def late(layout, assignment):
+    """{student: seconds after the due date} of the submissions of assignment that came in after
+    its due date (nbgrader's --duedate), in the order of the students."""
+    from nbgrader.api import Gradebook, MissingEntry
+    with Gradebook(layout.db_url) as gb:
+        try:
+            subs = gb.find_assignment(assignment).submissions
+        except MissingEntry:
+            return {}
+        return {sub.student.id: sub.total_seconds_late
+                for sub in sorted(subs, key=lambda sub: sub.student.id) if sub.total_seconds_late > 0}
+
+
 class _Cell(NamedTuple):
     """What a summary needs of one of nbgrader's Grade rows (read while the database session is open)."""
     name: str
-    score: float
+    score: float       # the points, less a late penalty (never below 0: nbgrader's export does the same)
     max_score: float
     auto_score: float | None
     code: bool
@@ -67,14 +83,15 @@ class _Cell(NamedTuple):
                    grade.needs_manual_grade)
 
 
-def _summary(cells):
-    return Grades(score=sum(c.score for c in cells),
+def _summary(cells, penalty):
+    return Grades(score=max(0.0, sum(c.score for c in cells) - penalty),
                   max_score=sum(c.max_score for c in cells),
                   cells={c.name: c.score for c in cells},
                   failed=sorted(c.name for c in cells if c.code and c.auto_score is not None
                                 and c.auto_score < c.max_score),
                   by_hand=sum(c.max_score for c in cells if c.by_hand),
-                  missing=any(c.code and c.auto_score is None for c in cells))
+                  missing=any(c.code and c.auto_score is None for c in cells),
+                  penalty=penalty)
 
 
 def describe_export(layout):

@@ -196,6 +196,37 @@ def test_grading_without_a_sandbox_says_so_and_still_grades(graded, course, layo
     assert set(table["plain-delegate", "03_bptt"].failed) == {"test_rnn_backward", "test_TimeRNN"}
 
 
+def test_late_work_is_graded_flagged_and_penalised_as_the_config_says(graded, course, layout):
+    """A due date set as README says; a late submission is graded and reported late, with no points
+    off by default and all of them with c.LateSubmissionPlugin.penalty_method = "zero"."""
+    from datetime import datetime, timedelta
+    from nbgrader.api import Gradebook
+    from instructor.autograde import autograde as grade, report
+    a, due = "01_forward_pass", datetime(2026, 1, 5, 12)
+    release, solution = load(layout.release, a), load(layout.source, a)
+    config, kept = course / "nbgrader_config.py", (course / "nbgrader_config.py").read_text()
+    assert nbgrader(course, "db", "assignment", "add", a, f"--duedate={due:%Y-%m-%d %H:%M:%S} UTC").returncode == 0
+    try:
+        for student, late, policy in (("late-lou", timedelta(hours=1), None),
+                                      ("late-zoe", timedelta(days=1, hours=2), "zero")):
+            if policy:
+                config.write_text(f"{kept}\nc.LateSubmissionPlugin.penalty_method = {policy!r}\n")
+            submit(course, student, a, make_submission(release, solution, "correct"))
+            (layout.submission(student, a) / "timestamp.txt").write_text(f"{due + late:%Y-%m-%d %H:%M:%S.%f} UTC")
+            result, repairs = grade(course, a)              # grades only the new student
+            assert result.returncode == 0, result.stderr[-3000:]
+            g = grades(course)[student, a]
+            full = g.max_score - g.by_hand
+            assert (g.score, g.penalty) == ((full, 0) if policy is None else (0, full)), g
+            assert f"late {student}: submitted {late} after the due date, {g.penalty:g} points off" \
+                in report(course, a, repairs)
+        assert grades(course)["alice", a].penalty == 0          # graded before the due date was set
+    finally:
+        config.write_text(kept)
+        with Gradebook(layout.db_url) as gb:
+            gb.update_or_create_assignment(a, duedate=None)
+
+
 def test_lms_zip_is_collected(course, layout, tmp_path):
     archive = tmp_path / "lms.zip"
     release = load(layout.release, "01_forward_pass")
