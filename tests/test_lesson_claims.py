@@ -96,3 +96,34 @@ def test_07_with_longer_training_every_parity_run_gets_there():
     assert len(out["parity"]) == 3
     for layers, H, acc in out["parity"]:
         assert len(acc) == 6 and min(acc) >= 0.95, (layers, H, acc)
+
+
+DUMP_06 = """
+import json
+tau07 = sample(best, list(vocab.encode("def ")), 160, temperature=0.7, rng=np.random.default_rng(1))
+print(json.dumps({"log_v": float(np.log(len(vocab))), "first": {n: h[0] for n, (_, h) in runs.items()},
+                  "steps": {n: len(h) for n, (_, h) in runs.items()},
+                  "perplexity": {n: float(perplexity(m, held_out[:20_000])) for n, (m, _) in runs.items()},
+                  "before": vocab.decode(untrained), "after": vocab.decode(tau07)}))
+"""
+
+
+def test_06_race_and_samples_say_what_the_text_says():
+    import json
+    text = markdown("06_char_rnn")
+    out = json.loads(run_with("06_char_rnn", DUMP_06, after="02e12ac6").splitlines()[-1])
+    # A race by updates: the same number for every optimiser, and every curve starts at log V.
+    assert len(set(out["steps"].values())) == 1
+    assert all(abs(first - out["log_v"]) < 0.1 for first in out["first"].values()), out["first"]
+    # "Adagrad ends ahead of SGD, but by a little (compare the held-out perplexities above)".
+    sgd, adagrad = out["perplexity"]["SGD"], out["perplexity"]["Adagrad (yours)"]
+    assert "Adagrad ends ahead of SGD, but by a little" in text and 0.8 * sgd < adagrad < sgd, out["perplexity"]
+    # "after a couple of hundred updates it has learned which characters are common, that words are separated
+    # by spaces, and some short words" (the untrained model writes characters drawn almost uniformly).
+    common = {"the", "a", "an", "in", "of", "to", "is", "be", "and", "it", "or", "as", "for"}
+    before, after = out["before"], out["after"]
+    assert "a couple of hundred updates" in text
+    assert before.count(" ") / len(before) < 0.08 < after.count(" ") / len(after), (before, after)
+    assert sum(w in common for w in before.split()) == 0 and sum(w in common for w in after.split()) >= 3, after
+    letters = lambda s: sum(ch.islower() for ch in s) / len(s)
+    assert letters(after) > letters(before) + 0.2, (before, after)
