@@ -16,6 +16,7 @@ models     CharRNN (stacked with num_layers), SequenceTagger, the binary-additio
 gradflow   gradient norms through time (RNN and LSTM), the data behind lessons 04 and 07
 grading    the checks behind every test cell
 widgets    the interactive explorers
+threads    one BLAS thread (the course's products are too small to share between threads)
 
 The reference code has one style. rnn_forward/rnn_backward and lstm_forward/lstm_backward are the
 vectorised form: the input term x @ Wx + b for all T steps in one product, and each weight gradient
@@ -24,6 +25,10 @@ same numbers; rnn.step_forward/step_backward (and lstm's) show one step. Each mo
 ``step_*`` functions are unchecked: they are for callers that have validated the inputs already
 (the models); everyone else calls the checked ``rnn_step_*``/``lstm_step_*``.
 """
+from .threads import use_one_blas_thread
+
+use_one_blas_thread()
+
 from .gradcheck import check_gradients, numerical_gradient, numerical_gradient_array, rel_error
 from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
 from .losses import log_softmax, logsumexp, softmax, temporal_softmax_loss

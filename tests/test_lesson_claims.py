@@ -47,3 +47,83 @@ for k in (0, T // 2, T - 2):
 print("OK")
 """, after="a12daaef")
     assert "OK" in out
+
+
+def cell_source(assignment, cell_id):
+    nb = nbformat.read(notebook_path(ROOT / "solutions", assignment), as_version=4)
+    return next(c.source for c in nb.cells if c.get("id") == cell_id)
+
+
+DUMP_07 = """
+import json
+print(json.dumps({"memory": [[cell, bias, k, acc] for (cell, bias), results in runs.items() for k, acc in results.items()],
+                  "parity": [[layers, H, acc] for (layers, H), acc in parity_runs.items()]}))
+"""
+
+
+def test_07_memory_task_and_depth_task_conclusions_hold():
+    import json
+    text = markdown("07_lstm")
+    out = json.loads(run_with("07_lstm", DUMP_07, after="depth_task"))
+    memory = {(cell, bias, k): acc for cell, bias, k, acc in out["memory"]}
+    success = lambda accs: [a >= 0.95 for a in accs]
+    # "Short memories are easy for all three"; LSTM and GRU with bias 3 "succeed at every distance, on every seed".
+    for (cell, bias, k), accs in memory.items():
+        if bias == 3.0 or k < 50:
+            assert all(success(accs)), (cell, bias, k, accs)
+    # "At k = 50 the RNN becomes a lottery: some seeds succeed ..., others do not."
+    assert "some seeds succeed" in text and 0 < sum(success(memory["rnn", 1.0, 50])) < len(memory["rnn", 1.0, 50])
+    # The forget-bias-1 LSTM at k = 50 scores "about 0.5 on each seed": chance.
+    assert [k for cell, bias, k in memory if bias == 1.0 and cell == "lstm"] == [50]
+    assert "about 0.5 on" in text and all(abs(a - 0.5) < 0.05 for a in memory["lstm", 1.0, 50])
+    # Parity: every two-layer run above 95%; one layer, of the same width or size, below it on some seed,
+    # the narrow one near chance on the first seed.
+    parity = {(layers, H): acc for layers, H, acc in out["parity"]}
+    assert "120 batches" in text and all(a > 0.95 for a in parity[2, 16]), parity
+    assert min(parity[1, 16]) < 0.95 and min(parity[1, 27]) < 0.95, parity
+    assert parity[1, 16][0] < 0.6, parity
+
+
+def test_07_with_longer_training_every_parity_run_gets_there():
+    # "With longer training (BATCHES = 300) ... in six seeds, all six of width 16 and all six of width 27
+    # reach 95%, as do all six two-layer runs": the lesson's own cell, with those settings.
+    source = cell_source("07_lstm", "depth_task")
+    assert "BATCHES = 120" in source and "BATCHES = 300" in markdown("07_lstm")
+    check = "SEEDS = range(6)\n" + source.replace("BATCHES = 120", "BATCHES = 300") + DUMP_07.replace(
+        '"memory": [[cell, bias, k, acc] for (cell, bias), results in runs.items() for k, acc in results.items()],', "")
+    import json
+    out = json.loads(run_with("07_lstm", check, after="setup").splitlines()[-1])
+    assert len(out["parity"]) == 3
+    for layers, H, acc in out["parity"]:
+        assert len(acc) == 6 and min(acc) >= 0.95, (layers, H, acc)
+
+
+DUMP_06 = """
+import json
+tau07 = sample(best, list(vocab.encode("def ")), 160, temperature=0.7, rng=np.random.default_rng(1))
+print(json.dumps({"log_v": float(np.log(len(vocab))), "first": {n: h[0] for n, (_, h) in runs.items()},
+                  "steps": {n: len(h) for n, (_, h) in runs.items()},
+                  "perplexity": {n: float(perplexity(m, held_out[:20_000])) for n, (m, _) in runs.items()},
+                  "before": vocab.decode(untrained), "after": vocab.decode(tau07)}))
+"""
+
+
+def test_06_race_and_samples_say_what_the_text_says():
+    import json
+    text = markdown("06_char_rnn")
+    out = json.loads(run_with("06_char_rnn", DUMP_06, after="02e12ac6").splitlines()[-1])
+    # A race by updates: the same number for every optimiser, and every curve starts at log V.
+    assert len(set(out["steps"].values())) == 1
+    assert all(abs(first - out["log_v"]) < 0.1 for first in out["first"].values()), out["first"]
+    # "Adagrad ends ahead of SGD, but by a little (compare the held-out perplexities above)".
+    sgd, adagrad = out["perplexity"]["SGD"], out["perplexity"]["Adagrad (yours)"]
+    assert "Adagrad ends ahead of SGD, but by a little" in text and 0.8 * sgd < adagrad < sgd, out["perplexity"]
+    # "after a couple of hundred updates it has learned which characters are common, that words are separated
+    # by spaces, and some short words" (the untrained model writes characters drawn almost uniformly).
+    common = {"the", "a", "an", "in", "of", "to", "is", "be", "and", "it", "or", "as", "for"}
+    before, after = out["before"], out["after"]
+    assert "a couple of hundred updates" in text
+    assert before.count(" ") / len(before) < 0.08 < after.count(" ") / len(after), (before, after)
+    assert sum(w in common for w in before.split()) == 0 and sum(w in common for w in after.split()) >= 3, after
+    letters = lambda s: sum(ch.islower() for ch in s) / len(s)
+    assert letters(after) > letters(before) + 0.2, (before, after)
