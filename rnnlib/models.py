@@ -125,9 +125,9 @@ class CharRNN:
                 a += b
             hs = np.empty((T + 1, N, H), dtype=dtype)
             if lstm_cell:
-                cs = np.empty_like(hs)
+                cs, Wh_T = np.empty_like(hs), np.ascontiguousarray(Wh.T)    # Wh.T: for both passes
                 hs[0], cs[0] = state
-                layers.append((hs, a, cs, lstm.forward_steps(a, hs, cs, Wh)))
+                layers.append((hs, a, cs, lstm.forward_steps(a, hs, cs, Wh, Wh_T), Wh_T))
             else:
                 hs[0], hs[1:] = state, a
                 layers.append((rnn.forward_steps(hs, Wh),))
@@ -142,8 +142,8 @@ class CharRNN:
             Wx_key, Wh_key, b_key = self._keys(layer)
             hs = layers[layer][0]
             if lstm_cell:
-                _, gates, cs, tanh_cs = layers[layer]
-                da, _ = lstm.backward_steps(dh, gates, cs[:-1], tanh_cs, p[Wh_key])
+                _, gates, cs, tanh_cs, Wh_T = layers[layer]
+                da, _ = lstm.backward_steps(dh, gates, cs[:-1], tanh_cs, p[Wh_key], Wh_T)
             else:
                 da, _ = rnn.backward_steps(dh, hs, p[Wh_key])
             flat = da.reshape(T * N, -1)

@@ -109,23 +109,27 @@ def composed_loss_and_grads(model, x, y, states):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_char_rnn_fused_pass_is_the_layers_composed(cell, num_layers):
-    """loss_and_grads fuses the layers (time-major, the embedding folded into the first product):
-    the same numbers as embedding -> rnn/lstm_forward -> affine -> loss and back, from a carried state."""
-    model = CharRNN(vocab_size=9, hidden_size=6, cell=cell, seed=2, num_layers=num_layers)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_char_rnn_fused_pass_is_the_layers_composed(cell, num_layers, dtype):
+    """loss_and_grads fuses the layers (time-major, the embedding folded into the first product;
+    in float32 the LSTM's recurrent product in the other orientation): the same numbers as
+    embedding -> rnn/lstm_forward -> affine -> loss and back, from a carried state."""
+    model = CharRNN(vocab_size=9, hidden_size=6, cell=cell, seed=2, num_layers=num_layers, dtype=dtype)
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-6)
     rng = np.random.default_rng(4)
     x, y = rng.integers(9, size=(3, 7)), rng.integers(9, size=(3, 7))
-    h = lambda: 0.5 * rng.standard_normal((3, 6))
+    h = lambda: (0.5 * rng.standard_normal((3, 6))).astype(dtype)
     states = [(h(), h()) if cell == "lstm" else h() for _ in range(num_layers)]
     loss, grads, last = model.loss_and_grads(x, y, states[0] if num_layers == 1 else states)
     expected_loss, expected_grads, expected_last = composed_loss_and_grads(model, x, y, states)
-    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    assert loss == pytest.approx(expected_loss, rel=rtol)
     assert grads.keys() == expected_grads.keys() == model.params.keys()
     for k, g in grads.items():
-        np.testing.assert_allclose(g, expected_grads[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        assert g.dtype == dtype, k
+        np.testing.assert_allclose(g, expected_grads[k], rtol=rtol, atol=atol, err_msg=k)
     flat = lambda states: [a for s in states for a in (s if cell == "lstm" else (s,))]
     for got, expected in zip(flat(last if num_layers > 1 else [last]), flat(expected_last), strict=True):
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 
 def test_char_rnn_checks_its_inputs_once_with_clear_messages():
