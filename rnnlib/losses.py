@@ -70,7 +70,7 @@ def softmax_cross_entropy(scores, targets, weight):
     scores -= scores.max(axis=1, keepdims=True)            # log_softmax's steps, each done once
     target_scores = scores[rows, targets]
     np.exp(scores, out=scores)
-    sums = scores.sum(axis=1, keepdims=True)
+    sums = (scores @ np.ones(scores.shape[1], dtype=scores.dtype))[:, None]   # row sums; as a product, faster
     logp_target = (target_scores - np.log(sums[:, 0])).astype(np.float64)     # (M,)
     row_weight = weight if np.ndim(weight) == 0 else weight[:, 0]
     loss = -float((logp_target * row_weight).sum())
