@@ -2,7 +2,9 @@
 binary adder.
 
 Each model keeps its arrays in ``params`` (a dict, so the optimisers in rnnlib.optim apply) and
-shows its whole forward and backward in one short method, min-char-rnn style.
+shows its whole forward and backward in one method, min-char-rnn style: the layers' functions
+composed, or for CharRNN, which the course trains longest, their arithmetic fused (time-major, on
+the unchecked recurrences).
 """
 import numpy as np
 
@@ -115,7 +117,7 @@ class CharRNN:
 
         # Forward. Layer 0's input term needs no embedded sequence: e_t @ Wx = W_embed[x_t] @ Wx
         # is row x_t of the (V, G) table W_embed @ Wx, so a lookup replaces an (N T, E) @ (E, G) product.
-        layers, below = [], None
+        layers, below = [], None     # per layer: (hs,) for an RNN, (hs, gates, cs, tanh_cs, Wh_T) for an LSTM
         for layer, state in enumerate(states):
             Wx, Wh, b = (p[k] for k in self._keys(layer))
             if layer == 0:
