@@ -23,7 +23,10 @@ vectorised form: the input term x @ Wx + b for all T steps in one product, and e
 as one product over all steps. The per-step loop that students write in the notebooks computes the
 same numbers; rnn.step_forward/step_backward (and lstm's) show one step. Each module's public
 ``step_*`` functions are unchecked: they are for callers that have validated the inputs already
-(the models); everyone else calls the checked ``rnn_step_*``/``lstm_step_*``.
+(the models); everyone else calls the checked ``rnn_step_*``/``lstm_step_*``. Likewise the
+recurrences themselves, rnn.forward_steps/backward_steps and lstm.forward_steps/backward_steps
+(time-major, in place), and losses.softmax_cross_entropy: the sequence functions and CharRNN's
+fused training pass run on them.
 """
 from .threads import use_one_blas_thread
 

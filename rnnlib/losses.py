@@ -54,13 +54,26 @@ def temporal_softmax_loss(x, y, mask=None):
         raise ValueError(f"y: targets must lie in [0, {x.shape[2]}) (the last axis of x), "
                          f"got values in [{y.min()}, {y.max()}]")
     N, T, V = x.shape
-    flat, rows, targets = x.reshape(N * T, V), np.arange(N * T), y.reshape(-1)
-    shifted = flat - flat.max(axis=1, keepdims=True)      # log_softmax's steps, each done once
-    probs = np.exp(shifted)
-    sums = probs.sum(axis=1, keepdims=True)
-    logp_target = shifted[rows, targets] - np.log(sums[:, 0])            # (N * T,)
-    weight = (np.ones((N * T, 1)) if mask is None else mask.reshape(-1, 1)) / N   # each step's share
-    loss = -(logp_target * weight[:, 0]).sum()
-    probs *= weight / sums                   # weight * softmax(x), in one pass; then minus weight * onehot(y)
-    probs[rows, targets] -= weight[:, 0]
-    return float(loss), probs.reshape(N, T, V)
+    weight = 1.0 / N if mask is None else mask.reshape(-1, 1) / N   # each step's share of the loss
+    loss, dx = softmax_cross_entropy(x.reshape(N * T, V).copy(), y.reshape(-1), weight)
+    return loss, dx.reshape(N, T, V)
+
+
+def softmax_cross_entropy(scores, targets, weight):
+    """temporal_softmax_loss's arithmetic on rows, unchecked and in place.
+
+    scores (M, V) floats, overwritten by their gradient; targets (M,) ints in [0, V); weight: each
+    row's share of the loss, a float or an (M, 1) array. Returns (loss, dscores (M, V): the buffer
+    of scores), loss = -sum over rows of weight * log softmax(scores)[target] (a float).
+    """
+    rows = np.arange(len(targets))
+    scores -= scores.max(axis=1, keepdims=True)            # log_softmax's steps, each done once
+    target_scores = scores[rows, targets]
+    np.exp(scores, out=scores)
+    sums = (scores @ np.ones(scores.shape[1], dtype=scores.dtype))[:, None]   # row sums; as a product, faster
+    logp_target = (target_scores - np.log(sums[:, 0])).astype(np.float64)     # (M,)
+    row_weight = weight if np.ndim(weight) == 0 else weight[:, 0]
+    loss = -float((logp_target * row_weight).sum())
+    scores *= weight / sums                  # weight * softmax, in one pass; then minus weight * onehot
+    scores[rows, targets] -= row_weight
+    return loss, scores

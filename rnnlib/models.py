@@ -2,16 +2,18 @@
 binary adder.
 
 Each model keeps its arrays in ``params`` (a dict, so the optimisers in rnnlib.optim apply) and
-shows its whole forward and backward in one short method, min-char-rnn style.
+shows its whole forward and backward in one method, min-char-rnn style: the layers' functions
+composed, or for CharRNN, which the course trains longest, their arithmetic fused (time-major, on
+the unchecked recurrences).
 """
 import numpy as np
 
 from ._checks import check_array, check_positive
-from .layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
-from .losses import softmax, temporal_softmax_loss
+from .layers import temporal_affine_backward, temporal_affine_forward
+from .losses import softmax, softmax_cross_entropy, temporal_softmax_loss
 from .bidirectional import CELLS, bidirectional_backward, bidirectional_forward
 from . import lstm, rnn
-from .lstm import lstm_backward, lstm_forward, sigmoid
+from .lstm import sigmoid
 from .rnn import rnn_backward, rnn_forward
 
 
@@ -69,12 +71,20 @@ class CharRNN:
         return (h, h.copy()) if self.cell == "lstm" else h
 
     def _layer_states(self, state, N):
-        """The public state form -> a list of per-layer states."""
+        """The public state form -> a list of per-layer states, each checked: (N, H) arrays."""
         if state is None:
             return [self._zeros_state(N) for _ in range(self.num_layers)]
         states = [state] if self.num_layers == 1 else list(state)
         if len(states) != self.num_layers:
             raise ValueError(f"h0: expected a list of {self.num_layers} per-layer states, got {len(states)}")
+        shape = (N, self.hidden_size)
+        for s in states:
+            if self.cell == "lstm":
+                if not isinstance(s, (tuple, list)) or len(s) != 2:
+                    raise ValueError(f"h0: expected an LSTM state (h, c) of two {shape} arrays, got {type(s).__name__}")
+                check_array("h0", s[0], shape), check_array("c0", s[1], shape)
+            else:
+                check_array("h0", s, shape)
         return states
 
     def _public_state(self, states):
@@ -87,30 +97,70 @@ class CharRNN:
         (loss, grads, h_last): loss summed over time and averaged over N, grads like params,
         and the final state (same form as h0) to pass as h0 of the next batch in truncated
         BPTT. Gradients never flow into h0: that is the truncation.
-        """
-        p = self.params
-        check_array("y", y, x.shape, kind="int")
-        hs, emb_cache = embedding_forward(x, p["W_embed"])
-        caches, last = [], []
-        for layer, state in enumerate(self._layer_states(h0, x.shape[0])):
-            Wx, Wh, b = (p[k] for k in self._keys(layer))
-            if self.cell == "lstm":
-                hs, cache = lstm_forward(hs, state[0], Wx, Wh, b, c0=state[1])
-                last.append((hs[:, -1], cache[-1].f * cache[-1].prev_c + cache[-1].i * cache[-1].g))
-            else:
-                hs, cache = rnn_forward(hs, state, Wx, Wh, b)
-                last.append(hs[:, -1])
-            caches.append(cache)
-        scores, affine_cache = temporal_affine_forward(hs, p["V"], p["c"])
-        loss, dscores = temporal_softmax_loss(scores, y)
 
-        grads = {}
-        dhs, grads["V"], grads["c"] = temporal_affine_backward(dscores, affine_cache)
-        backward = lstm_backward if self.cell == "lstm" else rnn_backward
-        for layer in reversed(range(self.num_layers)):      # each layer's dx is the dh of the one below
-            dhs, _, *layer_grads = backward(dhs, caches[layer])
-            grads.update(zip(self._keys(layer), layer_grads))
-        grads["W_embed"] = embedding_backward(dhs, emb_cache)
+        The arithmetic of embedding_forward, rnn_forward (or lstm_forward), temporal_affine_forward,
+        temporal_softmax_loss and their backward passes, fused: everything time-major (T, N, ...),
+        each step a contiguous block, so no layer transposes or copies its input; the checks once,
+        here; and the embedding folded into the first layer's input product (see below).
+        """
+        p, V, H = self.params, self.vocab_size, self.hidden_size
+        dims = {}
+        check_array("x", x, ("N", "T"), dims, kind="int")
+        check_array("y", y, ("N", "T"), dims, kind="int")
+        for name, ids in (("x", x), ("y", y)):
+            if ids.size and (ids.min() < 0 or ids.max() >= V):
+                raise ValueError(f"{name}: ids must lie in [0, {V}) (the vocabulary), got values in [{ids.min()}, {ids.max()}]")
+        N, T = x.shape
+        states = self._layer_states(h0, N)
+        dtype = p["Wh"].dtype
+        lstm_cell = self.cell == "lstm"
+
+        # Forward. Layer 0's input term needs no embedded sequence: e_t @ Wx = W_embed[x_t] @ Wx
+        # is row x_t of the (V, G) table W_embed @ Wx, so a lookup replaces an (N T, E) @ (E, G) product.
+        layers, below = [], None     # per layer: (hs,) for an RNN, (hs, gates, cs, tanh_cs, Wh_T) for an LSTM
+        for layer, state in enumerate(states):
+            Wx, Wh, b = (p[k] for k in self._keys(layer))
+            if layer == 0:
+                a = (p["W_embed"] @ Wx + b)[x.T]                          # (T, N, G)
+            else:
+                a = (below.reshape(T * N, H) @ Wx).reshape(T, N, -1)
+                a += b
+            hs = np.empty((T + 1, N, H), dtype=dtype)
+            if lstm_cell:
+                cs, Wh_T = np.empty_like(hs), np.ascontiguousarray(Wh.T)    # Wh.T: for both passes
+                hs[0], cs[0] = state
+                layers.append((hs, a, cs, lstm.forward_steps(a, hs, cs, Wh, Wh_T), Wh_T))
+            else:
+                hs[0], hs[1:] = state, a
+                layers.append((rnn.forward_steps(hs, Wh),))
+            below = hs[1:]
+        top = below.reshape(T * N, H)
+        loss, dscores = softmax_cross_entropy(top @ p["V"] + p["c"], y.T.ravel(), 1.0 / N)
+
+        # Backward, layer by layer from the top: each layer's dx is the dh of the one below.
+        grads = {"V": top.T @ dscores, "c": dscores.sum(axis=0)}
+        dh = (dscores @ p["V"].T).reshape(T, N, H)
+        for layer in reversed(range(self.num_layers)):
+            Wx_key, Wh_key, b_key = self._keys(layer)
+            hs = layers[layer][0]
+            if lstm_cell:
+                _, gates, cs, tanh_cs, Wh_T = layers[layer]
+                da, _ = lstm.backward_steps(dh, gates, cs[:-1], tanh_cs, p[Wh_key], Wh_T)
+            else:
+                da, _ = rnn.backward_steps(dh, hs, p[Wh_key])
+            flat = da.reshape(T * N, -1)
+            grads[Wh_key], grads[b_key] = hs[:-1].reshape(T * N, H).T @ flat, flat.sum(axis=0)
+            if layer:
+                grads[Wx_key] = layers[layer - 1][0][1:].reshape(T * N, H).T @ flat
+                dh = (flat @ p[Wx_key].T).reshape(T, N, H)
+            else:
+                # The table's gradient: da summed over the positions of each id (one-hot rows times
+                # da, as embedding_backward does), then through the product W_embed @ Wx.
+                one_hot = np.zeros((V, T * N), dtype=dtype)
+                one_hot[x.T.ravel(), np.arange(T * N)] = 1.0
+                dtable = one_hot @ flat
+                grads[Wx_key], grads["W_embed"] = p["W_embed"].T @ dtable, dtable @ p[Wx_key].T
+        last = [(saved[0][-1].copy(), saved[2][-1].copy()) if lstm_cell else saved[0][-1].copy() for saved in layers]
         return loss, grads, self._public_state(last)
 
     def step(self, token, state=None):

@@ -32,7 +32,7 @@ def clip_grad_norm(grads, max_norm):
     if not isinstance(grads, dict):
         raise ValueError(f"grads: expected a dict name -> array, got {type(grads).__name__}")
     for k, g in grads.items():
-        if not (isinstance(g, np.ndarray) and np.issubdtype(g.dtype, np.floating)):
+        if not (isinstance(g, np.ndarray) and g.dtype.kind == "f"):      # a float array
             check_array(f"grads[{k!r}]", g, np.shape(g))       # raises: not a float array
     squares = 0.0
     for g in grads.values():       # in float64 (a float32 sum of squares can overflow), one dot each

@@ -86,24 +86,33 @@ def rnn_forward(x, h0, Wx, Wh, b):
     check_array("h0", h0, ("N", "H"), dims)
     _check_params(Wx, Wh, b, dims)
     N, T, D = x.shape
-    dtype = np.result_type(x, h0, Wx, Wh, b)
     # The input term does not depend on the state: one matrix product for all T steps is the same
-    # numbers as T small ones, and much faster. Only the recurrence must go step by step. The
-    # states are written time-major, into one buffer: each step is a contiguous (N, H) block, and
-    # the step's matrix product, bias and tanh go there in place, with no temporary per step.
+    # numbers as T small ones, and much faster. Only the recurrence must go step by step
+    # (forward_steps). The states are written time-major, into one buffer with h0 first: each
+    # step is a contiguous (N, H) block.
     xs = np.ascontiguousarray(x.transpose(1, 0, 2))                   # (T, N, D)
-    hs = (xs.reshape(T * N, D) @ Wx).reshape(T, N, -1).astype(dtype, copy=False)
-    hs += b
-    recurrent = np.empty_like(hs[0])
-    cache, prev_h = [], h0
-    for t in range(T):
-        next_h = hs[t]
-        next_h += np.matmul(prev_h, Wh, out=recurrent)
-        np.tanh(next_h, out=next_h)
-        cache.append(StepCache(xs[t], prev_h, Wx, Wh, b, next_h))
-        prev_h = next_h
-    h = np.ascontiguousarray(hs.transpose(1, 0, 2))   # a copy: changing h leaves the cache alone
+    hs = np.empty((T + 1, N, Wh.shape[0]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    hs[0] = h0
+    np.matmul(xs.reshape(T * N, D), Wx, out=hs[1:].reshape(T * N, -1))
+    hs[1:] += b
+    forward_steps(hs, Wh)
+    states = list(hs)     # one view per state: step t's next_h is step t + 1's prev_h, one array
+    cache = [StepCache(xs[t], states[t], Wx, Wh, b, states[t + 1]) for t in range(T)]
+    h = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))   # a copy: changing h leaves the cache alone
     return h, cache
+
+
+def forward_steps(hs, Wh):
+    """The recurrence of rnn_forward, unchecked and in place, time-major.
+
+    hs (T + 1, N, H): hs[0] is h0 and hs[t + 1] the input term x_t @ Wx + b of step t, which
+    becomes h_t = tanh(x_t @ Wx + b + h_{t-1} @ Wh). Wh (H, H). Returns hs.
+    """
+    recurrent = np.empty_like(hs[0])
+    for t in range(1, len(hs)):
+        hs[t] += np.matmul(hs[t - 1], Wh, out=recurrent)
+        np.tanh(hs[t], out=hs[t])
+    return hs
 
 
 def rnn_backward(dh, cache):
@@ -118,28 +127,37 @@ def rnn_backward(dh, cache):
     N, H = first.prev_h.shape
     check_array("dh", dh, (N, len(cache), H))
     T, Wx, Wh = len(cache), first.Wx, first.Wh
-    dtype = np.result_type(dh, first.next_h)
-    # Everything that does not depend on the recurrence is done for all T steps at once, before
-    # the loop: tanh' = 1 - next_h ** 2 and the time-major layout; each step is then one add,
-    # one multiply and one product with a contiguous Wh.T, in place.
-    dtanh = np.stack([c.next_h for c in cache]).astype(dtype, copy=False)     # (T, N, H)
-    np.multiply(dtanh, dtanh, out=dtanh)
-    np.subtract(1.0, dtanh, out=dtanh)
-    da = np.empty((T, N, H), dtype=dtype)                                     # time-major: contiguous steps
-    dh_t = dh.transpose(1, 0, 2)
-    Wh_T = np.ascontiguousarray(Wh.T, dtype=dtype)
-    dprev_h = np.zeros((N, H), dtype=dtype)
-    for t in reversed(range(T)):
-        # h_t feeds both the output at t and the next step: its gradient is the sum of both.
-        np.add(dh_t[t], dprev_h, out=da[t])
-        da[t] *= dtanh[t]
-        np.matmul(da[t], Wh_T, out=dprev_h)
+    # Time-major, as rnn_forward keeps them: the states with h0 first, and the upstream gradients
+    # (a copy, which backward_steps turns into the pre-activations' gradients in place).
+    hs = np.stack([first.prev_h] + [c.next_h for c in cache])                # (T + 1, N, H)
+    da = dh.transpose(1, 0, 2).astype(np.result_type(dh, hs), order="C")     # (T, N, H)
+    _, dh0 = backward_steps(da, hs, Wh)
     # The weights are shared by every step, so their gradients are sums over t of each step's
     # contribution (as step_backward computes them). Grouped into one product per weight:
     flat = da.reshape(T * N, H)
     dWx = np.concatenate([c.x for c in cache]).T @ flat
-    dWh = np.concatenate([c.prev_h for c in cache]).T @ flat
-    return (flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dprev_h, dWx, dWh, flat.sum(axis=0)
+    dWh = hs[:-1].reshape(T * N, H).T @ flat
+    return (flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dh0, dWx, dWh, flat.sum(axis=0)
+
+
+def backward_steps(dh, hs, Wh):
+    """The recurrence of rnn_backward, unchecked and in place, time-major.
+
+    dh (T, N, H): the gradients that reach each h_t from outside the recurrence (e.g. the output
+    layer); it becomes da, the gradients of the pre-activations. hs (T + 1, N, H): h0, h_1..h_T
+    as forward_steps leaves them. Wh (H, H). Returns (da (T, N, H), dh0 (N, H)).
+    """
+    # tanh' = 1 - h_t ** 2 does not depend on the recurrence: for all T steps at once.
+    dtanh = np.multiply(hs[1:], hs[1:], dtype=dh.dtype)
+    np.subtract(1.0, dtanh, out=dtanh)
+    Wh_T = np.ascontiguousarray(Wh.T, dtype=dh.dtype)
+    dprev_h = np.zeros_like(dh[0])
+    for t in reversed(range(len(dh))):
+        # h_t feeds both the output at t and the next step: its gradient is the sum of both.
+        dh[t] += dprev_h
+        dh[t] *= dtanh[t]
+        np.matmul(dh[t], Wh_T, out=dprev_h)
+    return dh, dprev_h
 
 
 class TimeRNN:

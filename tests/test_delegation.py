@@ -6,7 +6,8 @@ that kernel) and as the autograder runs it (instructor.execute.ResilientExecute:
 grader, the student's functions in the sandboxed kernel whose rnnlib is stripped). Each test cell
 must pass in both or fail in both, with the same first line of the message. The answers: the
 solution; for each exercise, an answer that only calls its rnnlib reference (Lesson's
-delegating_answer); and answers that call rnnlib helpers the lesson allows.
+delegating_answer); answers that compute it with one of rnnlib's unchecked cores (refused too); and
+answers that call rnnlib helpers the lesson allows.
 """
 import nbformat
 import pytest
@@ -60,6 +61,60 @@ HELPERS = {
 }
 
 
+# Answers that compute the exercise with one of rnnlib's unchecked cores (the fast time-major steps
+# the models call): refused as delegation in both, like a call of the reference itself.
+CORES = {
+    "01_forward_pass": {"rnn_forward": '''def rnn_forward(x, h0, Wx, Wh, b):
+    import rnnlib.rnn as R
+    N, T, D = x.shape
+    hs = np.empty((T + 1, N, Wh.shape[0]))
+    hs[0], hs[1:] = h0, x.transpose(1, 0, 2) @ Wx + b
+    R.forward_steps(hs, Wh)
+    return hs[1:].transpose(1, 0, 2).copy(), [(x[:, t], hs[t], Wx, Wh, b, hs[t + 1]) for t in range(T)]
+'''},
+    "02_softmax_stability": {"temporal_softmax_loss": '''def temporal_softmax_loss(x, y, mask=None):
+    from rnnlib.losses import softmax_cross_entropy
+    N, T, V = x.shape
+    weight = 1.0 / N if mask is None else mask.reshape(-1, 1) / N
+    loss, dx = softmax_cross_entropy(x.reshape(N * T, V).copy(), y.reshape(-1), weight)
+    return loss, dx.reshape(N, T, V)
+'''},
+    "03_bptt": {"rnn_backward": '''def rnn_backward(dh, cache):
+    import rnnlib.rnn as R
+    T, (_, h0, Wx, Wh, _, _) = len(cache), cache[0]
+    hs = np.stack([h0] + [c[5] for c in cache])
+    da, dh0 = R.backward_steps(dh.transpose(1, 0, 2).copy(), hs, Wh)
+    flat = da.reshape(-1, da.shape[-1])
+    dx = (flat @ Wx.T).reshape(T, -1, Wx.shape[0]).transpose(1, 0, 2)
+    dWx = np.concatenate([c[0] for c in cache]).T @ flat
+    return dx, dh0, dWx, hs[:-1].reshape(flat.shape).T @ flat, flat.sum(axis=0)
+'''},
+    "07_lstm": {"lstm_forward": '''def lstm_forward(x, h0, Wx, Wh, b, c0=None):
+    import rnnlib.lstm as L
+    N, T, D = x.shape
+    H = h0.shape[1]
+    gates = x.transpose(1, 0, 2) @ Wx + b
+    hs, cs = np.empty((T + 1, N, H)), np.empty((T + 1, N, H))
+    hs[0], cs[0] = h0, np.zeros_like(h0) if c0 is None else c0
+    tanh_cs = L.forward_steps(gates, hs, cs, Wh)
+    i, f, o, g = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
+    return hs[1:].transpose(1, 0, 2).copy(), [(x[:, t], hs[t], cs[t], Wx, Wh, i[t], f[t], o[t], g[t], tanh_cs[t])
+                                              for t in range(T)]
+''', "lstm_backward": '''def lstm_backward(dh, cache):
+    import rnnlib.lstm as L
+    T, (_, _, _, Wx, Wh, *_) = len(cache), cache[0]
+    gates = np.stack([np.concatenate(c[5:9], axis=1) for c in cache])
+    prev_cs, tanh_cs = np.stack([c[2] for c in cache]), np.stack([c[9] for c in cache])
+    da, dh0 = L.backward_steps(dh.transpose(1, 0, 2).copy(), gates, prev_cs, tanh_cs, Wh)
+    flat = da.reshape(-1, da.shape[-1])
+    dx = (flat @ Wx.T).reshape(T, -1, Wx.shape[0]).transpose(1, 0, 2)
+    dWx = np.concatenate([c[0] for c in cache]).T @ flat
+    dWh = np.concatenate([c[1] for c in cache]).T @ flat
+    return dx, dh0, dWx, dWh, flat.sum(axis=0)
+'''},
+}
+
+
 def _code(source, grade_id=None):
     cell = nbformat.v4.new_code_cell(source)
     if grade_id:   # a test cell, as the autograder recognises it
@@ -75,6 +130,7 @@ def cases(lesson):
         found.append(("delegating", exercise, lesson.delegating_answer(exercise)))
         found.append(("rel_error helper", exercise, WRAPPED.format(f=exercise)))
     found += [("helper", exercise, source) for exercise, source in HELPERS.get(lesson.assignment, {}).items()]
+    found += [("core", exercise, source) for exercise, source in CORES.get(lesson.assignment, {}).items()]
     return found
 
 
@@ -133,7 +189,7 @@ def test_validate_and_autograder_agree(lesson, grading_config, tmp_path):
     in_kernel, in_grader = verdicts(validate), verdicts(graded)
     for gid, (case, exercise) in table.items():
         assert in_kernel[gid] == in_grader[gid], f"{case} {exercise}: Validate and the autograder disagree"
-        if case == "delegating":
-            assert "runs rnnlib's reference implementation" in in_kernel[gid], f"{exercise} delegated and passed"
+        if case in ("delegating", "core"):
+            assert "runs rnnlib's reference implementation" in in_kernel[gid], f"{exercise} delegated ({case}) and passed"
         else:
             assert in_kernel[gid] is None, f"{case} {exercise} failed: {in_kernel[gid]}"

@@ -5,6 +5,10 @@ import pytest
 from rnnlib.data import (Vocab, all_binary_addition_pairs, binary_addition_batch, first_bit_batch, lookahead_batch,
                          random_binary_addition_batch)
 from rnnlib.gradcheck import compare, numerical_gradient
+from rnnlib.layers import embedding_backward, embedding_forward, temporal_affine_backward, temporal_affine_forward
+from rnnlib.losses import temporal_softmax_loss
+from rnnlib.lstm import lstm_backward, lstm_forward
+from rnnlib.rnn import rnn_backward, rnn_forward
 from rnnlib.models import BinaryAdder, CharRNN, SequenceTagger
 from rnnlib.optim import Adam, clip_grad_norm
 
@@ -76,6 +80,71 @@ def test_char_rnn_gradients_match_numerical(cell):
     rng = np.random.default_rng(3)
     x, y = rng.integers(7, size=(2, 6)), rng.integers(7, size=(2, 6))
     assert_model_gradients_match_numerical(model, lambda: model.loss_and_grads(x, y))
+
+
+def composed_loss_and_grads(model, x, y, states):
+    """CharRNN's loss, gradients and last states, from the lesson-facing layer functions."""
+    p, lstm = model.params, model.cell == "lstm"
+    hs, emb_cache = embedding_forward(x, p["W_embed"])
+    caches, last = [], []
+    for layer, state in enumerate(states):
+        Wx, Wh, b = (p[k] for k in model._keys(layer))
+        if lstm:
+            hs, cache = lstm_forward(hs, state[0], Wx, Wh, b, c0=state[1])
+            last.append((hs[:, -1], cache[-1].f * cache[-1].prev_c + cache[-1].i * cache[-1].g))
+        else:
+            hs, cache = rnn_forward(hs, state, Wx, Wh, b)
+            last.append(hs[:, -1])
+        caches.append(cache)
+    scores, affine_cache = temporal_affine_forward(hs, p["V"], p["c"])
+    loss, dscores = temporal_softmax_loss(scores, y)
+    grads = {}
+    dhs, grads["V"], grads["c"] = temporal_affine_backward(dscores, affine_cache)
+    for layer in reversed(range(len(states))):
+        dhs, _, *layer_grads = (lstm_backward if lstm else rnn_backward)(dhs, caches[layer])
+        grads.update(zip(model._keys(layer), layer_grads))
+    grads["W_embed"] = embedding_backward(dhs, emb_cache)
+    return loss, grads, last
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_char_rnn_fused_pass_is_the_layers_composed(cell, num_layers, dtype):
+    """loss_and_grads fuses the layers (time-major, the embedding folded into the first product;
+    in float32 the LSTM's recurrent product in the other orientation): the same numbers as
+    embedding -> rnn/lstm_forward -> affine -> loss and back, from a carried state."""
+    model = CharRNN(vocab_size=9, hidden_size=6, cell=cell, seed=2, num_layers=num_layers, dtype=dtype)
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-6)
+    rng = np.random.default_rng(4)
+    x, y = rng.integers(9, size=(3, 7)), rng.integers(9, size=(3, 7))
+    h = lambda: (0.5 * rng.standard_normal((3, 6))).astype(dtype)
+    states = [(h(), h()) if cell == "lstm" else h() for _ in range(num_layers)]
+    loss, grads, last = model.loss_and_grads(x, y, states[0] if num_layers == 1 else states)
+    expected_loss, expected_grads, expected_last = composed_loss_and_grads(model, x, y, states)
+    assert loss == pytest.approx(expected_loss, rel=rtol)
+    assert grads.keys() == expected_grads.keys() == model.params.keys()
+    for k, g in grads.items():
+        assert g.dtype == dtype, k
+        np.testing.assert_allclose(g, expected_grads[k], rtol=rtol, atol=atol, err_msg=k)
+    flat = lambda states: [a for s in states for a in (s if cell == "lstm" else (s,))]
+    for got, expected in zip(flat(last if num_layers > 1 else [last]), flat(expected_last), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+def test_char_rnn_checks_its_inputs_once_with_clear_messages():
+    model = CharRNN(5, 4, cell="lstm")
+    x = np.zeros((2, 3), dtype=int)
+    with pytest.raises(ValueError, match=r"x: ids must lie in \[0, 5\)"):
+        model.loss_and_grads(x + 5, x)
+    with pytest.raises(ValueError, match=r"y: expected shape \(N, T\) = \(2, 3\), got \(2, 4\)"):
+        model.loss_and_grads(x, np.zeros((2, 4), dtype=int))
+    with pytest.raises(ValueError, match="x: expected an integer array"):
+        model.loss_and_grads(x.astype(float), x)
+    with pytest.raises(ValueError, match=r"c0: expected shape \(2, 4\), got \(2, 5\)"):
+        model.loss_and_grads(x, x, (np.zeros((2, 4)), np.zeros((2, 5))))
+    with pytest.raises(ValueError, match=r"h0: expected an LSTM state \(h, c\)"):
+        model.loss_and_grads(x, x, np.zeros((2, 4)))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])

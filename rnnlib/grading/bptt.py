@@ -11,7 +11,7 @@ LESSON = Lesson(
     exercises={"numerical_gradient": "gradcheck:numerical_gradient", "rnn_step_backward": "rnn:rnn_step_backward",
                "rnn_backward": "rnn:rnn_backward", "temporal_affine_backward": "layers:temporal_affine_backward",
                "TimeRNN": "rnn:TimeRNN"},
-    cores=("gradcheck:numerical_gradient_array", "rnn:step_backward"),
+    cores=("gradcheck:numerical_gradient_array", "rnn:step_backward", "rnn:backward_steps"),
 )
 
 

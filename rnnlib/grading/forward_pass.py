@@ -9,7 +9,7 @@ LESSON = Lesson(
     "01_forward_pass",
     exercises={"rnn_step_forward": "rnn:rnn_step_forward", "rnn_forward": "rnn:rnn_forward",
                "temporal_affine_forward": "layers:temporal_affine_forward"},
-    cores=("rnn:step_forward",),
+    cores=("rnn:step_forward", "rnn:forward_steps"),
 )
 
 

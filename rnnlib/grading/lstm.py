@@ -11,8 +11,8 @@ LESSON = Lesson(
                "lstm_step_backward": "lstm:lstm_step_backward", "lstm_backward": "lstm:lstm_backward",
                "gru_step_forward": "gru:gru_step_forward", "gru_step_backward": "gru:gru_step_backward"},
     # gru_forward and gru_backward compute a step's answer too (a sequence of T = 1).
-    cores=("lstm:step_forward", "lstm:step_backward", "gru:step_forward", "gru:step_backward", "gru:gru_forward",
-           "gru:gru_backward"),
+    cores=("lstm:step_forward", "lstm:step_backward", "lstm:forward_steps", "lstm:backward_steps", "gru:step_forward",
+           "gru:step_backward", "gru:gru_forward", "gru:gru_backward"),
 )
 
 

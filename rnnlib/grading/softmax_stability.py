@@ -9,7 +9,7 @@ LESSON = Lesson(
     "02_softmax_stability",
     exercises={"softmax": "losses:softmax", "log_softmax": "losses:log_softmax",
                "temporal_softmax_loss": "losses:temporal_softmax_loss"},
-    cores=("losses:logsumexp", "gradflow:softmax_overflow"),
+    cores=("losses:logsumexp", "losses:softmax_cross_entropy", "gradflow:softmax_overflow"),
 )
 
 
