@@ -71,7 +71,7 @@ def late(layout, assignment):
 class _Cell(NamedTuple):
     """What a summary needs of one of nbgrader's Grade rows (read while the database session is open)."""
     name: str
-    score: float       # the points, less a late penalty (never below 0: nbgrader's export does the same)
+    score: float
     max_score: float
     auto_score: float | None
     code: bool
