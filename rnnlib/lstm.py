@@ -128,37 +128,33 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     return h, cache
 
 
-def forward_steps(gates, hs, cs, Wh, Wh_T=None):
+def forward_steps(gates, hs, cs, Wh):
     """The recurrence of lstm_forward, unchecked and in place, time-major.
 
     gates (T, N, 4H): the input terms x_t @ Wx + b of every step; each becomes that step's gates,
     σ(a) in the i, f, o columns and tanh(a) in the g columns. hs, cs (T + 1, N, H): hs[0], cs[0]
-    hold h0, c0; step t writes h_t, c_t into hs[t + 1], cs[t + 1]. Wh (H, 4H); Wh_T (4H, H):
-    Wh.T as a contiguous array, if the caller has it (the backward pass needs it too).
+    hold h0, c0; step t writes h_t, c_t into hs[t + 1], cs[t + 1]. Wh (H, 4H).
     Returns tanh_cs (T, N, H): tanh(c_t), which the backward pass needs.
     """
     T, N, G = gates.shape
     H = G // 4
-    # OpenBLAS takes the float32 product h @ Wh about 20% faster as (Wh.T @ h.T).T (at N = 32,
-    # H = 256: 230 against 283 µs per step; in float64 it is slower, 580 against 406 µs).
-    transposed = Wh_T is not None and gates.dtype == np.float32
+    # σ(a) = (1 + tanh(a / 2)) / 2, so one tanh per step serves all four gates, and it never
+    # overflows. The halving is folded into the input terms (all steps at once) and into a copy
+    # of Wh. Three array operations per step instead of five (negate, exp, add, invert, tanh):
+    # 25% faster per step at H = 16, 6% at H = 256, and the same numbers to round-off.
+    gates[:, :, :3 * H] *= 0.5
+    Wh = Wh.copy()
+    Wh[:, :3 * H] *= 0.5
     tanh_cs = np.empty((T, N, H), dtype=gates.dtype)
-    recurrent, ig = np.empty((G, N) if transposed else (N, G), dtype=gates.dtype), np.empty((N, H), dtype=gates.dtype)
+    recurrent, ig = np.empty((N, G), dtype=gates.dtype), np.empty((N, H), dtype=gates.dtype)
     for t in range(T):
         a = gates[t]
-        if transposed:
-            a += np.matmul(Wh_T, hs[t].T, out=recurrent).T
-        else:
-            a += np.matmul(hs[t], Wh, out=recurrent)
-        # σ(a) = 1 / (1 + exp(-a)) for i, f, o at once (adjacent columns); where exp(-a)
-        # overflows to inf, 1 / inf = 0 is the exact limit.
+        a += np.matmul(hs[t], Wh, out=recurrent)
+        np.tanh(a, out=a)                     # tanh(a / 2) in the i, f, o columns, g = tanh(a)
         ifo = a[:, :3 * H]
-        np.negative(ifo, out=ifo)
-        with np.errstate(over="ignore"):
-            np.exp(ifo, out=ifo)
-        ifo += 1.0
-        np.reciprocal(ifo, out=ifo)
-        g = np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
+        ifo *= 0.5
+        ifo += 0.5
+        g = a[:, 3 * H:]
         next_c = np.multiply(a[:, H:2 * H], cs[t], out=cs[t + 1])        # c_t = f ⊙ c_{t-1} + i ⊙ g
         next_c += np.multiply(a[:, :H], g, out=ig)
         np.multiply(a[:, 2 * H:3 * H], np.tanh(next_c, out=tanh_cs[t]), out=hs[t + 1])   # h_t = o ⊙ tanh(c_t)
@@ -190,13 +186,12 @@ def lstm_backward(dh, cache):
     return (flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dh0, dWx, dWh, flat.sum(axis=0)
 
 
-def backward_steps(dh, gates, prev_cs, tanh_cs, Wh, Wh_T=None):
+def backward_steps(dh, gates, prev_cs, tanh_cs, Wh):
     """The recurrence of lstm_backward, unchecked, time-major.
 
     dh (T, N, H): the gradients that reach each h_t from outside the recurrence (e.g. the output
     layer); gates (T, N, 4H): σ(i, f, o) and tanh(g) of every step, as forward_steps leaves them;
-    prev_cs (T, N, H): c_{t-1} of every step; tanh_cs (T, N, H): tanh(c_t); Wh (H, 4H);
-    Wh_T (4H, H): Wh.T as a contiguous array, if the caller has it.
+    prev_cs (T, N, H): c_{t-1} of every step; tanh_cs (T, N, H): tanh(c_t); Wh (H, 4H).
     Returns da (T, N, 4H), the gradients of the gates' pre-activations, and dh0 (N, H).
     """
     T, N, G = gates.shape
@@ -216,7 +211,7 @@ def backward_steps(dh, gates, prev_cs, tanh_cs, Wh, Wh_T=None):
     np.subtract(1.0, dh_to_dc, out=dh_to_dc)
     dh_to_dc *= o
     da = np.empty((T, N, G), dtype=gates.dtype)           # time-major: contiguous steps
-    Wh_T = np.ascontiguousarray(Wh.T, dtype=gates.dtype) if Wh_T is None else Wh_T
+    Wh_T = np.ascontiguousarray(Wh.T, dtype=gates.dtype)
     dprev_h, dprev_c = np.zeros((N, H), dtype=gates.dtype), np.zeros((N, H), dtype=gates.dtype)
     da4, local4 = da.reshape(T, N, 4, H), local.reshape(T, N, 4, H)       # the gates as an axis
     for t in reversed(range(T)):

@@ -117,7 +117,7 @@ class CharRNN:
 
         # Forward. Layer 0's input term needs no embedded sequence: e_t @ Wx = W_embed[x_t] @ Wx
         # is row x_t of the (V, G) table W_embed @ Wx, so a lookup replaces an (N T, E) @ (E, G) product.
-        layers, below = [], None     # per layer: (hs,) for an RNN, (hs, gates, cs, tanh_cs, Wh_T) for an LSTM
+        layers, below = [], None     # per layer: (hs,) for an RNN, (hs, gates, cs, tanh_cs) for an LSTM
         for layer, state in enumerate(states):
             Wx, Wh, b = (p[k] for k in self._keys(layer))
             if layer == 0:
@@ -127,9 +127,9 @@ class CharRNN:
                 a += b
             hs = np.empty((T + 1, N, H), dtype=dtype)
             if lstm_cell:
-                cs, Wh_T = np.empty_like(hs), np.ascontiguousarray(Wh.T)    # Wh.T: for both passes
+                cs = np.empty_like(hs)
                 hs[0], cs[0] = state
-                layers.append((hs, a, cs, lstm.forward_steps(a, hs, cs, Wh, Wh_T), Wh_T))
+                layers.append((hs, a, cs, lstm.forward_steps(a, hs, cs, Wh)))
             else:
                 hs[0], hs[1:] = state, a
                 layers.append((rnn.forward_steps(hs, Wh),))
@@ -144,8 +144,8 @@ class CharRNN:
             Wx_key, Wh_key, b_key = self._keys(layer)
             hs = layers[layer][0]
             if lstm_cell:
-                _, gates, cs, tanh_cs, Wh_T = layers[layer]
-                da, _ = lstm.backward_steps(dh, gates, cs[:-1], tanh_cs, p[Wh_key], Wh_T)
+                _, gates, cs, tanh_cs = layers[layer]
+                da, _ = lstm.backward_steps(dh, gates, cs[:-1], tanh_cs, p[Wh_key])
             else:
                 da, _ = rnn.backward_steps(dh, hs, p[Wh_key])
             flat = da.reshape(T * N, -1)
