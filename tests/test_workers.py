@@ -149,7 +149,7 @@ def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_r
 
     assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
     assert gradebook_rows(layout.db_url) == serial
-    runs = [int(n) for n in re.findall(r"grading (\d+) submissions", log.read_text() + capsys.readouterr().out)]
+    runs = [int(n) for n in re.findall(r"grading (\d+) submissions? on", log.read_text() + capsys.readouterr().out)]
     assert runs == [SUBMISSIONS, SUBMISSIONS - after_restart, left]        # each run: exactly who was left
 
 
@@ -178,7 +178,7 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(seri
 
     monkeypatch.undo()
     assert autograde_with_workers(layout, one, {"workers": 2}) == 0
-    assert "grading 1 submissions on 2 workers (2 already graded: skipped)" in capsys.readouterr().out
+    assert "grading 1 submission on 2 workers (2 already graded: skipped)" in capsys.readouterr().out
     assert gradebook_rows(layout.db_url) == rows
 
 
