@@ -75,7 +75,8 @@ def autograde_with_workers(layout, todo, opts):
     work = [(a, s) for a in todo for s in layout.students(a) if workers.needs_grading(layout, a, s)]
     skipped = sum(len(layout.students(a)) for a in todo) - len(work)
     where = f"the Dask cluster at {opts['scheduler']}" if opts.get("scheduler") else f"{opts['workers']} workers"
-    print(f"grading {len(work)} submission{'' if len(work) == 1 else 's'} on {where}" + (f" ({skipped} already graded: skipped)" if skipped else ""),
+    noun = "submission" if len(work) == 1 else "submissions"
+    print(f"grading {len(work)} {noun} on {where}" + (f" ({skipped} already graded: skipped)" if skipped else ""),
           flush=True)
     failed = {}
     if work:

@@ -100,21 +100,51 @@ def gru_forward(x, h0, Wx, Wh, b):
     check_array("x", x, ("N", "T", "D"), dims)
     check_array("h0", h0, ("N", "H"), dims)
     _check_params(Wx, Wh, b, dims)
-    (N, T, _), H = x.shape, h0.shape[1]
-    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wx, Wh, b))
-    # The input term does not depend on the state: one product for all T steps (as lstm_forward).
-    xWx_b = np.ascontiguousarray((x @ Wx + b).transpose(1, 0, 2))     # (T, N, 3H)
-    cache, prev_h = [], h0
+    (N, T, D), H = x.shape, h0.shape[1]
+    dtype = np.result_type(x, h0, Wx, Wh, b)
+    # The input term does not depend on the state: one product for all T steps (as lstm_forward),
+    # then the recurrence step by step (forward_steps), time-major; the cache's arrays are views.
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))                   # (T, N, D)
+    gates = np.empty((T, N, 3 * H), dtype=dtype)
+    np.matmul(xs.reshape(T * N, D), Wx, out=gates.reshape(T * N, 3 * H))
+    gates += b
+    hs = np.empty((T + 1, N, H), dtype=dtype)
+    hs[0] = h0
+    hns = forward_steps(gates, hs, Wh)
+    r, z, n = (gates[:, :, k * H:(k + 1) * H] for k in range(3))
+    cache = [GRUStepCache(xs[t], hs[t], Wx, Wh, r[t], z[t], n[t], hns[t]) for t in range(T)]
+    return np.ascontiguousarray(hs[1:].transpose(1, 0, 2)), cache     # a copy: changing h leaves the cache alone
+
+
+def forward_steps(gates, hs, Wh):
+    """The recurrence of gru_forward, unchecked and in place, time-major.
+
+    gates (T, N, 3H): the input terms x_t @ Wx + b of every step; each becomes that step's r, z, n.
+    hs (T + 1, N, H): hs[0] holds h0; step t writes h_t into hs[t + 1]. Wh (H, 3H).
+    Returns hns (T, N, H): h_{t-1} @ Wh_n of every step, the term the reset gate scales.
+    """
+    T, N, G = gates.shape
+    H = G // 3
+    # σ(a) = (1 + tanh(a / 2)) / 2, as in lstm.forward_steps: the halving folded into the input
+    # terms and a copy of Wh, so one tanh serves both gates.
+    gates[:, :, :2 * H] *= 0.5
+    Wh = Wh.copy()
+    Wh[:, :2 * H] *= 0.5
+    recurrent, rhn = np.empty((T, N, G), dtype=gates.dtype), np.empty((N, H), dtype=gates.dtype)
     for t in range(T):
-        # The rest of each step is step_forward's, written out so that the whole answer is here.
-        a, ah = xWx_b[t], prev_h @ Wh
-        r, z = sigmoid(a[:, :H] + ah[:, :H]), sigmoid(a[:, H:2 * H] + ah[:, H:2 * H])
-        hn = ah[:, 2 * H:]
-        n = np.tanh(a[:, 2 * H:] + r * hn)
-        h[:, t] = next_h = (1 - z) * n + z * prev_h
-        cache.append(GRUStepCache(x[:, t], prev_h, Wx, Wh, r, z, n, hn))
-        prev_h = next_h
-    return h, cache
+        a, ah = gates[t], np.matmul(hs[t], Wh, out=recurrent[t])
+        rz = a[:, :2 * H]
+        rz += ah[:, :2 * H]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        n += np.multiply(r, ah[:, 2 * H:], out=rhn)
+        np.tanh(n, out=n)
+        next_h = np.subtract(hs[t], n, out=hs[t + 1])     # h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} = n + z ⊙ (h_{t-1} - n)
+        next_h *= z
+        next_h += n
+    return recurrent[:, :, 2 * H:]
 
 
 def gru_backward(dh, cache):
@@ -130,20 +160,56 @@ def gru_backward(dh, cache):
     T = len(cache)
     check_array("dh", dh, (N, T, H))
     dtype = np.result_type(dh, first.r)
-    da, dah = np.empty((T, N, 3 * H), dtype=dtype), np.empty((T, N, 3 * H), dtype=dtype)
-    dprev_h = np.zeros((N, H), dtype=dtype)
-    for t in reversed(range(T)):
-        # h_t feeds both the output at t and step t+1: its gradient is the sum of both.
-        # The gate gradients are step_backward's, written out here as in gru_forward.
-        c, dnext_h = cache[t], dh[:, t] + dprev_h
-        da_n = dnext_h * (1 - c.z) * (1 - c.n ** 2)
-        da_r = da_n * c.hn * c.r * (1 - c.r)
-        da_z = dnext_h * (c.prev_h - c.n) * c.z * (1 - c.z)
-        da[t] = np.concatenate([da_r, da_z, da_n], axis=1)
-        dah[t] = np.concatenate([da_r, da_z, da_n * c.r], axis=1)
-        dprev_h = dnext_h * c.z + dah[t] @ first.Wh.T
+    # Time-major, as gru_forward keeps them (each step a contiguous block).
+    gates = np.stack([np.concatenate([c.r, c.z, c.n], axis=1) for c in cache]).astype(dtype, copy=False)
+    prev_hs, hns = (np.stack([getattr(c, k) for c in cache]).astype(dtype, copy=False) for k in ("prev_h", "hn"))
+    da, dah, dh0 = backward_steps(dh.transpose(1, 0, 2).astype(dtype), gates, prev_hs, hns, first.Wh)
     # Each weight's gradient is the sum over t of the steps' contributions, as one product.
     flat, flat_h = da.reshape(T * N, 3 * H), dah.reshape(T * N, 3 * H)
     dWx = np.concatenate([c.x for c in cache]).T @ flat
-    dWh = np.concatenate([c.prev_h for c in cache]).T @ flat_h
-    return (flat @ first.Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dprev_h, dWx, dWh, flat.sum(axis=0)
+    dWh = prev_hs.reshape(T * N, H).T @ flat_h
+    return (flat @ first.Wx.T).reshape(T, N, -1).transpose(1, 0, 2), dh0, dWx, dWh, flat.sum(axis=0)
+
+
+def backward_steps(dh, gates, prev_hs, hns, Wh):
+    """The recurrence of gru_backward, unchecked, time-major.
+
+    dh (T, N, H): the gradients that reach each h_t from outside the recurrence (overwritten);
+    gates (T, N, 3H): r, z, n of every step, as forward_steps leaves them; prev_hs (T, N, H):
+    h_{t-1} of every step; hns (T, N, H): h_{t-1} @ Wh_n; Wh (H, 3H).
+    Returns da (T, N, 3H), the gradients of the input terms x_t @ Wx + b; dah (T, N, 3H), those
+    of the recurrent terms h_{t-1} @ Wh (the reset gate scales the candidate's); dh0 (N, H).
+    """
+    T, N, G = gates.shape
+    H = G // 3
+    r, z, n = gates[:, :, :H], gates[:, :, H:2 * H], gates[:, :, 2 * H:]
+    # What does not depend on the recurrence, for all T steps at once (step_backward's products,
+    # regrouped): da_n = dh_t ⊙ (1 - z)(1 - n²), da_z = dh_t ⊙ (h_{t-1} - n) z (1 - z) and
+    # da_r = da_n ⊙ hn r (1 - r).
+    local = np.empty((T, N, G), dtype=gates.dtype)
+    local_r, local_z, local_n = local[:, :, :H], local[:, :, H:2 * H], local[:, :, 2 * H:]
+    np.subtract(1.0, r, out=local_r)
+    local_r *= r
+    local_r *= hns
+    np.subtract(1.0, z, out=local_z)
+    local_z *= z
+    local_z *= prev_hs - n
+    np.multiply(n, n, out=local_n)
+    np.subtract(1.0, local_n, out=local_n)
+    local_n *= 1.0 - z
+    da, dah = np.empty((T, N, G), dtype=gates.dtype), np.empty((T, N, G), dtype=gates.dtype)
+    da3, dah3, local3 = (a.reshape(T, N, 3, H) for a in (da, dah, local))      # the gates as an axis
+    Wh_T = np.ascontiguousarray(Wh.T, dtype=gates.dtype)
+    dprev_h, straight = np.zeros((N, H), dtype=gates.dtype), np.empty((N, H), dtype=gates.dtype)
+    for t in reversed(range(T)):
+        # h_t feeds both the output at t and step t+1: its gradient is the sum of both.
+        dnext_h = dh[t]
+        dnext_h += dprev_h
+        np.multiply(dnext_h[:, None, :], local3[t, :, 1:], out=da3[t, :, 1:])     # da_z, da_n
+        np.multiply(da3[t, :, 2], local3[t, :, 0], out=da3[t, :, 0])              # da_r
+        dah[t, :, :2 * H] = da[t, :, :2 * H]
+        np.multiply(da3[t, :, 2], r[t], out=dah3[t, :, 2])                        # the reset gate scales hn
+        # prev_h reaches next_h twice: through the gates' products and straight along z ⊙ prev_h.
+        np.matmul(dah[t], Wh_T, out=dprev_h)
+        dprev_h += np.multiply(dnext_h, z[t], out=straight)
+    return da, dah, dprev_h

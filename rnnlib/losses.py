@@ -44,19 +44,24 @@ def temporal_softmax_loss(x, y, mask=None):
     Returns loss (float: summed over time, averaged over the batch N) and dx (N, T, V).
     The gradient of each step's loss with respect to its scores is softmax(x) - onehot(y).
     """
-    dims = {}
-    check_array("x", x, ("N", "T", "V"), dims)
-    check_array("y", y, ("N", "T"), dims, kind="int")
-    if mask is not None and (not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape):
-        got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
-        raise ValueError(f"mask: expected a bool array of shape (N, T) = {y.shape}, got {got}")
-    if y.size and (y.min() < 0 or y.max() >= x.shape[2]):
-        raise ValueError(f"y: targets must lie in [0, {x.shape[2]}) (the last axis of x), "
-                         f"got values in [{y.min()}, {y.max()}]")
+    check_array("x", x, ("N", "T", "V"))
+    check_targets(y, mask, x.shape)
     N, T, V = x.shape
     weight = 1.0 / N if mask is None else mask.reshape(-1, 1) / N   # each step's share of the loss
     loss, dx = softmax_cross_entropy(x.reshape(N * T, V).copy(), y.reshape(-1), weight)
     return loss, dx.reshape(N, T, V)
+
+
+def check_targets(y, mask, shape):
+    """Raise early unless y is an int (N, T) array of targets in [0, V) and mask None or a bool
+    (N, T) array, for scores of shape (N, T, V)."""
+    V = shape[2]
+    check_array("y", y, ("N", "T"), dict(zip("NTV", shape)), kind="int")
+    if mask is not None and (not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != y.shape):
+        got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
+        raise ValueError(f"mask: expected a bool array of shape (N, T) = {y.shape}, got {got}")
+    if y.size and (y.min() < 0 or y.max() >= V):
+        raise ValueError(f"y: targets must lie in [0, {V}) (the last axis of x), got values in [{y.min()}, {y.max()}]")
 
 
 def softmax_cross_entropy(scores, targets, weight):

@@ -3,16 +3,16 @@ binary adder.
 
 Each model keeps its arrays in ``params`` (a dict, so the optimisers in rnnlib.optim apply) and
 shows its whole forward and backward in one method, min-char-rnn style: the layers' functions
-composed, or for CharRNN, which the course trains longest, their arithmetic fused (time-major, on
-the unchecked recurrences).
+composed, or for CharRNN and the one-directional SequenceTagger, which the course trains longest,
+their arithmetic fused (time-major, on the unchecked recurrences).
 """
 import numpy as np
 
 from ._checks import check_array, check_positive
 from .layers import temporal_affine_backward, temporal_affine_forward
-from .losses import softmax, softmax_cross_entropy, temporal_softmax_loss
+from .losses import check_targets, softmax, softmax_cross_entropy, temporal_softmax_loss
 from .bidirectional import CELLS, bidirectional_backward, bidirectional_forward
-from . import lstm, rnn
+from . import gru, lstm, rnn
 from .lstm import sigmoid
 from .rnn import rnn_backward, rnn_forward
 
@@ -21,6 +21,38 @@ def _uniform(rng, fan_in, shape, dtype):
     # The seeds' initialisation: uniform in [-1/sqrt(n), 1/sqrt(n)] with n the fan-in.
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def _recurrence_forward(cell, a, h0, Wh):
+    """One layer's recurrence, time-major, from h0 (N, H) (and c0 = 0 for an LSTM).
+
+    a (T, N, G): the input terms x_t @ Wx + b, overwritten by the gates. Returns hs (T + 1, N, H),
+    h0 first, and what _recurrence_backward needs besides.
+    """
+    T, N, _ = a.shape
+    hs = np.empty((T + 1, N, h0.shape[1]), dtype=a.dtype)
+    hs[0] = h0
+    if cell == "rnn":
+        hs[1:] = a
+        return rnn.forward_steps(hs, Wh), None
+    if cell == "lstm":
+        cs = np.zeros_like(hs)
+        return hs, (cs[:-1], lstm.forward_steps(a, hs, cs, Wh))
+    return hs, gru.forward_steps(a, hs, Wh)
+
+
+def _recurrence_backward(cell, dh, a, hs, saved, Wh):
+    """dh (T, N, H), the gradients reaching each h_t from above (overwritten) -> (da, dah), the
+    gradients (T, N, G) of the input terms and of the recurrent terms h_{t-1} @ Wh (the same but
+    for a GRU, whose reset gate scales part of its recurrent term)."""
+    if cell == "rnn":
+        da, _ = rnn.backward_steps(dh, hs, Wh)
+        return da, da
+    if cell == "lstm":
+        da, _ = lstm.backward_steps(dh, a, *saved, Wh)
+        return da, da
+    da, dah, _ = gru.backward_steps(dh, a, hs[:-1], saved, Wh)
+    return da, dah
 
 
 class CharRNN:
@@ -235,36 +267,65 @@ class SequenceTagger:
         width = 2 * H if bidirectional else H
         self.params.update({"V": _uniform(rng, width, (width, num_classes), np.float64), "c": np.zeros(num_classes)})
 
-    def _recurrent(self, x):
+    def _both_directions(self, x):
         p, h0 = self.params, np.zeros((x.shape[0], self.hidden_size))
-        if self.bidirectional:
-            return bidirectional_forward(x, h0, h0, p["Wx_f"], p["Wh_f"], p["b_f"], p["Wx_b"], p["Wh_b"], p["b_b"],
-                                         cell=self.cell)
-        return CELLS[self.cell][0](x, h0, p["Wx"], p["Wh"], p["b"])
+        return bidirectional_forward(x, h0, h0, p["Wx_f"], p["Wh_f"], p["b_f"], p["Wx_b"], p["Wh_b"], p["b_b"],
+                                     cell=self.cell)
+
+    def _one_direction(self, x):
+        """The recurrence of a one-directional tagger, time-major: x (N, T, D) ->
+        (xs (T, N, D), gates (T, N, G), hs (T + 1, N, H) with h0 first, what the backward needs)."""
+        p = self.params
+        xs = np.ascontiguousarray(x.transpose(1, 0, 2))
+        T, N, D = xs.shape
+        a = (xs.reshape(T * N, D) @ p["Wx"]).reshape(T, N, -1)
+        a += p["b"]
+        return (xs, a, *_recurrence_forward(self.cell, a, np.zeros((N, self.hidden_size), dtype=a.dtype), p["Wh"]))
 
     def scores(self, x):
         """x (N, T, D) -> class scores (N, T, M)."""
         check_array("x", x, ("N", "T", self.params["Wx_f" if self.bidirectional else "Wx"].shape[0]))
-        hs, _ = self._recurrent(x)
-        return hs @ self.params["V"] + self.params["c"]
+        if self.bidirectional:
+            hs, _ = self._both_directions(x)
+            return hs @ self.params["V"] + self.params["c"]
+        hs = self._one_direction(x)[2][1:]
+        return (hs @ self.params["V"] + self.params["c"]).transpose(1, 0, 2)
 
     def predict(self, x):
         """x (N, T, D) -> the most likely label at every step (N, T)."""
         return self.scores(x).argmax(axis=-1)
 
     def loss_and_grads(self, x, y, mask=None):
-        """Softmax cross-entropy, summed over the (masked) steps and averaged over N; y int (N, T)."""
+        """Softmax cross-entropy, summed over the (masked) steps and averaged over N; y int (N, T).
+
+        One direction: the arithmetic of rnn_forward (lstm_forward, gru_forward), temporal_affine_forward,
+        temporal_softmax_loss and their backward passes, fused and time-major as in CharRNN.
+        """
         check_array("x", x, ("N", "T", self.params["Wx_f" if self.bidirectional else "Wx"].shape[0]))
-        hs, rnn_cache = self._recurrent(x)
+        if not self.bidirectional:
+            return self._one_direction_loss_and_grads(x, y, mask)
+        hs, rnn_cache = self._both_directions(x)
         scores, affine_cache = temporal_affine_forward(hs, self.params["V"], self.params["c"])
         loss, dscores = temporal_softmax_loss(scores, y, mask)
         grads = {}
         dhs, grads["V"], grads["c"] = temporal_affine_backward(dscores, affine_cache)
-        if self.bidirectional:
-            names = ("Wx_f", "Wh_f", "b_f", "Wx_b", "Wh_b", "b_b")
-            grads.update(zip(names, bidirectional_backward(dhs, rnn_cache)[3:]))
-        else:
-            grads.update(zip(("Wx", "Wh", "b"), CELLS[self.cell][1](dhs, rnn_cache)[2:]))
+        names = ("Wx_f", "Wh_f", "b_f", "Wx_b", "Wh_b", "b_b")
+        grads.update(zip(names, bidirectional_backward(dhs, rnn_cache)[3:]))
+        return loss, grads
+
+    def _one_direction_loss_and_grads(self, x, y, mask):
+        p = self.params
+        N, T, _ = x.shape
+        check_targets(y, mask, (N, T, p["V"].shape[1]))
+        xs, a, hs, saved = self._one_direction(x)
+        H = hs.shape[2]
+        top = hs[1:].reshape(T * N, H)
+        weight = 1.0 / N if mask is None else mask.T.reshape(-1, 1) / N     # time-major, as the scores
+        loss, dscores = softmax_cross_entropy(top @ p["V"] + p["c"], y.T.ravel(), weight)
+        grads = {"V": top.T @ dscores, "c": dscores.sum(axis=0)}
+        da, dah = _recurrence_backward(self.cell, (dscores @ p["V"].T).reshape(T, N, H), a, hs, saved, p["Wh"])
+        da, dah = da.reshape(T * N, -1), dah.reshape(T * N, -1)
+        grads.update({"Wx": xs.reshape(T * N, -1).T @ da, "Wh": hs[:-1].reshape(T * N, H).T @ dah, "b": da.sum(axis=0)})
         return loss, grads
 
 

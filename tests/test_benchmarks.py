@@ -25,7 +25,8 @@ def load(script):
 def test_throughput_benchmark_smoke():
     out = run("throughput.py", "--smoke")
     for label in ("min-char-rnn as published", "rnnlib CharRNN RNN, hidden 100", "rnnlib CharRNN RNN, hidden 256",
-                  "rnnlib CharRNN LSTM, hidden 256", "× baseline", "peak memory", "MiB", "bits per character"):
+                  "rnnlib CharRNN LSTM, hidden 256", "× baseline", "peak memory", "MiB", "bits (", "nats) per character",
+                  "recurrent product alone"):
         assert label in out, out
 
 

@@ -111,6 +111,14 @@ CORES = {
     dWx = np.concatenate([c[0] for c in cache]).T @ flat
     dWh = np.concatenate([c[1] for c in cache]).T @ flat
     return dx, dh0, dWx, dWh, flat.sum(axis=0)
+''', "gru_step_forward": '''def gru_step_forward(x, prev_h, Wx, Wh, b):
+    import rnnlib.gru as G
+    H = prev_h.shape[1]
+    gates = (x @ Wx + b)[None]
+    hs = np.empty((2,) + prev_h.shape)
+    hs[0] = prev_h
+    hns = G.forward_steps(gates, hs, Wh)
+    return hs[1], (x, prev_h, Wx, Wh, gates[0, :, :H], gates[0, :, H:2*H], gates[0, :, 2*H:], hns[0])
 '''},
 }
 

@@ -10,9 +10,9 @@ LESSON = Lesson(
     exercises={"lstm_step_forward": "lstm:lstm_step_forward", "lstm_forward": "lstm:lstm_forward",
                "lstm_step_backward": "lstm:lstm_step_backward", "lstm_backward": "lstm:lstm_backward",
                "gru_step_forward": "gru:gru_step_forward", "gru_step_backward": "gru:gru_step_backward"},
-    # gru_forward and gru_backward compute a step's answer too (a sequence of T = 1).
+    # gru_forward and gru_backward, and their recurrences, compute a step's answer too (a sequence of T = 1).
     cores=("lstm:step_forward", "lstm:step_backward", "lstm:forward_steps", "lstm:backward_steps", "gru:step_forward",
-           "gru:step_backward", "gru:gru_forward", "gru:gru_backward"),
+           "gru:step_backward", "gru:gru_forward", "gru:gru_backward", "gru:forward_steps", "gru:backward_steps"),
 )
 
 
