@@ -23,21 +23,23 @@ def _uniform(rng, fan_in, shape, dtype):
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def _recurrence_forward(cell, a, h0, Wh):
-    """One layer's recurrence, time-major, from h0 (N, H) (and c0 = 0 for an LSTM).
+def _recurrence_forward(cell, a, state, Wh):
+    """One layer's recurrence, time-major, from state: h0 (N, H), or (h0, c0) for an LSTM.
 
     a (T, N, G): the input terms x_t @ Wx + b, overwritten by the gates. Returns hs (T + 1, N, H),
-    h0 first, and what _recurrence_backward needs besides.
+    h0 first, and what _recurrence_backward needs besides (for an LSTM, cs (T + 1, N, H) first).
     """
     T, N, _ = a.shape
+    h0 = state[0] if cell == "lstm" else state
     hs = np.empty((T + 1, N, h0.shape[1]), dtype=a.dtype)
     hs[0] = h0
     if cell == "rnn":
         hs[1:] = a
         return rnn.forward_steps(hs, Wh), None
     if cell == "lstm":
-        cs = np.zeros_like(hs)
-        return hs, (cs[:-1], lstm.forward_steps(a, hs, cs, Wh))
+        cs = np.empty_like(hs)
+        cs[0] = state[1]
+        return hs, (cs, lstm.forward_steps(a, hs, cs, Wh))
     return hs, gru.forward_steps(a, hs, Wh)
 
 
@@ -49,7 +51,8 @@ def _recurrence_backward(cell, dh, a, hs, saved, Wh):
         da, _ = rnn.backward_steps(dh, hs, Wh)
         return da, da
     if cell == "lstm":
-        da, _ = lstm.backward_steps(dh, a, *saved, Wh)
+        cs, tanh_cs = saved
+        da, _ = lstm.backward_steps(dh, a, cs[:-1], tanh_cs, Wh)
         return da, da
     da, dah, _ = gru.backward_steps(dh, a, hs[:-1], saved, Wh)
     return da, dah
@@ -144,12 +147,10 @@ class CharRNN:
                 raise ValueError(f"{name}: ids must lie in [0, {V}) (the vocabulary), got values in [{ids.min()}, {ids.max()}]")
         N, T = x.shape
         states = self._layer_states(h0, N)
-        dtype = p["Wh"].dtype
-        lstm_cell = self.cell == "lstm"
 
         # Forward. Layer 0's input term needs no embedded sequence: e_t @ Wx = W_embed[x_t] @ Wx
         # is row x_t of the (V, G) table W_embed @ Wx, so a lookup replaces an (N T, E) @ (E, G) product.
-        layers, below = [], None     # per layer: (hs,) for an RNN, (hs, gates, cs, tanh_cs) for an LSTM
+        layers, below = [], None     # per layer: (gates, hs, what its backward needs)
         for layer, state in enumerate(states):
             Wx, Wh, b = (p[k] for k in self._keys(layer))
             if layer == 0:
@@ -157,14 +158,8 @@ class CharRNN:
             else:
                 a = (below.reshape(T * N, H) @ Wx).reshape(T, N, -1)
                 a += b
-            hs = np.empty((T + 1, N, H), dtype=dtype)
-            if lstm_cell:
-                cs = np.empty_like(hs)
-                hs[0], cs[0] = state
-                layers.append((hs, a, cs, lstm.forward_steps(a, hs, cs, Wh)))
-            else:
-                hs[0], hs[1:] = state, a
-                layers.append((rnn.forward_steps(hs, Wh),))
+            hs, saved = _recurrence_forward(self.cell, a, state, Wh)
+            layers.append((a, hs, saved))
             below = hs[1:]
         top = below.reshape(T * N, H)
         loss, dscores = softmax_cross_entropy(top @ p["V"] + p["c"], y.T.ravel(), 1.0 / N)
@@ -174,25 +169,21 @@ class CharRNN:
         dh = (dscores @ p["V"].T).reshape(T, N, H)
         for layer in reversed(range(self.num_layers)):
             Wx_key, Wh_key, b_key = self._keys(layer)
-            hs = layers[layer][0]
-            if lstm_cell:
-                _, gates, cs, tanh_cs = layers[layer]
-                da, _ = lstm.backward_steps(dh, gates, cs[:-1], tanh_cs, p[Wh_key])
-            else:
-                da, _ = rnn.backward_steps(dh, hs, p[Wh_key])
+            a, hs, saved = layers[layer]
+            da, _ = _recurrence_backward(self.cell, dh, a, hs, saved, p[Wh_key])
             flat = da.reshape(T * N, -1)
             grads[Wh_key], grads[b_key] = hs[:-1].reshape(T * N, H).T @ flat, flat.sum(axis=0)
             if layer:
-                grads[Wx_key] = layers[layer - 1][0][1:].reshape(T * N, H).T @ flat
+                grads[Wx_key] = layers[layer - 1][1][1:].reshape(T * N, H).T @ flat
                 dh = (flat @ p[Wx_key].T).reshape(T, N, H)
             else:
                 # The table's gradient: da summed over the positions of each id (one-hot rows times
                 # da, as embedding_backward does), then through the product W_embed @ Wx.
-                one_hot = np.zeros((V, T * N), dtype=dtype)
+                one_hot = np.zeros((V, T * N), dtype=flat.dtype)
                 one_hot[x.T.ravel(), np.arange(T * N)] = 1.0
                 dtable = one_hot @ flat
                 grads[Wx_key], grads["W_embed"] = p["W_embed"].T @ dtable, dtable @ p[Wx_key].T
-        last = [(saved[0][-1].copy(), saved[2][-1].copy()) if lstm_cell else saved[0][-1].copy() for saved in layers]
+        last = [(hs[-1].copy(), saved[0][-1].copy()) if self.cell == "lstm" else hs[-1].copy() for _, hs, saved in layers]
         return loss, grads, self._public_state(last)
 
     def step(self, token, state=None):
@@ -280,7 +271,8 @@ class SequenceTagger:
         T, N, D = xs.shape
         a = (xs.reshape(T * N, D) @ p["Wx"]).reshape(T, N, -1)
         a += p["b"]
-        return (xs, a, *_recurrence_forward(self.cell, a, np.zeros((N, self.hidden_size), dtype=a.dtype), p["Wh"]))
+        h0 = np.zeros((N, self.hidden_size), dtype=a.dtype)
+        return (xs, a, *_recurrence_forward(self.cell, a, (h0, h0) if self.cell == "lstm" else h0, p["Wh"]))
 
     def scores(self, x):
         """x (N, T, D) -> class scores (N, T, M)."""
