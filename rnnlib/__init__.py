@@ -19,8 +19,8 @@ widgets    the interactive explorers
 threads    one BLAS thread (the course's products are too small to share between threads)
 
 The reference code has one style. rnn_forward/rnn_backward, lstm_forward/lstm_backward and
-gru_forward/gru_backward are the vectorised form: the input term x @ Wx + b for all T steps in one product, and each weight gradient
-as one product over all steps. The per-step loop that students write in the notebooks computes the
+gru_forward/gru_backward are the vectorised form: the input term x @ Wx + b for all T steps in one
+product, and each weight gradient as one product over all steps. The per-step loop that students write in the notebooks computes the
 same numbers; rnn.step_forward/step_backward (and lstm's) show one step. Each module's public
 ``step_*`` functions are unchecked: they are for callers that have validated the inputs already
 (the models); everyone else calls the checked ``rnn_step_*``/``lstm_step_*``. Likewise the
