@@ -9,6 +9,7 @@ from rnnlib.layers import embedding_backward, embedding_forward, temporal_affine
 from rnnlib.losses import temporal_softmax_loss
 from rnnlib.lstm import lstm_backward, lstm_forward
 from rnnlib.rnn import rnn_backward, rnn_forward
+from rnnlib.bidirectional import CELLS
 from rnnlib.models import BinaryAdder, CharRNN, SequenceTagger
 from rnnlib.optim import Adam, clip_grad_norm
 
@@ -61,6 +62,33 @@ def test_sequence_tagger_gradients_match_numerical(cell, bidirectional):
     assert_model_gradients_match_numerical(model, lambda: model.loss_and_grads(x, y, mask))
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_one_direction_tagger_fused_pass_is_the_layers_composed(cell):
+    """The one-directional tagger's fused, time-major pass: the same loss, gradients and scores as
+    rnn/lstm/gru_forward -> temporal affine -> masked softmax loss and back (the layers' functions)."""
+    model = SequenceTagger(3, 4, 5, cell=cell, seed=1)
+    rng = np.random.default_rng(4)
+    for p in model.params.values():
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    x, y = rng.standard_normal((2, 6, 3)), rng.integers(5, size=(2, 6))
+    mask = rng.random((2, 6)) < 0.6           # uneven across the batch: a mask laid out wrongly shows
+    forward, backward = CELLS[cell]
+    p = model.params
+    hs, cache = forward(x, np.zeros((2, 4)), p["Wx"], p["Wh"], p["b"])
+    scores, affine_cache = temporal_affine_forward(hs, p["V"], p["c"])
+    expected_loss, dscores = temporal_softmax_loss(scores, y, mask)
+    dhs, dV, dc = temporal_affine_backward(dscores, affine_cache)
+    _, _, dWx, dWh, db = backward(dhs, cache)
+    expected = {"Wx": dWx, "Wh": dWh, "b": db, "V": dV, "c": dc}
+
+    loss, grads = model.loss_and_grads(x, y, mask)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    assert grads.keys() == expected.keys()
+    for k, g in grads.items():
+        np.testing.assert_allclose(g, expected[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(model.scores(x), scores, rtol=1e-12, atol=1e-12)
+
+
 def test_bidirectional_tagger_sees_the_future_and_a_forward_one_cannot():
     accuracy = {}
     for bidirectional in (False, True):
@@ -111,9 +139,8 @@ def composed_loss_and_grads(model, x, y, states):
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_char_rnn_fused_pass_is_the_layers_composed(cell, num_layers, dtype):
-    """loss_and_grads fuses the layers (time-major, the embedding folded into the first product;
-    in float32 the LSTM's recurrent product in the other orientation): the same numbers as
-    embedding -> rnn/lstm_forward -> affine -> loss and back, from a carried state."""
+    """loss_and_grads fuses the layers (time-major, the embedding folded into the first product):
+    the same numbers as embedding -> rnn/lstm_forward -> affine -> loss and back, from a carried state."""
     model = CharRNN(vocab_size=9, hidden_size=6, cell=cell, seed=2, num_layers=num_layers, dtype=dtype)
     rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-6)
     rng = np.random.default_rng(4)
