@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import check_array, check_cache_list, check_gate_params, check_step_cache
-from .lstm import sigmoid
+from .lstm import halve_sigmoid_columns, sigmoid
 
 
 class GRUStepCache(NamedTuple):
@@ -125,11 +125,7 @@ def forward_steps(gates, hs, Wh):
     """
     T, N, G = gates.shape
     H = G // 3
-    # σ(a) = (1 + tanh(a / 2)) / 2, as in lstm.forward_steps: the halving folded into the input
-    # terms and a copy of Wh, so one tanh serves both gates.
-    gates[:, :, :2 * H] *= 0.5
-    Wh = Wh.copy()
-    Wh[:, :2 * H] *= 0.5
+    Wh = halve_sigmoid_columns(gates, Wh, 2 * H)     # one tanh per step serves both gates, as in the LSTM
     recurrent, rhn = np.empty((T, N, G), dtype=gates.dtype), np.empty((N, H), dtype=gates.dtype)
     for t in range(T):
         a, ah = gates[t], np.matmul(hs[t], Wh, out=recurrent[t])

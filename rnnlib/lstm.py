@@ -34,6 +34,19 @@ def sigmoid(a):
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def halve_sigmoid_columns(gates, Wh, width):
+    """For σ(a) = (1 + tanh(a / 2)) / 2 in the recurrences: one tanh per step then serves every gate.
+
+    Halves the first width columns (the σ gates') of the input terms gates (T, N, G) in place, and
+    returns a copy of Wh (H, G) with the same columns halved, so that a step's pre-activations
+    are a / 2 there and a in the columns after.
+    """
+    gates[:, :, :width] *= 0.5
+    Wh = Wh.copy()
+    Wh[:, :width] *= 0.5
+    return Wh
+
+
 def _check_params(Wx, Wh, b, dims):
     check_gate_params(Wx, Wh, b, dims, gates=4)
 
@@ -139,12 +152,9 @@ def forward_steps(gates, hs, cs, Wh):
     T, N, G = gates.shape
     H = G // 4
     # σ(a) = (1 + tanh(a / 2)) / 2, so one tanh per step serves all four gates, and it never
-    # overflows. The halving is folded into the input terms (all steps at once) and into a copy
-    # of Wh. Three array operations per step instead of five (negate, exp, add, invert, tanh):
+    # overflows. Three array operations per step instead of five (negate, exp, add, invert, tanh):
     # 25% faster per step at H = 16, 6% at H = 256, and the same numbers to round-off.
-    gates[:, :, :3 * H] *= 0.5
-    Wh = Wh.copy()
-    Wh[:, :3 * H] *= 0.5
+    Wh = halve_sigmoid_columns(gates, Wh, 3 * H)
     tanh_cs = np.empty((T, N, H), dtype=gates.dtype)
     recurrent, ig = np.empty((N, G), dtype=gates.dtype), np.empty((N, H), dtype=gates.dtype)
     for t in range(T):
