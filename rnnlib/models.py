@@ -280,8 +280,8 @@ class SequenceTagger:
         if self.bidirectional:
             hs, _ = self._both_directions(x)
             return hs @ self.params["V"] + self.params["c"]
-        hs = self._one_direction(x)[2][1:]
-        return (hs @ self.params["V"] + self.params["c"]).transpose(1, 0, 2)
+        _, _, hs, _ = self._one_direction(x)
+        return (hs[1:] @ self.params["V"] + self.params["c"]).transpose(1, 0, 2)      # (T, N, M) -> (N, T, M)
 
     def predict(self, x):
         """x (N, T, D) -> the most likely label at every step (N, T)."""
