@@ -12,6 +12,10 @@
     and float32, Adagrad and global-norm clipping;
 (c) PyTorch nn.RNN and nn.LSTM of the same sizes on the CPU, float32, when torch is installed
     (never a dependency), with the same optimiser and clipping.
+Beside each float64 goal: the float64/float32 ratio of the update's main parts alone (the
+recurrent product, the output layer's product, tanh); the whole update's ratio is a mix of these
+and of per-call costs, the same in both precisions. With PyTorch, the share of the LSTM's gap to
+nn.LSTM that its two per-step products alone account for.
 numpy's BLAS and PyTorch use the same number of threads: OPENBLAS_NUM_THREADS, 1 unless set.
 The configurations take turns (rounds of about a second each) and each reports its best round,
 so that other work on the machine slows them alike and the ratios stay comparable. Peak memory
@@ -168,23 +172,70 @@ def peak_memory(make, steps=3):
         tracemalloc.stop()
 
 
-def product_ratio(hidden, gates, repeats=200):
-    """How much longer the recurrent product h @ Wh, (BATCH, hidden) @ (hidden, gates), takes in
-    float64 than in float32 (best of several runs each): the floor of the float64/float32 ratio
-    of a model whose time goes to its matrix products."""
+def best_time(op, repeats=200):
+    """Seconds per call of op() (no arguments): the best of five runs of `repeats` calls."""
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            op()
+        runs.append(time.perf_counter() - start)
+    return min(runs) / repeats
+
+
+def matmul_op(m, k, n, dtype, seed=0):
+    """A no-argument numpy product (m, k) @ (k, n) into a preallocated (m, n) array."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    out = np.empty((m, n), dtype=dtype)
+    return lambda: np.matmul(a, b, out=out)
+
+
+def float64_part_ratios(hidden, gates, V):
+    """How much longer three parts of an update take in float64 than in float32: the recurrent
+    product h @ Wh, (BATCH, hidden) @ (hidden, gates), of every step; the output layer's product,
+    (BATCH SEQ, hidden) @ (hidden, V), once per update; and tanh over a step's (BATCH, gates)
+    pre-activations. Returns {part: ratio}."""
     rng = np.random.default_rng(0)
-    best = {}
-    for dtype in (np.float32, np.float64):
-        h, W = rng.standard_normal((BATCH, hidden)).astype(dtype), rng.standard_normal((hidden, gates)).astype(dtype)
-        out = np.empty((BATCH, gates), dtype=dtype)
-        runs = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(repeats):
-                np.matmul(h, W, out=out)
-            runs.append(time.perf_counter() - start)
-        best[dtype] = min(runs)
-    return best[np.float64] / best[np.float32]
+
+    def tanh_op(dtype):
+        a = rng.standard_normal((BATCH, gates)).astype(dtype)
+        return lambda: np.tanh(a, out=a)
+
+    parts = {"recurrent product": lambda d: matmul_op(BATCH, hidden, gates, d),
+             "output product": lambda d: matmul_op(BATCH * SEQ, hidden, V, d, seed=1),
+             "tanh": tanh_op}
+    return {name: best_time(make(np.float64)) / best_time(make(np.float32)) for name, make in parts.items()}
+
+
+def per_step_products_us(hidden, gates):
+    """Microseconds per call of an LSTM step's two products, numpy against PyTorch (float32): the
+    forward h @ Wh, (BATCH, hidden) @ (hidden, gates), and the backward da @ Wh.T, (BATCH, gates)
+    @ (gates, hidden). Returns {"numpy": (forward, backward), "PyTorch": (forward, backward)}."""
+    import torch
+    shapes = ((BATCH, hidden, gates), (BATCH, gates, hidden))
+    numpy_ops = [matmul_op(*shape, np.float32) for shape in shapes]
+    torch_ops = []
+    for m, k, n in shapes:
+        a, b, out = torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)
+        torch_ops.append(lambda a=a, b=b, out=out: torch.mm(a, b, out=out))
+    return {library: tuple(best_time(op) * 1e6 for op in ops) for library, ops in (("numpy", numpy_ops),
+                                                                                  ("PyTorch", torch_ops))}
+
+
+def lstm_blas_gap(best, hidden=256):
+    """One line: how much of the time per update between rnnlib's LSTM and nn.LSTM (float32) the
+    two per-step products alone account for (numpy's BLAS against PyTorch's, SEQ times each per
+    update); best: characters per CPU second by configuration key."""
+    us = per_step_products_us(hidden, 4 * hidden)
+    per_update_ms = {library: BATCH * SEQ / best[library, "lstm", hidden, "float32"] * 1e3 for library in ("rnnlib", "torch")}
+    gap_ms = per_update_ms["rnnlib"] - per_update_ms["torch"]
+    products_ms = SEQ * (sum(us["numpy"]) - sum(us["PyTorch"])) / 1e3
+    (nf, nb), (tf, tb) = us["numpy"], us["PyTorch"]
+    return (f"LSTM hidden {hidden}: per step, h @ Wh takes {nf:.0f} µs in numpy against {tf:.0f} µs in PyTorch and "
+            f"da @ Wh.T {nb:.0f} against {tb:.0f} µs; over {SEQ} steps each way that is {products_ms:.1f} ms of the "
+            f"{gap_ms:.1f} ms per update between rnnlib ({per_update_ms['rnnlib']:.1f} ms) and nn.LSTM "
+            f"({per_update_ms['torch']:.1f} ms)")
 
 
 def bits_per_char(model, ids, batch=32, seq=100):
@@ -265,11 +316,15 @@ def main():
     print(f"goal: rnnlib >= 20x the baseline (RNN, hidden 100, float32): {best['rnnlib', 'rnn', 100, 'float32'] / base:.1f}x")
     for cell, hidden in (("rnn", 100), ("rnn", 256), ("lstm", 256)):
         f64, f32 = best["rnnlib", cell, hidden, "float64"], best["rnnlib", cell, hidden, "float32"]
+        gates = hidden * (4 if cell == "lstm" else 1)
+        parts = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in float64_part_ratios(hidden, gates, V).items())
         line = (f"goal: {cell.upper()} hidden {hidden}: float64 at most 1.7x slower than float32: {f32 / f64:.2f}x "
-                f"(its recurrent product alone: {product_ratio(hidden, hidden * (4 if cell == 'lstm' else 1)):.2f}x)")
+                f"(float64/float32 of its parts alone: {parts})")
         if have_torch:
             line += f"; rnnlib float32 >= PyTorch: {f32 / best['torch', cell, hidden, 'float32']:.2f}x"
         print(line)
+    if have_torch:
+        print(lstm_blas_gap(best))
     if not have_torch:
         print("PyTorch not installed: comparison skipped (pip install torch to add it)")
 

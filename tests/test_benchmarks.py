@@ -26,7 +26,7 @@ def test_throughput_benchmark_smoke():
     out = run("throughput.py", "--smoke")
     for label in ("min-char-rnn as published", "rnnlib CharRNN RNN, hidden 100", "rnnlib CharRNN RNN, hidden 256",
                   "rnnlib CharRNN LSTM, hidden 256", "× baseline", "peak memory", "MiB", "bits (", "nats) per character",
-                  "recurrent product alone"):
+                  "float64/float32 of its parts alone: recurrent product"):
         assert label in out, out
 
 
