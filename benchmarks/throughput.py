@@ -325,7 +325,7 @@ def main():
         print(line)
     if have_torch:
         print(lstm_blas_gap(best))
-    if not have_torch:
+    else:
         print("PyTorch not installed: comparison skipped (pip install torch to add it)")
 
     model = CharRNN(V, 256, seed=0, dtype=np.float32)
