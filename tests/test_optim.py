@@ -67,6 +67,18 @@ def test_clip_grad_norm_is_global_and_in_place():
     np.testing.assert_allclose(grads["a"], [0.6, 0.0])   # below the threshold: untouched
 
 
+def test_clip_grad_norm_of_float32_gradients_past_float32s_largest_square():
+    # Each entry's square, 1e40, is past float32's largest number (3.4e38): the norm must still be
+    # right, and the clipped gradients finite and float32.
+    grads = {"a": np.full(4, 1e20, dtype=np.float32), "b": np.full((2, 2), 1e20, dtype=np.float32)}
+    assert clip_grad_norm(grads, 1.0) == pytest.approx(np.sqrt(8) * 1e20, rel=1e-6)
+    for g in grads.values():
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, 1 / np.sqrt(8), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"grads\['b'\]: contains NaN or inf"):
+        clip_grad_norm({"a": np.ones(2, dtype=np.float32), "b": np.array([np.inf], dtype=np.float32)}, 1.0)
+
+
 def test_optimiser_errors_name_the_problem():
     params = {"p": np.zeros(3)}
     with pytest.raises(ValueError, match=r"grads: expected the keys of params \['p'\]; missing \['p'\]"):
