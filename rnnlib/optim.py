@@ -39,7 +39,8 @@ def clip_grad_norm(grads, max_norm):
     # overflows once the norm passes about 1.8e19; then, and only then, the dots are redone in float64.
     squares = sum(float(np.vdot(g, g)) for g in grads.values())
     if np.isinf(squares):
-        squares = sum(float(np.vdot(g64, g64)) for g64 in (g.astype(np.float64) for g in grads.values()))
+        wide = [g.astype(np.float64) for g in grads.values()]
+        squares = sum(float(np.vdot(g, g)) for g in wide)
     total = float(np.sqrt(squares))
     if not np.isfinite(total):        # a NaN or inf somewhere: say where (the norm found it for free)
         for k, g in grads.items():
