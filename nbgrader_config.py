@@ -50,6 +50,11 @@ c.FileNameCollectorPlugin.named_regexp = (
 # nbgrader's own, one folder on the hub's machine that every student may write to (mode 1777).
 c.Exchange.root = "/srv/nbgrader/exchange"
 
+# What students' rnnlib holds follows the term (instructor/answers.py): a lesson's answers reach
+# them once ./course close closes it, or its due date plus this allowance has passed (late work is
+# still taken until then, so its answers must not be out).
+c.Answers.late_allowance_hours = 0
+
 # ./course export writes every grade here (nbgrader's CSV: one row per student and assignment).
 c.ExportPlugin.to = "grading/grades.csv"
 

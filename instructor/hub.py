@@ -8,10 +8,12 @@ empty, a course folder students could read, an exchange with the wrong permissio
 JupyterHub with hub/jupyterhub_config.py. --check stops after the checks.
 
 The student environment is a venv of Debian's python3 in <state>/student-env (students' accounts
-cannot read a Python under /root), with rnnlib installed from the student edition
-(instructor/publish.py, lessons up to `through`), JupyterLab, nbgrader and jupyterhub-singleuser,
-and a Jupyter configuration that turns on nbgrader's Assignments tab and turns off its instructor
-tools. It is rebuilt only when the edition or the settings change.
+cannot read a Python under /root) with rnnlib's dependencies, JupyterLab, nbgrader and
+jupyterhub-singleuser (rebuilt only when those change), and a Jupyter configuration that turns on
+nbgrader's Assignments tab and turns off its instructor tools. Its rnnlib is the student edition
+(instructor/publish.py) in <state>/edition/current: the lessons handed out, with answers only for
+those closed (instructor/answers.py). refresh_edition swaps it in one rename when the term moves
+on, so no server or kernel stops; the next kernel a student starts imports the new one.
 """
 import grp
 import hashlib
@@ -28,7 +30,6 @@ import tomllib
 from pathlib import Path
 
 from .layout import exchange
-from .publish import publish
 
 SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -130,12 +131,8 @@ def exchange_problem(course):
     return None
 
 
-def fingerprint(edition):
-    digest = hashlib.sha256(jupyterhub_version().encode())
-    for path in sorted(edition.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(edition)).encode() + path.read_bytes())
-    return digest.hexdigest()
+def fingerprint(requirements):
+    return hashlib.sha256(json.dumps([jupyterhub_version(), *requirements]).encode()).hexdigest()
 
 
 def jupyterhub_version():
@@ -143,34 +140,92 @@ def jupyterhub_version():
     return __version__
 
 
+def requirements(course):
+    """What the student environment installs: rnnlib's dependencies (rnnlib itself is the edition's)."""
+    with open(Path(course) / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["dependencies"]
+
+
 def build_student_env(course, settings):
-    """Publish the edition into <state>/edition and install it into <state>/student-env (only when
-    the edition changed), then write the students' Jupyter configuration. Everything there is
-    readable by students and writable by root alone."""
+    """Install rnnlib's dependencies into <state>/student-env (only when they changed), point its
+    rnnlib at the edition students may have now (refresh_edition), and write the students' Jupyter
+    configuration. Everything there is readable by students and writable by root alone."""
     state = Path(settings["state"])
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)
     (state / "hub").mkdir(mode=0o700, exist_ok=True)
-    edition, env = state / "edition", student_env(state)
-    publish(course, edition, settings["through"] or None)
-    wanted, stamp = fingerprint(edition), env / ".fingerprint"
+    env, wanted = student_env(state), fingerprint(requirements(course))
+    stamp = env / ".fingerprint"
     if not stamp.exists() or stamp.read_text() != wanted:
-        install_student_env(edition, env)
+        install_student_env(requirements(course), env)
         readable_by_students(env)
         stamp.write_text(wanted)
+    site = Path(subprocess.run([str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    (site / "rnns-edition.pth").write_text(f"{edition_link(state)}\n")   # rnnlib: the edition's, not pip's
+    refresh_edition(course, settings)
     write_student_config(course, env / "etc" / "jupyter")
-    readable_by_students(env / "etc" / "jupyter")
-    readable_by_students(env / "share" / "jupyter" / "lab" / "settings")
+    for folder in (env / "etc" / "jupyter", env / "share" / "jupyter" / "lab" / "settings"):
+        readable_by_students(folder)
+    (site / "rnns-edition.pth").chmod(0o644)
     return env
 
 
-def install_student_env(edition, env):
+def edition_link(state):
+    """The folder whose rnnlib students import: a link to the current edition, swapped in one step."""
+    return Path(state) / "edition" / "current"
+
+
+def refresh_edition(course, settings=None):
+    """Make the students' rnnlib the edition the term allows now (instructor/answers.py), if it is not
+    already. The link is replaced in one rename, so running servers and kernels go on; the next
+    kernel imports the new edition. Returns a line saying what changed, or None when nothing did
+    (or this machine has no student environment)."""
+    from .answers import describe, plan
+    from .layout import Layout
+    from .publish import edition
+    if settings is None and not (Path(course) / SETTINGS).exists():     # a course without a hub
+        return None
+    settings = settings or read_settings(course)
+    link, layout = edition_link(settings["state"]), Layout(course)
+    if not student_env(settings["state"]).exists() and not link.parent.exists():
+        return None
+    published, open_lessons = plan(layout)
+    wanted = hashlib.sha256(json.dumps([published, open_lessons, fingerprint_course(layout)]).encode()).hexdigest()[:16]
+    folder = link.parent / wanted
+    if link.is_symlink() and link.resolve() == folder.resolve():
+        return None
+    if not folder.exists():
+        partial = link.parent / f"{wanted}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        edition(layout, partial, published, open_lessons)
+        readable_by_students(partial)
+        partial.rename(folder)
+    new = link.parent / f"current.{wanted}"
+    new.unlink(missing_ok=True)
+    new.symlink_to(folder.name)
+    new.replace(link)
+    for old in link.parent.iterdir():       # earlier editions: no new kernel reaches them any more
+        if old.is_dir() and not old.is_symlink() and old.name != wanted:
+            shutil.rmtree(old, ignore_errors=True)
+    return f"the students' edition is now: {describe(layout)}"
+
+
+def fingerprint_course(layout):
+    digest = hashlib.sha256()
+    for path in sorted([*Path(layout.release).rglob("*.ipynb"), *Path(__file__).resolve().parents[1].joinpath(
+            "rnnlib").rglob("*.py")]):
+        digest.update(str(path.name).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def install_student_env(packages, env):
     shutil.rmtree(env, ignore_errors=True)
     print(f"Building the student environment in {env} (first time: a few minutes) ...", flush=True)
     subprocess.run([STUDENT_PYTHON, "-m", "venv", str(env)], check=True)
     pip = [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, str(edition), f"jupyterhub=={jupyterhub_version()}"], check=True)
+    subprocess.run([*pip, *packages, f"jupyterhub=={jupyterhub_version()}"], check=True)
 
 
 def readable_by_students(env):

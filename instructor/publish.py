@@ -17,49 +17,70 @@ and nothing else of the course: no solutions/, no instructor/, no tests/, no gra
 again with a later --through as lessons are released; DIR is replaced.
 """
 import argparse
+import hashlib
+import pickle
 import shutil
 import sys
 from pathlib import Path
 
-from rnnlib import grading
+from rnnlib import grading, recorded
 
 from .layout import Layout
 from .strip import strip_module
 
 COMING = "rnnlib.%s.{} comes with lesson %s, which is not released yet (you will write it there)"
+OPEN = ("rnnlib.%s.{} is an answer of lesson %s, which is open: its code comes with the course once the "
+        "lesson closes (write your own in the notebook)")
 KEEP_OUT = ("__pycache__", "*.pyc")
 
 
-def later_references(published):
-    """{module file name: {lesson assignment: {qualnames}}} of the lessons after the published ones."""
+def _by_module(lessons, what, checks=False):
+    """{module file: {lesson assignment: {qualnames}}} of what (a Lesson -> "module:qualname"s) the
+    lessons hold (in rnnlib.grading too when checks, e.g. lesson 05's adder_train_step)."""
     by_module = {}
-    for lesson in grading.LESSONS:
-        if lesson.assignment in published:
-            continue
-        for ref in lesson.references:
+    for lesson in lessons:
+        for ref in what(lesson):
             module, qualname = ref.split(":")
-            if not module.startswith("grading."):           # later lessons' checks are left out whole
-                by_module.setdefault(f"{module}.py", {}).setdefault(lesson.assignment, set()).add(qualname)
+            if checks or not module.startswith("grading."):
+                by_module.setdefault(module, {}).setdefault(lesson.assignment, set()).add(qualname)
     return by_module
 
 
-def write_rnnlib(target, published):
-    """Copy rnnlib to target, later lessons' answers stubbed and their checks left out."""
+def later_references(published):
+    """{module: {lesson assignment: {qualnames}}} of the lessons after the published ones."""
+    # (their checks are left out whole)
+    return _by_module([x for x in grading.LESSONS if x.assignment not in published], lambda x: x.unpublished)
+
+
+def open_references(open_lessons):
+    """The same for the references of the lessons handed out and not closed."""
+    return _by_module([x for x in grading.LESSONS if x.assignment in open_lessons], lambda x: x.references, True)
+
+
+def write_rnnlib(target, published, open_lessons=(), table=None):
+    """Copy rnnlib to target: later lessons' answers and material stubbed and their checks left out;
+    the open lessons' answers stubbed to look their results up in table (instructor/record.py)."""
     package = Path(grading.__file__).resolve().parents[1]
-    shutil.copytree(package, target, ignore=shutil.ignore_patterns(*KEEP_OUT))
+    shutil.copytree(package, target, ignore=shutil.ignore_patterns(*KEEP_OUT, recorded.TABLE.name))
     for module in grading.MODULES:
         if module.LESSON.assignment not in published:
             (target / "grading" / f"{module.__name__.rsplit('.', 1)[1]}.py").unlink()
-    for name, lessons in later_references(published).items():
-        source = (target / name).read_text()
-        for assignment, qualnames in sorted(lessons.items()):
-            source = strip_module(source, qualnames, COMING % (name.removesuffix(".py"), assignment))
-        (target / name).write_text(source)
+    for stubs, message, replay in ((later_references(published), COMING, False),
+                                   (open_references(open_lessons), OPEN, True)):
+        for module, lessons in stubs.items():
+            path = target / f"{module.replace('.', '/')}.py"
+            source = path.read_text()
+            for assignment, qualnames in sorted(lessons.items()):
+                source = strip_module(source, qualnames, message % (module, assignment), replay and module)
+            path.write_text(source)
+    if open_lessons:
+        exercises = {ref: exercise for a in open_lessons for exercise, ref in grading.lesson(a).exercises.items()}
+        (target / recorded.TABLE.name).write_bytes(pickle.dumps({"results": table or {}, "exercises": exercises}))
 
 
-def write_pyproject(course, target):
-    """The course's pyproject.toml, installing rnnlib only (the instructor tools stay behind)."""
-    text = (course / "pyproject.toml").read_text()
+def write_pyproject(target):
+    """rnnlib's pyproject.toml, installing rnnlib only (the instructor tools stay behind)."""
+    text = (Path(grading.__file__).resolve().parents[2] / "pyproject.toml").read_text()
     packages = 'packages = ["rnnlib", "rnnlib.corpora", "rnnlib.grading", "instructor"]'
     if packages not in text:
         raise ValueError(f"pyproject.toml: expected the line {packages!r} (publish removes instructor from it)")
@@ -89,25 +110,56 @@ of lessons not released yet are there by name and docstring, and say when they c
 """
 
 
-def publish(course, destination, through=None):
-    """Write the student edition of course to destination (replaced), up to assignment through."""
-    layout, destination = Layout(course), Path(destination)
+def publish(course, destination, through=None, open_lessons=()):
+    """Write the student edition of course to destination (replaced), up to assignment through, with
+    the lessons in open_lessons (handed out, not closed) holding their answers' results, not code."""
+    layout = Layout(course)
     assignments = layout.assignments()
     through = through or assignments[-1]
     if through not in assignments:
         raise ValueError(f"--through: no assignment {through!r}; the course has {', '.join(assignments)}")
     published = assignments[:assignments.index(through) + 1]
+    edition(layout, destination, published, [a for a in published if a in open_lessons])
+    return published
+
+
+def edition(layout, destination, published, open_lessons):
+    """Write the edition holding the lessons published (none: rnnlib with every answer a stub)."""
+    destination = Path(destination)
     if destination.resolve() == layout.root or layout.root.is_relative_to(destination.resolve()):
         raise ValueError(f"{destination}: the edition must go to a folder of its own, not the course's")
+    table = recorded_answers(layout, published, open_lessons) if open_lessons else None
     shutil.rmtree(destination, ignore_errors=True)
     destination.mkdir(parents=True)
     for a in published:
         shutil.copytree(layout.release / a, destination / "notebooks" / a, ignore=shutil.ignore_patterns(*KEEP_OUT))
-    write_rnnlib(destination / "rnnlib", published)
-    write_pyproject(layout.root, destination)
+    write_rnnlib(destination / "rnnlib", published, open_lessons, table)
+    write_pyproject(destination)
     lessons = "\n".join(f"- `notebooks/{a}/{layout.release_notebook(a).name}`" for a in published)
-    (destination / "README.md").write_text(README.format(lessons=lessons))
-    return published
+    (destination / "README.md").write_text(README.format(lessons=lessons or "(none yet)"))
+
+
+def recorded_answers(layout, published, open_lessons):
+    """The results the open lessons' stubs hand out (instructor/record.py), recorded once per content
+    of the lessons and of rnnlib, and kept in the course's grading folder."""
+    from .record import record
+    functions = [ref for a in open_lessons for ref in grading.lesson(a).references]
+    digest = hashlib.sha256(repr((published, functions)).encode())
+    package = Path(grading.__file__).resolve().parents[1]
+    for path in sorted([*package.rglob("*.py"), Path(__file__).with_name("record.py"), *(layout.release / a for a in published),
+                        *(layout.source / a for a in published)]):
+        for file in sorted(path.rglob("*.ipynb")) if path.is_dir() else [path]:
+            digest.update(file.read_bytes())
+    cache = layout.canary.parent / "recorded" / f"{digest.hexdigest()[:24]}.pickle"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    table = {}
+    for a in published[published.index(open_lessons[0]):]:   # an earlier lesson's checks call none of them
+        table.update(record(layout.root, a, functions, nudged=a in open_lessons))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.with_suffix(".new").write_bytes(pickle.dumps(table))
+    cache.with_suffix(".new").replace(cache)
+    return table
 
 
 def main(argv):

@@ -29,6 +29,7 @@ from pathlib import Path
 from . import canary, workers
 from .autograde import prepare, register
 from .gradebook import grades
+from .hub import refresh_edition
 from .layout import CONFIG_FILE, Layout, course_config
 
 USAGE = "usage: ./course watch [--every SECONDS] [--workers N] [--scheduler ADDRESS]"
@@ -80,6 +81,9 @@ class Watcher:
     def cycle(self):
         """Collect, grade, return feedback; returns how many submissions were handled."""
         layout = self.layout
+        changed = refresh_edition(layout.root)      # a due date may have passed: its answers go out
+        if changed:
+            self.log(f"./course watch: {changed}")
         for assignment in layout.assignments():
             result = self.api.collect(assignment, update=True)
             if not result["success"]:

@@ -263,7 +263,8 @@ def class_on_hub():
                 pytest.fail(f"./course hub did not come up:\n{(top / 'hub.log').read_text()[-4000:]}")
             time.sleep(1)
         steps = {"course": course, "url": url, "startup": time.monotonic() - started}
-        run("./course", "hand-out", "03_bptt", cwd=course)
+        steps["hand-out"] = run("./course", "hand-out", "03_bptt", cwd=course).stdout
+        steps["while open"] = references_in_student_env("rnt-alice")
         from playwright.sync_api import sync_playwright
         playwright = sync_playwright().start()
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
@@ -282,6 +283,13 @@ def class_on_hub():
         run("./course", "return", "03_bptt", cwd=course)
         steps["feedback"] = {name: s.assignments("fetch_feedback") for name, s in students.items()}
         steps["in the browser"]["feedback"] = dana.fetch_feedback()
+        servers = {name: s.session.get(f"{url}/hub/api/users/{name}", timeout=30).json()["servers"][""]["started"]
+                   for name, s in students.items()}
+        steps["close"] = run("./course", "close", "03_bptt", cwd=course).stdout
+        steps["after close"] = references_in_student_env("rnt-alice")
+        steps["servers kept"] = servers == {
+            name: s.session.get(f"{url}/hub/api/users/{name}", timeout=30).json()["servers"][""]["started"]
+            for name, s in students.items()}
         browser.close()
         playwright.stop()
         steps["wall"] = time.monotonic() - started
@@ -295,6 +303,31 @@ def class_on_hub():
         log.close()
         remove_accounts()
         shutil.rmtree(top, ignore_errors=True)
+
+
+def references_in_student_env(student):
+    """{reference: its source or what getsource raised} for lesson 03's and later lessons' references,
+    in a fresh Python of the student environment, as the student (a kernel started now sees this)."""
+    from rnnlib.grading import LESSONS
+    refs = [ref for lesson in LESSONS[2:] for ref in lesson.references if not ref.startswith("grading.")]
+    env = hub.student_env(STATE)
+    code = (f"import inspect, json\nfrom rnnlib.grading.core import resolve\nout = {{}}\nfor ref in {refs!r}:\n"
+            f"    out[ref] = inspect.getsource(resolve(ref))\nprint(json.dumps(out))")
+    return json.loads(run(str(env / "bin" / "python"), "-c", code, cwd="/", user=student).stdout)
+
+
+def test_answers_follow_the_term_and_nobody_is_stopped(class_on_hub):
+    """While 03 is handed out and open, the students' rnnlib has no code of lesson 03 or later; after
+    ./course close 03_bptt the next Python they start has lesson 03's, and no server was restarted."""
+    steps = class_on_hub
+    assert "03_bptt: open, results only" in steps["hand-out"]
+    for ref, source in steps["while open"].items():
+        assert re.search(r"is an answer of lesson 03_bptt, which is open|comes with lesson 0[4-7]", source), ref
+    assert "backward_steps(da, hs, Wh)" not in steps["while open"]["rnn:rnn_backward"]
+    assert "03_bptt: closed" in steps["close"]
+    assert "backward_steps(da, hs, Wh)" in steps["after close"]["rnn:rnn_backward"]
+    assert "comes with lesson 04_vanishing_gradients" in steps["after close"]["optim:clip_grad_norm"]
+    assert steps["servers kept"]
 
 
 def feedback_html(student):
@@ -367,7 +400,8 @@ def test_students_get_the_assignments_tab_and_none_of_the_instructor_tools(class
     found = run(str(env / "bin" / "python"), "-c",
                 "import importlib.util as u; print(u.find_spec('instructor'), u.find_spec('rnnlib').origin)",
                 cwd="/", user="rnt-alice").stdout
-    assert found.startswith("None ") and str(env) in found      # no grading tools; the edition's rnnlib
+    link = hub.edition_link(hub.read_settings(class_on_hub["course"])["state"])
+    assert found.startswith("None ") and str(link) in found     # no grading tools; the edition's rnnlib
 
 
 def test_the_exchange_refuses_in_one_clear_message_and_keeps_every_submission(class_on_hub):

@@ -20,7 +20,7 @@ answer them (see core.Lesson). ``LESSONS`` lists them in course order.
 from importlib import import_module
 from pkgutil import iter_modules
 
-from .core import GradingFailure, Lesson  # noqa: F401  (what test cells and the tools import from here)
+from .core import GradingFailure, Lesson, results_only  # noqa: F401  (what test cells and the tools import from here)
 
 # Every module here but core is a lesson's, in course order. A student edition of the course
 # (instructor/publish.py) holds only the lessons published so far: the package takes what is there.
@@ -28,7 +28,8 @@ MODULES = tuple(sorted((import_module(f"{__name__}.{m.name}") for m in iter_modu
                        key=lambda module: module.LESSON.assignment))
 LESSONS = tuple(module.LESSON for module in MODULES)
 # Every lesson's check_<exercise>, so that a test cell says `from rnnlib.grading import check_rnn_forward`.
-globals().update({name: getattr(module, name) for module in MODULES for name in vars(module) if name.startswith("check_")})
+globals().update({name: results_only(getattr(module, name)) for module in MODULES for name in vars(module)
+                  if name.startswith("check_")})
 
 
 def lesson(assignment):

@@ -10,6 +10,7 @@ LESSON = Lesson(
     "05_binary_addition",
     exercises={"int_to_bits": "data:int_to_bits", "bits_to_int": "data:bits_to_int",
                "train_step": "grading.binary_addition:adder_train_step"},
+    material=("models:BinaryAdder",),
 )
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import gradcheck
+from .. import gradcheck, recorded
 
 TOL = 1e-7
 # What a withheld reference raises in the autograder's kernel (instructor/strip.py writes it).
@@ -85,17 +85,26 @@ class Lesson:
     exercises: exercise function -> "module:qualname" of the rnnlib function that answers it, in
         notebook order; its test cell is test_<exercise> and calls check_<exercise>.
     cores: other rnnlib functions that compute an answer (e.g. the unchecked step functions).
+    material: rnnlib code this lesson brings that answers none of its exercises but follows from
+        earlier answers (lesson 07's TimeLSTM is lesson 03's TimeRNN with a cell state): a student
+        edition holds it only once the lesson is published (instructor/publish.py).
     Module names under "grading." are the checks' own code: the autograder's kernel has none of it.
     """
     assignment: str
     exercises: dict
     cores: tuple = ()
+    material: tuple = ()
 
     @property
     def references(self):
         """Every rnnlib function whose use counts as delegation, as "module:qualname". An exercise
         answered by a class (lesson 03's TimeRNN) counts with every method the class defines."""
         return tuple(dict.fromkeys(method for ref in [*self.exercises.values(), *self.cores] for method in _methods(ref)))
+
+    @property
+    def unpublished(self):
+        """What an edition without this lesson must not hold: its references and its material."""
+        return tuple(dict.fromkeys([*self.references, *(method for ref in self.material for method in _methods(ref))]))
 
     @functools.cached_property
     def forbidden(self):
@@ -131,6 +140,8 @@ class Lesson:
             withheld = _WITHHELD.match(str(e))
             if withheld:                      # the autograder's kernel: the reference is not there
                 raise delegation(name, withheld.group(1)) from None
+            if isinstance(e, recorded.NotRecorded):   # an edition with the lesson open: a stub
+                raise delegation(name, seen[0] if seen else str(e).split(" ")[0]) from None
             shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
             called = f"\n  (called with arrays of shapes {shapes})" if shapes else ""
             raise GradingFailure(f"{name} raised {type(e).__name__}: {e}{called}") from e
@@ -149,6 +160,24 @@ class Lesson:
         return (f"def {exercise}(*args, **kwargs):\n"
                 f"    import operator, rnnlib.{module}\n"
                 f"    return operator.attrgetter({qualname!r})(rnnlib.{module})(*args, **kwargs)\n")
+
+
+def results_only(check):
+    """check, ending in one clear line where an edition with its lesson open cannot finish it.
+
+    In such an edition (rnnlib/recorded.py) the lesson's references answer only the inputs that
+    the checks give them for a right answer; a wrong result can lead a check to ask them more."""
+    @functools.wraps(check)
+    def guarded(*args, **kwargs):
+        __tracebackhide__ = True
+        try:
+            return check(*args, **kwargs)
+        except recorded.NotRecorded:
+            raise GradingFailure(
+                f"{check.__name__.removeprefix('check_')}: your result is not the expected one, and saying how "
+                f"needs an answer that the course holds back while this lesson is open. Compare your code with "
+                f"the lesson's formulas; once the lesson closes, this test says more.") from None
+    return guarded
 
 
 # --- the shape of a verdict ------------------------------------------------------------------

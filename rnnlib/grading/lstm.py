@@ -13,6 +13,8 @@ LESSON = Lesson(
     # gru_forward and gru_backward, and their recurrences, compute a step's answer too (a sequence of T = 1).
     cores=("lstm:step_forward", "lstm:step_backward", "lstm:forward_steps", "lstm:backward_steps", "gru:step_forward",
            "gru:step_backward", "gru:gru_forward", "gru:gru_backward", "gru:forward_steps", "gru:backward_steps"),
+    material=("lstm:TimeLSTM", "bidirectional:bidirectional_forward", "bidirectional:bidirectional_backward",
+              "models:SequenceTagger"),
 )
 
 
