@@ -58,8 +58,9 @@ def plain(row):
     return row["id"], {field: row.get(field) for field in FIELDS}
 
 
-# (what the file is, a column that tells it, the columns it must have, its reader), in the order tried.
-FORMATS = [("Canvas's gradebook export", {"Student", "SIS Login ID"}, ("Student", "ID", "SIS Login ID"), canvas),
+# (what the file is, columns any of which tells it, the columns it must have (the student id's first), its
+# reader), in the order tried.
+FORMATS = [("Canvas's gradebook export", {"Student", "SIS Login ID"}, ("SIS Login ID", "Student", "ID"), canvas),
            ("Moodle's export", {"Username", "First name", "Email address"}, ("Username",), moodle),
            ("a plain roster CSV", {"id"}, ("id",), plain)]
 
@@ -81,8 +82,8 @@ def read(path):
             reader = csv.DictReader(f, dialect=kind)
             header = [name.strip() for name in reader.fieldnames or []]
             reader.fieldnames = header
-            what, reader_of = detect(path, header)
-            return what, entries(path, reader, reader_of)
+            what, id_column, reader_of = detect(path, header)
+            return what, entries(path, reader, reader_of, id_column)
     except OSError as e:
         raise RosterError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError:
@@ -97,11 +98,11 @@ def detect(path, header):
             missing = [column for column in needs if column not in header]
             if missing:
                 raise RosterError(f"{path.name} looks like {what} but has no column {', '.join(missing)}")
-            return what, reader_of
+            return what, needs[0], reader_of
     raise RosterError(f"{path.name} is not a roster: no column SIS Login ID (Canvas), Username (Moodle) or id")
 
 
-def entries(path, reader, reader_of):
+def entries(path, reader, reader_of, id_column):
     """[(student id, fields)] of the file's student rows; an empty cell gives nothing (the gradebook keeps
     what it has: Canvas's file has no emails, Moodle's no LMS user ids)."""
     found, lines = [], {}
@@ -113,9 +114,9 @@ def entries(path, reader, reader_of):
         name = " ".join(fields[key] for key in ("first_name", "last_name") if fields.get(key))
         where = f"{path.name} line {reader.line_num}" + (f" ({name})" if name else "")
         if not sid:
-            raise RosterError(f"{where}: no student id")
+            raise RosterError(f"{where}: no student id ({id_column})")
         if not UNIX_NAME.fullmatch(sid):
-            raise RosterError(f"{where}: student id {sid!r} is not an account name the hub can have "
+            raise RosterError(f"{where}: student id {sid!r} ({id_column}) is not an account name the hub can have "
                               "(lower-case letters, digits, _ or -, starting with a letter or _, at most 32)")
         if sid in lines:
             raise RosterError(f"{where}: student id {sid!r} is on line {lines[sid]} too")
