@@ -57,6 +57,9 @@ class Layout:
         self.canary = self.submitted.parent / "canary"
         # What grading with workers shares with them (instructor/workers.py: the sqlite gradebook's snapshot).
         self.workers = self.submitted.parent / "workers"
+        # The ids that came in through ./course roster (instructor/roster.py): the gradebook's students
+        # table also holds whoever nbgrader graded, and the LMS export names those not imported.
+        self.roster = self.submitted.parent / "roster.txt"
         self.grades_csv = self.root / config.ExportPlugin.get("to", "grades.csv")
         self.downloaded = self.root / config.ZipCollectApp.get("downloaded_directory",
                                                                  ZipCollectApp.downloaded_directory.default_value)

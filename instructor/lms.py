@@ -2,7 +2,8 @@
 
     python -m instructor.lms --lms canvas [--missing-as-zero]     (in the course root)
 
-One row per student of the gradebook, one column per assignment holding the student's score
+One row per student of the gradebook (the roster: ./course roster import puts the LMS's students
+there, instructor/roster.py), one column per assignment holding the student's score
 (hand-graded points included: the score nbgrader's own CSV gives), written next to that CSV
 (c.ExportPlugin.to) as <name>-canvas.csv or <name>-moodle.csv. A student who did not submit an
 assignment gets an empty cell, which both systems import as "no grade" (an existing grade stays);
@@ -10,7 +11,7 @@ assignment gets an empty cell, which both systems import as "no grade" (an exist
 
 canvas  Canvas's gradebook CSV, as its Export gives it: Student, ID, SIS User ID, SIS Login ID,
         Section, one column per assignment, then a "Points Possible" row. Canvas finds each
-        student by ID (the gradebook's lms_user_id, where the LTI launch recorded it) or by SIS
+        student by ID (the gradebook's lms_user_id: Canvas's ID, from the roster import) or by SIS
         Login ID (the course's student id). A column whose name is not yet an assignment becomes one.
 moodle  Moodle's grade import (Grades > Import > CSV file): Username, ID number, First name, Last
         name, Email address, one column per assignment. Import with "Map from: Username" to
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from .gradebook import grades
 from .layout import Layout
+from .roster import not_imported
 
 LMS = ("canvas", "moodle")
 USAGE = "usage: ./course export [--lms canvas|moodle] [--missing-as-zero]"
@@ -88,8 +90,9 @@ def main(argv):
     layout = Layout(Path.cwd())
     path = export(layout, lms, zero)
     students, assignments = roster(layout)
+    note = not_imported(layout)
     print(f"wrote {path.relative_to(layout.root)}: {len(students)} students x {len(assignments)} assignments, "
-          f"in {lms.capitalize()}'s gradebook import format")
+          f"in {lms.capitalize()}'s gradebook import format" + (f"; {note}" if note else ""))
     return 0
 
 

@@ -158,6 +158,7 @@ def test_autograde_with_nothing_submitted_says_so(tmp_path):
     (["collect"], "./course collect: expects ASSIGNMENT [ZIP]"),
     (["export", "--to", "x.csv"], "./course export: unknown argument '--to'; usage: ./course export [--lms"),
     (["export", "--lms", "blackboard"], "./course export: --lms takes canvas or moodle, not 'blackboard'"),
+    (["roster", "remove", "ann"], "./course roster: unknown subcommand 'remove'; usage: ./course roster [import FILE"),
     (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
     (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
     (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),
