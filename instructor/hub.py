@@ -2,10 +2,11 @@
 
     python -m instructor.hub [--check]          (./course hub, as root)
 
-Reads hub/settings.toml, checks what the hub needs and refuses in one line when something is
-missing (not root, no Node.js or proxy, a port taken, no students' group, LTI settings left
-empty, a course folder students could read, an exchange with the wrong permissions), builds the student environment, then runs
-JupyterHub with hub/jupyterhub_config.py. --check stops after the checks.
+Reads hub/settings.toml, checks what the hub needs and refuses with one line per thing missing
+(not root, no Node.js or proxy, a port taken, no students' group, LTI settings left empty, a
+course folder students could read, an exchange with the wrong permissions), makes the students'
+homes private, builds the student environment, then runs JupyterHub with hub/jupyterhub_config.py.
+--check only reports, all at once, and changes and installs nothing.
 
 The student environment is a venv of Debian's python3 in <state>/student-env (students' accounts
 cannot read a Python under /root) with rnnlib's dependencies, JupyterLab, nbgrader and
@@ -63,7 +64,7 @@ def ensure_account(name, group):
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--create-home", "--groups", group, name], check=True)
+        subprocess.run(["useradd", "--create-home", "--key", "HOME_MODE=0700", "--groups", group, name], check=True)
 
 
 def private_home(name):
@@ -81,54 +82,73 @@ def port_taken(ip, port):
 
 
 def problems(course, settings, euid=None, path=None):
-    """The first reason the hub cannot start, as one line, or None."""
+    """Every reason the hub cannot start, one line each ([] when it can). Changes nothing."""
     euid = os.geteuid() if euid is None else euid
+    found = []
     if euid != 0:
-        return ("must run as root: it starts each student's JupyterLab as that student's own Unix account "
-                "(run: sudo ./course hub)")
+        found.append("must run as root: it starts each student's JupyterLab as that student's own Unix account "
+                     "(run: sudo ./course hub)")
     if not shutil.which("node", path=path):
-        return "needs Node.js for its proxy: install Debian's nodejs and npm (sudo apt-get install nodejs npm)"
+        found.append("needs Node.js for its proxy: install Debian's nodejs and npm (sudo apt-get install nodejs npm)")
     if not (Path(course) / PROXY).exists():
-        return "the proxy is not installed: run npm ci --prefix hub"
+        found.append("the proxy is not installed: run npm ci --prefix hub (./course hub does it)")
     if not Path(STUDENT_PYTHON).exists():
-        return f"needs Debian's python3 for the student environment ({STUDENT_PYTHON}): apt-get install python3-venv"
-    if settings["authenticator"] not in ("pam", "lti13"):
-        return f"{SETTINGS}: authenticator must be \"pam\" or \"lti13\", not {settings['authenticator']!r}"
-    if settings["authenticator"] == "lti13":
-        empty = [key for key, value in settings["lti13"].items() if not value]
-        if empty:
-            return f"{SETTINGS}: [lti13] {', '.join(empty)} must be set for LTI 1.3 log-in (see README)"
-    else:
-        try:
-            grp.getgrnam(settings["students_group"])
-        except KeyError:
-            group = settings["students_group"]
-            return (f"no Unix group {group!r} for the students ({SETTINGS} students_group): "
-                    f"create it with groupadd {group}, then add each student with usermod -aG {group} NAME")
+        found.append(f"needs Debian's python3 for the student environment ({STUDENT_PYTHON}): "
+                     f"apt-get install python3-venv")
+    found += login_problems(settings)
     mode = stat.S_IMODE(Path(course).stat().st_mode)
     if mode & (stat.S_IROTH | stat.S_IXOTH):
-        return (f"students could read the course folder {Path(course).resolve()} (mode {mode:o}): its solutions/ "
-                f"and grading/ hold every answer and grade: run chmod o-rwx {Path(course).resolve()}")
+        found.append(f"students could read the course folder {Path(course).resolve()} (mode {mode:o}): its "
+                     f"solutions/ and grading/ hold every answer and grade: run chmod o-rwx {Path(course).resolve()}")
     for key in ("port", "hub_port", "proxy_api_port"):
         ip = settings["ip"] if key == "port" else "127.0.0.1"
         if port_taken(ip, settings[key]):
-            return f"port {settings[key]} is taken ({SETTINGS} {key}): stop what uses it or choose another port"
-    return exchange_problem(course)
+            found.append(f"port {settings[key]} is taken ({SETTINGS} {key}): stop what uses it or choose another port")
+    return found + exchange_problems(course)
 
 
-def exchange_problem(course):
-    """The exchange root must exist, be writable by every student and sticky (mode 1777)."""
+def login_problems(settings):
+    if settings["authenticator"] not in ("pam", "lti13"):
+        return [f"{SETTINGS}: authenticator must be \"pam\" or \"lti13\", not {settings['authenticator']!r}"]
+    if settings["authenticator"] == "lti13":
+        empty = [key for key, value in settings["lti13"].items() if not value]
+        return [f"{SETTINGS}: [lti13] {', '.join(empty)} must be set for LTI 1.3 log-in (see README)"] if empty else []
+    group = settings["students_group"]
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        return [f"no Unix group {group!r} for the students ({SETTINGS} students_group): create it with groupadd "
+                f"{group}, then add each student with useradd -m -K HOME_MODE=0700 -G {group} NAME"]
+    homes = {name: Path(pwd.getpwnam(name).pw_dir) for name in members(group)}
+    readable = [name for name, home in homes.items() if home.is_dir() and stat.S_IMODE(home.stat().st_mode) & 0o077]
+    if readable:
+        return [f"the homes of {len(readable)} students can be read by others ({', '.join(readable[:5])}"
+                f"{' ...' if len(readable) > 5 else ''}): ./course hub makes them private (mode 700) as it starts"]
+    return []
+
+
+def members(group):
+    """The accounts in group: its listed members and those whose primary group it is."""
+    entry = grp.getgrnam(group)
+    return sorted(set(entry.gr_mem) | {p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid})
+
+
+def exchange_problems(course):
+    """The exchange root must be writable by every student and sticky (mode 1777)."""
     root = Path(exchange(course)[1])
     if not root.exists():
-        root.mkdir(parents=True)
-        root.chmod(0o1777)
+        return []                              # ./course hub makes it
     mode = stat.S_IMODE(root.stat().st_mode)
-    if mode == 0o777:            # as nbgrader's release makes it when the hub has not run yet
-        root.chmod(0o1777)
-    elif mode != 0o1777:
-        return (f"the exchange {root} has mode {mode:o}, not 1777 (every student writes there, "
-                f"nobody deletes another's files): run chmod 1777 {root}")
-    return None
+    if mode not in (0o777, 0o1777):            # 777: as nbgrader's release makes it; the hub adds the sticky bit
+        return [f"the exchange {root} has mode {mode:o}, not 1777 (every student writes there, nobody deletes "
+                f"another's files): run chmod 1777 {root}"]
+    return []
+
+
+def prepare_exchange(course):
+    root = Path(exchange(course)[1])
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o1777)
 
 
 def fingerprint(requirements):
@@ -253,13 +273,20 @@ def write_student_config(course, etc):
 def main(argv):
     course = Path.cwd()
     settings = read_settings(course)
-    problem = problems(course, settings)
-    if problem:
-        print(f"./course hub: {problem}", file=sys.stderr)
-        return 2
-    if argv == ["--check"]:
+    found = problems(course, settings)
+    homes = [p for p in found if p.startswith("the homes of ")]    # fixed below, as the hub starts
+    if argv == ["--check"] or len(found) > len(homes):
+        for problem in found:
+            print(f"./course hub: {problem}", file=sys.stderr)
+        if found:
+            return 2
         print(f"./course hub: ready to serve on port {settings['port']}")
         return 0
+    prepare_exchange(course)
+    if settings["authenticator"] == "pam":
+        for name in members(settings["students_group"]):
+            if Path(pwd.getpwnam(name).pw_dir).is_dir():
+                private_home(name)
     build_student_env(course, settings)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     os.chdir(Path(settings["state"]) / "hub")

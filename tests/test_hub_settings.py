@@ -40,7 +40,8 @@ def ready(course, **changes):
 def problem(course, settings, euid=0, node=True):
     (course / hub.PROXY).parent.mkdir(parents=True, exist_ok=True)
     (course / hub.PROXY).touch()
-    return hub.problems(course, settings, euid=euid, path=None if node else str(course))
+    found = hub.problems(course, settings, euid=euid, path=None if node else str(course))
+    return "\n".join(found) or None
 
 
 @pytest.mark.skipif(not shutil.which("node"), reason="Node.js is not installed")
@@ -89,14 +90,24 @@ def test_refuses_an_exchange_students_cannot_share(course):
         f"files): run chmod 1777 {root}")
 
 
+def test_check_reports_everything_missing_at_once_and_changes_nothing(course):
+    settings = ready(course, students_group="no-such-students")
+    course.chmod(0o755)
+    (course / "exchange").rmdir()
+    found = problem(course, settings, euid=1000, node=False).splitlines()
+    assert [line.split(":")[0].split(" ")[0] for line in found] == ["must", "needs", "no", "students"], found
+    assert not (course / "exchange").exists()                      # nothing made or installed
+
+
 def test_the_course_script_refuses_in_one_line_with_status_2(course):
     bad = subprocess.run(["./course", "hub", "--port=80"], cwd=course, capture_output=True, text=True)
     assert (bad.returncode, bad.stderr.strip()) == (2, "./course hub: takes --check only, got '--port=80'")
     settings = (course / hub.SETTINGS).read_text()
     (course / hub.SETTINGS).write_text(settings.replace('authenticator = "pam"', 'authenticator = "ldap"'))
     check = subprocess.run(["./course", "hub", "--check"], cwd=course, capture_output=True, text=True)
-    assert check.returncode == 2 and len(check.stderr.strip().splitlines()) == 1, check.stderr
-    assert check.stderr.startswith("./course hub: ") and "Traceback" not in check.stderr
+    lines = check.stderr.strip().splitlines()          # one line per problem, all of them
+    assert check.returncode == 2 and all(line.startswith("./course hub: ") for line in lines), check.stderr
+    assert any("not 'ldap'" in line for line in lines) and "Traceback" not in check.stderr
 
 
 def hub_config(course, **settings):
