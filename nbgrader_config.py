@@ -49,6 +49,12 @@ c.FileNameCollectorPlugin.named_regexp = (
 # The hub's exchange (./course hand-out, collect ASSIGNMENT, return; the students' Assignments tab):
 # nbgrader's own, one folder on the hub's machine that every student may write to (mode 1777).
 c.Exchange.root = "/srv/nbgrader/exchange"
+# Students own what they put in the exchange: the course's collector refuses a submission made in
+# another student's name, by someone not on the roster (the gradebook's students), claiming a time
+# other than when it was really made (its ctimes, within c.GuardedCollect.ctime_tolerance seconds),
+# edited afterwards, holding links or others' files, or over c.CourseDirectory.max_dir_size kB. Each
+# refusal is a line of collect's output and of grading/refused.log (instructor/exchange.py).
+c.ExchangeFactory.collect = "instructor.exchange.GuardedCollect"
 
 # What students' rnnlib holds follows the term (instructor/answers.py): a lesson's answers reach
 # them once ./course close closes it, or its due date plus this allowance has passed (late work is

@@ -55,6 +55,16 @@ def registered(layout, assignment):
             return False
 
 
+NO_ROSTER = "the roster is empty: import the class list into the gradebook first (./course roster import)"
+
+
+def roster(db_url):
+    """The ids of the class's students: the gradebook's students table (nbgrader db student add)."""
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url) as gb:
+        return {student.id for student in gb.students}
+
+
 def late(layout, assignment):
     """{student: seconds after the due date} of the submissions of assignment that came in after
     its due date (nbgrader's --duedate), in the order of the students."""

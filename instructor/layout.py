@@ -60,6 +60,8 @@ class Layout:
         # The ids that came in through ./course roster (instructor/roster.py): the gradebook's students
         # table also holds whoever nbgrader graded, and the LMS export names those not imported.
         self.roster = self.submitted.parent / "roster.txt"
+        # Submissions the exchange's collector refused, one line each (instructor/exchange.py).
+        self.refused_log = self.submitted.parent / "refused.log"
         self.grades_csv = self.root / config.ExportPlugin.get("to", "grades.csv")
         self.downloaded = self.root / config.ZipCollectApp.get("downloaded_directory",
                                                                  ZipCollectApp.downloaded_directory.default_value)

@@ -3,7 +3,8 @@
     python -m instructor.watch [--every 30] [--workers N] [--scheduler ADDRESS]   (in the course root)
 
 Every SECONDS: nbgrader collects each assignment's latest submissions from its exchange (what
-./course collect ASSIGNMENT does, nbgrader collect --update); the new ones go through the whole
+./course collect ASSIGNMENT does, nbgrader collect --update; forgeries are refused, each logged
+once: instructor/exchange.py); the new ones go through the whole
 ./course autograde pipeline (repairs, the canary, the sandbox) on Dask workers
 (instructor/workers.py); then nbgrader generates each one's feedback and releases it to the
 exchange (./course feedback, ./course return), where the student fetches it. One log line per
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from . import canary, workers
 from .autograde import prepare, register
+from .exchange import REFUSED
 from .gradebook import grades
 from .hub import refresh_edition
 from .layout import CONFIG_FILE, Layout, course_config
@@ -88,6 +90,9 @@ class Watcher:
             result = self.api.collect(assignment, update=True)
             if not result["success"]:
                 self.say(f"collect {assignment}", result.get("error", "").strip().splitlines()[-1:])
+            for line in result.get("log", "").splitlines():      # each refused submission, once
+                if line.startswith(f"[WARNING] {REFUSED}"):
+                    self.say(line.removeprefix("[WARNING] "), [])
         returned = Returned(layout)
         pending = [key for a in layout.assignments() for s in layout.students(a)
                    if (key := Key(layout, s, a)) not in returned]
@@ -130,7 +135,7 @@ class Watcher:
         returned.add(key)       # a failure is not retried until the student submits again
 
     def say(self, topic, lines):
-        line = f"./course watch: {topic}: {' '.join(lines)}"
+        line = f"./course watch: {topic}" + (f": {' '.join(lines)}" if lines else "")
         if self.said.get(topic) != line:          # once, not at every look
             self.said[topic] = line
             self.log(line)

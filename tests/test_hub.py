@@ -265,6 +265,7 @@ def class_on_hub():
         steps = {"course": course, "url": url, "startup": time.monotonic() - started}
         steps["hand-out"] = run("./course", "hand-out", "03_bptt", cwd=course).stdout
         steps["while open"] = references_in_student_env("rnt-alice")
+        run("./course", "roster", "group", cwd=course)    # the hub's students: collect refuses anyone else
         from playwright.sync_api import sync_playwright
         playwright = sync_playwright().start()
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
