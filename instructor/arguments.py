@@ -4,11 +4,13 @@ argument (and what would be valid), exit status 2, never a traceback or a page o
     python -m instructor.arguments COMMAND [ARG...]
 
 prints the arguments the command should run with (for release, feedback, hand-out and return: the
-assignments, one a line) or the complaint on stderr. ./course calls it; autograde uses unknown_argument itself.
+assignments, one a line) or the complaint on stderr. ./course calls it; autograde uses unknown_argument
+itself; regrade calls check itself.
 """
 import sys
 from pathlib import Path
 
+from .gradebook import NO_ROSTER, roster
 from .layout import Layout, exchange
 
 
@@ -57,6 +59,29 @@ def graded_assignments(layout, arguments):
     return arguments or graded, None
 
 
+def not_handed_out(course, assignment, more=""):
+    """A complaint if the course's exchange has no inbound folder (nothing was handed out), or None."""
+    course_id, root = exchange(course)
+    if (root / course_id / "inbound").is_dir():
+        return None
+    return f"nothing was handed out through the exchange ({root / course_id}) yet: ./course hand-out {assignment} first{more}"
+
+
+def regrade_problem(layout, argv, course):
+    """./course regrade ASSIGNMENT STUDENT: a known assignment, a student on the roster, an exchange."""
+    if len(argv) != 2:
+        return "expects ASSIGNMENT STUDENT: ./course regrade 03_bptt alice"
+    problem = unknown_argument(argv[:1], layout.assignments())
+    if problem:
+        return problem
+    students = roster(layout.db_url)
+    if not students:
+        return NO_ROSTER
+    if argv[1] not in students:
+        return f"no student {argv[1]!r} on the roster ({len(students)} students in the gradebook: nbgrader db student list)"
+    return not_handed_out(course, argv[0])
+
+
 def check(command, argv, course):
     """(lines to print, problem) for ./course COMMAND ARGV."""
     layout = Layout(course)
@@ -72,11 +97,11 @@ def check(command, argv, course):
         problem = unknown_argument(argv[:1], layout.assignments())
         if not problem and len(argv) == 2 and not Path(argv[1]).is_file():
             problem = f"no file {argv[1]}"
-        course_id, root = exchange(course)
-        if not problem and len(argv) == 1 and not (root / course_id / "inbound").is_dir():
-            problem = (f"nothing was handed out through the exchange ({root / course_id}) yet: "
-                       f"./course hand-out {argv[0]} first; for an LMS download: ./course collect {argv[0]} ZIP")
+        if not problem and len(argv) == 1:
+            problem = not_handed_out(course, argv[0], f"; for an LMS download: ./course collect {argv[0]} ZIP")
         return argv, problem
+    if command == "regrade":
+        return argv, regrade_problem(layout, argv, course)
     if command == "hand-out":
         problem = unknown_argument(argv, layout.assignments())
         missing = [a for a in argv or layout.assignments() if not layout.release_notebook(a).exists()]

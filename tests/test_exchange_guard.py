@@ -1,21 +1,41 @@
-"""The exchange's collector refuses forged submissions: the rules one by one, on submission folders
-made and chowned in tmp_path, and the collector choosing each student's latest acceptable one.
+"""The exchange's collector refuses forged submissions; ./course regrade grades one student again.
+
+First the rules one by one, on submission folders made and chowned in tmp_path. Then a class in a
+temporary course and exchange, each student a real Unix account (rxg-*) handing in through
+nbgrader's exchange: alice honestly; bob in alice's name, with nbgrader submit --student and with a
+folder he makes by hand dated 2099; carol honestly, then late work backdated (folder renamed,
+timestamp.txt rewritten, mtimes touched); dana honestly, then a folder holding a link to alice's
+notebook and one holding a 150 MB (sparse) file; erin, who is not on the roster. nbgrader's own
+collector takes bob's 2099 folder for alice, and she is graded 0. ./course collect refuses each
+forgery in one line and in grading/refused.log, collects the real ones and opens nothing in alice's
+home; with the forgeries removed, ./course regrade gives alice the grade of what she handed in.
 """
+import ctypes
 import os
 import pwd
+import shutil
+import struct
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import nbformat
 import pytest
 
-from conftest import course_copy
+from conftest import BUGS, ROOT, course_copy, without_venv
+from instructor.autograde import nbgrader
 from instructor.exchange import GuardedCollect, submission_problem
-from instructor.gradebook import NO_ROSTER
-from instructor.layout import Layout, course_config
+from instructor.gradebook import NO_ROSTER, grades
+from instructor.layout import CONFIG_FILE, Layout, course_config
+from instructor.submissions import make_submission, notebook_path
 from instructor.workers import timestamp
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")]
+              pytest.mark.skipif(os.geteuid() != 0, reason="chown, Unix accounts and runuser need root")]
 A = "01_forward_pass"
 COURSE_ID = "rnns-from-scratch"
 
@@ -162,3 +182,284 @@ def test_the_latest_acceptable_submission_is_collected_and_the_others_refused(tm
     assert collect() == f"{A}: collected 0, unchanged 1, refused 3: see grading/refused.log"
     logged = layout.refused_log.read_text().splitlines()
     assert len(logged) == 3 and any("garbage\\n2026-12-01" in line for line in logged)
+
+
+# ---- a class of real accounts on a real exchange ----
+
+ACCOUNTS = ["rxg-alice", "rxg-bob", "rxg-carol", "rxg-dana", "rxg-erin"]
+ROSTER = ACCOUNTS[:4]                    # rxg-erin is not on it
+TOLERANCE = 3.0                          # the course's c.GuardedCollect.ctime_tolerance here
+# The students' nbgrader: the course venv's packages on Debian's python3 of the same version, since
+# the venv's own interpreter may live where students cannot reach it (root's home, under pyenv).
+STUDENT_PYTHON = "/usr/bin/python3"
+NBGRADER = (STUDENT_PYTHON, "-m", "nbgrader")
+
+
+def student_python_problem():
+    """Why students cannot run the course's nbgrader here, or None."""
+    if not os.access(STUDENT_PYTHON, os.X_OK):
+        return f"no {STUDENT_PYTHON} for the students"
+    version = subprocess.run([STUDENT_PYTHON, "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True).stdout.strip()
+    if version != str(sys.version_info[:2]):
+        return f"{STUDENT_PYTHON} is Python {version}, the course venv's packages are for {sys.version_info[:2]}"
+    return None
+
+
+def home(name):
+    return Path(pwd.getpwnam(name).pw_dir)
+
+
+def as_student(name, *argv):
+    """A command run as the student's own Unix account, in their home, as their terminal would."""
+    env = {"HOME": str(home(name)), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PYTHONPATH": sysconfig.get_paths()["purelib"]}
+    done = subprocess.run([shutil.which("runuser"), "-u", name, "--", *argv], cwd=home(name), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{name}: {argv}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    return done
+
+
+def shell_as(name, script, *args):
+    return as_student(name, "sh", "-c", f"set -e; {script}", "sh", *args)
+
+
+def course_line(course, *args, status=0):
+    """./course ARGS, as the instructor types it."""
+    done = subprocess.run([str(course / "course"), *args], cwd=course, capture_output=True, text=True,
+                          env=without_venv(), timeout=900)
+    assert done.returncode == status, f"./course {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def make_accounts(exchange):
+    remove_accounts()                    # left over from a run that was killed
+    for name in ACCOUNTS:
+        subprocess.run(["useradd", "--create-home", name], check=True)
+        home(name).chmod(0o700)          # as the hub makes them: private
+        config = home(name) / "nbgrader_config.py"
+        config.write_text(f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\n"
+                          f"c.Exchange.root = {str(exchange)!r}\n")
+        give(config, name)
+
+
+def remove_accounts():
+    for name in ACCOUNTS:
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def write_answers(name, nb):
+    """The student's notebook in their assignment folder, as they saved it; returns its bytes."""
+    folder = home(name) / A
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nb, folder / "forward_pass.ipynb")
+    give(folder, name)
+    return (folder / "forward_pass.ipynb").read_bytes()
+
+
+def submit(name, *options):
+    as_student(name, *NBGRADER, "submit", A, *options)
+
+
+class Opened:
+    """inotify: what was opened or read in some folders (not their subfolders) while watched."""
+    MASK = 0x1 | 0x20                    # IN_ACCESS | IN_OPEN
+
+    def __init__(self, *folders):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
+        assert self.fd >= 0 and all(self.libc.inotify_add_watch(self.fd, str(f).encode(), self.MASK) >= 0
+                                    for f in folders)
+
+    def events(self):
+        """(mask, name) of each event since the last call."""
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return []
+        found, at = [], 0
+        while at < len(data):
+            _, mask, _, size = struct.unpack_from("iIII", data, at)
+            found.append((mask, data[at + 16:at + 16 + size].rstrip(b"\0").decode()))
+            at += 16 + size
+        return found
+
+
+def hand_in_the_class(layout, inbound):
+    """Every student's submissions and forgeries; returns {what: notebook bytes handed in}."""
+    release = nbformat.read(layout.release_notebook(A), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
+    correct, buggy = make_submission(release, solution), make_submission(release, solution, "correct", BUGS[A])
+    sent = {}
+    as_student("rxg-alice", *NBGRADER, "fetch_assignment", A)
+    sent["alice"] = write_answers("rxg-alice", correct)
+    submit("rxg-alice")
+    sent["carol"] = write_answers("rxg-carol", buggy)
+    submit("rxg-carol")
+    carol_on_time = timestamp(next(inbound.glob("rxg-carol+*")))
+    sent["dana"] = write_answers("rxg-dana", release)
+    submit("rxg-dana")
+    write_answers("rxg-erin", correct)
+    submit("rxg-erin")
+    write_answers("rxg-bob", release)
+    submit("rxg-bob", "--student=rxg-alice")                      # in alice's name
+    shell_as("rxg-bob", 'd="$1/rxg-alice+01_forward_pass+2099-01-01 00:00:00.000000 UTC+f0rg3d"; mkdir "$d"; '
+                        'cp 01_forward_pass/forward_pass.ipynb "$d/"; '
+                        'printf %s "2099-01-01 00:00:00.000000 UTC" > "$d/timestamp.txt"', str(inbound))
+    made_now = ('ts=$(date -u "+%Y-%m-%d %H:%M:%S.%6N UTC"); d="$1/rxg-dana+01_forward_pass+$ts+$2"; mkdir "$d"; '
+                'printf %s "$ts" > "$d/timestamp.txt"; ')
+    shell_as("rxg-dana", made_now + f'ln -s {home("rxg-alice")}/{A}/forward_pass.ipynb "$d/forward_pass.ipynb"',
+             str(inbound), "l1nk")
+    shell_as("rxg-dana", made_now + 'cp 01_forward_pass/forward_pass.ipynb "$d/"; truncate -s 150M "$d/data.bin"',
+             str(inbound), "b1g")
+    backdate_late_work(inbound, carol_on_time, correct)
+    return sent
+
+
+def backdate_late_work(inbound, on_time, nb):
+    """carol hands in again later, then makes it claim a moment after her first submission: she
+    submits without nbgrader's random name part (so she knows the name), renames the folder,
+    rewrites its timestamp.txt and touches every mtime back."""
+    claim = on_time + timedelta(seconds=1)
+    time.sleep(max(0.0, (claim - utcnow()).total_seconds() + TOLERANCE + 3))   # late by more than the tolerance
+    write_answers("rxg-carol", nb)
+    before = set(inbound.glob("rxg-carol+*"))
+    submit("rxg-carol", "--ExchangeSubmit.add_random_string=False")
+    (late,) = set(inbound.glob("rxg-carol+*")) - before
+    epoch = claim.replace(tzinfo=timezone.utc).timestamp()
+    shell_as("rxg-carol", 'cd "$1"; mv "$2" "$3"; printf %s "$4" > "$3/timestamp.txt"; touch -d "@$5" "$3" "$3"/*',
+             str(inbound), late.name, f"rxg-carol+{A}+{stamp(claim)}", stamp(claim), f"{epoch:.6f}")
+
+
+@pytest.fixture(scope="module")
+def term():
+    """The whole story, each step's output kept for the tests below."""
+    missing = [tool for tool in ("useradd", "userdel", "runuser", "truncate") if not shutil.which(tool)]
+    if missing or student_python_problem():
+        pytest.skip(f"needs {', '.join(missing)}" if missing else student_python_problem())
+    top = Path(tempfile.mkdtemp(prefix="rxg-"))
+    top.chmod(0o755)                     # students reach the exchange below it, not the course (mode 700)
+    exchange = top / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o1777)
+    try:
+        make_accounts(exchange)
+        yield run_term(top, exchange)
+    finally:
+        remove_accounts()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def run_term(top, exchange):
+    from nbgrader.api import Gradebook
+    course = top / "course"
+    course.mkdir(mode=0o700)
+    course_copy(course)
+    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
+    with open(course / CONFIG_FILE, "a") as config:
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.GuardedCollect.ctime_tolerance = {TOLERANCE}\n")
+    layout, inbound = Layout(course), exchange / COURSE_ID / "inbound"
+    course_line(course, "release", A)
+    course_line(course, "hand-out", A)
+    with Gradebook(layout.db_url) as gb:             # the roster, without erin
+        for name in ROSTER:
+            gb.update_or_create_student(name)
+    steps = {"course": course, "layout": layout, "inbound": inbound, "sent": hand_in_the_class(layout, inbound)}
+
+    # Before: nbgrader's own collector takes bob's 2099 folder for alice, only warning.
+    steps["plain"] = nbgrader(course, "collect", A, "--update", "--student=rxg-alice",
+                              "--ExchangeFactory.collect=nbgrader.exchange.default.collect.ExchangeCollect").stderr
+    steps["forged timestamp"] = timestamp(layout.submission("rxg-alice", A))
+    course_line(course, "autograde", A)
+    steps["forged grade"] = grades(layout, A)["rxg-alice", A]
+
+    alice_nb = home("rxg-alice") / A / "forward_pass.ipynb"
+    opened = Opened(home("rxg-alice"), alice_nb.parent)
+    alice_nb.read_bytes()
+    steps["control"] = opened.events()               # the watch sees a read
+    steps["collect"] = course_line(course, "collect", A).stderr       # nbgrader logs on stderr
+    steps["collected"] = {s: layout.submitted_notebook(s, A).read_bytes()
+                          for s in ACCOUNTS if layout.submitted_notebook(s, A).exists()}
+    for forgery in [p for p in inbound.iterdir() if p.owner() == "rxg-bob"]:
+        shutil.rmtree(forgery)
+    steps["regrade"] = course_line(course, "regrade", A, "rxg-alice").stdout
+    steps["opened"] = opened.events()
+    steps["grade"] = grades(layout, A)["rxg-alice", A]
+    steps["regraded"] = layout.submitted_notebook("rxg-alice", A).read_bytes()
+    as_student("rxg-alice", *NBGRADER, "fetch_feedback", A)
+    steps["feedback"] = [p.read_text() for p in (home("rxg-alice") / A / "feedback").glob("*/forward_pass.html")]
+    return steps
+
+
+def refusals(output):
+    return [line for line in output.splitlines() if "WARNING] refused " in line]
+
+
+def test_before_nbgrader_collected_the_forgery_and_alice_got_0(term):
+    assert "claims to be submitted by rxg-alice but is owned by rxg-bob; cheating attempt?" in term["plain"]
+    assert term["forged timestamp"].year == 2099
+    assert term["forged grade"].score == 0
+
+
+EXPECTED = {   # (who it names, a part of its folder's name, why) for each forgery
+    ("rxg-alice", f"rxg-alice+{A}+20", "the folder is owned by rxg-bob, not rxg-alice"),
+    ("rxg-alice", f"rxg-alice+{A}+2099-01-01 00:00:00.000000 UTC+f0rg3d", "the folder is owned by rxg-bob, not rxg-alice"),
+    ("rxg-carol", f"rxg-carol+{A}+", "but the folder was made or changed"),
+    ("rxg-dana", "+l1nk", "forward_pass.ipynb is a symbolic link"),
+    ("rxg-dana", "+b1g", "it is larger than 100 MB (CourseDirectory.max_dir_size)"),
+    ("rxg-erin", f"rxg-erin+{A}+", "rxg-erin is not on the roster"),
+}
+
+
+def test_each_forgery_is_refused_in_one_line_and_logged(term):
+    lines, logged = refusals(term["collect"]), term["layout"].refused_log.read_text().splitlines()
+    assert len(lines) == len(logged) == len(EXPECTED), term["collect"]
+    for who, folder, why in EXPECTED:
+        assert any(f"refused {who}'s {A} (" in line and folder in line and why in line for line in lines), (who, why)
+        assert any(folder in line and why in line for line in logged), (who, why)
+    assert term["collect"].strip().splitlines()[-1].endswith(
+        f"{A}: collected 2, unchanged 1, refused 6: see grading/refused.log")
+    assert "No newer submission to collect: rxg-alice" in term["collect"]    # what the forgery left behind
+
+
+def test_the_real_submissions_are_collected(term):
+    collected, sent = term["collected"], term["sent"]
+    assert set(collected) == {"rxg-alice", "rxg-carol", "rxg-dana"}
+    assert collected["rxg-carol"] == sent["carol"]           # on time, not the backdated late work
+    assert collected["rxg-dana"] == sent["dana"]
+
+
+def test_nothing_outside_the_exchange_was_read(term):
+    assert term["control"]
+    assert term["opened"] == []
+
+
+def test_regrade_gives_alice_the_grade_of_what_she_handed_in(term):
+    assert term["regraded"] == term["sent"]["alice"]
+    g = term["grade"]
+    assert g.failed == [] and g.score == g.max_score - g.by_hand > 0
+    assert term["regrade"].strip().splitlines()[-1].startswith(
+        f"regraded rxg-alice {A}: {g.score:.1f} / {g.max_score:g}")
+    assert "feedback returned" in term["regrade"]
+    (html,) = term["feedback"]
+    assert f"Score: {g.score:.1f}" in html
+
+
+@pytest.mark.parametrize("args,line", [
+    (["99_nope", "rxg-alice"], "./course regrade: no assignment '99_nope'; the assignments are 01_forward_pass"),
+    ([A], "./course regrade: expects ASSIGNMENT STUDENT: ./course regrade 03_bptt alice"),
+    ([A, "rxg-erin"], "./course regrade: no student 'rxg-erin' on the roster (4 students in the gradebook"),
+])
+def test_regrade_refuses_a_bad_argument_in_one_line(term, args, line):
+    done = course_line(term["course"], "regrade", *args, status=2)
+    assert done.stdout == "" and done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(line)
+
+
+def test_regrade_with_nothing_acceptable_changes_nothing(term):
+    before = grades(term["layout"], A)
+    done = course_line(term["course"], "regrade", A, "rxg-bob", status=2)     # his folders named alice
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"./course regrade: nothing of rxg-bob's {A} in the exchange can be collected (refusals: "
+        "grading/refused.log); nothing was changed")
+    assert grades(term["layout"], A) == before
