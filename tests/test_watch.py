@@ -13,13 +13,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import BUGS, HOSTILE
+from conftest import BUGS, HOSTILE, ROOT, course_copy
 from instructor import sandbox, submissions
 from instructor.demo import make_course
 from instructor.gradebook import grades
 from instructor.layout import CONFIG_FILE, Layout
 from instructor.submissions import make_submission, notebook_path
-from instructor.watch import nbgrader_api
+from instructor.watch import Watcher, nbgrader_api
 
 pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
 A = "01_forward_pass"
@@ -98,3 +98,27 @@ def hidden_tests(nb):
     blocks = [part.split("### END HIDDEN TESTS")[0] for cell in nb.cells
               for part in cell.source.split("### BEGIN HIDDEN TESTS")[1:]]
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_watch_says_each_refused_submission_once(tmp_path):
+    """A submission the course's collector refuses is said once, not at every look at the exchange."""
+    import shutil
+    from datetime import datetime, timezone
+    from nbgrader.api import Gradebook
+    course = course_copy(tmp_path)
+    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
+    with open(course / CONFIG_FILE, "a") as config:
+        config.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n")
+    layout = Layout(course)
+    with Gradebook(layout.db_url) as gb:
+        gb.update_or_create_student("someone-else")
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    folder = tmp_path / "exchange" / "rnns-from-scratch" / "inbound" / f"someone-else+{A}+{when}+x"
+    folder.mkdir(parents=True)
+    (folder / "timestamp.txt").write_text(when)
+    said = []
+    watcher = Watcher(layout, None, log=said.append)
+    watcher.cycle()
+    watcher.cycle()
+    assert len(said) == 1 and said[0].startswith(f"./course watch: refused someone-else's {A} ({folder.name}): "), said
+    assert "the folder is owned by" in said[0] and not layout.students(A)
