@@ -55,7 +55,8 @@ def registered(layout, assignment):
             return False
 
 
-NO_ROSTER = "the roster is empty: import the class list into the gradebook first (./course roster import)"
+NO_ROSTER = ("the roster is empty: import the class list first "
+             "(./course roster import FILE, or ./course roster group on the hub)")
 
 
 def roster(db_url):
