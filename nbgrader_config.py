@@ -57,9 +57,9 @@ c.Exchange.root = "/srv/nbgrader/exchange"
 c.ExchangeFactory.collect = "instructor.exchange.GuardedCollect"
 
 # What students' rnnlib holds follows the term (instructor/answers.py): a lesson's answers reach
-# them once ./course close closes it, or its due date plus this allowance has passed (late work is
-# still taken until then, so its answers must not be out).
-c.Answers.late_allowance_hours = 0
+# them once ./course close closes it, or its due date plus this allowance has passed. Late work is
+# taken until then (and marked late, as c.LateSubmissionPlugin says); after it, collect refuses it.
+c.Answers.late_allowance_hours = 7 * 24
 
 # ./course export writes every grade here (nbgrader's CSV: one row per student and assignment).
 c.ExportPlugin.to = "grading/grades.csv"

@@ -14,7 +14,9 @@ student's latest one, so the latest acceptable one is collected instead:
   sets at every change. Each entry's ctime must lie within ctime_tolerance of the claimed time, so
   a claim in the future, a folder made later than it claims and one edited afterwards all fail;
 * it holds a symbolic link, a hard link, anything but regular files and folders, or anything not
-  owned by that student; or it is larger than CourseDirectory.max_dir_size (nbgrader's own limit).
+  owned by that student; or it is larger than CourseDirectory.max_dir_size (nbgrader's own limit);
+* it was made after the assignment closed (./course close, or its due date plus the late
+  allowance: instructor/answers.py), when its answers had gone to the students.
 
 Each refusal is one warning line ("refused ...") and one line in Layout.refused_log. Checking never
 follows a link (lstat only) and reads no file but timestamp.txt; copying opens each file without
@@ -189,8 +191,11 @@ class GuardedCollect(ExchangeCollect):
         "already collected (./course regrade).")).tag(config=True)
 
     def init_src(self):
+        from .answers import closes
         self.students = roster(self.coursedir.db_url)
-        self.log_file = Layout(self.coursedir.root).refused_log
+        layout = Layout(self.coursedir.root)
+        self.log_file = layout.refused_log
+        self.closed = closes(layout).get(self.coursedir.assignment_id)
         self.refused, self.copied = [], 0
         super().init_src()
         self.src_records = [record for record in self.src_records if "refused" not in record]
@@ -207,7 +212,15 @@ class GuardedCollect(ExchangeCollect):
 
     def problem(self, path):
         return submission_problem(path, self.coursedir.assignment_id, self.students, self.ctime_tolerance,
-                                  1000 * self.coursedir.max_dir_size)
+                                  1000 * self.coursedir.max_dir_size) or self.after_close(path)
+
+    def after_close(self, path):
+        """Work made after the assignment closed (its answers were out by then: instructor/answers.py)."""
+        claimed = parse_name(os.path.basename(path), self.coursedir.assignment_id)[1].replace(tzinfo=timezone.utc)
+        if self.closed is not None and claimed > self.closed:
+            return (f"it was made at {claimed:%Y-%m-%d %H:%M:%S} UTC, after {self.coursedir.assignment_id} closed "
+                    f"({self.closed:%Y-%m-%d %H:%M:%S} UTC), when its answers went to the students")
+        return None
 
     def refuse(self, path, problem):
         self.refused.append(os.path.basename(path))

@@ -42,11 +42,12 @@ def released(tmp_path_factory):
 
 @pytest.fixture
 def term(released, tmp_path):
-    """A copy of the released course with an exchange of its own, nothing handed out yet."""
+    """A copy of the released course with an exchange of its own, nothing handed out yet, and no
+    late allowance (answers out at the due date)."""
     course = shutil.copytree(released, tmp_path / "course", symlinks=True)
     config = course / "nbgrader_config.py"
-    config.write_text(re.sub(r'(?m)^c\.Exchange\.root = .*$', f'c.Exchange.root = "{tmp_path / "exchange"}"',
-                             config.read_text()))
+    text = re.sub(r'(?m)^c\.Exchange\.root = .*$', f'c.Exchange.root = "{tmp_path / "exchange"}"', config.read_text())
+    config.write_text(re.sub(r'(?m)^c\.Answers\.late_allowance_hours = .*$', 'c.Answers.late_allowance_hours = 0', text))
     return Layout(course)
 
 
@@ -72,10 +73,9 @@ def test_the_plan_follows_hand_out_due_dates_and_close(term, tmp_path):
     assert answers.plan(term, NOW + timedelta(hours=2)) == (all3, ["03_bptt"])   # its due date passed
     config = term.root / "nbgrader_config.py"
     config.write_text(config.read_text().replace("late_allowance_hours = 0", "late_allowance_hours = 48"))
-    try:                                            # late work is taken for two more days: still open
-        assert answers.plan(term, NOW + timedelta(hours=2)) == (all3, ["02_softmax_stability", "03_bptt"])
-    finally:
-        config.write_text(config.read_text().replace("late_allowance_hours = 48", "late_allowance_hours = 0"))
+    # late work is taken for two more days: still open
+    assert answers.plan(term, NOW + timedelta(hours=2)) == (all3, ["02_softmax_stability", "03_bptt"])
+    assert answers.plan(term, NOW + timedelta(hours=50)) == (all3, ["03_bptt"])
     answers.close(term, "03_bptt", NOW)
     assert answers.plan(term, NOW) == (all3, ["02_softmax_stability"])
     assert "03_bptt: closed" in answers.describe(term, NOW)

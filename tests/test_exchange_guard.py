@@ -148,6 +148,20 @@ def test_an_edit_after_handing_in_is_refused(tmp_path):
     assert "but forward_pass.ipynb was made or changed 0." in problem(folder, tolerance=0.3)
 
 
+def test_work_made_after_the_assignment_closed_is_refused():
+    """Once an assignment closes (instructor/answers.py), its answers are in the students' rnnlib:
+    work made later could copy them."""
+    from types import SimpleNamespace
+    closed = datetime(2026, 12, 8, 23, 59, tzinfo=timezone.utc)
+    collect = SimpleNamespace(closed=closed, coursedir=SimpleNamespace(assignment_id="01_forward_pass"))
+    before, after = (f"alice+01_forward_pass+2026-12-08 23:{m:02d}:00.000000 UTC+ab12" for m in (58, 59))
+    late = "alice+01_forward_pass+2026-12-09 00:00:01.000000 UTC+ab12"
+    assert GuardedCollect.after_close(collect, before) is None
+    assert GuardedCollect.after_close(collect, after) is None
+    assert "after 01_forward_pass closed (2026-12-08 23:59:00 UTC)" in GuardedCollect.after_close(collect, late)
+    assert GuardedCollect.after_close(SimpleNamespace(closed=None, coursedir=collect.coursedir), late) is None
+
+
 def test_the_latest_acceptable_submission_is_collected_and_the_others_refused(tmp_path):
     """nbgrader picks each student's latest submission only among the acceptable ones; a folder
     whose name nbgrader cannot read does not stop the collection; each refusal is logged once, in
