@@ -17,6 +17,7 @@ always and display it only outside grading:
     if os.environ.get("NBGRADER_EXECUTION") not in ("autograde", "validate"):
         display(explorer)
 """
+import html
 import io
 
 import ipywidgets as W
@@ -27,6 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from .gradflow import ACTIVATIONS, bptt_trace, gradient_flow, lstm_gradient_flow, softmax_overflow
+from .recorded import NotRecorded
 
 
 class _FigureWidget:
@@ -274,7 +276,11 @@ class SoftmaxOverflowExplorer(_FigureWidget):
         self._finish(self.scale)
 
     def update(self, change=None):
-        self.naive, self.stable, self.failed = softmax_overflow(self.scale.value)
+        try:
+            self.naive, self.stable, self.failed = softmax_overflow(self.scale.value)
+        except NotRecorded as e:       # a student edition while lesson 02 is open (rnnlib/recorded.py)
+            self.status.value = f"<span style='color:#c0392b'>{html.escape(str(e))}</span>"
+            return
         if not hasattr(self, "bars"):
             self.bars, self.nan_labels = [], []
             for ax, title in zip(self.axes, ("naive: exp(z) / Σ exp(z)", "stable: subtract max first")):

@@ -207,3 +207,16 @@ def test_sampling_playground_says_which_prompt_characters_it_left_out():
     assert "left out" in pg.text.value
     pg.prompt.value = "é"
     assert "no character the model knows" in pg.note and pg.sample.startswith("\n")
+
+
+def test_softmax_explorer_says_why_while_lesson_02_is_open(monkeypatch):
+    """In a student edition with lesson 02 open, the explorer's stable softmax is a stub without
+    the student's: the widget says so instead of stopping the notebook (rnnlib/recorded.py)."""
+    from rnnlib import widgets
+    from rnnlib.recorded import NotRecorded
+
+    def held_back(scale):
+        raise NotRecorded("rnnlib.gradflow.softmax_overflow is an answer of lesson 02_softmax_stability, which is open")
+    monkeypatch.setattr(widgets, "softmax_overflow", held_back)
+    explorer = widgets.SoftmaxOverflowExplorer(scale=100.0)
+    assert "which is open" in explorer.status.value
