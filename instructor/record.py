@@ -2,10 +2,11 @@
 
 An edition with a lesson open holds that lesson's references as stubs that look their results
 up in a table. The table is made here: the released notebook, answered with the solution, runs
-in a kernel whose rnnlib records every call of those functions (arguments in, result and
-in-place changes out); then again with every exercise's result nudged before each test cell, so
-that the checks also take their failure paths (their hints call the references on the same
-seeded inputs). Only the released notebook's visible tests run: hidden tests leave no trace.
+in a kernel whose rnnlib records every call the checks make of those functions (arguments in,
+result and in-place changes out); then twice more with every exercise's results, or the arrays it
+changes in place, nudged wrong before each test cell, so that the checks also take their failure
+paths (their hints call the references on the same seeded inputs). Only the released notebook's
+visible tests run: hidden tests leave no trace.
 
     record(course, assignment, functions)  ->  {(name, fingerprint of the arguments): (result, changes)}
 """
@@ -14,7 +15,6 @@ import functools
 import importlib
 import inspect
 import operator
-import os
 import pickle
 import sys
 import tempfile
@@ -40,18 +40,6 @@ UNNUDGE = "globals().update(_rnns_saved)"
 
 
 CALLS_FROM_CELLS = 20
-CHECKS = f"{Path(grading.__file__).resolve().parent}{os.sep}"
-
-
-def _from_a_check():
-    """Is a check (rnnlib.grading's code) on the stack? Only what the checks call is recorded: a
-    notebook's own cells call rnnlib with whatever a student chooses, which no table could hold."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code.co_filename.startswith(CHECKS):
-            return True
-        frame = frame.f_back
-    return False
 
 
 def _recording(name, fn, table, busy, from_cells):
@@ -64,7 +52,9 @@ def _recording(name, fn, table, busy, from_cells):
         # exercise's reference (lesson 06 samples from an untrained model before the student's
         # sample exists) is recorded too, a few times: the same cell in the student's notebook
         # makes the same call; a training loop's thousands are not worth a table.
-        if busy or not (_from_a_check() or (name in from_cells and len(calls) < CALLS_FROM_CELLS)):
+        # Only what the checks call is recorded: a notebook's own cells call rnnlib with whatever a
+        # student chooses, which no table could hold.
+        if busy or not (recorded.called_by_a_check() or (name in from_cells and len(calls) < CALLS_FROM_CELLS)):
             return fn(*args, **kwargs)
         calls.append(name)
         busy.append(name)

@@ -137,7 +137,7 @@ def _yours(name, message, arguments):
     exercise = _load()["exercises"].get(name)
     fn = getattr(sys.modules.get("__main__"), exercise or "", None)     # the notebook's namespace
     if (not callable(fn) or getattr(fn, "__module__", "").startswith("rnnlib") or exercise in _running
-            or _called_by_a_check()):
+            or called_by_a_check()):
         raise NotRecorded(message)
     values = list(arguments.values())
     takes = _positional(fn)
@@ -159,8 +159,9 @@ def _positional(fn):
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
 
 
-def _called_by_a_check():
-    frame = sys._getframe(2)
+def called_by_a_check():
+    """Is one of the checks (rnnlib.grading's code) on the stack?"""
+    frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename.startswith(_CHECKS):
             return True
