@@ -1,0 +1,104 @@
+"""A student's Fetch Feedback and Assignments tab when there is no feedback to fetch
+(instructor/student_exchange.py), through nbgrader's ExchangeFactory configured as the student
+environment's nbgrader_config.py would be, against a temporary exchange.
+
+ann and ben submit lesson 01; only ann's feedback is returned; cat never submits.
+"""
+import shutil
+
+import nbformat
+import pytest
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeError, ExchangeFactory
+
+from instructor import submissions
+from instructor.demo import make_course
+from instructor.feedback import nbgrader_api
+from instructor.layout import CONFIG_FILE, Layout, course_config
+from instructor.student_exchange import NO_FEEDBACK_YET
+
+A = "01_forward_pass"
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    return make_course(tmp_path_factory.mktemp("released"), [A])
+
+
+@pytest.fixture
+def course(released, tmp_path):
+    """A copy of the course with its own exchange: handed out, ann's and ben's submissions collected."""
+    course = shutil.copytree(released, tmp_path / "course")
+    with open(course / CONFIG_FILE, "a") as config:
+        config.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n")
+    layout = Layout(course)
+    api = nbgrader_api(layout)
+    assert api.release_assignment(A)["success"]
+    release = nbformat.read(layout.release_notebook(A), as_version=4)
+    for student in ("ann", "ben"):
+        submissions.hand_in(layout, student, A, release, home(tmp_path, student))
+    assert api.collect(A, update=True)["success"]
+    return layout
+
+
+def home(tmp_path, student):
+    return tmp_path / "homes" / student         # each student's own home, and so their own cache
+
+
+def student_side(layout, tmp_path, student):
+    """(ExchangeFactory, CourseDirectory, config) as student's JupyterLab sets them up."""
+    config = course_config(layout.root)
+    config.ExchangeFactory.list = "instructor.student_exchange.ListSayingWhenNoFeedback"
+    config.ExchangeFactory.fetch_feedback = "instructor.student_exchange.FetchFeedbackSayingWhy"
+    config.Exchange.assignment_dir = str(home(tmp_path, student) / student)
+    config.Exchange.cache = str(home(tmp_path, student) / "cache")
+    config.ExchangeList.cached = True
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = A
+    return ExchangeFactory(config=config), coursedir, config
+
+
+def fetch_feedback(layout, tmp_path, student):
+    factory, coursedir, config = student_side(layout, tmp_path, student)
+    factory.FetchFeedback(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    return sorted((home(tmp_path, student) / student / A / "feedback").glob("*/*.html"))
+
+
+def submission_rows(layout, tmp_path, student):
+    """The timestamps the Assignments tab shows under 'Submitted assignments'."""
+    factory, coursedir, config = student_side(layout, tmp_path, student)
+    listed = factory.List(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+    return [s["timestamp"] for a in listed for s in a["submissions"]]
+
+
+def return_feedback(layout, student):
+    """What ./course feedback and ./course return leave in the exchange, without grading."""
+    html = layout.feedback_html(student, A)
+    html.parent.mkdir(parents=True)
+    html.write_text("<html><body>your feedback</body></html>")
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        shutil.copy(layout.submission(student, A) / name, html.parent / name)
+    assert nbgrader_api(layout).release_feedback(A, student)["success"]
+
+
+def test_fetch_feedback_before_any_feedback_is_returned_says_so(course, tmp_path):
+    with pytest.raises(ExchangeError, match="your instructor has not returned feedback on your submission"):
+        fetch_feedback(course, tmp_path, "ann")
+    assert submission_rows(course, tmp_path, "ann")[0].endswith(f" UTC ({NO_FEEDBACK_YET})")
+
+
+def test_only_the_student_without_feedback_is_told_there_is_none(course, tmp_path):
+    return_feedback(course, "ann")
+    [fetched] = fetch_feedback(course, tmp_path, "ann")
+    assert fetched.read_text() == "<html><body>your feedback</body></html>"
+    assert not submission_rows(course, tmp_path, "ann")[0].endswith(f"({NO_FEEDBACK_YET})")
+    with pytest.raises(ExchangeError, match="your instructor has not returned feedback on your submission"):
+        fetch_feedback(course, tmp_path, "ben")
+    assert submission_rows(course, tmp_path, "ben")[0].endswith(f" UTC ({NO_FEEDBACK_YET})")
+
+
+def test_fetch_feedback_without_a_submission_says_so(course, tmp_path):
+    return_feedback(course, "ann")
+    with pytest.raises(ExchangeError, match=f"you have not submitted {A} from this account"):
+        fetch_feedback(course, tmp_path, "cat")
