@@ -12,6 +12,7 @@ gets their feedback, and the skipped are named at the end, one line each with th
 Exit status: 0 if feedback was written (or returned) for anyone, 1 if for no one at all, 2 for a
 bad argument (instructor/arguments.py, the same checks as before any other command).
 """
+import functools
 import sys
 from pathlib import Path
 
@@ -30,10 +31,22 @@ def nbgrader_api(layout):
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
+def one_student(step):
+    """step, an unexpected error of which (a file it cannot read, ...) is that student's reason, not fatal."""
+    @functools.wraps(step)
+    def guarded(api, layout, assignment, student):
+        try:
+            return step(api, layout, assignment, student)
+        except Exception as e:
+            return f"{type(e).__name__}: {e}"
+    return guarded
+
+
+@one_student
 def generate(api, layout, assignment, student):
     """Write student's feedback HTML for assignment. Returns why it could not be, or None."""
-    if not_graded(layout, assignment, student):
-        return not_graded(layout, assignment, student)
+    if why := not_graded(layout, assignment, student):
+        return why
     result = api.generate_feedback(assignment, student)
     if not result["success"] or not layout.feedback_html(student, assignment).is_file():
         return f"nbgrader generate_feedback failed: {last_line(result)}"
@@ -49,6 +62,7 @@ def not_graded(layout, assignment, student):
             f"(./course autograde {assignment} says which)")
 
 
+@one_student
 def release(api, layout, assignment, student):
     """Put student's feedback where their Fetch Feedback finds it. Returns why it could not be, or None."""
     html = layout.feedback_html(student, assignment)

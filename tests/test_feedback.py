@@ -22,7 +22,7 @@ from conftest import ROOT, course_copy, without_venv
 from instructor import submissions
 from instructor.autograde import autograde
 from instructor.demo import make_course
-from instructor.feedback import nbgrader_api, released
+from instructor.feedback import generate, nbgrader_api, released
 from instructor.layout import CONFIG_FILE, Layout
 from instructor.mathml import MathToMathML, markdown_to_mathml
 from instructor.submissions import make_submission, notebook_path
@@ -162,7 +162,8 @@ def test_feedback_maths_renders_offline_in_chromium(page):
         formula.screenshot(path=ARTIFACTS / "forward_pass-block-formula.png")
         boxes = tab.eval_on_selector_all("math", "els => els.map(e => e.getBoundingClientRect().width)")
         base, script = tab.eval_on_selector("math msub", """s => [...s.children].map(e => {
-            const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, height: r.height}; })""")
+            const r = e.getBoundingClientRect();
+            return {left: r.left, right: r.right, top: r.top, height: r.height}; })""")
         browser.close()
     assert boxes and min(boxes) > 0
     # Laid out as maths, not as a line of text: the subscript sits lower, smaller, after its base.
@@ -221,3 +222,10 @@ def test_the_preprocessor_changes_markdown_cells_only():
     assert nb.cells[0].source.startswith("the state <math>")
     after = nbformat.reads(before, as_version=4)
     assert nb.cells[1:] == after.cells[1:]
+
+
+def test_an_unexpected_error_costs_only_that_student():
+    class Unreadable:
+        def autograded_notebook(self, student, assignment):
+            raise PermissionError(f"grading/autograded/{student}: permission denied")
+    assert generate(None, Unreadable(), A, "eve") == "PermissionError: grading/autograded/eve: permission denied"

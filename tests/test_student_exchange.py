@@ -2,9 +2,14 @@
 (instructor/student_exchange.py), through nbgrader's ExchangeFactory configured as the student
 environment's nbgrader_config.py would be, against a temporary exchange.
 
-ann and ben submit lesson 01; only ann's feedback is returned; cat never submits.
+ann and ben submit lesson 01; only ann's feedback is returned; cat never submits. Then ben's own
+JupyterLab, in headless Chromium: what his Assignments tab shows before and after his feedback is
+returned (screenshots in test-artifacts/feedback/).
 """
+import os
 import shutil
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,6 +17,7 @@ from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 
+from conftest import ROOT, free_port, jupyter_server
 from instructor import submissions
 from instructor.demo import make_course
 from instructor.feedback import nbgrader_api
@@ -19,6 +25,8 @@ from instructor.layout import CONFIG_FILE, Layout, course_config
 from instructor.student_exchange import NO_FEEDBACK_YET
 
 A = "01_forward_pass"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "feedback"
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +110,60 @@ def test_fetch_feedback_without_a_submission_says_so(course, tmp_path):
     return_feedback(course, "ann")
     with pytest.raises(ExchangeError, match=f"you have not submitted {A} from this account"):
         fetch_feedback(course, tmp_path, "cat")
+
+
+@pytest.mark.e2e
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course, tmp_path):
+    """ben's JupyterLab, configured as above, in headless Chromium: his submission's row says that no
+    feedback was returned, Fetch Feedback leaves it so; once returned, Fetch Feedback brings it."""
+    from playwright.sync_api import sync_playwright
+    from test_browser import ARGS
+    port, token, settings = free_port(), "student-tab-test", tmp_path / "lab"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home(tmp_path, 'ben') / 'ben'}",
+            "--expose-app-in-browser"]
+    (settings / "config").mkdir(parents=True)
+    news = settings / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    (settings / "config" / "nbgrader_config.py").write_text(
+        "c = get_config()\n" + "".join(f"c.{name} = {value!r}\n" for name, value in student_config(course, tmp_path)))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(settings / "config"), JUPYTER_RUNTIME_DIR=str(settings / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(settings / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(settings / "ws"),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    base = f"http://127.0.0.1:{port}"
+    with jupyter_server(argv, tmp_path, env, f"{base}/api/status?token={token}", tmp_path / "lab.log"), \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 700})
+        page.goto(f"{base}/lab?token={token}&reset")
+        page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbgrader:open-assignment-list')",
+                               timeout=90_000)
+        page.evaluate("window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
+        row = page.locator("#submitted_assignments_list .nested_list_item").first
+        row.wait_for(timeout=60_000)
+        assert row.inner_text().strip().endswith(f"({NO_FEEDBACK_YET})")
+        fetch = page.get_by_role("button", name="Fetch Feedback")
+        fetch.click()
+        page.wait_for_timeout(2000)
+        row = page.locator("#submitted_assignments_list .nested_list_item").first
+        assert row.inner_text().strip().endswith(f"({NO_FEEDBACK_YET})")
+        page.screenshot(path=ARTIFACTS / "assignments-tab-no-feedback-yet.png")
+        return_feedback(course, "ben")
+        page.get_by_role("button", name="Fetch Feedback").click()
+        page.get_by_text("(view feedback)").wait_for(timeout=30_000)
+        assert NO_FEEDBACK_YET not in page.locator("#submitted_assignments_list").inner_text()
+        page.screenshot(path=ARTIFACTS / "assignments-tab-feedback-fetched.png")
+        browser.close()
+
+
+def student_config(layout, tmp_path):
+    """ben's nbgrader_config.py settings in the student environment, with this module's two classes."""
+    return [("CourseDirectory.course_id", course_config(layout.root).CourseDirectory.course_id),
+            ("Exchange.root", str(tmp_path / "exchange")),
+            ("Exchange.cache", str(home(tmp_path, "ben") / "cache")),
+            ("ExchangeFactory.list", "instructor.student_exchange.ListSayingWhenNoFeedback"),
+            ("ExchangeFactory.fetch_feedback", "instructor.student_exchange.FetchFeedbackSayingWhy")]
