@@ -22,11 +22,14 @@ from instructor import submissions
 from instructor.demo import make_course
 from instructor.feedback import nbgrader_api
 from instructor.layout import CONFIG_FILE, Layout, course_config
+from instructor.mathml import tex_to_mathml
 from instructor.student_exchange import NO_FEEDBACK_YET
 
 A = "01_forward_pass"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "feedback"
+FEEDBACK = "<!DOCTYPE html><html><body><p>Your hidden state %s is right.</p></body></html>" % tex_to_mathml(
+    r"h_t = \tanh(a_t)")
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +87,7 @@ def return_feedback(layout, student):
     """What ./course feedback and ./course return leave in the exchange, without grading."""
     html = layout.feedback_html(student, A)
     html.parent.mkdir(parents=True)
-    html.write_text("<html><body>your feedback</body></html>")
+    html.write_text(FEEDBACK)
     for name in ("timestamp.txt", "submission_secret.txt"):
         shutil.copy(layout.submission(student, A) / name, html.parent / name)
     assert nbgrader_api(layout).release_feedback(A, student)["success"]
@@ -99,7 +102,7 @@ def test_fetch_feedback_before_any_feedback_is_returned_says_so(course, tmp_path
 def test_only_the_student_without_feedback_is_told_there_is_none(course, tmp_path):
     return_feedback(course, "ann")
     [fetched] = fetch_feedback(course, tmp_path, "ann")
-    assert fetched.read_text() == "<html><body>your feedback</body></html>"
+    assert fetched.read_text() == FEEDBACK
     assert not submission_rows(course, tmp_path, "ann")[0].endswith(f"({NO_FEEDBACK_YET})")
     with pytest.raises(ExchangeError, match="your instructor has not returned feedback on your submission"):
         fetch_feedback(course, tmp_path, "ben")
@@ -117,13 +120,14 @@ def test_fetch_feedback_without_a_submission_says_so(course, tmp_path):
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course, tmp_path):
     """ben's JupyterLab, configured as above, in headless Chromium: his submission's row says that no
-    feedback was returned, Fetch Feedback leaves it so; once returned, Fetch Feedback brings it."""
+    feedback was returned, Fetch Feedback leaves it so; once returned, Fetch Feedback brings it, and
+    JupyterLab's HTML viewer (which runs no scripts) shows its maths."""
     from playwright.sync_api import sync_playwright
     from test_browser import ARGS
-    port, token, settings = free_port(), "student-tab-test", tmp_path / "lab"
+    port, token, settings, root = free_port(), "student-tab-test", tmp_path / "lab", home(tmp_path, "ben") / "ben"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home(tmp_path, 'ben') / 'ben'}",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
             "--expose-app-in-browser"]
     (settings / "config").mkdir(parents=True)
     news = settings / "settings" / "@jupyterlab" / "apputils-extension"
@@ -135,7 +139,8 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
                JUPYTERLAB_SETTINGS_DIR=str(settings / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(settings / "ws"),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     base = f"http://127.0.0.1:{port}"
-    with jupyter_server(argv, tmp_path, env, f"{base}/api/status?token={token}", tmp_path / "lab.log"), \
+    # Run in the home, as on a hub: nbgrader's Fetch Feedback writes under the server's working directory.
+    with jupyter_server(argv, root, env, f"{base}/api/status?token={token}", tmp_path / "lab.log"), \
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 700})
@@ -157,7 +162,17 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
         page.get_by_text("(view feedback)").wait_for(timeout=30_000)
         assert NO_FEEDBACK_YET not in page.locator("#submitted_assignments_list").inner_text()
         page.screenshot(path=ARTIFACTS / "assignments-tab-feedback-fetched.png")
+        page.get_by_text("(view feedback)").click()           # the folder, in the file browser
+        [fetched] = (root / A / "feedback").glob("*/*.html")
+        page.get_by_text(fetched.name).wait_for(timeout=30_000)
+        page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})",
+                      str(fetched.relative_to(root)))
+        formula = page.frame_locator("iframe").locator("math").first       # JupyterLab's HTML viewer
+        formula.wait_for(timeout=30_000)
+        box = formula.bounding_box()
+        page.screenshot(path=ARTIFACTS / "feedback-in-jupyterlab-html-viewer.png")
         browser.close()
+    assert box["width"] > 20 and box["height"] > 5
 
 
 def student_config(layout, tmp_path):
