@@ -26,6 +26,7 @@ from instructor.feedback import generate, nbgrader_api, released
 from instructor.layout import CONFIG_FILE, Layout
 from instructor.mathml import MathToMathML, markdown_to_mathml
 from instructor.submissions import make_submission, notebook_path
+from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
 A = "01_forward_pass"
 GOOD, NO_SECRET, NOT_GRADED = ["ann", "ben"], "cat", "dan"
@@ -47,7 +48,7 @@ def graded(tmp_path_factory):
     (tmp / "course").mkdir()
     course = make_course(tmp / "course", [A])
     with open(course / CONFIG_FILE, "a") as config:
-        config.write(f"\nc.Exchange.root = {str(tmp / 'exchange')!r}\n")
+        config.write(f"\nc.Exchange.root = {str(tmp / 'exchange')!r}\n{PLAIN_COLLECT}")
     layout = Layout(course)
     api = nbgrader_api(layout)
     assert api.release_assignment(A)["success"]                      # ./course hand-out

@@ -24,6 +24,7 @@ from instructor.feedback import nbgrader_api
 from instructor.layout import CONFIG_FILE, Layout, course_config
 from instructor.mathml import tex_to_mathml
 from instructor.student_exchange import NO_FEEDBACK_YET
+from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
 A = "01_forward_pass"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,7 +43,7 @@ def course(released, tmp_path):
     """A copy of the course with its own exchange: handed out, ann's and ben's submissions collected."""
     course = shutil.copytree(released, tmp_path / "course")
     with open(course / CONFIG_FILE, "a") as config:
-        config.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n")
+        config.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n{PLAIN_COLLECT}")
     layout = Layout(course)
     api = nbgrader_api(layout)
     assert api.release_assignment(A)["success"]
