@@ -64,8 +64,18 @@ c.Answers.late_allowance_hours = 7 * 24
 # ./course export writes every grade here (nbgrader's CSV: one row per student and assignment).
 c.ExportPlugin.to = "grading/grades.csv"
 
-# Feedback shows each test's message but not the hidden tests' source.
+# Feedback shows each test's message but not the hidden tests' source, and its maths as MathML
+# (instructor/mathml.py): students may read it on a hub without internet, or in JupyterLab's HTML
+# viewer, which runs no scripts, so nothing may wait for MathJax.
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from instructor.mathml import TEMPLATES, MathToMathML  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, MathToMathML, CSSHTMLHeaderPreprocessor]
+# nbgrader's feedback template, whose MathJax script instructor/templates/feedback_mathml/ replaces.
+# Set for GenerateFeedback only: the formgrader's pages keep their own templates.
+import nbgrader  # noqa: E402
+
+c.GenerateFeedback.HTMLExporter.template_name = "feedback_mathml"
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [
+    str(TEMPLATES), str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")]

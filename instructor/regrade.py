@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import canary
+from . import canary, feedback
 from .arguments import check
 from .autograde import autograde, register
 from .exchange import GuardedCollect
@@ -63,14 +63,11 @@ def drop(layout, assignment, student):
 
 
 def give_back(layout, assignment, student):
-    """Generate and release student's feedback; returns nbgrader's error, or None."""
-    api = nbgrader_api(layout)
-    for step in (api.generate_feedback, api.release_feedback):
-        result = step(assignment, student)
-        if not result["success"]:
-            return (result.get("log", "") + result.get("error", "")).strip().splitlines()[-1:] or ["?"]
-    Returned(layout).add(Key(layout, student, assignment))    # ./course watch need not return it again
-    return None
+    """Generate and release student's feedback (as ./course feedback and return do); returns why not, or None."""
+    failure = feedback.give_back(nbgrader_api(layout), layout, assignment, student)
+    if failure is None:
+        Returned(layout).add(Key(layout, student, assignment))    # ./course watch need not return it again
+    return failure
 
 
 def regrade(layout, assignment, student):
@@ -97,7 +94,7 @@ def regrade(layout, assignment, student):
     failure = give_back(layout, assignment, student)
     by_hand = f" ({g.by_hand:g} points to grade by hand: ./course formgrader)" if g.by_hand else ""
     print(f"regraded {student} {assignment}: {g.score:.1f} / {g.max_score:g}{by_hand}, "
-          + (f"feedback NOT returned: {failure[0]}" if failure else "feedback returned"))
+          + (f"feedback NOT returned: {failure}" if failure else "feedback returned"))
     return int(bool(failure))
 
 

@@ -7,8 +7,8 @@ Every SECONDS: nbgrader collects each assignment's latest submissions from its e
 once: instructor/exchange.py); the new ones go through the whole
 ./course autograde pipeline (repairs, the canary, the sandbox) on Dask workers
 (instructor/workers.py); then nbgrader generates each one's feedback and releases it to the
-exchange (./course feedback, ./course return), where the student fetches it. One log line per
-graded submission, on stdout.
+exchange, where the student fetches it (instructor/feedback.py, the same steps as ./course feedback
+and ./course return). One log line per graded submission, on stdout.
 
 Nothing is remembered in memory, so a watcher stopped anywhere (a restart, a crash, the hub
 going down) picks up where it was: a submission is graded once its graded copy carries the
@@ -27,23 +27,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import canary, workers
+from . import canary, feedback, workers
 from .autograde import prepare, register
 from .exchange import REFUSED
+from .feedback import nbgrader_api
 from .gradebook import grades
 from .hub import refresh_edition
-from .layout import CONFIG_FILE, Layout, course_config
+from .layout import CONFIG_FILE, Layout
 
 USAGE = "usage: ./course watch [--every SECONDS] [--workers N] [--scheduler ADDRESS]"
-
-
-def nbgrader_api(layout):
-    """nbgrader's own operations (collect, generate_feedback, release_feedback) on this course."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    config = course_config(layout.root)
-    config.CourseDirectory.root = str(layout.root)
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
 class Returned:
@@ -121,12 +113,8 @@ class Watcher:
 
     def give_back(self, key, failure, returned):
         student, assignment = key
-        if failure is None:
-            for step in (self.api.generate_feedback, self.api.release_feedback):
-                result = step(assignment, student)
-                if not result["success"]:
-                    failure = result.get("log", "") + result.get("error", "")
-                    break
+        if failure is None:         # graded: the same steps as ./course feedback and ./course return
+            failure = feedback.give_back(self.api, self.layout, assignment, student)
         g = grades(self.layout, assignment).get((student, assignment))
         score = f"{g.score:.1f} / {g.max_score:g}" if g and not g.missing else "NOT GRADED"
         what = (f"could not be graded or returned: {failure.strip().splitlines()[-1] if failure.strip() else '?'}"
