@@ -35,6 +35,7 @@ from .layout import exchange
 SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
 STUDENT_PYTHON = "/usr/bin/python3"
+STUDENT_EXCHANGE = "rnns_student_exchange"     # instructor/student_exchange.py, in the student environment
 UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # What students do not get: the formgrader, the course list and the assignment-creation panel.
 STUDENT_SERVER = {"ServerApp": {"jpserver_extensions": {
@@ -183,11 +184,13 @@ def build_student_env(course, settings):
     site = Path(subprocess.run([str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                capture_output=True, text=True, check=True).stdout.strip())
     (site / "rnns-edition.pth").write_text(f"{edition_link(state)}\n")   # rnnlib: the edition's, not pip's
+    shutil.copy(Path(__file__).with_name("student_exchange.py"), site / f"{STUDENT_EXCHANGE}.py")
     refresh_edition(course, settings)
     write_student_config(course, env / "etc" / "jupyter")
     for folder in (env / "etc" / "jupyter", env / "share" / "jupyter" / "lab" / "settings"):
         readable_by_students(folder)
-    (site / "rnns-edition.pth").chmod(0o644)
+    for name in ("rnns-edition.pth", f"{STUDENT_EXCHANGE}.py"):
+        (site / name).chmod(0o644)
     return env
 
 
@@ -261,7 +264,10 @@ def write_student_config(course, etc):
     (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
     (etc / "labconfig").mkdir(exist_ok=True)
     (etc / "nbgrader_config.py").write_text(
-        f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {str(root)!r}\n")
+        f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {str(root)!r}\n"
+        # the Assignments tab and Fetch Feedback say when no feedback has been returned yet
+        f"c.ExchangeFactory.list = '{STUDENT_EXCHANGE}.ListSayingWhenNoFeedback'\n"
+        f"c.ExchangeFactory.fetch_feedback = '{STUDENT_EXCHANGE}.FetchFeedbackSayingWhy'\n")
     # Loaded after nbgrader's own nbgrader.json (alphabetical), so these switches win.
     (etc / "jupyter_server_config.d" / "zz-rnns-student.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
     (etc / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))

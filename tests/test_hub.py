@@ -281,6 +281,7 @@ def class_on_hub():
         run("./course", "collect", "03_bptt", cwd=course)
         steps["autograde"] = run("./course", "autograde", "03_bptt", cwd=course).stdout
         run("./course", "feedback", "03_bptt", cwd=course)
+        steps["listed before return"] = students["rnt-alice"].get("assignments", params={"course_id": COURSE_ID}).json()
         run("./course", "return", "03_bptt", cwd=course)
         steps["feedback"] = {name: s.assignments("fetch_feedback") for name, s in students.items()}
         steps["in the browser"]["feedback"] = dana.fetch_feedback()
@@ -354,6 +355,12 @@ def test_each_student_fetches_validates_submits_and_gets_their_own_feedback(clas
         assert re.search(rf"{name}\s+{score} / 18", table), (name, score, table)
     bob_feedback = feedback_html(steps["students"]["rnt-bob"])
     assert "overwritten at every step" in bob_feedback and "BEGIN HIDDEN TESTS" not in bob_feedback
+
+
+def test_the_assignments_tab_says_when_no_feedback_was_returned_yet(class_on_hub):
+    listed = json.dumps(class_on_hub["listed before return"])
+    assert "no feedback returned yet" in listed, listed
+    assert class_on_hub["feedback"]["rnt-alice"]["success"]
 
 
 def test_a_student_does_it_all_in_the_browser(class_on_hub):
