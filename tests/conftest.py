@@ -1,6 +1,15 @@
-"""Shared fixtures: one released copy of the course, made once per test session; Jupyter servers."""
+"""Shared fixtures: one released copy of the course, made once per test run; Jupyter servers.
+
+The suite runs in parallel (./course test: pytest-xdist, one process per worker). A session fixture
+runs once per worker, so the expensive read-only ones (the released course, the class) are built
+once per run in the run's folder by whichever worker asks first (shared()); a test that changes a
+course changes its own copy. The run's folder also holds the grading canary's cache, which every
+temporary course of the run shares (instructor/canary.py, RNN_CANARY_CACHE).
+"""
 import contextlib
+import fcntl
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,14 +29,44 @@ sys.path.insert(0, str(ROOT))   # the instructor/ tooling lives beside rnnlib, n
 
 # The exercise functions of each assignment, in order, as each lesson's grading module declares them.
 EXERCISES = {lesson.assignment: list(lesson.exercises) for lesson in LESSONS}
+RUN = "RNN_TEST_RUN"        # the folder this run's workers share
+
+
+def pytest_configure(config):
+    """The run's shared folder, made by the main process before xdist starts its workers (they
+    inherit the environment); the canary's cache is in it."""
+    if RUN not in os.environ:
+        os.environ[RUN] = tempfile.mkdtemp(prefix="rnn-test-run-")
+        os.environ["RNN_CANARY_CACHE"] = str(Path(os.environ[RUN]) / "canary")
+        config.made_run_folder = True
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "made_run_folder", False):
+        shutil.rmtree(os.environ.pop(RUN), ignore_errors=True)
+        os.environ.pop("RNN_CANARY_CACHE", None)
+
+
+def shared(name, build):
+    """The folder name in the run's folder, made by build(folder) once per run: the first worker
+    to ask builds it while the others wait, then all use it. Read only."""
+    folder = Path(os.environ[RUN]) / name
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)        # a build that failed halfway
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
 def course():
-    """A temporary course directory with every assignment released by nbgrader."""
+    """A temporary course directory with every assignment released by nbgrader. Read only: copy
+    it (copy_class) to change it."""
     from instructor.demo import make_course
-    with tempfile.TemporaryDirectory() as tmp:
-        yield make_course(tmp)
+    return shared("course", make_course)
 
 
 # The class graded by the class-grading, workers and LMS-export tests: per assignment, students
@@ -66,24 +105,25 @@ def make_class(root):
 
 def copy_class(course, dest):
     """A copy of a class's course in dest/course (its config finds its folders wherever it is)."""
-    import shutil
     return shutil.copytree(course, Path(dest) / "course", symlinks=True)
 
 
 @pytest.fixture(scope="session")
-def class_submissions(tmp_path_factory):
+def class_submissions():
     """The class, submitted and not graded: copy it (copy_class) before grading it."""
-    return make_class(tmp_path_factory.mktemp("class"))
+    return shared("class", make_class)
 
 
 @pytest.fixture(scope="session")
-def graded_class(class_submissions, tmp_path_factory):
+def graded_class(class_submissions):
     """A copy of the class graded the serial way (one nbgrader process per assignment). Read only."""
     from instructor.autograde import autograde
-    course = copy_class(class_submissions, tmp_path_factory.mktemp("serial"))
-    for a in ASSIGNMENTS:
-        autograde(course, a)
-    return course
+
+    def grade(folder):
+        course = copy_class(class_submissions, folder)
+        for a in ASSIGNMENTS:
+            autograde(course, a)
+    return shared("serial", grade) / "course"
 
 
 def gradebook_rows(db_url):
@@ -132,10 +172,12 @@ def without_venv():
 
 def course_copy(dest, *folders):
     """A copy of the course's commands and config (plus folders, e.g. "notebooks") in dest, sharing
-    this checkout's .venv, so ./course can run there without touching the real grading/."""
-    import shutil
+    this checkout's .venv, so ./course can run there without touching the real grading/ or the
+    machine's exchange (a hub's): its exchange is dest/exchange."""
     for name in ("course", "pyproject.toml", "nbgrader_config.py"):
         shutil.copy2(ROOT / name, dest / name)
+    with open(dest / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Exchange.root = {str(dest / 'exchange')!r}\n")
     for folder in folders:
         shutil.copytree(ROOT / folder, dest / folder)
     (dest / ".venv").symlink_to(ROOT / ".venv")
