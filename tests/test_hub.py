@@ -37,10 +37,13 @@ ACCOUNTS = [*STUDENTS, IN_THE_BROWSER]
 # with the published edition, JupyterLab and nbgrader: about 2 minutes to build) is built once.
 STATE = Path("/var/tmp/rnns-hub-test")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("node") or not (ROOT / hub.PROXY).exists() or not CHROMIUM.exists(),
     reason="the hub runs as root with Node.js and its proxy, and a student drives it in Debian's chromium "
-           "(./course test installs all three when run as root)")
+           "(./course test installs all three when run as root)"),
+    pytest.mark.hub, pytest.mark.browser, pytest.mark.e2e,
+    # One worker: one hub, and the accounts, group and STATE are the machine's, fixed by name.
+    pytest.mark.xdist_group("hub")]
 
 
 def run(*args, cwd, check=True, user=None):

@@ -89,6 +89,7 @@ def test_refuses_an_exchange_students_cannot_share(course):
         f"files): run chmod 1777 {root}")
 
 
+@pytest.mark.e2e
 def test_the_course_script_refuses_in_one_line_with_status_2(course):
     bad = subprocess.run(["./course", "hub", "--port=80"], cwd=course, capture_output=True, text=True)
     assert (bad.returncode, bad.stderr.strip()) == (2, "./course hub: takes --check only, got '--port=80'")

@@ -29,6 +29,7 @@ def test_every_spec_assignment_exists():
     assert set(EXERCISES) <= set(ASSIGNMENTS)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_runs_clean_and_validates(assignment):
     path = notebook_path(ROOT / "solutions", assignment)
@@ -69,6 +70,7 @@ def test_release_is_in_sync_with_solutions(assignment, course):
         assert mine.metadata == fresh.metadata, "notebooks/ is stale: run ./course release"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_is_blank_but_runs_up_to_the_first_exercise(assignment):
     path = notebook_path(ROOT / "notebooks", assignment)

@@ -45,6 +45,7 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
     assert ci == ["./course test"]
 
 
+@pytest.mark.e2e
 def test_course_script_prints_usage():
     out = subprocess.run([str(ROOT / "course"), "help"], capture_output=True, text=True, check=True).stdout
     assert re.search(r"\./course lab", out) and re.search(r"\./course test", out)
@@ -107,6 +108,8 @@ def student_lab(tmp_path_factory):
         yield port, course / "lab.log"
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("student-lab")   # one worker: one ./course lab for both
 def test_course_lab_serves_the_lessons_without_the_instructor_tools(student_lab):
     port, _ = student_lab
     """JupyterLab at notebooks/, with nbgrader's Validate button but without the formgrader, the
@@ -125,6 +128,8 @@ def test_course_lab_serves_the_lessons_without_the_instructor_tools(student_lab)
     assert request(port, "/formgrader")[0] == 404
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("student-lab")
 def test_validate_button_runs_the_real_tests(student_lab):
     """The Validate button (nbgrader's validate handler, which loads the course's nbgrader_config.py)
     runs the notebook in the student's own kernel with the real checks: not in the grading

@@ -29,7 +29,9 @@ CLASS = {"ann": None, "ben": None, "cat": {"rnn_forward": "def rnn_forward(x, h0
 EXPECTED = {"ann": 8.0, "ben": 8.0, "cat": 5.0, "dan": 5.0}
 
 pytestmark = [pytest.mark.skipif(not INITDB, reason="PostgreSQL is not installed (apt-get install postgresql)"),
-              pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")]
+              pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
+              pytest.mark.postgres, pytest.mark.class_scale,
+              pytest.mark.xdist_group("postgres")]    # one worker: one server for both tests
 
 
 def as_postgres(*argv):

@@ -26,6 +26,8 @@ pytestmark = [
     pytest.mark.skipif(sandbox.problem() is not None, reason=f"no grading sandbox here: {sandbox.problem()}"),
     # nbformat warns when it reads the submission with a duplicated cell, which is the point of it.
     pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId"),
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("redteam"),     # one worker: one grading run for every test
 ]
 
 

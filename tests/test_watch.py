@@ -21,7 +21,8 @@ from instructor.layout import CONFIG_FILE, Layout
 from instructor.submissions import make_submission, notebook_path
 from instructor.watch import nbgrader_api
 
-pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
+pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
+              pytest.mark.class_scale, pytest.mark.e2e]
 A = "01_forward_pass"
 LINE = re.compile(r"^\S+ \S+ (\w+) " + A + r": ([\d.]+) / \d+, feedback returned$", re.M)
 

@@ -44,6 +44,7 @@ def graded_now(layout):
         return 0
 
 
+@pytest.mark.class_scale
 def test_two_workers_give_the_serial_rows_and_a_second_run_grades_nobody(serial, class_submissions, tmp_path, capsys):
     layout = Layout(copy_class(class_submissions, tmp_path))
     assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
@@ -120,6 +121,7 @@ def wait_until(condition, watch, minutes=10):
         time.sleep(0.3)
 
 
+@pytest.mark.class_scale
 def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_rerun(serial, class_submissions,
                                                                                     tmp_path, capsys):
     """Each fault stops some grading; the next run grades exactly who is left: the serial rows."""
@@ -153,6 +155,7 @@ def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_r
     assert runs == [SUBMISSIONS, SUBMISSIONS - after_restart, left]        # each run: exactly who was left
 
 
+@pytest.mark.class_scale
 def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(serial, class_submissions, tmp_path,
                                                                             capsys, monkeypatch):
     """Dask reruns a task whose worker died, and after its allowed failures gives up on it
