@@ -32,19 +32,43 @@ EXERCISES = {lesson.assignment: list(lesson.exercises) for lesson in LESSONS}
 RUN = "RNN_TEST_RUN"        # the folder this run's workers share
 
 
+# In the run's folder: the canary's cache, and the state kernels and Jupyter servers keep (never
+# the machine's: its IPython profile's startup files would run in every test's kernel).
+IN_THE_RUN = {"RNN_CANARY_CACHE": "canary", "IPYTHONDIR": "ipython", "JUPYTER_RUNTIME_DIR": "jupyter-runtime"}
+
+
 def pytest_configure(config):
     """The run's shared folder, made by the main process before xdist starts its workers (they
-    inherit the environment); the canary's cache is in it."""
+    inherit the environment, and so do the processes the tests start)."""
     if RUN not in os.environ:
         os.environ[RUN] = tempfile.mkdtemp(prefix="rnn-test-run-")
-        os.environ["RNN_CANARY_CACHE"] = str(Path(os.environ[RUN]) / "canary")
+        for variable, folder in IN_THE_RUN.items():
+            os.environ[variable] = str(Path(os.environ[RUN]) / folder)
         config.made_run_folder = True
 
 
 def pytest_unconfigure(config):
     if getattr(config, "made_run_folder", False):
         shutil.rmtree(os.environ.pop(RUN), ignore_errors=True)
-        os.environ.pop("RNN_CANARY_CACHE", None)
+        for variable in IN_THE_RUN:
+            os.environ.pop(variable, None)
+
+
+# The slow tiers, slowest first. Each test module runs as a block, in this order (the rest after,
+# as collected): with --no-loadscope-reorder xdist hands out work in this order, so the longest
+# start at once and the many quick tests fill the workers' gaps at the end.
+SLOWEST_FIRST = ("hub", "class_scale", "postgres", "browser", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    modules = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+
+    def tier(tests):
+        marks = {mark.name for test in tests for mark in test.iter_markers()}
+        return next((i for i, name in enumerate(SLOWEST_FIRST) if name in marks), len(SLOWEST_FIRST))
+    items[:] = [test for tests in sorted(modules.values(), key=tier) for test in tests]
 
 
 def shared(name, build):
@@ -193,7 +217,9 @@ def free_port():
 @contextlib.contextmanager
 def jupyter_server(argv, cwd, env, probe, log):
     """Run a Jupyter server (argv) until the with-block ends; waits up to 60 s until the URL probe
-    answers. Its output goes to the file log, shown if it does not come up."""
+    answers. Its output goes to the file log, shown if it does not come up. Its user config and
+    workspaces are in a folder of its own beside log, not the machine's."""
+    env = {"JUPYTER_CONFIG_DIR": str(Path(log).with_suffix(".jupyter")), **env}
     with open(log, "w") as out:
         server = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
     try:

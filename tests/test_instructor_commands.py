@@ -77,8 +77,7 @@ def formgrader(graded):
     course, _ = graded
     port = free_port()
     argv = [str(course / "course"), "formgrader", "--no-browser", f"--port={port}", f"--IdentityProvider.token={TOKEN}"]
-    env = {**ENV, "JUPYTER_RUNTIME_DIR": str(course / ".runtime")}      # its own, not the machine's
-    with jupyter_server(argv, course, env, f"http://127.0.0.1:{port}/formgrader/api/status?token={TOKEN}",
+    with jupyter_server(argv, course, ENV, f"http://127.0.0.1:{port}/formgrader/api/status?token={TOKEN}",
                         course / "formgrader.log"):
         yield port
 

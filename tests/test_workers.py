@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ASSIGNMENTS, CLASS, copy_class, gradebook_rows
+from conftest import ASSIGNMENTS, CLASS, copy_class, course_copy, gradebook_rows
 from instructor import sandbox
 from instructor.autograde import autograde_with_workers, main
 from instructor.gradebook import grades
@@ -185,7 +185,8 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(seri
     assert gradebook_rows(layout.db_url) == rows
 
 
-def test_worker_options_are_checked_in_one_line(course, capsys, monkeypatch):
+def test_worker_options_are_checked_in_one_line(tmp_path, capsys, monkeypatch):
+    course = course_copy(tmp_path, "solutions")           # a course to refuse to grade in
     assert options(["--workers", "3", "01_forward_pass"]) == ({"workers": 3}, ["01_forward_pass"], None)
     assert options(["--workers=2", "--scheduler", "tcp://10.0.0.5:8786"])[0] == {"workers": 2,
                                                                                  "scheduler": "tcp://10.0.0.5:8786"}
