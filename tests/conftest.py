@@ -8,6 +8,7 @@ temporary course of the run shares (instructor/canary.py, RNN_CANARY_CACHE).
 """
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import socket
@@ -73,16 +74,36 @@ def pytest_collection_modifyitems(items):
 
 def shared(name, build):
     """The folder name in the run's folder, made by build(folder) once per run: the first worker
-    to ask builds it while the others wait, then all use it. Read only."""
+    to ask builds it while the others wait, then all use it. Read only (checked at the end)."""
     folder = Path(os.environ[RUN]) / name
     with open(folder.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / ".built").exists():
+        if not (folder / BUILT).exists():
             shutil.rmtree(folder, ignore_errors=True)        # a build that failed halfway
             folder.mkdir()
             build(folder)
-            (folder / ".built").touch()
+            (folder / BUILT).write_text(contents(folder))
     return folder
+
+
+BUILT = ".built"      # in a shared folder: the digest of what was built
+
+
+def contents(folder):
+    """A digest of the names and contents of the files in folder."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != BUILT):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_courses_stay_as_built():
+    """Every test after one that changed a shared course would see its changes: fail the run."""
+    yield
+    changed = [built.parent.name for built in Path(os.environ[RUN]).glob(f"*/{BUILT}")
+               if built.read_text() != contents(built.parent)]
+    assert not changed, f"a test changed the shared, read-only {changed}: change a copy of it (copy_class)"
 
 
 @pytest.fixture(scope="session")
