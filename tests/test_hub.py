@@ -268,25 +268,25 @@ def class_on_hub():
         steps = {"course": course, "url": url, "startup": time.monotonic() - started}
         run("./course", "hand-out", "03_bptt", cwd=course)
         from playwright.sync_api import sync_playwright
-        playwright = sync_playwright().start()
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        dana = BrowserStudent(browser, url)
-        steps["in the browser"] = dana.fetch_answer_validate_submit()
-        steps["students"] = students = {name: Student(url, name).start() for name in STUDENTS}
-        steps["fetched"] = {name: s.assignments("fetch") for name, s in students.items()}
-        steps["validated"] = {}
-        for name, student in students.items():
-            student.save("03_bptt/bptt.ipynb", answers(STUDENTS[name], student.notebook("03_bptt/bptt.ipynb")))
-            steps["validated"][name] = student.post("assignments/validate", path="03_bptt/bptt.ipynb").json()
-        steps["submitted"] = {name: s.assignments("submit") for name, s in students.items()}
-        run("./course", "collect", "03_bptt", cwd=course)
-        steps["autograde"] = run("./course", "autograde", "03_bptt", cwd=course).stdout
-        run("./course", "feedback", "03_bptt", cwd=course)
-        run("./course", "return", "03_bptt", cwd=course)
-        steps["feedback"] = {name: s.assignments("fetch_feedback") for name, s in students.items()}
-        steps["in the browser"]["feedback"] = dana.fetch_feedback()
-        browser.close()
-        playwright.stop()
+        # Stopped however a step ends: a later browser test on this worker needs its event loop gone.
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            dana = BrowserStudent(browser, url)
+            steps["in the browser"] = dana.fetch_answer_validate_submit()
+            steps["students"] = students = {name: Student(url, name).start() for name in STUDENTS}
+            steps["fetched"] = {name: s.assignments("fetch") for name, s in students.items()}
+            steps["validated"] = {}
+            for name, student in students.items():
+                student.save("03_bptt/bptt.ipynb", answers(STUDENTS[name], student.notebook("03_bptt/bptt.ipynb")))
+                steps["validated"][name] = student.post("assignments/validate", path="03_bptt/bptt.ipynb").json()
+            steps["submitted"] = {name: s.assignments("submit") for name, s in students.items()}
+            run("./course", "collect", "03_bptt", cwd=course)
+            steps["autograde"] = run("./course", "autograde", "03_bptt", cwd=course).stdout
+            run("./course", "feedback", "03_bptt", cwd=course)
+            run("./course", "return", "03_bptt", cwd=course)
+            steps["feedback"] = {name: s.assignments("fetch_feedback") for name, s in students.items()}
+            steps["in the browser"]["feedback"] = dana.fetch_feedback()
+            browser.close()
         steps["wall"] = time.monotonic() - started
         yield steps
     finally:

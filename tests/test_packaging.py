@@ -69,6 +69,27 @@ def test_each_instructor_module_imports_first(module):
     assert result.returncode == 0, result.stderr[-1500:]
 
 
+GROUPED = """import pytest
+pytestmark = pytest.mark.xdist_group("one")
+
+@pytest.mark.parametrize("i", range(4))
+def test_grouped(i):
+    pass
+"""
+
+
+def test_xdist_keeps_a_group_on_one_worker(tmp_path):
+    """./course test counts on it: the tests of one hub, one JupyterLab or one module's grading
+    run on one worker (a pytest that xdist cannot group under would spread them)."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    (tmp_path / "test_alone.py").write_text("def test_a():\n    pass\n\n\ndef test_b():\n    pass\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p",
+                             "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    workers = re.findall(r"^\[(gw\d)\] .*PASSED test_grouped.py", result.stdout, re.M)
+    assert len(workers) == 4 and len(set(workers)) == 1, result.stdout[-2000:]
+
+
 def test_package_is_installed_from_this_checkout():
     import rnnlib
     assert Path(rnnlib.__file__).resolve().parent == ROOT / "rnnlib"
