@@ -12,10 +12,13 @@ pipeline, three submissions of each assignment it is about to grade:
                 reference (Lesson.delegating_answer)
 
 If one is off, grading is refused with one line that says which and why. A passing canary is
-remembered per assignment and environment (a fingerprint of the lesson's source, the config,
-the grader's and the kernel's rnnlib, the interpreter and the sandbox), so it costs seconds once
-and nothing after.
+remembered per assignment and environment (a fingerprint of the lesson's source, the config's
+grading settings, the grader's and the kernel's rnnlib, the interpreter and the sandbox), so it
+costs seconds once and nothing after. The fingerprint is of contents, never of where the course
+is: a copy of the course elsewhere has the same one. RNN_CANARY_CACHE may name a folder that
+several courses share (the test suite's temporary courses do) instead of the course's own.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -31,7 +34,7 @@ from rnnlib import grading
 from . import sandbox, strip
 from .autograde import autograde
 from .gradebook import grades
-from .layout import CONFIG_FILE, Layout
+from .layout import Layout, course_config
 from .demo import make_course
 from .submissions import make_submission, notebook_path
 
@@ -40,6 +43,11 @@ STUDENTS = ("solution", "blank", "delegating")
 # (python -m puts the working directory first): in the throwaway course, the same ones.
 GRADER_FIRST = {"PYTHONPATH": str(sandbox.GRADER)}
 PACKAGES = ("nbgrader", "nbclient", "ipykernel", "jupyter_client", "numpy")
+# Settings in nbgrader_config.py that cannot change a verdict (None: the whole section): where the
+# course, its gradebook, the exchange, exports and LMS downloads are, and one grading run's sockets.
+ELSEWHERE = {"CourseDirectory": {"root", "db_url"}, "Exchange": None, "ExportPlugin": None, "ZipCollectApp": None,
+             "FileNameCollectorPlugin": None, "GradingKernelManager": {"ip"}}
+SHARED_CACHE = "RNN_CANARY_CACHE"
 
 
 class CanaryFailed(Exception):
@@ -47,20 +55,52 @@ class CanaryFailed(Exception):
 
 
 def _files(folder, pattern="*"):
-    return sorted(p for p in Path(folder).rglob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+    """(path relative to folder, contents) of each file: contents and names, not where folder is."""
+    paths = sorted(p for p in Path(folder).rglob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+    return [(str(p.relative_to(folder)), p.read_bytes()) for p in paths]
+
+
+def grading_settings(course):
+    """The course config's settings that can change how a submission is graded, as text."""
+    kept = []
+    for section, values in course_config(course).items():
+        skip = ELSEWHERE.get(section, ())
+        if skip is not None:
+            kept += [(section, key, repr(value)) for key, value in values.items() if key not in skip]
+    return json.dumps(sorted(kept))
+
+
+def _resolved(path):
+    """A sys.path entry with symbolic links resolved (a course copy that links to the venv runs the
+    same Python); entries that are not paths (an editable install's import hook) as they are."""
+    return os.path.realpath(path) if os.path.isabs(path) else path
 
 
 def fingerprint(layout, assignment, kernel_rnnlib, kernel_path):
-    """What the canary's verdict depends on, hashed."""
+    """What the canary's verdict depends on, hashed: contents, not the course's own paths."""
     digest = hashlib.sha256()
-    files = [*_files(layout.source / assignment), layout.root / CONFIG_FILE, *_files(kernel_rnnlib, "*.py"),
-             *_files(sandbox.GRADER / "rnnlib", "*.py"), *_files(sandbox.GRADER / "instructor", "*.py")]
-    for path in files:
-        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    parts = {"lesson": _files(layout.source / assignment), "kernel rnnlib": _files(kernel_rnnlib, "*.py"),
+             "grader rnnlib": _files(sandbox.GRADER / "rnnlib", "*.py"),
+             "grader instructor": _files(sandbox.GRADER / "instructor", "*.py")}
+    for part, files in parts.items():
+        for name, content in files:
+            digest.update(f"{part}/{name}".encode() + b"\0" + content + b"\0")
     versions = {name: metadata.version(name) for name in PACKAGES}
-    digest.update(json.dumps([sys.executable, sys.version, kernel_path, versions,
+    digest.update(json.dumps([grading_settings(layout.root), str(Path(sys.prefix).resolve()), sys.version,
+                              os.path.realpath(kernel_rnnlib), [_resolved(p) for p in kernel_path], versions,
                               sandbox.problem(), os.environ.get("RNN_SANDBOX")]).encode())
     return digest.hexdigest()
+
+
+def remembered(layout, assignment, key):
+    """The file that says the canary passed: grading/canary/<assignment>.json in the course, or one
+    file per assignment and fingerprint in the shared folder RNN_CANARY_CACHE names."""
+    shared = os.environ.get(SHARED_CACHE)
+    return Path(shared) / f"{assignment}-{key}.json" if shared else layout.canary / f"{assignment}.json"
+
+
+def _passed(path, key):
+    return path.exists() and json.loads(path.read_text()).get("fingerprint") == key
 
 
 def submissions(layout, assignment):
@@ -105,18 +145,9 @@ def verdicts(course, assignment):
     return None
 
 
-def check(layout, assignment):
-    """Raise CanaryFailed unless grading assignment here is proven to work; cached when it is."""
-    try:
-        kernel_rnnlib, kernel_path = strip.locate()
-        with tempfile.TemporaryDirectory() as tmp:
-            strip.build(assignment, tmp, kernel_rnnlib)
-    except strip.CannotStrip as e:
-        raise CanaryFailed(f"{assignment}: the grading kernel's rnnlib cannot be stripped of the answers: {e}") from None
-    key = fingerprint(layout, assignment, kernel_rnnlib, kernel_path)
-    passed = layout.canary / f"{assignment}.json"
-    if passed.exists() and json.loads(passed.read_text()).get("fingerprint") == key:
-        return
+def run(layout, assignment, kernel_rnnlib):
+    """Grade the three canary submissions of assignment in a throwaway course; raise CanaryFailed
+    unless each got what it must."""
     with tempfile.TemporaryDirectory(prefix="rnn-canary-") as tmp:
         try:
             course = Layout(make_course(tmp, [assignment], layout.root, env=GRADER_FIRST))
@@ -133,5 +164,24 @@ def check(layout, assignment):
         problem += f"; nbgrader said: {errors[-1].strip()[:300] if errors else result.stderr.strip()[-300:]}"
     if problem:
         raise CanaryFailed(f"{assignment}: {problem}; the grading kernel imports rnnlib from {kernel_rnnlib}")
+
+
+def check(layout, assignment):
+    """Raise CanaryFailed unless grading assignment here is proven to work; cached when it is."""
+    try:
+        kernel_rnnlib, kernel_path = strip.locate()
+        with tempfile.TemporaryDirectory() as tmp:
+            strip.build(assignment, tmp, kernel_rnnlib)
+    except strip.CannotStrip as e:
+        raise CanaryFailed(f"{assignment}: the grading kernel's rnnlib cannot be stripped of the answers: {e}") from None
+    key = fingerprint(layout, assignment, kernel_rnnlib, kernel_path)
+    passed = remembered(layout, assignment, key)
     passed.parent.mkdir(parents=True, exist_ok=True)
-    passed.write_text(json.dumps({"fingerprint": key}))
+    # One canary per fingerprint at a time: whoever waits finds it passed (or runs it, if it failed).
+    with open(passed.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _passed(passed, key):
+            run(layout, assignment, kernel_rnnlib)
+            partial = passed.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps({"fingerprint": key}))
+            partial.replace(passed)                # whole or not at all, for whoever reads it

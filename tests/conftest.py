@@ -1,6 +1,16 @@
-"""Shared fixtures: one released copy of the course, made once per test session; Jupyter servers."""
+"""Shared fixtures: one released copy of the course, made once per test run; Jupyter servers.
+
+The suite runs in parallel (./course test: pytest-xdist, one process per worker). A session fixture
+runs once per worker, so the expensive read-only ones (the released course, the class) are built
+once per run in the run's folder by whichever worker asks first (shared()); a test that changes a
+course changes its own copy. The run's folder also holds the grading canary's cache, which every
+temporary course of the run shares (instructor/canary.py, RNN_CANARY_CACHE).
+"""
 import contextlib
+import fcntl
+import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,14 +30,117 @@ sys.path.insert(0, str(ROOT))   # the instructor/ tooling lives beside rnnlib, n
 
 # The exercise functions of each assignment, in order, as each lesson's grading module declares them.
 EXERCISES = {lesson.assignment: list(lesson.exercises) for lesson in LESSONS}
+RUN = "RNN_TEST_RUN"        # the folder this run's workers share
+
+
+# In the run's folder: the canary's cache, and the state kernels and Jupyter servers keep (never
+# the machine's: its IPython profile's startup files would run in every test's kernel).
+IN_THE_RUN = {"RNN_CANARY_CACHE": "canary", "IPYTHONDIR": "ipython", "JUPYTER_RUNTIME_DIR": "jupyter-runtime"}
+
+
+def pytest_configure(config):
+    """The run's shared folder, made by the main process before xdist starts its workers (they
+    inherit the environment, and so do the processes the tests start)."""
+    if RUN not in os.environ:
+        os.environ[RUN] = tempfile.mkdtemp(prefix="rnn-test-run-")
+        for variable, folder in IN_THE_RUN.items():
+            os.environ[variable] = str(Path(os.environ[RUN]) / folder)
+        config.made_run_folder = True
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "made_run_folder", False):
+        shutil.rmtree(os.environ.pop(RUN), ignore_errors=True)
+        for variable in IN_THE_RUN:
+            os.environ.pop(variable, None)
+
+
+# The slow tiers, slowest first. Each test module runs as a block, in this order (the rest after,
+# as collected): with --no-loadscope-reorder xdist hands out work in this order, so the longest
+# start at once and the many quick tests fill the workers' gaps at the end.
+SLOWEST_FIRST = ("hub", "class_scale", "postgres", "browser", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    modules = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+
+    def tier(tests):
+        marks = {mark.name for test in tests for mark in test.iter_markers()}
+        if "sandbox_alone" in marks:            # after the other slow tests, beside the quick ones
+            return len(SLOWEST_FIRST) - 0.5
+        return next((i for i, name in enumerate(SLOWEST_FIRST) if name in marks), len(SLOWEST_FIRST))
+    items[:] = [test for tests in sorted(modules.values(), key=tier) for test in tests]
+
+
+# The grading sandbox limits its user's processes, and that user is the same for every grading
+# kernel on the machine: while a fork bomb holds the quota, no other test's grading kernel could
+# start. Tests of the slow tiers may grade: each holds the sandbox shared; a test marked
+# sandbox_alone takes it for itself while it grades (sandbox_to_itself).
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    if item.get_closest_marker("sandbox_alone") or not any(item.get_closest_marker(m) for m in SLOWEST_FIRST):
+        yield
+        return
+    with _sandbox_lock(fcntl.LOCK_SH):
+        yield
+
+
+def _sandbox_lock(mode):
+    @contextlib.contextmanager
+    def held():
+        with open(Path(os.environ[RUN]) / "sandbox.lock", "w") as lock:
+            fcntl.flock(lock, mode)
+            yield
+    return held()
+
+
+def sandbox_to_itself():
+    """A with-block in which no other test of the run grades."""
+    return _sandbox_lock(fcntl.LOCK_EX)
+
+
+def shared(name, build):
+    """The folder name in the run's folder, made by build(folder) once per run: the first worker
+    to ask builds it while the others wait, then all use it. Read only (checked at the end)."""
+    folder = Path(os.environ[RUN]) / name
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / BUILT).exists():
+            shutil.rmtree(folder, ignore_errors=True)        # a build that failed halfway
+            folder.mkdir()
+            build(folder)
+            (folder / BUILT).write_text(contents(folder))
+    return folder
+
+
+BUILT = ".built"      # in a shared folder: the digest of what was built
+
+
+def contents(folder):
+    """A digest of the names and contents of the files in folder."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != BUILT):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_courses_stay_as_built():
+    """Every test after one that changed a shared course would see its changes: fail the run."""
+    yield
+    changed = [built.parent.name for built in Path(os.environ[RUN]).glob(f"*/{BUILT}")
+               if built.read_text() != contents(built.parent)]
+    assert not changed, f"a test changed the shared, read-only {changed}: change a copy of it (copy_class)"
 
 
 @pytest.fixture(scope="session")
 def course():
-    """A temporary course directory with every assignment released by nbgrader."""
+    """A temporary course directory with every assignment released by nbgrader. Read only: copy
+    it (copy_class) to change it."""
     from instructor.demo import make_course
-    with tempfile.TemporaryDirectory() as tmp:
-        yield make_course(tmp)
+    return shared("course", make_course)
 
 
 # The class graded by the class-grading, workers and LMS-export tests: per assignment, students
@@ -66,24 +179,25 @@ def make_class(root):
 
 def copy_class(course, dest):
     """A copy of a class's course in dest/course (its config finds its folders wherever it is)."""
-    import shutil
     return shutil.copytree(course, Path(dest) / "course", symlinks=True)
 
 
 @pytest.fixture(scope="session")
-def class_submissions(tmp_path_factory):
+def class_submissions():
     """The class, submitted and not graded: copy it (copy_class) before grading it."""
-    return make_class(tmp_path_factory.mktemp("class"))
+    return shared("class", make_class)
 
 
 @pytest.fixture(scope="session")
-def graded_class(class_submissions, tmp_path_factory):
+def graded_class(class_submissions):
     """A copy of the class graded the serial way (one nbgrader process per assignment). Read only."""
     from instructor.autograde import autograde
-    course = copy_class(class_submissions, tmp_path_factory.mktemp("serial"))
-    for a in ASSIGNMENTS:
-        autograde(course, a)
-    return course
+
+    def grade(folder):
+        course = copy_class(class_submissions, folder)
+        for a in ASSIGNMENTS:
+            autograde(course, a)
+    return shared("serial", grade) / "course"
 
 
 def gradebook_rows(db_url):
@@ -132,10 +246,12 @@ def without_venv():
 
 def course_copy(dest, *folders):
     """A copy of the course's commands and config (plus folders, e.g. "notebooks") in dest, sharing
-    this checkout's .venv, so ./course can run there without touching the real grading/."""
-    import shutil
+    this checkout's .venv, so ./course can run there without touching the real grading/ or the
+    machine's exchange (a hub's): its exchange is dest/exchange."""
     for name in ("course", "pyproject.toml", "nbgrader_config.py"):
         shutil.copy2(ROOT / name, dest / name)
+    with open(dest / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Exchange.root = {str(dest / 'exchange')!r}\n")
     for folder in folders:
         shutil.copytree(ROOT / folder, dest / folder)
     (dest / ".venv").symlink_to(ROOT / ".venv")
@@ -151,7 +267,9 @@ def free_port():
 @contextlib.contextmanager
 def jupyter_server(argv, cwd, env, probe, log):
     """Run a Jupyter server (argv) until the with-block ends; waits up to 60 s until the URL probe
-    answers. Its output goes to the file log, shown if it does not come up."""
+    answers. Its output goes to the file log, shown if it does not come up. Its user config and
+    workspaces are in a folder of its own beside log, not the machine's."""
+    env = {"JUPYTER_CONFIG_DIR": str(Path(log).with_suffix(".jupyter")), **env}
     with open(log, "w") as out:
         server = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=out, start_new_session=True)
     try:

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import EXERCISES
+from conftest import EXERCISES, copy_class
 from instructor.demo import BUGGY_RNN_BACKWARD, autograde, format_table, grades, nbgrader, submit
 from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
@@ -76,6 +76,17 @@ BUGS = {  # student: (replaced answer cells, tests lost, the cause named in the 
 }
 for _replaced, lost, *_ in BUGS.values():
     lost.add("test_TimeRNN")     # the TimeRNN layer's backward runs the student's rnn_backward
+
+
+# One worker grades this module's course: its tests share the grading, and some add to it.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("autograde")]
+
+
+@pytest.fixture(scope="module")
+def course(course, tmp_path_factory):
+    """This module's own copy of the released course: it submits, grades and edits the config
+    there, never in the session's."""
+    return copy_class(course, tmp_path_factory.mktemp("autograde"))
 
 
 @pytest.fixture(scope="module")

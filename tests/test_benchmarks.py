@@ -3,6 +3,8 @@ import importlib.util
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 from rnnlib import load_corpus
@@ -43,12 +45,15 @@ def test_widget_benchmark_runs():
     assert out.count("ms per update") == 3, out
 
 
+@pytest.mark.class_scale
 def test_class_grading_benchmark_smoke():
     out = run("grading_class.py", "--smoke", "--workers", "2")
     assert "class of 2 students" in out and "overhead" in out and "when cached" in out, out
     assert "grades identical to the serial run's" in out and "64 cores" in out, out
 
 
+@pytest.mark.class_scale
+@pytest.mark.e2e
 def test_feedback_delay_benchmark_smoke():
     out = run("feedback_delay.py", "--smoke")
     assert "start-up:" in out and "one at a time (1)" in out and "a burst of 2 at once" in out, out

@@ -38,8 +38,10 @@ WIDGETS = {
     "04_vanishing_gradients": ("gradient-flow-explorer", 5),
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                                "(./course test installs it when run as root: apt-get install chromium)")
+pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
+                                 "(./course test installs it when run as root: apt-get install chromium)"),
+              pytest.mark.browser, pytest.mark.e2e,
+              pytest.mark.xdist_group("browser")]    # one worker: one JupyterLab server for all three
 
 
 @pytest.fixture(scope="module")

@@ -183,6 +183,7 @@ def grading_config():
     return config
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: x.assignment)
 def test_validate_and_autograder_agree(lesson, grading_config, tmp_path):
     nb, table = verdict_notebook(lesson)

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from instructor import canary
+from instructor import canary, strip
 from instructor.autograde import nbgrader
 from instructor.gradebook import grades
 from instructor.layout import Layout
@@ -30,6 +30,7 @@ from rnnlib.grading import lesson
 
 A = "01_forward_pass"
 LESSON = lesson(A)
+pytestmark = pytest.mark.e2e
 
 
 def venv(folder, rnnlib_line):
@@ -41,10 +42,10 @@ def venv(folder, rnnlib_line):
     return folder / "bin" / "python"
 
 
-@pytest.fixture
-def course(tmp_path):
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
     """A checkout of the course (its rnnlib and instructor too) with A released and two submissions."""
-    course = tmp_path / "course"
+    course = tmp_path_factory.mktemp("released") / "course"
     course.mkdir()
     for name in ("rnnlib", "instructor"):
         shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -61,6 +62,12 @@ def course(tmp_path):
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
     return course
+
+
+@pytest.fixture
+def course(released, tmp_path):
+    """This test's own copy of the released course (its config finds its folders wherever it is)."""
+    return Path(shutil.copytree(released, tmp_path / "course", symlinks=True))
 
 
 def autograde(course, python):
@@ -118,7 +125,8 @@ def test_environment_that_cannot_be_stripped_is_refused(course, tmp_path):
 def test_canary_is_cached_until_the_lesson_or_environment_changes(course, monkeypatch):
     layout = Layout(course)
     canary.check(layout, A)
-    assert (layout.canary / f"{A}.json").is_file()
+    passed = {p.name for p in Path(os.environ[canary.SHARED_CACHE]).glob(f"{A}-*.json")}
+    assert f"{A}-{canary.fingerprint(layout, A, *strip.locate())}.json" in passed     # the run's shared cache
 
     def graded_again(*args, **kwargs):
         raise AssertionError("the canary graded again")

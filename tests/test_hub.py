@@ -37,10 +37,13 @@ ACCOUNTS = [*STUDENTS, IN_THE_BROWSER]
 # with the published edition, JupyterLab and nbgrader: about 2 minutes to build) is built once.
 STATE = Path("/var/tmp/rnns-hub-test")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("node") or not (ROOT / hub.PROXY).exists() or not CHROMIUM.exists(),
     reason="the hub runs as root with Node.js and its proxy, and a student drives it in Debian's chromium "
-           "(./course test installs all three when run as root)")
+           "(./course test installs all three when run as root)"),
+    pytest.mark.hub, pytest.mark.browser, pytest.mark.e2e,
+    # One worker: one hub, and the accounts, group and STATE are the machine's, fixed by name.
+    pytest.mark.xdist_group("hub")]
 
 
 def run(*args, cwd, check=True, user=None):
@@ -267,24 +270,27 @@ def class_on_hub():
         steps["while open"] = references_in_student_env("rnt-alice")
         run("./course", "roster", "group", cwd=course)    # the hub's students: collect refuses anyone else
         from playwright.sync_api import sync_playwright
-        playwright = sync_playwright().start()
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        dana = BrowserStudent(browser, url)
-        steps["in the browser"] = dana.fetch_answer_validate_submit()
-        steps["students"] = students = {name: Student(url, name).start() for name in STUDENTS}
-        steps["fetched"] = {name: s.assignments("fetch") for name, s in students.items()}
-        steps["validated"] = {}
-        for name, student in students.items():
-            student.save("03_bptt/bptt.ipynb", answers(STUDENTS[name], student.notebook("03_bptt/bptt.ipynb")))
-            steps["validated"][name] = student.post("assignments/validate", path="03_bptt/bptt.ipynb").json()
-        steps["submitted"] = {name: s.assignments("submit") for name, s in students.items()}
-        run("./course", "collect", "03_bptt", cwd=course)
-        steps["autograde"] = run("./course", "autograde", "03_bptt", cwd=course).stdout
-        run("./course", "feedback", "03_bptt", cwd=course)
-        steps["listed before return"] = students["rnt-alice"].get("assignments", params={"course_id": COURSE_ID}).json()
-        run("./course", "return", "03_bptt", cwd=course)
-        steps["feedback"] = {name: s.assignments("fetch_feedback") for name, s in students.items()}
-        steps["in the browser"]["feedback"] = dana.fetch_feedback()
+        # Stopped however a step ends: a later browser test on this worker needs its event loop gone.
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            dana = BrowserStudent(browser, url)
+            steps["in the browser"] = dana.fetch_answer_validate_submit()
+            steps["students"] = students = {name: Student(url, name).start() for name in STUDENTS}
+            steps["fetched"] = {name: s.assignments("fetch") for name, s in students.items()}
+            steps["validated"] = {}
+            for name, student in students.items():
+                student.save("03_bptt/bptt.ipynb", answers(STUDENTS[name], student.notebook("03_bptt/bptt.ipynb")))
+                steps["validated"][name] = student.post("assignments/validate", path="03_bptt/bptt.ipynb").json()
+            steps["submitted"] = {name: s.assignments("submit") for name, s in students.items()}
+            run("./course", "collect", "03_bptt", cwd=course)
+            steps["autograde"] = run("./course", "autograde", "03_bptt", cwd=course).stdout
+            run("./course", "feedback", "03_bptt", cwd=course)
+            steps["listed before return"] = students["rnt-alice"].get("assignments",
+                                                                      params={"course_id": COURSE_ID}).json()
+            run("./course", "return", "03_bptt", cwd=course)
+            steps["feedback"] = {name: s.assignments("fetch_feedback") for name, s in students.items()}
+            steps["in the browser"]["feedback"] = dana.fetch_feedback()
+            browser.close()
         servers = {name: s.session.get(f"{url}/hub/api/users/{name}", timeout=30).json()["servers"][""]["started"]
                    for name, s in students.items()}
         steps["close"] = run("./course", "close", "03_bptt", cwd=course).stdout
@@ -292,8 +298,6 @@ def class_on_hub():
         steps["servers kept"] = servers == {
             name: s.session.get(f"{url}/hub/api/users/{name}", timeout=30).json()["servers"][""]["started"]
             for name, s in students.items()}
-        browser.close()
-        playwright.stop()
         steps["wall"] = time.monotonic() - started
         yield steps
     finally:

@@ -99,6 +99,7 @@ def test_check_reports_everything_missing_at_once_and_changes_nothing(course):
     assert not (course / "exchange").exists()                      # nothing made or installed
 
 
+@pytest.mark.e2e
 def test_the_course_script_refuses_in_one_line_with_status_2(course):
     bad = subprocess.run(["./course", "hub", "--port=80"], cwd=course, capture_output=True, text=True)
     assert (bad.returncode, bad.stderr.strip()) == (2, "./course hub: takes --check only, got '--port=80'")

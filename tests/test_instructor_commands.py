@@ -3,6 +3,10 @@ of the course, with the venv never activated (its bin/ is not on PATH).
 
 release -> collect an LMS zip -> autograde -> hand-grade the free responses in the formgrader
 (over its REST API, as its web page does) -> feedback -> CSV export.
+
+Each refusal is checked where it is decided, in-process (instructor/arguments.py and
+instructor/autograde.py print the line and return 2), and a few also through ./course itself, for
+what the script adds: its own unknown-command line, paths taken from where they were typed, exit 2.
 """
 import csv
 import json
@@ -15,6 +19,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
+from instructor import arguments, autograde as autograde_command
 from instructor.gradebook import grades
 from instructor.layout import Layout
 from instructor.submissions import make_submission, notebook_path
@@ -22,6 +27,8 @@ from instructor.submissions import make_submission, notebook_path
 ASSIGNMENT = "01_forward_pass"
 TOKEN = "instructor-test-token"
 ENV = without_venv()
+# The tests of the graded course run on one worker: they share its grading and its formgrader.
+GRADED_COURSE = "instructor-commands"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +82,8 @@ def formgrader(graded):
         yield port
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group(GRADED_COURSE)
 def test_collect_and_autograde_through_the_course_script(graded):
     course, table = graded
     for student in ("alice", "bob"):
@@ -82,6 +91,8 @@ def test_collect_and_autograde_through_the_course_script(graded):
     assert "alice" in table and "bob" in table
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group(GRADED_COURSE)
 def test_formgrader_command_opens_on_the_formgrader(formgrader):
     request = urllib.request.Request(f"http://127.0.0.1:{formgrader}/", headers={"Authorization": f"token {TOKEN}"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -89,6 +100,8 @@ def test_formgrader_command_opens_on_the_formgrader(formgrader):
         assert "<title>nbgrader formgrade" in response.read().decode()
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group(GRADED_COURSE)
 def test_free_responses_are_hand_graded_in_the_formgrader(formgrader, graded):
     course, _ = graded
     submissions = {s["student"]: s for s in api(formgrader, f"/formgrader/api/submitted_notebooks/{ASSIGNMENT}/forward_pass")}
@@ -113,6 +126,7 @@ def test_free_responses_are_hand_graded_in_the_formgrader(formgrader, graded):
     assert f"(Score: {full:.1f} / {full:.1f})" in html   # the notebook's total, hand-graded points included
 
 
+@pytest.mark.e2e
 def test_autograde_on_a_fresh_clone_registers_the_assignment_and_leaves_notebooks_alone(tmp_path):
     """A fresh clone has notebooks/ released in git but an empty gradebook: autograde before release."""
     course = course_copy(tmp_path, "notebooks", "solutions")
@@ -130,22 +144,29 @@ def test_autograde_on_a_fresh_clone_registers_the_assignment_and_leaves_notebook
     assert {p: p.read_bytes() for p in (course / "notebooks").rglob("*.ipynb")} == released
 
 
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory):
+    """A copy of the course with every lesson's solutions and nothing else: the commands below refuse
+    to run in it, so it stays as it is."""
+    return course_copy(tmp_path_factory.mktemp("refusing"), "solutions")
+
+
 @pytest.mark.parametrize("args,first_line", [
     (["--anything"], "./course autograde: unknown option '--anything'; the assignments are 01_forward_pass"),
     (["99_nope"], "./course autograde: no assignment '99_nope'; the assignments are 01_forward_pass"),
 ])
-def test_autograde_refuses_an_unknown_argument_in_one_line(tmp_path, args, first_line):
-    course = course_copy(tmp_path, "solutions")
-    result = subprocess.run([str(course / "course"), "autograde", *args], cwd=course, capture_output=True, text=True,
-                            env=ENV, timeout=600)
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and lines[0].startswith(first_line), result.stderr
+def test_autograde_refuses_an_unknown_argument_in_one_line(refusing, monkeypatch, capsys, args, first_line):
+    monkeypatch.chdir(refusing)
+    assert autograde_command.main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith(first_line), lines
     assert lines[1:] == ["usage: ./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]"]
 
 
-def test_autograde_with_nothing_submitted_says_so(tmp_path):
-    course = course_copy(tmp_path, "solutions")
-    out = run(course, "autograde").stdout
+def test_autograde_with_nothing_submitted_says_so(refusing, monkeypatch, capsys):
+    monkeypatch.chdir(refusing)
+    assert autograde_command.main([]) == 0
+    out = capsys.readouterr().out
     assert "nothing submitted for 01_forward_pass" in out and "grading/submitted/<student>/<assignment>/" in out
 
 
@@ -165,14 +186,28 @@ def test_autograde_with_nothing_submitted_says_so(tmp_path):
     (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
     (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
     (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),
-    (["labs"], "./course: unknown command 'labs'; the commands are lab, test, release"),
 ])
-def test_other_commands_refuse_a_bad_argument_in_one_line(tmp_path, args, first_line):
-    course = course_copy(tmp_path, "solutions")
-    result = subprocess.run([str(course / "course"), *args], cwd=course, capture_output=True, text=True, env=ENV,
+def test_other_commands_refuse_a_bad_argument_in_one_line(refusing, monkeypatch, capsys, args, first_line):
+    monkeypatch.chdir(refusing)
+    assert arguments.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [err.strip()] and err.startswith(first_line), err
+    assert not (refusing / "notebooks").exists()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("args,first_line", [
+    (["labs"], "./course: unknown command 'labs'; the commands are lab, test, release"),
+    (["autograde", "--anything"], "./course autograde: unknown option '--anything'; the assignments are 01_forward"),
+    (["collect", "01_forward_pass"], "./course collect: nothing was handed out through the exchange"),
+    (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file /"),   # where it was typed
+    (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
+])
+def test_the_course_script_refuses_with_status_2(refusing, args, first_line):
+    result = subprocess.run([str(refusing / "course"), *args], cwd=refusing, capture_output=True, text=True, env=ENV,
                             timeout=600)
-    assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
-    assert result.stderr.startswith(first_line) and not (course / "notebooks").exists()
+    assert result.returncode == 2 and result.stderr.startswith(first_line), result.stderr
+    assert not (refusing / "notebooks").exists()
 
 
 def readme_instructor_lines():
@@ -186,6 +221,7 @@ def readme_instructor_lines():
     return lines
 
 
+@pytest.mark.e2e
 def test_a_newcomer_walks_the_readme_instructor_section_in_any_order(tmp_path):
     """A fresh clone (notebooks/ released in git, no gradebook), README's lines taken in a newcomer's
     order: export, feedback and autograde before anything exists, collect and autograde before

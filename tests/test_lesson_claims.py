@@ -3,10 +3,13 @@
 Each test runs a solution notebook as a student would, then one more cell that reads the figure's
 data from the kernel and checks it independently."""
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
 from instructor.submissions import notebook_path
+
+pytestmark = pytest.mark.e2e        # each runs a lesson's solution notebook in a kernel
 
 
 def run_with(assignment, check, after):

@@ -12,7 +12,8 @@ from instructor.gradebook import grades
 from instructor.layout import Layout
 from instructor.lms import export
 
-pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
+pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
+              pytest.mark.class_scale]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,7 @@ def test_canvas_file_matches_the_gradebook(layout):
     assert float(by_login["good0"][ASSIGNMENTS[0]]) == full + 2          # the hand-graded points count
 
 
+@pytest.mark.e2e
 def test_moodle_file_through_course_export_and_zeros_when_asked(layout):
     course = course_copy(layout.root)
     result = subprocess.run([str(course / "course"), "export", "--lms", "moodle"], cwd=course, capture_output=True,

@@ -45,6 +45,7 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
     assert ci == ["./course test"]
 
 
+@pytest.mark.e2e
 def test_course_script_prints_usage():
     out = subprocess.run([str(ROOT / "course"), "help"], capture_output=True, text=True, check=True).stdout
     assert re.search(r"\./course lab", out) and re.search(r"\./course test", out)
@@ -66,6 +67,27 @@ def test_each_instructor_module_imports_first(module):
     result = subprocess.run([sys.executable, "-c", f"import instructor.{module}"], cwd=ROOT, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr[-1500:]
+
+
+GROUPED = """import pytest
+pytestmark = pytest.mark.xdist_group("one")
+
+@pytest.mark.parametrize("i", range(4))
+def test_grouped(i):
+    pass
+"""
+
+
+def test_xdist_keeps_a_group_on_one_worker(tmp_path):
+    """./course test counts on it: the tests of one hub, one JupyterLab or one module's grading
+    run on one worker (a pytest that xdist cannot group under would spread them)."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    (tmp_path / "test_alone.py").write_text("def test_a():\n    pass\n\n\ndef test_b():\n    pass\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p",
+                             "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    workers = re.findall(r"^\[(gw\d)\] .*PASSED test_grouped.py", result.stdout, re.M)
+    assert len(workers) == 4 and len(set(workers)) == 1, result.stdout[-2000:]
 
 
 def test_package_is_installed_from_this_checkout():
@@ -107,6 +129,8 @@ def student_lab(tmp_path_factory):
         yield port, course / "lab.log"
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("student-lab")   # one worker: one ./course lab for both
 def test_course_lab_serves_the_lessons_without_the_instructor_tools(student_lab):
     port, _ = student_lab
     """JupyterLab at notebooks/, with nbgrader's Validate button but without the formgrader, the
@@ -125,6 +149,8 @@ def test_course_lab_serves_the_lessons_without_the_instructor_tools(student_lab)
     assert request(port, "/formgrader")[0] == 404
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("student-lab")
 def test_validate_button_runs_the_real_tests(student_lab):
     """The Validate button (nbgrader's validate handler, which loads the course's nbgrader_config.py)
     runs the notebook in the student's own kernel with the real checks: not in the grading

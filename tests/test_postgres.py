@@ -29,7 +29,9 @@ CLASS = {"ann": None, "ben": None, "cat": {"rnn_forward": "def rnn_forward(x, h0
 EXPECTED = {"ann": 8.0, "ben": 8.0, "cat": 5.0, "dan": 5.0}
 
 pytestmark = [pytest.mark.skipif(not INITDB, reason="PostgreSQL is not installed (apt-get install postgresql)"),
-              pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")]
+              pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
+              pytest.mark.postgres, pytest.mark.class_scale,
+              pytest.mark.xdist_group("postgres")]    # one worker: one server for both tests
 
 
 def as_postgres(*argv):
@@ -112,7 +114,7 @@ def test_a_class_graded_into_postgresql_survives_an_interruption(postgres, tmp_p
     assert not sqlite_file.exists(), "something graded into the default SQLite gradebook"
 
 
-def test_two_workers_writing_into_postgresql_give_the_serial_sqlite_rows(postgres, graded_class, class_submissions,
+def test_two_workers_writing_into_postgresql_give_the_serial_sqlite_rows(postgres, request, class_submissions,
                                                                           tmp_path, monkeypatch):
     """Every worker writes its grades straight into PostgreSQL, concurrently: the same rows as the
     serial run into sqlite, one per student and notebook (first two lessons: 24 submissions)."""
@@ -132,5 +134,6 @@ def test_two_workers_writing_into_postgresql_give_the_serial_sqlite_rows(postgre
     layout = Layout(course)
     assert layout.db_url == db_url and not any(register(layout, a) for a in two)
     assert autograde_with_workers(layout, two, {"workers": 2}) == 0
+    graded_class = request.getfixturevalue("graded_class")      # the serial run, meanwhile on another worker
     serial = {k: row for k, row in gradebook_rows(Layout(graded_class).db_url).items() if k[1] in two}
     assert len(serial) == 24 and gradebook_rows(db_url) == serial

@@ -95,6 +95,7 @@ def test_a_delegating_answer_to_a_later_lesson_gets_the_stub(edition):
     assert "RuntimeError: rnnlib.lstm.lstm_forward comes with lesson 07_lstm, which is not released yet" in result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("assignment", PUBLISHED)
 def test_published_lessons_run_top_to_bottom_against_the_edition(edition, assignment, monkeypatch, tmp_path):
     layout = Layout(ROOT)

@@ -10,6 +10,7 @@ import socket
 import nbformat
 import pytest
 
+from conftest import sandbox_to_itself
 from instructor import sandbox
 from instructor.autograde import autograde
 from instructor.demo import make_course, submit
@@ -26,6 +27,8 @@ pytestmark = [
     pytest.mark.skipif(sandbox.problem() is not None, reason=f"no grading sandbox here: {sandbox.problem()}"),
     # nbformat warns when it reads the submission with a duplicated cell, which is the point of it.
     pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId"),
+    pytest.mark.e2e, pytest.mark.sandbox_alone,
+    pytest.mark.xdist_group("redteam"),     # one worker: one grading run for every test
 ]
 
 
@@ -148,7 +151,8 @@ def graded(tmp_path_factory):
         nb = make_submission(release, solution, "correct")
         submit(course, student, A, nb)
         spoil(layout.submitted_notebook(student, A))
-    result, repairs = autograde(course, A, "--force", f"--Execute.timeout={TIMEOUT}", env={"RNN_SECRET": SECRET})
+    with sandbox_to_itself():               # the fork bomb takes every grading kernel's process quota
+        result, repairs = autograde(course, A, "--force", f"--Execute.timeout={TIMEOUT}", env={"RNN_SECRET": SECRET})
     try:
         listener.accept()
         connected = True

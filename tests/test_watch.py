@@ -21,7 +21,8 @@ from instructor.layout import CONFIG_FILE, Layout
 from instructor.submissions import make_submission, notebook_path
 from instructor.watch import Watcher, nbgrader_api
 
-pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
+pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
+              pytest.mark.class_scale, pytest.mark.e2e]
 A = "01_forward_pass"
 # The students here are names, not Unix accounts: root hands in for them, which the course's
 # collector refuses (tests/test_exchange_guard.py), so this course collects with nbgrader's own.

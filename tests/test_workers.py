@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ASSIGNMENTS, CLASS, copy_class, gradebook_rows
+from conftest import ASSIGNMENTS, CLASS, copy_class, course_copy, gradebook_rows
 from instructor import sandbox
 from instructor.autograde import autograde_with_workers, main
 from instructor.gradebook import grades
@@ -30,9 +30,10 @@ COORDINATOR = ("import json, sys\nfrom instructor.autograde import autograde_wit
                "sys.exit(autograde_with_workers(Layout('.'), sys.argv[2:], json.loads(sys.argv[1])))\n")
 
 
-@pytest.fixture(scope="module")
-def serial(graded_class):
-    """The serial run's rows of the first two lessons."""
+def serial_rows(request):
+    """The serial run's rows of the first two lessons, asked for once a test has graded with
+    workers: meanwhile the class's serial run (once per test run) goes on on another worker."""
+    graded_class = request.getfixturevalue("graded_class")
     return {key: row for key, row in gradebook_rows(Layout(graded_class).db_url).items() if key[1] in TWO}
 
 
@@ -44,10 +45,12 @@ def graded_now(layout):
         return 0
 
 
-def test_two_workers_give_the_serial_rows_and_a_second_run_grades_nobody(serial, class_submissions, tmp_path, capsys):
+@pytest.mark.class_scale
+def test_two_workers_give_the_serial_rows_and_a_second_run_grades_nobody(request, class_submissions, tmp_path, capsys):
     layout = Layout(copy_class(class_submissions, tmp_path))
     assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
     out, err = capsys.readouterr()
+    serial = serial_rows(request)
     assert len(serial) == SUBMISSIONS and gradebook_rows(layout.db_url) == serial
     assert f"grading {SUBMISSIONS} submissions on 2 workers" in out
     assert "kernel trouble hostile0" in out and "repaired broken0" in out and "NOT GRADED" not in out
@@ -120,7 +123,8 @@ def wait_until(condition, watch, minutes=10):
         time.sleep(0.3)
 
 
-def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_rerun(serial, class_submissions,
+@pytest.mark.class_scale
+def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_rerun(request, class_submissions,
                                                                                     tmp_path, capsys):
     """Each fault stops some grading; the next run grades exactly who is left: the serial rows."""
     layout, log = Layout(copy_class(class_submissions, tmp_path)), tmp_path / "coordinator.log"
@@ -148,12 +152,13 @@ def test_a_worker_killed_the_scheduler_restarted_the_coordinator_killed_then_a_r
     assert left > 0, "the coordinator was killed too late to test anything"
 
     assert autograde_with_workers(layout, TWO, {"workers": 2}) == 0
-    assert gradebook_rows(layout.db_url) == serial
+    assert gradebook_rows(layout.db_url) == serial_rows(request)
     runs = [int(n) for n in re.findall(r"grading (\d+) submissions? on", log.read_text() + capsys.readouterr().out)]
     assert runs == [SUBMISSIONS, SUBMISSIONS - after_restart, left]        # each run: exactly who was left
 
 
-def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(serial, class_submissions, tmp_path,
+@pytest.mark.class_scale
+def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(request, class_submissions, tmp_path,
                                                                             capsys, monkeypatch):
     """Dask reruns a task whose worker died, and after its allowed failures gives up on it
     (KilledWorker): that student is reported not graded, everyone else is; a rerun grades only them."""
@@ -173,7 +178,7 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(seri
     out, err = capsys.readouterr()
     assert f"nbgrader could not grade good0's {one[0]}:\nthe task failed on its worker: KilledWorker" in err
     assert re.search(r"good0 +NOT GRADED", out) and out.count("NOT GRADED") == 1
-    rows = {key: row for key, row in serial.items() if key[1] == one[0] and key[0] in kept}
+    rows = {key: row for key, row in serial_rows(request).items() if key[1] == one[0] and key[0] in kept}
     assert gradebook_rows(layout.db_url) == {key: row for key, row in rows.items() if key[0] != "good0"}
 
     monkeypatch.undo()
@@ -182,7 +187,8 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(seri
     assert gradebook_rows(layout.db_url) == rows
 
 
-def test_worker_options_are_checked_in_one_line(course, capsys, monkeypatch):
+def test_worker_options_are_checked_in_one_line(tmp_path, capsys, monkeypatch):
+    course = course_copy(tmp_path, "solutions")           # a course to refuse to grade in
     assert options(["--workers", "3", "01_forward_pass"]) == ({"workers": 3}, ["01_forward_pass"], None)
     assert options(["--workers=2", "--scheduler", "tcp://10.0.0.5:8786"])[0] == {"workers": 2,
                                                                                  "scheduler": "tcp://10.0.0.5:8786"}
