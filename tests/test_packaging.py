@@ -83,8 +83,9 @@ def test_xdist_keeps_a_group_on_one_worker(tmp_path):
     run on one worker (a pytest that xdist cannot group under would spread them)."""
     (tmp_path / "test_grouped.py").write_text(GROUPED)
     (tmp_path / "test_alone.py").write_text("def test_a():\n    pass\n\n\ndef test_b():\n    pass\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p",
-                             "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "xdist", "-n", "2", "--dist", "loadgroup", "-v",
+                             "-p", "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})   # xdist alone: quicker
     assert result.returncode == 0, result.stdout[-2000:]
     workers = re.findall(r"^\[(gw\d)\] .*PASSED test_grouped.py", result.stdout, re.M)
     assert len(workers) == 4 and len(set(workers)) == 1, result.stdout[-2000:]
