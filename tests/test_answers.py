@@ -28,7 +28,7 @@ from instructor.publish import edition
 from instructor.submissions import make_submission, notebook_path
 from rnnlib.grading import LESSONS
 
-pytestmark = pytest.mark.e2e       # kernels run the lessons: about 2 minutes in all
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("answers")]   # kernels run the lessons: about 2 minutes
 
 LATER_THAN_02 = [lesson for lesson in LESSONS if lesson.assignment >= "03"]
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)

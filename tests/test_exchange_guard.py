@@ -34,7 +34,7 @@ from instructor.layout import CONFIG_FILE, Layout, course_config
 from instructor.submissions import make_submission, notebook_path
 from instructor.workers import timestamp
 
-pytestmark = [pytest.mark.e2e,
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("exchange-guard"),    # one set of rxg-* accounts
               pytest.mark.skipif(os.geteuid() != 0, reason="chown, Unix accounts and runuser need root")]
 A = "01_forward_pass"
 COURSE_ID = "rnns-from-scratch"
@@ -475,3 +475,17 @@ def test_regrade_with_nothing_acceptable_changes_nothing(term):
         f"./course regrade: nothing of rxg-bob's {A} in the exchange can be collected (refusals: "
         "grading/refused.log); nothing was changed")
     assert grades(term["layout"], A) == before
+
+
+def test_the_lms_file_has_every_roster_student_and_0_for_one_who_never_handed_in(term, tmp_path):
+    """bob's only folders were forgeries in alice's name: on the roster, nothing of his collected.
+    The Canvas file still has his row, with 0 (--missing-as-zero); alice's has her real score."""
+    import csv
+    course = Path(shutil.copytree(term["course"], tmp_path / "course", symlinks=True))
+    course_line(course, "export", "--lms", "canvas", "--missing-as-zero")
+    rows = list(csv.reader(open(Layout(course).grades_csv.with_name("grades-canvas.csv"))))
+    column = rows[0].index(A)
+    scores = {row[3]: row[column] for row in rows[2:]}
+    assert sorted(scores) == sorted(ROSTER)
+    assert scores["rxg-bob"] == "0"
+    assert float(scores["rxg-alice"]) == term["grade"].score > 0

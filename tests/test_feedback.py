@@ -28,6 +28,8 @@ from instructor.mathml import MathToMathML, markdown_to_mathml
 from instructor.submissions import make_submission, notebook_path
 from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
+pytestmark = pytest.mark.xdist_group("feedback")     # its module fixtures are built once, on one worker
+
 A = "01_forward_pass"
 GOOD, NO_SECRET, NOT_GRADED = ["ann", "ben"], "cat", "dan"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -18,6 +18,8 @@ from instructor.layout import Layout
 from instructor.lms import main as export_main
 from instructor.roster import main
 
+pytestmark = pytest.mark.xdist_group("roster")     # its module fixtures are built once, on one worker
+
 A = "01_forward_pass"
 CANVAS = '''\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Forward pass (101),Current Score
     Points Possible,,,,,10.00,(read only)

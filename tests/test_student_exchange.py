@@ -26,6 +26,8 @@ from instructor.mathml import tex_to_mathml
 from instructor.student_exchange import NO_FEEDBACK_YET
 from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
+pytestmark = pytest.mark.xdist_group("student-exchange")     # its module fixtures are built once, on one worker
+
 A = "01_forward_pass"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "feedback"
