@@ -182,7 +182,6 @@ def test_autograde_with_nothing_submitted_says_so(refusing, monkeypatch, capsys)
     (["regrade", "01_forward_pass", "alice"], "./course regrade: the roster is empty: import the class list"),
     (["export", "--to", "x.csv"], "./course export: unknown argument '--to'; usage: ./course export [--lms"),
     (["export", "--lms", "blackboard"], "./course export: --lms takes canvas or moodle, not 'blackboard'"),
-    (["roster", "remove", "ann"], "./course roster: unknown subcommand 'remove'; usage: ./course roster [import FILE"),
     (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
     (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
     (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),
@@ -202,6 +201,7 @@ def test_other_commands_refuse_a_bad_argument_in_one_line(refusing, monkeypatch,
     (["collect", "01_forward_pass"], "./course collect: nothing was handed out through the exchange"),
     (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file /"),   # where it was typed
     (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
+    (["roster", "remove", "ann"], "./course roster: unknown subcommand 'remove'; usage: ./course roster [import FILE"),
 ])
 def test_the_course_script_refuses_with_status_2(refusing, args, first_line):
     result = subprocess.run([str(refusing / "course"), *args], cwd=refusing, capture_output=True, text=True, env=ENV,
