@@ -126,11 +126,19 @@ def check(command, argv, course):
     return argv, argv and f"takes no arguments, got {argv[0]!r}"
 
 
-def main(argv):
+def checked(argv):
+    """The arguments ./course ARGV runs with, or None after saying in one line on stderr why not."""
     command, arguments = argv[0], argv[1:]
     lines, problem = check(command, arguments, Path.cwd())
     if problem:
         print(f"./course {command}: {problem}", file=sys.stderr)
+        return None
+    return lines
+
+
+def main(argv):
+    lines = checked(argv)
+    if lines is None:
         return 2
     print("\n".join(lines))
     return 0

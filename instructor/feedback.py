@@ -16,7 +16,7 @@ import functools
 import sys
 from pathlib import Path
 
-from .arguments import check
+from .arguments import checked
 from .layout import Layout, course_config, exchange
 
 DONE = {"feedback": "feedback written for", "return": "feedback returned to the exchange for"}
@@ -116,17 +116,18 @@ def run(layout, command, assignments, say=print):
         everyone = students(layout, assignment)
         for student in everyone:
             why = step(api, layout, assignment, student)
-            (skipped.append((student, assignment, why)) if why else done.append((student, assignment)))
+            if why:
+                skipped.append((student, assignment, why))
+            else:
+                done.append((student, assignment))
         count = sum(a == assignment for _, a in done)
         say(f"{assignment}: {DONE[command]} {count} of {len(everyone)} students")
     return done, skipped
 
 
 def main(argv):
-    command, assignments = argv[0], argv[1:]
-    assignments, problem = check(command, assignments, Path.cwd())
-    if problem:
-        print(f"./course {command}: {problem}", file=sys.stderr)
+    command, assignments = argv[0], checked(argv)
+    if assignments is None:
         return 2
     done, skipped = run(Layout(Path.cwd()), command, assignments, say=lambda line: print(line, flush=True))
     if skipped:
