@@ -11,8 +11,9 @@ Here that kernel starts through this file (a kernelspec whose argv is this scrip
            restored, so it stays outside). Not there: solutions/, the gradebook, other students'
            submissions, the instructor's home.
            New network namespace (loopback only), new PID namespace, dies with its parent.
-    setpriv  as the unprivileged user nobody (when grading runs as root), so the limits below hold
-           and nothing outside is writable even if it were visible;
+    setpriv  as a user id of its own that no account has (when grading runs as root), so nothing
+           outside is writable even if it were visible, and the process limit below is the kernel's
+           alone: a fork bomb cannot starve a kernel grading beside it or right after it;
     prlimit  address space, processes, CPU seconds, file size: a memory bomb gets a MemoryError,
            a fork bomb runs out of processes, a runaway cell is stopped by the cell timeout first.
 
@@ -34,7 +35,10 @@ from jupyter_client.kernelspec import KernelSpecManager
 from traitlets import default
 
 KERNEL_NAME = "rnn-sandbox"
-NOBODY = 65534
+NOGROUP = 65534
+# Unprivileged user ids with no account, one per kernel: the launcher's pid (below pid_max, 2**22)
+# above this base, so kernels running at the same time never share one.
+KERNEL_UID_BASE = 2_000_000_000
 # prlimit resources: virtual memory (BLAS and the allocator reserve far more than they use),
 # processes and threads of the kernel's user, CPU seconds (well above the cell timeout, or the
 # kernel dies of SIGXCPU instead of a cell being interrupted), size of any file written.
@@ -105,12 +109,18 @@ def bwrap_argv(home, connection_file, workdir, extra=()):
         if name in os.environ:
             argv += ["--setenv", name, os.environ[name]]
     if os.geteuid() == 0:
-        argv += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        argv += ["--", "setpriv", f"--reuid={kernel_uid()}", f"--regid={NOGROUP}", "--clear-groups"]
     else:
         argv += ["--"]
     argv += ["prlimit", *(f"--{k}={v}" for k, v in LIMITS.items()), "--",
              sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file), *extra]
     return argv
+
+
+def kernel_uid():
+    """The user id the kernel this process launches runs as (the process execs bwrap, so its pid
+    stays taken until the kernel and everything it forked are gone)."""
+    return KERNEL_UID_BASE + os.getpid()
 
 
 def problem():
@@ -169,8 +179,7 @@ def configure(c):
     if not reason:
         runtime = home / "runtime"
         runtime.mkdir(exist_ok=True)
-        if os.geteuid() == 0:
-            os.chown(runtime, NOBODY, NOBODY)        # the kernel, as nobody, creates its sockets here
+        runtime.chmod(0o1777)      # each kernel, as its own user, creates its sockets here; the home is private
         c.GradingKernelManager.transport = "ipc"
         c.GradingKernelManager.ip = str(runtime / "kernel")  # socket files kernel-1, kernel-2, ... in there
     return not reason
@@ -189,7 +198,7 @@ def main(mode, home, grader, connection_file, *extra):
         os.environ["PYTHONPATH"] = os.pathsep.join([str(package.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra])
     if os.geteuid() == 0:
-        os.chown(connection_file, NOBODY, NOBODY)
+        os.chown(connection_file, kernel_uid(), NOGROUP)
     os.execvp("bwrap", bwrap_argv(home, connection_file, os.getcwd(), extra))
 
 

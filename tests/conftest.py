@@ -68,37 +68,8 @@ def pytest_collection_modifyitems(items):
 
     def tier(tests):
         marks = {mark.name for test in tests for mark in test.iter_markers()}
-        if "sandbox_alone" in marks:            # after the other slow tests, beside the quick ones
-            return len(SLOWEST_FIRST) - 0.5
         return next((i for i, name in enumerate(SLOWEST_FIRST) if name in marks), len(SLOWEST_FIRST))
     items[:] = [test for tests in sorted(modules.values(), key=tier) for test in tests]
-
-
-# The grading sandbox limits its user's processes, and that user is the same for every grading
-# kernel on the machine: while a fork bomb holds the quota, no other test's grading kernel could
-# start. Tests of the slow tiers may grade: each holds the sandbox shared; a test marked
-# sandbox_alone takes it for itself while it grades (sandbox_to_itself).
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item):
-    if item.get_closest_marker("sandbox_alone") or not any(item.get_closest_marker(m) for m in SLOWEST_FIRST):
-        yield
-        return
-    with _sandbox_lock(fcntl.LOCK_SH):
-        yield
-
-
-def _sandbox_lock(mode):
-    @contextlib.contextmanager
-    def held():
-        with open(Path(os.environ[RUN]) / "sandbox.lock", "w") as lock:
-            fcntl.flock(lock, mode)
-            yield
-    return held()
-
-
-def sandbox_to_itself():
-    """A with-block in which no other test of the run grades."""
-    return _sandbox_lock(fcntl.LOCK_EX)
 
 
 def shared(name, build):
