@@ -9,7 +9,9 @@ drops whatever the fetch reported. Two classes, set in the student environment's
     c.ExchangeFactory.fetch_feedback = "<this module>.FetchFeedbackSayingWhy"
 
 ListSayingWhenNoFeedback makes the tab's row read "<timestamp> (no feedback returned yet)": the
-timestamp is the only text the tab shows for a submission without feedback. FetchFeedbackSayingWhy
+timestamp is the only text the tab shows for a submission without feedback. Once feedback is
+fetched, its "(view feedback)" shows the feedback page selected in the file browser (nbgrader's
+shows the folder holding it; the tab can only go to a path, not open a file). FetchFeedbackSayingWhy
 makes a fetch that finds nothing raise nbgrader's ExchangeError with the reason, which
 `nbgrader fetch_feedback` prints and the tab's server writes to its log.
 
@@ -35,6 +37,11 @@ class ListSayingWhenNoFeedback(ExchangeList):
                 for submission in assignment["submissions"]:
                     if not (submission["has_exchange_feedback"] or submission["has_local_feedback"]):
                         submission["timestamp"] += f" ({NO_FEEDBACK_YET})"
+                    pages = [nb["local_feedback_path"] for nb in submission["notebooks"] if nb["local_feedback_path"]]
+                    if submission["local_feedback_path"] and pages:
+                        # "(view feedback)" goes to this path: the page itself, selected in its folder
+                        submission["local_feedback_path"] = os.path.join(submission["local_feedback_path"],
+                                                                         os.path.basename(pages[0]))
         return assignments
 
 

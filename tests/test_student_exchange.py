@@ -165,9 +165,11 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
         page.get_by_text("(view feedback)").wait_for(timeout=30_000)
         assert NO_FEEDBACK_YET not in page.locator("#submitted_assignments_list").inner_text()
         page.screenshot(path=ARTIFACTS / "assignments-tab-feedback-fetched.png")
-        page.get_by_text("(view feedback)").click()           # the folder, in the file browser
+        page.get_by_text("(view feedback)").click()           # the page, selected in the file browser
         [fetched] = (root / A / "feedback").glob("*/*.html")
-        page.get_by_text(fetched.name).wait_for(timeout=30_000)
+        selected = page.locator(".jp-DirListing-item.jp-mod-selected")
+        selected.wait_for(timeout=30_000)
+        assert selected.inner_text().strip().startswith(fetched.name)
         page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})",
                       str(fetched.relative_to(root)))
         formula = page.frame_locator("iframe").locator("math").first       # JupyterLab's HTML viewer
