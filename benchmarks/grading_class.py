@@ -1,6 +1,6 @@
 """How long a whole class takes to grade, and what the sandbox costs per submission.
 
-    .venv/bin/python benchmarks/grading_class.py [--students 60] [--workers N] [--smoke]
+    .venv/bin/python benchmarks/grading_class.py [--students 60] [--workers N] [--smoke]   (--smoke: the test suite's)
 
 Builds a temporary course with N students x 3 notebooks (lessons 01, 02, 04): most honest, some
 buggy, some hostile (delegating to rnnlib, peeking at solutions/, killing the kernel), some files
@@ -135,9 +135,12 @@ def main():
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--overhead", type=int, default=10, help="submissions per assignment for the overhead run")
     parser.add_argument("--workers", type=int, help="also grade the class with this many Dask workers and compare")
-    parser.add_argument("--smoke", action="store_true", help="2 students, 1 for the overhead run")
+    parser.add_argument("--smoke", action="store_true", help="2 students, 1 for the overhead run, lesson 01 only")
     args = parser.parse_args()
     n, k = (2, 1) if args.smoke else (args.students, args.overhead)
+    if args.smoke:
+        global ASSIGNMENTS
+        ASSIGNMENTS = ASSIGNMENTS[:1]
     with tempfile.TemporaryDirectory() as tmp:
         course = make_class(Path(tmp) / "class", n)
         pristine = Path(shutil.copytree(course, Path(tmp) / "pristine")) if args.workers else None
