@@ -91,9 +91,13 @@ class Watcher:
         ready = [a for a in sorted({a for _, a in pending}) if self.gradable(a)]
         pending = [key for key in pending if key[1] in ready]
         todo = [(a, s) for s, a in pending if workers.needs_grading(layout, a, s)]
-        failed = workers.grade(layout, todo, self.client, quiet=True) if todo else {}
         for key in pending:
-            self.give_back(key, failed.get(key[::-1]), returned)
+            if key[::-1] not in todo:           # graded before (a watcher stopped before returning it)
+                self.give_back(key, None, returned)
+        if todo:                                # each returned as soon as it is graded
+            keys = {key[::-1]: key for key in pending}
+            workers.grade(layout, todo, self.client, quiet=True,
+                          then=lambda a, s, failure: self.give_back(keys[a, s], failure, returned))
         return len(pending)
 
     def gradable(self, assignment):

@@ -190,11 +190,13 @@ class SchedulerLost(Exception):
     """The Dask scheduler went away mid-run; grades merged so far are kept."""
 
 
-def grade(layout, todo, client, quiet=False):
+def grade(layout, todo, client, quiet=False, then=None):
     """Grade every (assignment, student) of todo on the client's workers.
 
     Returns {(assignment, student): nbgrader's log} of those nbgrader could not grade. Raises
-    SchedulerLost if the scheduler went away (the next run grades whoever is left)."""
+    SchedulerLost if the scheduler went away (the next run grades whoever is left). With then,
+    then(assignment, student, that log or None) runs for each as soon as its grades are in the
+    gradebook (./course watch returns feedback then, not after the last submission)."""
     from distributed import as_completed
     from tqdm import tqdm
     run = uuid.uuid4().hex[:8]                  # not another coordinator's tasks or snapshot
@@ -211,6 +213,8 @@ def grade(layout, todo, client, quiet=False):
             for a, s, result in results:
                 if not result["success"]:
                     failed[a, s] = result.get("log", "") + result.get("error", "")
+                if then:
+                    then(a, s, failed.get((a, s)))
             bar.update(len(results))
             bar.set_postfix(failed=len(failed))
     except (OSError, TimeoutError) as e:

@@ -42,9 +42,10 @@ def start_watcher(course, log):
                                 cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for(log, watcher, lines, minutes=10):
+def wait_for(log, watcher, done, minutes=10):
+    """Until done(the (student, score) lines logged so far), the watcher running all along."""
     deadline = time.monotonic() + 60 * minutes
-    while len(LINE.findall(log.read_text())) < lines:
+    while not done(LINE.findall(log.read_text())):
         assert watcher.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.5)
 
@@ -70,14 +71,14 @@ def test_watch_grades_and_returns_each_submission_once_across_a_restart(tmp_path
 
     watcher = start_watcher(course, log)
     try:
-        wait_for(log, watcher, 1)
+        wait_for(log, watcher, lambda graded: ("ann", "8.0") in graded)
     finally:
-        stop(watcher)                      # maybe in the middle of grading ben
+        stop(watcher)                      # maybe in the middle of grading or returning ben
     hand_in(layout, "cat", make_submission(release, solution, "correct", dict.fromkeys(BUGS[A], HOSTILE)), home)
     hand_in(layout, "ann", make_submission(release, solution, "correct", BUGS[A]), home)      # a second try
     watcher = start_watcher(course, log)
     try:
-        wait_for(log, watcher, 4)
+        wait_for(log, watcher, lambda graded: len(graded) >= 4)
         time.sleep(3)                      # a few more looks at the exchange: nothing new to grade
     finally:
         stop(watcher)
