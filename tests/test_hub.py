@@ -408,6 +408,10 @@ def test_students_get_the_assignments_tab_and_none_of_the_instructor_tools(class
     for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"):
         assert plugin in page                                   # listed among the disabled extensions
     assert '"disabledExtensions"' in page
+    # the course's lab extension (its "(view feedback)" opens the page): in the page, its script served
+    load = json.loads((hub.FEEDBACK_OPENER / "package.json").read_text())["jupyterlab"]["_build"]["load"]
+    assert '"name": "rnns-feedback-opener"' in page
+    assert "docmanager:open" in alice.get(f"lab/extensions/rnns-feedback-opener/{load}").text
     env = hub.student_env(hub.read_settings(class_on_hub["course"])["state"])
     found = run(str(env / "bin" / "python"), "-c",
                 "import importlib.util as u; print(u.find_spec('instructor'), u.find_spec('rnnlib').origin)",
