@@ -226,6 +226,9 @@ class BrowserStudent:
         self.page.click("#submitted_assignments_list button:text-is('Fetch Feedback')")
         self.page.wait_for_selector("#submitted_assignments_list a:has-text('view feedback')", timeout=120_000)
         self.shot("6-feedback")
+        self.page.click("#submitted_assignments_list a:has-text('view feedback')")   # opens the page (lab extension)
+        self.page.frame_locator(".jp-HTMLViewer iframe").locator("math").first.wait_for(timeout=60_000)
+        self.shot("7-feedback-page")
         return sorted(p.name for p in (Path(pwd.getpwnam(self.name).pw_dir) / "03_bptt" / "feedback").glob("*/*"))
 
 
@@ -373,7 +376,7 @@ def test_a_student_does_it_all_in_the_browser(class_on_hub):
     assert "Success! Your notebook passes all the tests." in dana["validated"]
     assert dana["feedback"] == ["bptt.html"]
     assert re.search(r"rnt-dana\s+14\.0 / 18", class_on_hub["autograde"])
-    for step in ("1-login", "2-assignments", "3-ran", "4-validated", "5-submitted", "6-feedback"):
+    for step in ("1-login", "2-assignments", "3-ran", "4-validated", "5-submitted", "6-feedback", "7-feedback-page"):
         assert (ARTIFACTS.parent / "hub" / f"{step}.png").stat().st_size > 10_000
 
 

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.xdist_group("student-exchange")     # its module fixtur
 
 A = "01_forward_pass"
 CHROMIUM = Path("/usr/bin/chromium")
+HUB_CSP = "frame-ancestors 'none'"         # what JupyterHub's single-user servers send
 ARTIFACTS = ROOT / "test-artifacts" / "feedback"
 FEEDBACK = "<!DOCTYPE html><html><body><p>Your hidden state %s is right.</p></body></html>" % tex_to_mathml(
     r"h_t = \tanh(a_t)")
@@ -190,6 +191,10 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     (settings / "config" / "nbgrader_config.py").write_text(
         "c = get_config()\n" + "".join(f"c.{name} = {value!r}\n" for name, value in student_config(course, tmp_path)))
+    # As on the hub, whose JupyterLab may not be framed (JupyterHub's frame-ancestors 'none'): the
+    # HTML viewer's frame, a page of the lab's own, must still show.
+    (settings / "config" / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": HUB_CSP}}}}))
     # The course's lab extension, installed as ./course hub installs it in the student environment.
     opener = hub.install_feedback_opener(tmp_path / "student-env")
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(settings / "config"), JUPYTER_RUNTIME_DIR=str(settings / "runtime"),
@@ -202,7 +207,7 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 700})
-        page.goto(f"{base}/lab?token={token}&reset")
+        assert page.goto(f"{base}/lab?token={token}&reset").headers["content-security-policy"] == HUB_CSP
         page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbgrader:open-assignment-list')",
                                timeout=90_000)
         page.evaluate("window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
