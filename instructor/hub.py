@@ -11,7 +11,9 @@ homes private, builds the student environment, then runs JupyterHub with hub/jup
 The student environment is a venv of Debian's python3 in <state>/student-env (students' accounts
 cannot read a Python under /root) with rnnlib's dependencies, JupyterLab, nbgrader and
 jupyterhub-singleuser (rebuilt only when those change), and a Jupyter configuration that turns on
-nbgrader's Assignments tab and turns off its instructor tools. Its rnnlib is the student edition
+nbgrader's Assignments tab and turns off its instructor tools; with the course's exchange classes
+(instructor/student_exchange.py) and its lab extension (instructor/labextensions/), the tab's
+"(view feedback)" opens the feedback page. Its rnnlib is the student edition
 (instructor/publish.py) in <state>/edition/current: the lessons handed out, with answers only for
 those closed (instructor/answers.py). refresh_edition swaps it in one rename when the term moves
 on, so no server or kernel stops; the next kernel a student starts imports the new one.
@@ -36,6 +38,8 @@ SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
 STUDENT_PYTHON = "/usr/bin/python3"
 STUDENT_EXCHANGE = "rnns_student_exchange"     # instructor/student_exchange.py, in the student environment
+# A prebuilt JupyterLab extension (nothing to build): "(view feedback)" opens the page it goes to.
+FEEDBACK_OPENER = Path(__file__).with_name("labextensions") / "rnns-feedback-opener"
 UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # What students do not get: the formgrader, the course list and the assignment-creation panel.
 STUDENT_SERVER = {"ServerApp": {"jpserver_extensions": {
@@ -185,6 +189,7 @@ def build_student_env(course, settings):
                                capture_output=True, text=True, check=True).stdout.strip())
     (site / "rnns-edition.pth").write_text(f"{edition_link(state)}\n")   # rnnlib: the edition's, not pip's
     shutil.copy(Path(__file__).with_name("student_exchange.py"), site / f"{STUDENT_EXCHANGE}.py")
+    install_feedback_opener(env)
     refresh_edition(course, settings)
     write_student_config(course, env / "etc" / "jupyter")
     for folder in (env / "etc" / "jupyter", env / "share" / "jupyter" / "lab" / "settings"):
@@ -192,6 +197,17 @@ def build_student_env(course, settings):
     for name in ("rnns-edition.pth", f"{STUDENT_EXCHANGE}.py"):
         (site / name).chmod(0o644)
     return env
+
+
+def install_feedback_opener(env):
+    """Put the feedback opener among env's JupyterLab extensions (<env>/share/jupyter/labextensions,
+    where pip puts nbgrader's), replacing any earlier copy; the next JupyterLab page loads it."""
+    target = Path(env) / "share" / "jupyter" / "labextensions" / FEEDBACK_OPENER.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(FEEDBACK_OPENER, target)
+    readable_by_students(target)
+    return target
 
 
 def edition_link(state):

@@ -10,10 +10,11 @@ drops whatever the fetch reported. Two classes, set in the student environment's
 
 ListSayingWhenNoFeedback makes the tab's row read "<timestamp> (no feedback returned yet)": the
 timestamp is the only text the tab shows for a submission without feedback. Once feedback is
-fetched, its "(view feedback)" shows the feedback page selected in the file browser (nbgrader's
-shows the folder holding it; the tab can only go to a path, not open a file). FetchFeedbackSayingWhy
-makes a fetch that finds nothing raise nbgrader's ExchangeError with the reason, which
-`nbgrader fetch_feedback` prints and the tab's server writes to its log.
+fetched, its "(view feedback)" goes to the feedback page itself, not to the folder holding it as
+nbgrader's does: the tab can only go to a path in the file browser, which selects the page, and
+the course's lab extension (instructor/labextensions/rnns-feedback-opener) then opens it.
+FetchFeedbackSayingWhy makes a fetch that finds nothing raise nbgrader's ExchangeError with the
+reason, which `nbgrader fetch_feedback` prints and the tab's server writes to its log.
 
 Only nbgrader and the standard library are imported: the student environment has neither
 instructor/ nor the course's other dependencies, so this file has to work there on its own.
@@ -39,7 +40,7 @@ class ListSayingWhenNoFeedback(ExchangeList):
                         submission["timestamp"] += f" ({NO_FEEDBACK_YET})"
                     pages = [nb["local_feedback_path"] for nb in submission["notebooks"] if nb["local_feedback_path"]]
                     if submission["local_feedback_path"] and pages:
-                        # "(view feedback)" goes to this path: the page itself, selected in its folder
+                        # "(view feedback)" goes to this path: the page itself, which the lab extension opens
                         submission["local_feedback_path"] = os.path.join(submission["local_feedback_path"],
                                                                          os.path.basename(pages[0]))
         return assignments

@@ -226,6 +226,9 @@ class BrowserStudent:
         self.page.click("#submitted_assignments_list button:text-is('Fetch Feedback')")
         self.page.wait_for_selector("#submitted_assignments_list a:has-text('view feedback')", timeout=120_000)
         self.shot("6-feedback")
+        self.page.click("#submitted_assignments_list a:has-text('view feedback')")   # opens the page (lab extension)
+        self.page.frame_locator(".jp-HTMLViewer iframe").locator("math").first.wait_for(timeout=60_000)
+        self.shot("7-feedback-page")
         return sorted(p.name for p in (Path(pwd.getpwnam(self.name).pw_dir) / "03_bptt" / "feedback").glob("*/*"))
 
 
@@ -373,7 +376,7 @@ def test_a_student_does_it_all_in_the_browser(class_on_hub):
     assert "Success! Your notebook passes all the tests." in dana["validated"]
     assert dana["feedback"] == ["bptt.html"]
     assert re.search(r"rnt-dana\s+14\.0 / 18", class_on_hub["autograde"])
-    for step in ("1-login", "2-assignments", "3-ran", "4-validated", "5-submitted", "6-feedback"):
+    for step in ("1-login", "2-assignments", "3-ran", "4-validated", "5-submitted", "6-feedback", "7-feedback-page"):
         assert (ARTIFACTS.parent / "hub" / f"{step}.png").stat().st_size > 10_000
 
 
@@ -408,6 +411,10 @@ def test_students_get_the_assignments_tab_and_none_of_the_instructor_tools(class
     for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"):
         assert plugin in page                                   # listed among the disabled extensions
     assert '"disabledExtensions"' in page
+    # the course's lab extension (its "(view feedback)" opens the page): in the page, its script served
+    load = json.loads((hub.FEEDBACK_OPENER / "package.json").read_text())["jupyterlab"]["_build"]["load"]
+    assert '"name": "rnns-feedback-opener"' in page
+    assert "docmanager:open" in alice.get(f"lab/extensions/rnns-feedback-opener/{load}").text
     env = hub.student_env(hub.read_settings(class_on_hub["course"])["state"])
     found = run(str(env / "bin" / "python"), "-c",
                 "import importlib.util as u; print(u.find_spec('instructor'), u.find_spec('rnnlib').origin)",

@@ -2,10 +2,13 @@
 
 The hub itself, with students logging in, is tests/test_hub.py; these need neither root nor Node.js.
 """
+import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 
 import pytest
 from traitlets.config import PyFileConfigLoader
@@ -135,3 +138,20 @@ def test_pam_log_in_takes_the_students_group_and_students_run_as_themselves(cour
     assert "spawner_class" not in config.JupyterHub                  # LocalProcessSpawner: own Unix account
     assert config.Spawner.cmd == [str(hub.student_env("/srv/rnns-hub") / "bin" / "jupyterhub-singleuser")]
     assert config.JupyterHub.port == 8000 and config.JupyterHub.hub_ip == "127.0.0.1"
+
+
+def test_the_student_environment_lists_the_feedback_opener(tmp_path):
+    """The course's lab extension goes where pip puts nbgrader's in the student environment, readable
+    by students and replacing an earlier copy: JupyterLab there lists it, enabled and OK."""
+    env = tmp_path / "student-env"
+    earlier = env / "share" / "jupyter" / "labextensions" / "rnns-feedback-opener" / "static" / "remoteEntry.0.js"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("")
+    installed = hub.install_feedback_opener(env)
+    assert not earlier.exists()
+    assert all(path.stat().st_mode & stat.S_IROTH for path in [installed, *installed.rglob("*")])
+    listed = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"], capture_output=True, text=True,
+                            env=dict(os.environ, JUPYTER_PATH=str(env / "share" / "jupyter")), timeout=120, check=True)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)       # without its colours
+    listing = rf"{re.escape(str(installed.parent))}\n\s+rnns-feedback-opener v0\.1\.0 enabled OK\n"
+    assert re.search(listing, plain), plain

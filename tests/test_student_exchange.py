@@ -4,10 +4,14 @@ environment's nbgrader_config.py would be, against a temporary exchange.
 
 ann and ben submit lesson 01; only ann's feedback is returned; cat never submits. Then ben's own
 JupyterLab, in headless Chromium: what his Assignments tab shows before and after his feedback is
-returned (screenshots in test-artifacts/feedback/).
+returned, and the page its "(view feedback)" opens, through the course's lab extension
+(instructor/labextensions/; screenshots in test-artifacts/feedback/).
 """
+import hashlib
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +22,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 
 from conftest import ROOT, free_port, jupyter_server
-from instructor import submissions
+from instructor import hub, submissions
 from instructor.demo import make_course
 from instructor.feedback import nbgrader_api
 from instructor.layout import CONFIG_FILE, Layout, course_config
@@ -30,6 +34,7 @@ pytestmark = pytest.mark.xdist_group("student-exchange")     # its module fixtur
 
 A = "01_forward_pass"
 CHROMIUM = Path("/usr/bin/chromium")
+HUB_CSP = "frame-ancestors 'none'"         # what JupyterHub's single-user servers send
 ARTIFACTS = ROOT / "test-artifacts" / "feedback"
 FEEDBACK = "<!DOCTYPE html><html><body><p>Your hidden state %s is right.</p></body></html>" % tex_to_mathml(
     r"h_t = \tanh(a_t)")
@@ -118,13 +123,61 @@ def test_fetch_feedback_without_a_submission_says_so(course, tmp_path):
         fetch_feedback(course, tmp_path, "cat")
 
 
+# The lab extension's script in Node.js, against a stand-in for JupyterLab's command registry: each
+# command run (id, path) as the app would announce it; prints the plugin and the pages it opened.
+DRIVE_THE_OPENER = """
+globalThis.window = globalThis;
+require(process.argv[1]);
+const container = window._JUPYTERLAB["rnns-feedback-opener"];
+(async () => {
+  container.init({});
+  const plugin = (await container.get("./extension"))().default;
+  const listeners = [], opened = [];
+  const commands = {
+    commandExecuted: { connect: listener => listeners.push(listener) },
+    execute: (id, args) => { if (id === "docmanager:open") opened.push(args.path); return Promise.resolve(); },
+  };
+  plugin.activate({ commands });
+  for (const [id, path] of JSON.parse(process.argv[2])) {
+    listeners.forEach(listener => listener(commands, { id, args: { path }, result: Promise.resolve() }));
+  }
+  await new Promise(resolve => setTimeout(resolve, 0));
+  console.log(JSON.stringify({ id: plugin.id, autoStart: plugin.autoStart, opened }));
+})();
+"""
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs Node.js (apt-get install nodejs)")
+def test_the_lab_extension_opens_fetched_feedback_pages_and_nothing_else():
+    """It opens the page "(view feedback)" goes to, once there, and ignores every other path and command."""
+    page = f"{A}/feedback/2026-12-07 13:13:47.415301 UTC/forward_pass.html"
+    executed = [("filebrowser:go-to-path", page),                            # (view feedback): opened
+                ("filebrowser:go-to-path", os.path.dirname(page)),           # nbgrader's own link: a folder
+                ("filebrowser:go-to-path", f"{A}/forward_pass.ipynb"),
+                ("filebrowser:go-to-path", "notes/feedback.html"),           # not a fetched feedback page
+                ("filebrowser:open-path", page), ("docmanager:open", page)]  # other commands: left alone
+    [script] = (hub.FEEDBACK_OPENER / "static").glob("remoteEntry.*.js")
+    ran = subprocess.run(["node", "-e", DRIVE_THE_OPENER, str(script), json.dumps(executed)],
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(ran.stdout) == {"id": "rnns-feedback-opener:plugin", "autoStart": True, "opened": [page]}
+
+
+def test_the_lab_extensions_script_is_named_by_its_content():
+    """Browsers may keep the script in their cache: its name changes whenever it does."""
+    package = json.loads((hub.FEEDBACK_OPENER / "package.json").read_text())
+    script = hub.FEEDBACK_OPENER / package["jupyterlab"]["_build"]["load"]
+    assert script.name == f"remoteEntry.{hashlib.sha256(script.read_bytes()).hexdigest()[:16]}.js"
+    assert list((hub.FEEDBACK_OPENER / "static").iterdir()) == [script]
+
+
 @pytest.mark.e2e
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course, tmp_path):
     """ben's JupyterLab, configured as above, in headless Chromium: his submission's row says that no
     feedback was returned, Fetch Feedback leaves it so; once returned, Fetch Feedback brings it, and
-    JupyterLab's HTML viewer (which runs no scripts) shows its maths."""
+    its "(view feedback)" opens it (the course's lab extension) in JupyterLab's HTML viewer, which
+    runs no scripts and shows its maths."""
     from playwright.sync_api import sync_playwright
     from test_browser import ARGS
     port, token, settings, root = free_port(), "student-tab-test", tmp_path / "lab", home(tmp_path, "ben") / "ben"
@@ -138,7 +191,14 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     (settings / "config" / "nbgrader_config.py").write_text(
         "c = get_config()\n" + "".join(f"c.{name} = {value!r}\n" for name, value in student_config(course, tmp_path)))
+    # As on the hub, whose JupyterLab may not be framed (JupyterHub's frame-ancestors 'none'): the
+    # HTML viewer's frame, a page of the lab's own, must still show.
+    (settings / "config" / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"tornado_settings": {"headers": {"Content-Security-Policy": HUB_CSP}}}}))
+    # The course's lab extension, installed as ./course hub installs it in the student environment.
+    opener = hub.install_feedback_opener(tmp_path / "student-env")
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(settings / "config"), JUPYTER_RUNTIME_DIR=str(settings / "runtime"),
+               JUPYTER_PATH=str(opener.parent.parent),
                JUPYTERLAB_SETTINGS_DIR=str(settings / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(settings / "ws"),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     base = f"http://127.0.0.1:{port}"
@@ -147,7 +207,7 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 700})
-        page.goto(f"{base}/lab?token={token}&reset")
+        assert page.goto(f"{base}/lab?token={token}&reset").headers["content-security-policy"] == HUB_CSP
         page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbgrader:open-assignment-list')",
                                timeout=90_000)
         page.evaluate("window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
@@ -165,18 +225,18 @@ def test_the_assignments_tab_says_no_feedback_yet_then_shows_the_feedback(course
         page.get_by_text("(view feedback)").wait_for(timeout=30_000)
         assert NO_FEEDBACK_YET not in page.locator("#submitted_assignments_list").inner_text()
         page.screenshot(path=ARTIFACTS / "assignments-tab-feedback-fetched.png")
-        page.get_by_text("(view feedback)").click()           # the page, selected in the file browser
+        page.get_by_text("(view feedback)").click()           # the page, selected and opened by itself
         [fetched] = (root / A / "feedback").glob("*/*.html")
         selected = page.locator(".jp-DirListing-item.jp-mod-selected")
         selected.wait_for(timeout=30_000)
         assert selected.inner_text().strip().startswith(fetched.name)
-        page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})",
-                      str(fetched.relative_to(root)))
-        formula = page.frame_locator("iframe").locator("math").first       # JupyterLab's HTML viewer
+        formula = page.frame_locator(".jp-HTMLViewer iframe").locator("math").first   # JupyterLab's HTML viewer
         formula.wait_for(timeout=30_000)
         box = formula.bounding_box()
+        opened = page.evaluate("() => window.jupyterapp.shell.currentWidget?.context?.path")
         page.screenshot(path=ARTIFACTS / "feedback-in-jupyterlab-html-viewer.png")
         browser.close()
+    assert opened == str(fetched.relative_to(root))
     assert box["width"] > 20 and box["height"] > 5
 
 
