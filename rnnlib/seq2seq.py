@@ -98,6 +98,18 @@ class Seq2Seq:
         src (N, S) ints, src_mask (N, S) bool, tgt_in (N, T) ints (bos, then the targets shifted),
         tgt_out (N, T) ints, tgt_mask (N, T) bool or None. Returns loss (float), grads (dict as params).
         """
+        loss, grads, _ = self._loss_and_grads(src, src_mask, tgt_in, tgt_out, tgt_mask)
+        return loss, grads
+
+    def source_gradient(self, src, src_mask, tgt_in, tgt_out, tgt_mask=None):
+        """The loss's gradient with respect to the encoder's inputs (the source's embeddings): (N, S, H).
+
+        With tgt_mask True at one output step only, it shows how much of that step's loss reaches
+        each source step, the measure of lesson 04 on an encoder-decoder.
+        """
+        return self._loss_and_grads(src, src_mask, tgt_in, tgt_out, tgt_mask)[2]
+
+    def _loss_and_grads(self, src, src_mask, tgt_in, tgt_out, tgt_mask):
         p = self.params
         scores, (src, tgt_in, (enc_cache, last, src_mask), dec_cache, att_cache, out_cache) = self.forward(
             src, src_mask, tgt_in)
@@ -115,7 +127,7 @@ class Seq2Seq:
         grads = {"E_src": _embedding_grad(src, dx_enc, len(p["E_src"])), "Wx_enc": dWx_enc, "Wh_enc": dWh_enc,
                  "b_enc": db_enc, "E_tgt": _embedding_grad(tgt_in, dx_dec, len(p["E_tgt"])), "Wx_dec": dWx_dec,
                  "Wh_dec": dWh_dec, "b_dec": db_dec, "V": dV, "c": dc}
-        return loss, grads
+        return loss, grads, dx_enc
 
     def predict(self, src, src_mask, tgt_in):
         """The most likely token at every step, teacher-forced: (N, T) ints."""

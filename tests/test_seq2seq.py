@@ -110,3 +110,13 @@ def test_wrong_arguments_are_named(call, message):
 
 def test_last_steps():
     assert list(last_steps(np.array([[True, True, False], [True, False, False], [True, True, True]]))) == [1, 0, 2]
+
+
+def test_source_gradient_is_the_embeddings_gradient_by_position():
+    model = Seq2Seq(10, 12, 5, seed=0)
+    batch = reverse_batch(3, 2, 4, np.random.default_rng(4))
+    dx = model.source_gradient(*batch)
+    _, grads = model.loss_and_grads(*batch)
+    one_hot = (batch[0][..., None] == np.arange(10)).astype(float)                 # (N, S, V)
+    np.testing.assert_allclose(np.einsum("nsv,nsh->vh", one_hot, dx), grads["E_src"], rtol=1e-12, atol=1e-15)
+    assert (dx[~batch[1]] == 0).all()            # padding reaches nothing
