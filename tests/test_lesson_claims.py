@@ -172,3 +172,24 @@ print(json.dumps([[float(line.get_ydata()[0]), float(line.get_ydata()[-1])] for 
     shrinking = [far for far, near in out if far < 1e-2 * near]
     assert len(growing) == 1 and len(shrinking) == 4 and 1e7 < growing[0] < 1e8, out
     assert "shrink or grow geometrically" in cell_source("04_vanishing_gradients", "b8d4b1b7")
+
+
+def test_08_attention_reaches_95_percent_and_the_short_path_holds():
+    import json
+    out = json.loads(run_with("08_seq2seq_attention", """
+import json
+result = {name: exact_match(model) for name, model in models.items()}
+print(json.dumps({"match": {k: [float(v[0]), [float(x) for x in v[1]]] for k, v in result.items()},
+                  "reach": {k: v.tolist() for k, v in reach.items()}}))
+""", after="gradient_path").splitlines()[-1])
+    text = markdown("08_seq2seq_attention")
+    (att, att_by_len), (plain, plain_by_len) = out["match"]["with attention"], out["match"]["without attention"]
+    # the issue's goal: >= 95% exact match with attention; without it, worse on long inputs
+    assert att >= 0.95 and plain < att - 0.15, out["match"]
+    assert min(att_by_len[5:]) > max(plain_by_len[5:]) and plain_by_len[-1] < 0.5
+    assert "accuracy falls with the length" in text
+    # "about a fiftieth of what reaches s = 7 and hundreds of times smaller than with attention"
+    with_att, without = out["reach"]["with attention"], out["reach"]["without attention"]
+    assert 1 / 80 < without[0] / without[7] < 1 / 30 and 200 < with_att[0] / without[0] < 1000
+    assert with_att[0] >= 0.9 * max(with_att) and "about as strongly as any other" in text
+    assert "about a fiftieth" in text and "hundreds of times smaller" in text
