@@ -61,19 +61,6 @@ def _forward_variants(query, keys, mask):
     return variants
 
 
-def _check_cache(name, cache, reference):
-    fields = reference._fields
-    if not isinstance(cache, tuple) or len(cache) != len(fields):
-        raise GradingFailure(f"{name}: the cache must be AttentionCache({', '.join(fields)}), which the backward "
-                             f"reads, got {type(cache).__name__}"
-                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
-    for k, (got, want) in enumerate(zip(cache, reference)):
-        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
-                                                                                        atol=1e-12):
-            raise GradingFailure(f"{name}: cache field {k} should be {fields[k]} (the order is {', '.join(fields)}), "
-                                 f"but it holds {core.which(got, dict(zip(fields, reference)))}.")
-
-
 def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
     """Check attention_forward(query, keys, mask) -> (context, cache)."""
     __tracebackhide__ = True
@@ -85,7 +72,7 @@ def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
     line = core.mismatch("context", context, want)
     if line:
         core.fail(name, [(line, core.hints(context, _forward_variants(*args), want, "context", time_axis=1))])
-    _check_cache(name, cache, want_cache)
+    core.check_cache(name, cache, want_cache)
     core.passed(name)
 
 
