@@ -14,6 +14,9 @@ optim      SGD, Adagrad, Adam, gradient clipping
 data       corpora, vocabulary, truncated-BPTT batches, binary-addition and long-range tasks
 models     CharRNN (stacked with num_layers), SequenceTagger, the binary-addition model
 gradflow   gradient norms through time (RNN and LSTM), the data behind lessons 04 and 07
+attention  scaled dot-product attention over an encoder's steps, with a mask for padding
+decoding   greedy decoding and beam search over any decoder step
+seq2seq    the encoder-decoder (two GRUs), with or without attention
 grading    the checks behind every test cell
 widgets    the interactive explorers
 threads    one BLAS thread (the course's products are too small to share between threads)
@@ -37,10 +40,14 @@ from .layers import embedding_backward, embedding_forward, temporal_affine_backw
 from .losses import log_softmax, logsumexp, softmax, temporal_softmax_loss
 from .rnn import TimeRNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .data import (Vocab, all_binary_addition_pairs, binary_addition_batch, bits_to_int, first_bit_batch,
-                   int_to_bits, load_corpus, lookahead_batch, random_binary_addition_batch, tbptt_batches)
+                   int_to_bits, load_corpus, lookahead_batch, random_binary_addition_batch, reverse_batch,
+                   tbptt_batches)
 from .lstm import TimeLSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .bidirectional import bidirectional_backward, bidirectional_forward
 from .models import BinaryAdder, CharRNN, SequenceTagger
 from .optim import SGD, Adagrad, Adam, adagrad_update, clip_grad_norm
 from .gradflow import jacobian_norms
+from .attention import attention_backward, attention_forward, masked_softmax
+from .decoding import beam_search, greedy_decode
+from .seq2seq import Seq2Seq

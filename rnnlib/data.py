@@ -334,3 +334,33 @@ def lookahead_batch(N, T, shift=2, rng=None):
     y, mask = np.zeros((N, T), dtype=np.int64), np.zeros((N, T), dtype=bool)
     y[:, :-shift], mask[:, :-shift] = bits[:, shift:], True
     return x, y, mask
+
+
+# --- a sequence-to-sequence task for lesson 08 -----------------------------------------------
+
+REVERSE_BOS, REVERSE_EOS = 10, 11     # the target vocabulary: the digits 0-9, then bos and eos
+
+
+def reverse_batch(N, min_len, max_len, rng=None):
+    """"Reverse the digits": a source of min_len..max_len random digits, the same digits backwards.
+
+    Returns src (N, S) int64 digits (padding 0 after each source's end), src_mask (N, S) bool,
+    tgt_in (N, S + 1) int64 (bos, then the reversed digits), tgt_out (N, S + 1) int64 (the reversed
+    digits, then eos) and tgt_mask (N, S + 1) bool (the digits and the eos), with S = max_len.
+    Source vocabulary 10; target vocabulary 12 (REVERSE_BOS = 10, REVERSE_EOS = 11).
+    """
+    check_positive("N", N)
+    check_positive("min_len", min_len)
+    if max_len < min_len:
+        raise ValueError(f"max_len: expected max_len >= min_len = {min_len}, got {max_len}")
+    rng = np.random.default_rng() if rng is None else rng
+    lengths = rng.integers(min_len, max_len + 1, size=N)
+    src_mask = np.arange(max_len) < lengths[:, None]
+    src = np.where(src_mask, rng.integers(0, 10, size=(N, max_len)), 0)
+    tgt_out = np.zeros((N, max_len + 1), dtype=np.int64)
+    for n, L in enumerate(lengths):
+        tgt_out[n, :L] = src[n, :L][::-1]
+        tgt_out[n, L] = REVERSE_EOS
+    tgt_in = np.concatenate([np.full((N, 1), REVERSE_BOS), tgt_out[:, :-1]], axis=1)
+    tgt_mask = np.arange(max_len + 1) <= lengths[:, None]
+    return src, src_mask, tgt_in, tgt_out, tgt_mask

@@ -253,7 +253,7 @@ class TimeLSTM:
         self._cache = None
 
     def set_state(self, h, c=None):
-        """Set the state the next forward starts from: h (N, H), c (N, H) (zeros if None)."""
+        """Set the state a stateful layer's next forward starts from: h (N, H), c (N, H) (zeros if None)."""
         H = self.params["Wh"].shape[0]
         self.h = check_array("h", h, ("N", H))
         self.c = np.zeros_like(h) if c is None else check_array("c", c, h.shape)

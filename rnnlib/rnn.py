@@ -179,7 +179,9 @@ class TimeRNN:
         self._cache = None
 
     def set_state(self, h):
-        """Set the hidden state the next forward starts from: h (N, H)."""
+        """Set the hidden state a stateful layer's next forward starts from: h (N, H).
+
+        With stateful=False every forward starts from zeros, whatever was set (as in DLFS2)."""
         self.h = check_array("h", h, ("N", self.params["Wh"].shape[0]))
 
     def reset_state(self):
@@ -201,5 +203,5 @@ class TimeRNN:
         """dhs (N, T, H) -> dx (N, T, D); fills self.grads. The gradient stops at h0 (truncation)."""
         dx, self.dh0, *grads = rnn_backward(dhs, self._cache)
         for key, g in zip(("Wx", "Wh", "b"), grads):
-            self.grads[key][...] = g   # in place, so optimisers holding self.grads see the update
+            self.grads[key][...] = g   # in place: whoever holds these arrays (not only this dict) sees the update
         return dx

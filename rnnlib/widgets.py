@@ -401,3 +401,48 @@ class SamplingPlayground:
 
     def _ipython_display_(self):
         display(self.widget)
+
+
+class AttentionHeatmap(_FigureWidget):
+    """Pick a source, see where the decoder looks at every output step (lesson 08).
+
+    model: a trained rnnlib.seq2seq.Seq2Seq with attention; sources: a list of 1-D int arrays (the
+    examples to pick from); bos, eos, max_len: for greedy decoding. The heatmap's row t is the
+    attention weights of output step t over the source's steps: the alignment.
+    """
+
+    css_class = "attention-heatmap"
+
+    def __init__(self, model, sources, bos, eos, max_len, index=0):
+        from .seq2seq import Seq2Seq
+        if not isinstance(model, Seq2Seq) or not model.attention:
+            raise ValueError("model: expected a Seq2Seq with attention=True")
+        self.model, self.sources, self.bos, self.eos, self.max_len = model, list(sources), bos, eos, max_len
+        self.example = W.IntSlider(value=index, min=0, max=len(self.sources) - 1, description="example",
+                                   continuous_update=False)
+        self.example.observe(self.update, names="value")
+        self._setup_figure(2, (6.4, 4.2), width_ratios=[1, 0.04], left=0.16, wspace=0.2)
+        self._finish(self.example)
+
+    def update(self, change=None):
+        src = np.asarray(self.sources[self.example.value])
+        tokens, _ = self.model.translate(src, self.bos, self.eos, self.max_len)
+        tgt_in = np.array([[self.bos, *tokens[:-1]]])
+        self.weights = self.model.alignment(src[None, :], None, tgt_in)[0]        # (T, S)
+        ax, bar = self.axes
+        if not hasattr(self, "image"):
+            self.image = ax.imshow(self.weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+            ax.set_xlabel("source step (what the encoder read)")
+            ax.set_ylabel("output step")
+            self.fig.colorbar(self.image, cax=bar)             # the weights, 0 to 1, ticks on the left
+            bar.yaxis.set_ticks_position("left")
+        self.image.set_data(self.weights)
+        self.image.set_extent((-0.5, self.weights.shape[1] - 0.5, self.weights.shape[0] - 0.5, -0.5))
+        words = [("eos" if t == self.eos else str(t)) for t in tokens]
+        ax.set_xticks(range(len(src)), [str(t) for t in src])
+        ax.set_yticks(range(len(tokens)), words)
+        ax.set_title(f"attention weights: {' '.join(map(str, src))}  ->  {' '.join(words)}")
+        peak = self.weights.argmax(axis=1)
+        self.status.value = (f"<code>{len(tokens)} output steps over {len(src)} source steps; each output step's "
+                             f"largest weight sits at source step {', '.join(map(str, peak))}</code>")
+        self._redraw()

@@ -36,12 +36,13 @@ WIDGETS = {
     "02_softmax_stability": ("softmax-overflow-explorer", 10),
     "03_bptt": ("bptt-stepper", 5),
     "04_vanishing_gradients": ("gradient-flow-explorer", 5),
+    "08_seq2seq_attention": ("attention-heatmap", 3),
 }
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
                                  "(./course test installs it when run as root: apt-get install chromium)"),
               pytest.mark.browser, pytest.mark.e2e,
-              pytest.mark.xdist_group("browser")]    # one worker: one JupyterLab server for all three
+              pytest.mark.xdist_group("browser")]    # one worker: one JupyterLab server for all four
 
 
 @pytest.fixture(scope="module")

@@ -78,3 +78,23 @@ def test_rnnlibs_timernn_is_delegation(student):
 def test_every_method_of_the_class_is_a_reference():
     refs = grading.lesson("03_bptt").references
     assert {f"rnn:TimeRNN.{m}" for m in ("__init__", "forward", "backward", "set_state", "reset_state")} <= set(refs)
+
+
+def test_gradients_written_into_new_arrays_are_named(student):
+    def backward(self, dhs):           # rebinds the dict's entries: the arrays gathered before stay zero
+        dx, self.dh0, dWx, dWh, db = student["rnn_backward"](dhs, self.cache)
+        self.grads.update(Wx=dWx, Wh=dWh, b=db)
+        return dx
+    message = fails(check_TimeRNN, variant(student, backward=backward))
+    assert "the array grads['Wx'] held before backward" in message and "in place" in message
+
+
+def test_a_stateless_layer_that_starts_from_a_set_state_is_named(student):
+    def forward(self, x):              # starts from self.h whenever one is set, stateful or not
+        if self.h is None:
+            self.h = np.zeros((x.shape[0], self.params["Wh"].shape[0]))
+        hs, self.cache = student["rnn_forward"](x, self.h, self.params["Wx"], self.params["Wh"], self.params["b"])
+        self.h = None if not self.stateful else hs[:, -1]
+        return hs
+    message = fails(check_TimeRNN, variant(student, forward=forward))
+    assert "set_state(h) with stateful=False" in message and "even after set_state(h)" in message

@@ -87,7 +87,7 @@ def in_edition(edition, code):
 
 
 def test_a_delegating_answer_to_a_later_lesson_gets_the_stub(edition):
-    lesson = LATER[-1]
+    lesson = next(x for x in LATER if x.assignment == "07_lstm")
     answer = lesson.delegating_answer("lstm_forward")
     result = in_edition(edition, f"import rnnlib, numpy as np\nassert rnnlib.__file__.startswith({str(edition)!r})\n"
                                  f"{answer}\nlstm_forward(np.zeros((1, 2, 3)), np.zeros((1, 4)), np.zeros((3, 16)), "

@@ -220,3 +220,34 @@ def test_softmax_explorer_says_why_while_lesson_02_is_open(monkeypatch):
     monkeypatch.setattr(widgets, "softmax_overflow", held_back)
     explorer = widgets.SoftmaxOverflowExplorer(scale=100.0)
     assert "which is open" in explorer.status.value
+
+
+def trained_reverser(iters=500):
+    """A small attention model that has learned to reverse short strings (a few seconds)."""
+    from rnnlib import Adam, Seq2Seq, clip_grad_norm, reverse_batch
+    model = Seq2Seq(10, 12, 24, seed=0)
+    opt, rng = Adam(model.params, lr=0.02), np.random.default_rng(0)
+    for _ in range(iters):
+        _, grads = model.loss_and_grads(*reverse_batch(32, 1, 4, rng))
+        clip_grad_norm(grads, 5.0)
+        opt.step(grads)
+    return model
+
+
+def test_attention_heatmap_shows_the_anti_diagonal_of_a_reversal():
+    import pytest
+    from rnnlib import Seq2Seq
+    from rnnlib.widgets import AttentionHeatmap
+    model = trained_reverser()
+    sources = [np.array([3, 1, 4, 7]), np.array([2, 7]), np.array([5, 9, 2])]
+    hm = AttentionHeatmap(model, sources, bos=10, eos=11, max_len=6)
+    assert hm.weights.shape == (5, 4) and hm.image.get_array().shape == (5, 4)
+    # output steps 0..3 write source digits 3..0: their weights peak on the anti-diagonal
+    assert list(hm.weights[:4].argmax(axis=1)) == [3, 2, 1, 0], hm.weights.round(2)
+    assert "3 1 4 7  ->  7 4 1 3 eos" in hm.axes[0].get_title() and "source step 3, 2, 1, 0" in hm.status.value
+    n = hm.n_updates
+    hm.example.value = 1
+    assert hm.n_updates == n + 1 and hm.weights.shape == (3, 2) and hm.image.get_array().shape == (3, 2)
+    assert not cut_off_axes(hm)
+    with pytest.raises(ValueError, match="model: expected a Seq2Seq with attention=True"):
+        AttentionHeatmap(Seq2Seq(10, 12, 4, attention=False), sources, 10, 11, 6)

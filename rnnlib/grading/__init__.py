@@ -12,7 +12,7 @@ where to look.
     core                 the Lesson declaration, running the student's code, the shape of a verdict
     forward_pass         lesson 01        bptt             lesson 03        char_rnn   lesson 06
     softmax_stability    lesson 02        vanishing_gradients  lesson 04    lstm       lesson 07
-    binary_addition      lesson 05
+    binary_addition      lesson 05        seq2seq_attention  lesson 08
 
 Each lesson module declares ``LESSON``: its assignment, its exercises, the rnnlib functions that
 answer them (see core.Lesson). ``LESSONS`` lists them in course order.

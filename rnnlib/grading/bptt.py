@@ -209,6 +209,7 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
 
     dhs = rng.standard_normal((N, T, H))     # backward of the last block: the gradient stops at its h0
     dx_ref, dh0_ref, *grads_ref = rnn.rnn_backward(dhs, cache[(blocks - 1) * T:])
+    held = dict(grads)                       # the arrays, as a model that gathered them once holds them
     dx = LESSON.call(f"{name}.backward", layer.backward, dhs)
     yours = "backward runs your rnn_backward on this forward's cache: if rnn_backward's test fails, fix that first."
     _same(name, "dx returned by backward", dx, dx_ref, yours)
@@ -216,6 +217,9 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
         _same(name, f"grads[{key!r}] after backward", grads[key], expected,
               "backward must store the weight gradients of this forward's T steps in self.grads; " + yours)
+        _same(name, f"the array grads[{key!r}] held before backward", held[key], expected,
+              f"backward put a new array into self.grads[{key!r}]; write into the one there, in place "
+              f"(self.grads[{key!r}][...] = ...): whoever gathered the gradient arrays before still holds the old one.")
     _same(name, "self.dh0 after backward", _layer_attribute(name, layer, "dh0"), dh0_ref,
           "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.")
 
@@ -233,4 +237,9 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     _same(name, "second forward with stateful=False", LESSON.call(f"{name}.forward", stateless.forward, x[:, T:2 * T]),
           rnn.rnn_forward(x[:, T:2 * T], np.zeros((N, H)), Wx, Wh, b)[0],
           "with stateful=False every forward starts from zeros, whatever came before.")
+    LESSON.call(f"{name}.set_state", stateless.set_state, h.copy())
+    _same(name, "forward after set_state(h) with stateful=False",
+          LESSON.call(f"{name}.forward", stateless.forward, x[:, :T]), full[:, :T],
+          "with stateful=False every forward starts from zeros, even after set_state(h): only a stateful layer "
+          "starts from the state that was set.")
     core.passed(name, f" (forward over {blocks} blocks with the state carried, backward, set_state, reset_state)")

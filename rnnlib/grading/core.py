@@ -368,6 +368,21 @@ def which(value, named):
     return same[0] if same else "something else"
 
 
+def check_cache(name, cache, reference, where=""):
+    """cache must hold what reference (a step or layer cache: a named tuple such as LSTMStepCache,
+    GRUStepCache or AttentionCache) holds, field by field; where: which one, e.g. "[3]" in a list."""
+    fields, kind = reference._fields, type(reference).__name__
+    if not isinstance(cache, tuple) or len(cache) != len(fields):
+        raise GradingFailure(f"{name}: the cache{where} must be {kind}({', '.join(fields)}), which the backward "
+                             f"reads, got {type(cache).__name__}"
+                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
+    for k, (got, want) in enumerate(zip(cache, reference)):
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
+                                                                                        atol=1e-12):
+            raise GradingFailure(f"{name}: cache{where} field {k} should be {fields[k]} (the order is "
+                                 f"{', '.join(fields)}), but it holds {which(got, dict(zip(fields, reference)))}.")
+
+
 def probe_terms(call, reference, args, terms):
     """Which terms of a forward are wrong, found by calling it with the other inputs set to zero.
 

@@ -49,20 +49,6 @@ def _lstm_step_variants(x, prev_h, prev_c, Wx, Wh, b):
     ]
 
 
-def _check_cache(name, cache, reference, where=""):
-    """cache must hold what reference (an LSTMStepCache or GRUStepCache) holds, field by field."""
-    fields, kind = reference._fields, type(reference).__name__
-    if not isinstance(cache, tuple) or len(cache) != len(fields):
-        raise GradingFailure(f"{name}: the cache{where} must be {kind}({', '.join(fields)}), which the backward "
-                             f"reads, got {type(cache).__name__}"
-                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
-    for k, (got, want) in enumerate(zip(cache, reference)):
-        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
-                                                                                        atol=1e-12):
-            raise GradingFailure(f"{name}: cache{where} field {k} should be {fields[k]} (the order is "
-                                 f"{', '.join(fields)}), but it holds {core.which(got, dict(zip(fields, reference)))}.")
-
-
 _STEP_TERMS = [("the input term x @ Wx (prev_h = prev_c = 0, b = 0)", (1, 2, 5)),
                ("the recurrent term prev_h @ Wh (x = prev_c = 0, b = 0)", (0, 2, 5)),
                ("the bias b (x = prev_h = prev_c = 0)", (0, 1, 2)),
@@ -88,7 +74,7 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
         problems[0] = (problems[0][0], [probe] if probe else [])
     if problems:
         core.fail(name, problems)
-    _check_cache(name, cache, want_cache)
+    core.check_cache(name, cache, want_cache)
     core.passed(name)
 
 
@@ -137,7 +123,7 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
         raise GradingFailure(f"{name}: the cache must be the list of the T = {T} step caches in time order, got "
                              f"{type(cache).__name__}" + (f" of length {len(cache)}" if hasattr(cache, "__len__") else "") + ".")
     for t, (got, ref) in enumerate(zip(cache, want_cache)):
-        _check_cache(name, got, ref, where=f"[{t}]")
+        core.check_cache(name, got, ref, where=f"[{t}]")
     core.passed(name)
 
 
@@ -289,7 +275,7 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     line = core.mismatch("next_h", next_h, want_h)
     if line:
         core.fail(name, [(line, core.hints(next_h, _gru_step_variants(*args), want_h))])
-    _check_cache(name, cache, want_cache)
+    core.check_cache(name, cache, want_cache)
     core.passed(name)
 
 

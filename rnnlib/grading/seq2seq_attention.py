@@ -1,0 +1,242 @@
+"""Sequence to sequence with attention: attention forward and backward, greedy decoding, beam search."""
+import numpy as np
+
+from .. import attention, decoding
+from . import core
+from .core import GradingFailure, Lesson
+
+LESSON = Lesson(
+    "08_seq2seq_attention",
+    exercises={"attention_forward": "attention:attention_forward", "attention_backward": "attention:attention_backward",
+               "greedy_decode": "decoding:greedy_decode", "beam_search": "decoding:beam_search"},
+    cores=("attention:masked_softmax",),
+    material=("seq2seq:Seq2Seq",),
+)
+
+
+def _attention_inputs(N, T, S, H, seed):
+    """query (N, T, H), keys (N, S, H), mask (N, S): the last row padded after S - 2 steps (if S > 2)."""
+    rng = np.random.default_rng([seed, 8])
+    lengths = rng.integers(1, S + 1, size=N)
+    lengths[0], lengths[-1] = S, max(1, S - 2) if N > 1 else lengths[-1]
+    return rng.standard_normal((N, T, H)), rng.standard_normal((N, S, H)), np.arange(S) < lengths[:, None]
+
+
+def _softmax(scores, mask, axis=-1):
+    """Softmax of scores (N, T, S) along axis over the steps mask (N, S) keeps; 0 elsewhere, never nan."""
+    s = np.where(mask[:, None, :], scores, -np.inf)
+    top = s.max(axis=axis, keepdims=True)
+    e = np.exp(s - np.where(np.isfinite(top), top, 0.0))
+    total = e.sum(axis=axis, keepdims=True)
+    return e / np.where(total > 0, total, 1.0)
+
+
+def _forward_variants(query, keys, mask):
+    """Known forward mistakes: (hint, context)."""
+    H = query.shape[2]
+    everywhere = np.ones_like(mask)
+    scores = query @ keys.transpose(0, 2, 1)
+    variants = [
+        ("the softmax runs over the wrong axis: the weights of one decoder step t are a distribution over the "
+         "encoder steps s, so normalise along the last axis (axis=-1), not over the decoder steps.",
+         _softmax(np.where(mask[:, None, :], scores / np.sqrt(H), -1e9), everywhere, axis=1) @ keys),
+        ("the mask is missing: padded encoder steps (mask False) must get weight 0; set their scores to -inf "
+         "(np.where(mask[:, None, :], scores, -np.inf)) before the softmax.",
+         _softmax(scores / np.sqrt(H), everywhere) @ keys),
+        ("the scale is missing: divide the scores by sqrt(H) before the softmax.", _softmax(scores, mask) @ keys),
+        ("the scores are divided by H; the scale is 1/sqrt(H).", _softmax(scores / H, mask) @ keys),
+        ("the padded steps' weights are zeroed after the softmax, so the others no longer sum to 1: mask the "
+         "scores (-inf) before the softmax instead.", _softmax(scores / np.sqrt(H), everywhere) * mask[:, None] @ keys),
+        ("the padded steps' scores are set to 0, which still gives them weight: set them to -inf.",
+         _softmax(np.where(mask[:, None, :], scores, 0.0) / np.sqrt(H), everywhere) @ keys),
+    ]
+    if query.shape[1] == keys.shape[1]:
+        transposed = keys @ query.transpose(0, 2, 1) / np.sqrt(H)
+        variants += [
+            ("the scores are transposed: scores[n, t, s] = query[n, t] · keys[n, s], that is query @ "
+             "keys.transpose(0, 2, 1); keys @ query.transpose(0, 2, 1) swaps t and s.", _softmax(transposed, mask) @ keys),
+            ("the context is a weighted sum of the encoder states, weights @ keys, not of the queries.",
+             _softmax(scores / np.sqrt(H), mask) @ query),
+        ]
+    return variants
+
+
+def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
+    """Check attention_forward(query, keys, mask) -> (context, cache)."""
+    __tracebackhide__ = True
+    name = "attention_forward"
+    args = _attention_inputs(N, T, S, H, seed)
+    context, cache = core.unpack(name, LESSON.call(name, fn, *args), ("context", "cache"))
+    want, want_cache = attention.attention_forward(*args)
+    core.as_array(name, "context", context, want.shape)
+    line = core.mismatch("context", context, want)
+    if line:
+        core.fail(name, [(line, core.hints(context, _forward_variants(*args), want, "context", time_axis=1))])
+    core.check_cache(name, cache, want_cache)
+    core.passed(name)
+
+
+def _backward_variant(dcontext, cache, values=True, keys=True, softmax="full", scale=True):
+    query, k, w = cache
+    s = 1 / np.sqrt(query.shape[2]) if scale else 1.0
+    dw = dcontext @ k.transpose(0, 2, 1)
+    ds = {"full": w * (dw - (dw * w).sum(-1, keepdims=True)), "no_sum": w * dw, "none": dw,
+          "wrong_axis": w * (dw - (dw * w).sum(1, keepdims=True))}[softmax]
+    dk = (w.transpose(0, 2, 1) @ dcontext if values else 0) + (ds.transpose(0, 2, 1) @ query * s if keys else 0)
+    return ds @ k * s, dk * np.ones_like(k)
+
+
+_BACKWARD_MISTAKES = [
+    ({"values": False}, "the encoder states are the values too: context = weights @ keys, so dkeys also gets "
+     "weights.transpose(0, 2, 1) @ dcontext, besides the path through the scores."),
+    ({"keys": False}, "the encoder states also enter the scores: dkeys also gets dscores.transpose(0, 2, 1) @ query "
+     "/ sqrt(H), besides weights.transpose(0, 2, 1) @ dcontext."),
+    ({"softmax": "no_sum"}, "the softmax's backward has two terms: dscores = w * (dw - (dw * w).sum(axis=-1, "
+     "keepdims=True)); the sum term is missing."),
+    ({"softmax": "none"}, "the gradient must go back through the softmax: dscores = w * (dw - (dw * w).sum(axis=-1, "
+     "keepdims=True)), not dweights itself."),
+    ({"softmax": "wrong_axis"}, "the softmax ran over the encoder steps (the last axis), so the sum in its backward "
+     "runs over that axis: (dw * w).sum(axis=-1, keepdims=True)."),
+    ({"scale": False}, "the forward divided the scores by sqrt(H): the gradients through the scores (dquery, and "
+     "dkeys's path through the scores) are divided by sqrt(H) too."),
+]
+
+_BACKWARD_UPSTREAM = ("both gradients are wrong, and both come from dweights = dcontext @ keys.T and its softmax "
+                      "backward dscores: check those first.")
+
+
+def _backward_relations(douts, cache):
+    sizes = [core.batch_size(cache.query.shape[0])]
+    return {"dquery": {"sizes": sizes, "time_axis": 1}, "dkeys": {"sizes": sizes, "time_axis": 1}}
+
+
+def check_attention_backward(fn, N=2, T=3, S=4, H=3, seed=0):
+    """Check attention_backward(dcontext, cache) -> (dquery, dkeys) against numerical gradients."""
+    __tracebackhide__ = True
+    core.check_backward(LESSON, "attention_backward", fn, attention.attention_forward,
+                        _attention_inputs(N, T, S, H, seed), ("dquery", "dkeys"), attention.attention_backward,
+                        _backward_variant, _BACKWARD_MISTAKES, upstream=_BACKWARD_UPSTREAM,
+                        relations=_backward_relations)
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+EOS = 0
+# Greedy takes 1 first (0.5 > 0.4) and then ends at once (eos 0.34): 0.5 * 0.34 = 0.17. Taking 2
+# first is followed by eos with 0.9: 0.4 * 0.9 = 0.36. Beam search of width 2 finds it.
+TRAP = np.log([[0.97, 0.01, 0.01, 0.01],      # after eos (never used)
+               [0.34, 0.33, 0.32, 0.01],      # after 1: unsure
+               [0.9, 0.05, 0.03, 0.02],       # after 2: eos at once
+               [0.09, 0.5, 0.4, 0.01]])       # bos = 3: 1 or 2
+
+
+def _trap_of_order_two():
+    """A decoder whose next token depends on the last two: the best sequence, 2, 1, eos (0.45 * 0.9 *
+    0.95), needs the state of hypothesis [2] to follow it to [2, 1]; a beam that hands [2, 1] the state
+    of [1] (ahead after one step) reads the row after 1, 1 there and misses it."""
+    p = np.full((4, 4, 4), 0.25)
+    p[3, 3] = [0.04, 0.5, 0.45, 0.01]        # at the start (state bos, token bos)
+    p[3, 1] = [0.01, 0.49, 0.49, 0.01]
+    p[3, 2] = [0.05, 0.9, 0.03, 0.02]
+    p[2, 1] = [0.95, 0.02, 0.02, 0.01]
+    p[1, 1] = [0.02, 0.48, 0.49, 0.01]
+    p[1, 2] = [0.2, 0.39, 0.4, 0.01]
+    return np.log(p)
+
+
+TRAP2 = _trap_of_order_two()
+
+
+def _random_table(V, seed, order=1):
+    rng = np.random.default_rng([seed, 80 + order])
+    p = rng.dirichlet(np.full(V, 0.7), size=(V,) * order) * 0.97 + 0.03 / V
+    return np.log(p / p.sum(axis=-1, keepdims=True))
+
+
+def _cases(seed):
+    """(what, decoder, bos, max_len) of the checks: the designed case, random tables, a table that rarely ends."""
+    never = np.log(np.full((4, 4), 0.02) + np.diag([0.0, 0.92, 0.92, 0.92]))
+    never -= np.log(np.exp(never).sum(axis=1, keepdims=True))
+    return [("the designed case (rnnlib.grading.seq2seq_attention.TRAP)", decoding.TableDecoder(TRAP), 3, 5),
+            (f"a random table of 5 tokens (seed {seed})", decoding.TableDecoder(_random_table(5, seed)), 4, 6),
+            ("a table that rarely emits eos (max_len = 4 stops it)", decoding.TableDecoder(never), 1, 4),
+            (f"a random table of order two (the state holds the token before the last; seed {seed})",
+             decoding.TableDecoder(_random_table(4, seed, order=2)), 3, 5),
+            ("a table of order two (rnnlib.grading.seq2seq_attention.TRAP2) whose best sequence needs each "
+             "hypothesis to keep its own state", decoding.TableDecoder(TRAP2), 3, 5)]
+
+
+def _decoded(name, result):
+    tokens, score = core.unpack(name, result, ("tokens", "log_prob"))
+    if not isinstance(tokens, list) or not all(isinstance(t, (int, np.integer)) for t in tokens):
+        raise GradingFailure(f"{name}: tokens should be a list of ints, got {type(tokens).__name__}"
+                             + (f" holding {type(tokens[0]).__name__}" if isinstance(tokens, list) and tokens else "")
+                             + ". Use int(...) on the token ids.")
+    if not isinstance(score, (float, np.floating)):
+        raise GradingFailure(f"{name}: log_prob should be a float, got {type(score).__name__}.")
+    return [int(t) for t in tokens], float(score)
+
+
+def _log_likelihood(decoder, bos, tokens):
+    state, last, total = decoder.start(bos), bos, 0.0
+    for t in tokens:
+        log_probs, state = decoder(np.array([last]), state)
+        total, last = total + float(log_probs[0, t]), t
+    return total
+
+
+def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len, greedy=None):
+    hints = []
+    if tokens == [bos] + want or (tokens and tokens[0] == bos and tokens[1:] == want[:len(tokens) - 1]):
+        hints.append("the output starts after bos: do not include bos itself.")
+    elif want and want[-1] == eos and tokens == want[:-1]:
+        hints.append("the output ends with eos: keep eos as its last token.")
+    elif len(tokens) > max_len:
+        hints.append(f"at most max_len = {max_len} tokens: stop after max_len steps.")
+    elif eos in tokens[:-1]:
+        hints.append("stop as soon as eos is chosen: nothing follows it.")
+    elif greedy is not None and tokens == greedy[0] and want != greedy[0] and decoder.log_probs.ndim == 2:
+        hints.append("this is greedy decoding's answer: at every step keep the `width` best extensions of all kept "
+                     "hypotheses (scores summed along each hypothesis), not only the best one.")
+    if greedy is not None and decoder.log_probs.ndim == 3 and tokens != want:
+        hints.append("on this decoder the next token depends on the state: each kept hypothesis must carry on "
+                     "the state its own parent's step returned (new_state[parents]), in the order the beam keeps them.")
+    if tokens == want and not np.isclose(score, want_score):
+        hints.append("the tokens are right but the score is not: it is the sum of the chosen tokens' "
+                     "log-probabilities, log_probs[b, token] at each step (not probabilities, not a mean).")
+    elif tokens != want and np.isclose(score, _log_likelihood(decoder, bos, tokens)) and score < want_score:
+        hints.append(f"your sequence is a real one, but less likely than {want} (log-probability {want_score:.4f}).")
+    return hints
+
+
+def _check_decoding(name, call, reference, seed, width=None):
+    for what, decoder, bos, max_len in _cases(seed):
+        args = (decoder, decoder.start(bos), bos, EOS, max_len) + ((width,) if width else ())
+        tokens, score = _decoded(name, LESSON.call(name, call, *args, callbacks=(decoder.__call__,)))
+        want, want_score = reference(*args)
+        if tokens != want or not np.isclose(score, want_score, rtol=1e-9, atol=1e-12):
+            greedy = decoding.greedy_decode(*args[:5]) if width else None
+            hints = _decoding_hints(tokens, score, want, want_score, decoder, bos, EOS, max_len, greedy)
+            core.fail(name, [(f"on {what}" + (f", width {width}" if width else "") + f": expected tokens {want} "
+                              f"(log-probability {want_score:.6g}), got {tokens} ({score:.6g})", hints)])
+
+
+def check_greedy_decode(fn, seed=0):
+    """Check greedy_decode(step, state, bos, eos, max_len) -> (tokens, log_prob) on table decoders."""
+    __tracebackhide__ = True
+    _check_decoding("greedy_decode", fn, decoding.greedy_decode, seed)
+    core.passed("greedy_decode", " (5 decoders, the designed cases among them)")
+
+
+def check_beam_search(fn, widths=(2, 1, 3), seed=0):
+    """Check beam_search(step, state, bos, eos, max_len, width) -> (tokens, log_prob) on table decoders:
+    on the designed case width 2 finds a likelier sequence than greedy, and width 1 is greedy."""
+    __tracebackhide__ = True
+    name = "beam_search"
+    for width in widths:
+        _check_decoding(name, fn, decoding.beam_search, seed, width)
+    trap = decoding.TableDecoder(TRAP)
+    beam = decoding.beam_search(trap, trap.start(3), 3, EOS, 5, 2)
+    greedy = decoding.greedy_decode(trap, trap.start(3), 3, EOS, 5)
+    core.passed(name, f" (widths {', '.join(map(str, widths))}; on the designed case width 2 finds {beam[0]}, "
+                      f"log-probability {beam[1]:.3f}, where greedy finds {greedy[0]}, {greedy[1]:.3f})")
