@@ -27,7 +27,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import canary, feedback, workers
+from . import canary, feedback, insights, workers
 from .autograde import prepare, register
 from .exchange import REFUSED
 from .feedback import nbgrader_api
@@ -94,6 +94,7 @@ class Watcher:
         failed = workers.grade(layout, todo, self.client, quiet=True) if todo else {}
         for key in pending:
             self.give_back(key, failed.get(key[::-1]), returned)
+        insights.after_grading(layout, sorted({a for _, a in pending}), self.log)   # the class pages, up to date
         return len(pending)
 
     def gradable(self, assignment):
