@@ -50,7 +50,7 @@ K, WINDOW = 12, 16
 # A fingerprint found in more than this share of submissions is how everyone writes it (the
 # canonical one-liner), not something two students share: it is left out, as the boilerplate is.
 COMMON_SHARE = 0.1
-MIN_FINGERPRINTS = 8     # fewer of a student's own than this: too little code to compare
+MIN_FINGERPRINTS = 5     # fewer of a student's own than this: too little code to compare
 
 
 @dataclass
