@@ -4,6 +4,7 @@ only after resubmitting, one pair copied with renamed variables and reordered li
 two Dask workers. Every figure of the page's JSON is checked against the gradebook, the copied pair
 is found and no honest pair is flagged; the page opens in Chromium with its plots (screenshot in
 test-artifacts/insights/); one class graded into PostgreSQL gives its figures too."""
+import glob
 import json
 import os
 import random
@@ -21,10 +22,11 @@ import pytest
 import insights_class as ic
 from conftest import ROOT
 from instructor import insights, sandbox
-from instructor.autograde import autograde_with_workers, nbgrader
+from instructor.autograde import autograde, autograde_with_workers, nbgrader
 from instructor.demo import make_course, submit
 from instructor.layout import CONFIG_FILE, Layout
 from instructor.submissions import make_submission, notebook_path
+from test_postgres import postgres  # noqa: F401  (its throwaway server, a fixture)
 
 A = ic.A
 DUE = datetime(2026, 11, 30, 23, 59)
@@ -242,3 +244,37 @@ def test_the_page_shows_its_plots_in_chromium(graded):
         page.screenshot(path=ARTIFACTS / "insights.png", full_page=False)
         browser.close()
     assert (ARTIFACTS / "insights.png").stat().st_size > 10_000
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("postgres")       # with tests/test_postgres.py: one server at a time
+@pytest.mark.skipif(not glob.glob("/usr/lib/postgresql/*/bin/initdb"), reason="PostgreSQL is not installed")
+def test_a_class_graded_into_postgresql_gets_its_page(postgres, tmp_path):
+    """The same reader on PostgreSQL: four students, the figures from the server's rows."""
+    db_url = postgres
+    course = make_course(tmp_path, [A])
+    sqlite_file = Path(Layout(course).db_url.removeprefix("sqlite:///"))
+    sqlite_file.unlink()
+    with open(course / CONFIG_FILE, "a") as config:
+        config.write(f"\nc.CourseDirectory.db_url = {db_url!r}\n")
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"   # alembic
+    assert nbgrader(course, "generate_assignment", A, "--force").returncode == 0
+    layout = Layout(course)
+    assert layout.db_url == db_url
+    set_due_date(layout)
+    rng = random.Random(5)
+    kinds = {"pg_honest": "honest", "pg_bias": "no_bias", "pg_none": "returns_none", "pg_blank": "blank"}
+    for i, (student, kind) in enumerate(kinds.items()):
+        hand_in(layout, student, notebook(layout, kind, rng), DUE + timedelta(hours=2 * i - 3))
+    result, _ = autograde(course, A)
+    assert result.returncode == 0, result.stderr[-2000:]
+    _, data = insights.write(layout, A)
+    table = gradebook_table(layout)
+    assert sorted(data["scores"]) == sorted(table) == sorted(kinds)
+    for row in data["exercises"]:
+        assert row["passed"] == sum(cells[row["test"]][0] == cells[row["test"]][1] for cells, _, _ in table.values())
+    assert {(c["exercise"], c["what"]): c["students"] for c in data["causes"]}[
+        "rnn_step_forward", "the bias b is missing."] == ["pg_bias"]
+    assert any(g["students"] == ["pg_none"] and "got NoneType" in g["what"] for g in data["unexplained"])
+    assert sorted(t["student"] for t in data["timing"] if t["late"]) == ["pg_blank", "pg_none"]
+    assert not sqlite_file.exists()
