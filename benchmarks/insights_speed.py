@@ -20,8 +20,6 @@ import time
 import warnings
 from pathlib import Path
 
-import nbformat
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import insights_class as ic  # noqa: E402
@@ -29,19 +27,9 @@ from instructor import insights  # noqa: E402
 from instructor.autograde import autograde  # noqa: E402
 from instructor.demo import make_course, submit  # noqa: E402
 from instructor.layout import Layout  # noqa: E402
-from instructor.submissions import make_submission, notebook_path  # noqa: E402
 
 A = ic.A
 GOAL = 30.0
-
-
-def written(layout, kind, rng):
-    release = nbformat.read(layout.release_notebook(A), as_version=4)
-    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
-    released = insights.answer_cells(layout.release_notebook(A))
-    answers = {"blank": {}, "original": ic.original(released), "copied": ic.copied(released)}.get(kind)
-    return make_submission(release, solution, "blank" if kind == "blank" else "correct",
-                           ic.answers(released, kind, rng) if answers is None else answers)
 
 
 def clone(layout, source, student, nb):
@@ -79,14 +67,14 @@ def main():
         layout = Layout(course)
         start = time.perf_counter()
         for kind in kinds:
-            submit(course, f"graded-{kind}", A, written(layout, kind, rng))
+            submit(course, f"graded-{kind}", A, ic.submission(layout, kind, rng))
         result, _ = autograde(course, A)
         assert result.returncode == 0, result.stderr[-2000:]
         print(f"graded {len(kinds)} submissions for real in {time.perf_counter() - start:.1f} s", flush=True)
         start = time.perf_counter()
         for i in range(n - len(kinds)):
             kind = kinds[i % len(kinds)]
-            clone(layout, f"graded-{kind}", f"s{i:03d}", written(layout, kind, rng))
+            clone(layout, f"graded-{kind}", f"s{i:03d}", ic.submission(layout, kind, rng))
         print(f"class of {n} submissions made from them in {time.perf_counter() - start:.1f} s", flush=True)
         start = time.perf_counter()
         page, data = insights.write(layout, A)

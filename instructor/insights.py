@@ -43,10 +43,11 @@ from .layout import CONFIG_FILE, Layout
 USAGE = "usage: ./course insights [ASSIGNMENT...] [--anonymous] [--threshold 0.6]"
 DEFAULT_THRESHOLD = 0.6
 CAUSE = "Likely cause: "          # how the checks start a cause hint (rnnlib/grading/core.py fail)
-# Winnowing (copydetect): fingerprints are hashes of K-character runs of the normalised code, one
-# kept per window of WINDOW - K + 1 runs. Answers here are short functions: smaller runs than
-# copydetect's defaults (25, 30) so that a few lines still give fingerprints.
-K, WINDOW = 12, 16
+# Fingerprints (copydetect's): hashes of the K-character runs of the normalised code. Every run is
+# kept (a window of 1): answers here are a few short functions, and winnowing's pick of one run per
+# window follows Python's string hashes, which change from process to process, so a pair's score
+# would too. K is smaller than copydetect's default (25): a line of normalised code is about that long.
+K, WINDOW = 12, 1
 # A fingerprint found in more than this share of submissions is how everyone writes it (the
 # canonical one-liner), not something two students share: it is left out, as the boilerplate is.
 COMMON_SHARE = 0.1
@@ -217,7 +218,7 @@ def timing(due, subs):
 # --- similar submissions --------------------------------------------------------------------
 
 def fingerprints(code, boilerplate=()):
-    """copydetect's winnowed fingerprint of Python code: names, strings and whitespace normalised
+    """copydetect's fingerprint of Python code: names, strings and whitespace normalised
     (its filter), the boilerplate's hashes left out."""
     from copydetect import CodeFingerprint
     return CodeFingerprint("answer.py", K, WINDOW, boilerplate=list(boilerplate), language="python",

@@ -157,6 +157,20 @@ def copied(released):
     return out
 
 
+def submission(layout, kind, rng):
+    """The released notebook as a student of kind hands it in (kind: one of KINDS, "blank",
+    "original" or "copied")."""
+    import nbformat
+    from instructor.insights import answer_cells
+    from instructor.submissions import make_submission, notebook_path
+    release = nbformat.read(layout.release_notebook(A), as_version=4)
+    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
+    released = answer_cells(layout.release_notebook(A))
+    written = {"blank": {}, "original": original(released), "copied": copied(released)}.get(kind)
+    return make_submission(release, solution, "blank" if kind == "blank" else "correct",
+                           answers(released, kind, rng) if written is None else written)
+
+
 def roster(n=30, seed=27):
     """[(student, kind, late)]: n students before the copied pair, two blank, two late."""
     rng = random.Random(seed)

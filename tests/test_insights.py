@@ -15,7 +15,6 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
@@ -25,7 +24,6 @@ from instructor import insights, sandbox
 from instructor.autograde import autograde, autograde_with_workers, nbgrader
 from instructor.demo import make_course, submit
 from instructor.layout import CONFIG_FILE, Layout
-from instructor.submissions import make_submission, notebook_path
 from test_postgres import postgres  # noqa: F401  (its throwaway server, a fixture)
 
 A = ic.A
@@ -42,15 +40,6 @@ def hand_in(layout, student, nb, when):
     """Submit nb as student at the time when (nbgrader reads it from timestamp.txt)."""
     submit(layout.root, student, A, nb)
     (layout.submission(student, A) / "timestamp.txt").write_text(f"{when:%Y-%m-%d %H:%M:%S}.000000 UTC")
-
-
-def notebook(layout, kind, rng):
-    release = nbformat.read(layout.release_notebook(A), as_version=4)
-    released = insights.answer_cells(layout.release_notebook(A))
-    solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
-    written = {"blank": {}, "original": ic.original(released), "copied": ic.copied(released)}.get(kind)
-    return make_submission(release, solution, "blank" if kind == "blank" else "correct",
-                           ic.answers(released, kind, rng) if written is None else written)
 
 
 def set_due_date(layout):
@@ -72,12 +61,12 @@ def graded(tmp_path_factory):
     rng, roster = random.Random(27), ic.roster()
     for i, (student, kind, late) in enumerate(roster):
         when = DUE + timedelta(hours=5 + i) if late else DUE - timedelta(hours=60 - i)
-        hand_in(layout, student, notebook(layout, kind, rng), when)
-    hand_in(layout, "fixer", notebook(layout, "no_bias", rng), DUE - timedelta(hours=48))
+        hand_in(layout, student, ic.submission(layout, kind, rng), when)
+    hand_in(layout, "fixer", ic.submission(layout, "no_bias", rng), DUE - timedelta(hours=48))
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"   # alembic
     assert autograde_with_workers(layout, [A], {"workers": 2}) == 0
     insights.write(layout, A)                                     # records fixer's first attempt
-    hand_in(layout, "fixer", notebook(layout, "honest", rng), DUE - timedelta(hours=24))
+    hand_in(layout, "fixer", ic.submission(layout, "honest", rng), DUE - timedelta(hours=24))
     result = nbgrader(course, "autograde", A, "--student", "fixer", "--force")
     assert result.returncode == 0, result.stderr[-2000:]
     assert nbgrader(course, "generate_feedback", A).returncode == 0
@@ -241,13 +230,13 @@ def test_the_page_shows_its_plots_in_chromium(graded):
         assert page.locator("#similar mark, .pair mark").count() > 0
         assert "the bias b is missing." in page.inner_text("#causes + table")
         assert all(url.startswith(("file:", "data:")) for url in requests)     # nothing from a network
-        page.screenshot(path=ARTIFACTS / "insights.png", full_page=False)
+        page.screenshot(path=ARTIFACTS / "insights.png")                  # the README's picture
+        page.screenshot(path=ARTIFACTS / "insights-full.png", full_page=True)
         browser.close()
     assert (ARTIFACTS / "insights.png").stat().st_size > 10_000
 
 
 @pytest.mark.postgres
-@pytest.mark.xdist_group("postgres")       # with tests/test_postgres.py: one server at a time
 @pytest.mark.skipif(not glob.glob("/usr/lib/postgresql/*/bin/initdb"), reason="PostgreSQL is not installed")
 def test_a_class_graded_into_postgresql_gets_its_page(postgres, tmp_path):
     """The same reader on PostgreSQL: four students, the figures from the server's rows."""
@@ -265,7 +254,7 @@ def test_a_class_graded_into_postgresql_gets_its_page(postgres, tmp_path):
     rng = random.Random(5)
     kinds = {"pg_honest": "honest", "pg_bias": "no_bias", "pg_none": "returns_none", "pg_blank": "blank"}
     for i, (student, kind) in enumerate(kinds.items()):
-        hand_in(layout, student, notebook(layout, kind, rng), DUE + timedelta(hours=2 * i - 3))
+        hand_in(layout, student, ic.submission(layout, kind, rng), DUE + timedelta(hours=2 * i - 3))
     result, _ = autograde(course, A)
     assert result.returncode == 0, result.stderr[-2000:]
     _, data = insights.write(layout, A)
