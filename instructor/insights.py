@@ -124,7 +124,8 @@ def _what_went_wrong(problem):
 
 
 def _without_numbers(text):
-    return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", text)
+    """Every number "#" (not the digits inside a name: CS231n stays)."""
+    return re.sub(r"(?<![\w.])-?\d+(\.\d+)?(e[-+]?\d+)?(?![\w.])", "#", text)
 
 
 def answer_cells(notebook_path):
