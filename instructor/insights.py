@@ -40,7 +40,6 @@ import nbformat
 
 from .layout import CONFIG_FILE, Layout
 
-USAGE = "usage: ./course insights [ASSIGNMENT...] [--anonymous] [--threshold 0.6]"
 DEFAULT_THRESHOLD = 0.6
 CAUSE = "Likely cause: "          # how the checks start a cause hint (rnnlib/grading/core.py fail)
 # Fingerprints (copydetect's): hashes of the K-character runs of the normalised code. Every run is
@@ -444,7 +443,7 @@ def main(argv):
     layout = Layout(Path.cwd())
     assignments, anonymous, threshold, problem = parse(layout, argv)
     if problem:
-        print(f"./course insights: {problem}\n{USAGE}", file=sys.stderr)
+        print(f"./course insights: {problem}", file=sys.stderr)       # one line, as every command refuses
         return 2
     for assignment in assignments:
         page, data = write(layout, assignment, anonymous, threshold)
