@@ -26,9 +26,9 @@ import base64
 import hashlib
 import io
 import json
-import math
 import os
 import re
+import statistics
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -89,7 +89,7 @@ def read_gradebook(layout, assignment):
     return due, tests, subs
 
 
-def test_outputs(notebook_path):
+def error_outputs(notebook_path):
     """{grade_id: error output or None} of the graded test cells of an autograded notebook."""
     nb = nbformat.read(notebook_path, as_version=4)
     out = {}
@@ -141,7 +141,7 @@ def read_class(layout, assignment, page_dir):
     released = answer_cells(layout.release_notebook(assignment))
     for student, sub in subs.items():
         graded = layout.autograded_notebook(student, assignment)
-        outputs = test_outputs(graded) if graded.exists() else {}
+        outputs = error_outputs(graded) if graded.exists() else {}
         for test, points in tests.items():
             if sub.cells.get(test, 0.0) < points:
                 sub.failures[test] = diagnose(outputs.get(test))
@@ -161,15 +161,17 @@ def read_class(layout, assignment, page_dir):
 
 def exercise_table(tests, subs, history):
     """Per test cell: submitted (its answer cell changed from the released stub), passed, mean
-    points, passed only after resubmitting, discrimination."""
+    points, passed only after resubmitting, discrimination (the correlation of its points with
+    those of the assignment's other autograded tests)."""
     rows = []
     totals = {s: sum(sub.cells.get(t, 0.0) for t in tests) for s, sub in subs.items()}
     for test, points in tests.items():
         passed = [s for s, sub in subs.items() if test not in sub.failures]
         scores = [subs[s].cells.get(test, 0.0) for s in subs]
         rest = [totals[s] - subs[s].cells.get(test, 0.0) for s in subs]
-        rows.append({"test": test, "exercise": test.removeprefix("test_"), "points": points,
-                     "submitted": sum(test.removeprefix("test_") in sub.answered for sub in subs.values()), "passed": len(passed),
+        exercise = test.removeprefix("test_")
+        rows.append({"test": test, "exercise": exercise, "points": points,
+                     "submitted": sum(exercise in sub.answered for sub in subs.values()), "passed": len(passed),
                      "mean_points": round(sum(scores) / len(scores), 3) if scores else None,
                      "passed_after_resubmitting": sorted(s for s in passed if _failed_before(history, s, test)),
                      "discrimination": _correlation(scores, rest)})
@@ -178,13 +180,9 @@ def exercise_table(tests, subs, history):
 
 def _correlation(xs, ys):
     """Pearson's r, or None when either side does not vary (nothing to correlate)."""
-    n = len(xs)
-    if n < 3:
+    if len(xs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
         return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
-    return round(sxy / math.sqrt(sxx * syy), 3) if sxx > 0 and syy > 0 else None
+    return round(statistics.correlation(xs, ys), 3)
 
 
 def _failed_before(history, student, test):
