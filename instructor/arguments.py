@@ -121,6 +121,9 @@ def check(command, argv, course):
     if command == "export":
         from .lms import parse
         return argv, parse(argv)[2]
+    if command == "insights":
+        from .insights import parse
+        return argv, parse(layout, argv)[-1]
     if command in ("lab", "formgrader"):
         return argv, jupyter_problem(argv)
     return argv, argv and f"takes no arguments, got {argv[0]!r}"

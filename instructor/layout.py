@@ -60,6 +60,8 @@ class Layout:
         # The ids that came in through ./course roster (instructor/roster.py): the gradebook's students
         # table also holds whoever nbgrader graded, and the LMS export names those not imported.
         self.roster = self.submitted.parent / "roster.txt"
+        # The class insights pages (instructor/insights.py): private to the instructor, never the exchange.
+        self.insights = self.submitted.parent / "insights"
         # Submissions the exchange's collector refused, one line each (instructor/exchange.py).
         self.refused_log = self.submitted.parent / "refused.log"
         self.grades_csv = self.root / config.ExportPlugin.get("to", "grades.csv")

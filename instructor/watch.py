@@ -27,7 +27,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import canary, feedback, workers
+from . import canary, feedback, insights, workers
 from .autograde import prepare, register
 from .exchange import REFUSED
 from .feedback import nbgrader_api
@@ -98,6 +98,7 @@ class Watcher:
             keys = {key[::-1]: key for key in pending}
             workers.grade(layout, todo, self.client, quiet=True,
                           then=lambda a, s, failure: self.give_back(keys[a, s], failure, returned))
+        insights.after_grading(layout, sorted({a for _, a in pending}), self.log)   # the class pages, up to date
         return len(pending)
 
     def gradable(self, assignment):

@@ -58,3 +58,10 @@ def test_feedback_delay_benchmark_smoke():
     out = run("feedback_delay.py", "--smoke")
     assert "start-up:" in out and "one at a time (1)" in out and "a burst of 2 at once" in out, out
     assert "goal: feedback within 120 s" in out, out
+
+
+@pytest.mark.e2e
+def test_insights_benchmark_smoke():
+    out = run("insights_speed.py", "--smoke")
+    assert "graded 3 submissions for real" in out and "class of 20 submissions" in out, out
+    assert "insights for 20 submissions (" in out and "goal: under 30 s for 300 submissions" in out, out

@@ -185,6 +185,8 @@ def test_autograde_with_nothing_submitted_says_so(refusing, monkeypatch, capsys)
     (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
     (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
     (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),
+    (["insights"], "./course insights: nothing autograded yet: run ./course autograde first"),
+    (["insights", "--threshold", "most"], "./course insights: --threshold takes a share between 0 and 1"),
 ])
 def test_other_commands_refuse_a_bad_argument_in_one_line(refusing, monkeypatch, capsys, args, first_line):
     monkeypatch.chdir(refusing)

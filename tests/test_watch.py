@@ -2,6 +2,7 @@
 graded on its workers and their feedback released to the exchange; the watcher killed midway and
 started again grades every submission exactly once (a resubmission is a new submission), and the
 feedback shows no hidden test."""
+import json
 import os
 import re
 import signal
@@ -91,6 +92,8 @@ def test_watch_grades_and_returns_each_submission_once_across_a_restart(tmp_path
 
     returned = sorted((exchange / "rnns-from-scratch" / "feedback").glob("*.html"))
     assert len(returned) == 4                         # one per submission, ann's two included
+    page = json.loads((layout.insights / f"{A}.json").read_text())      # ./course insights after each round
+    assert {s: v["score"] for s, v in page["scores"].items()} == {"ann": 5.0, "ben": 5.0, "cat": 5.0}
     hidden = hidden_tests(solution)
     assert hidden and not any(line in f.read_text() for f in returned for line in hidden)
 
