@@ -29,9 +29,9 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instructor.demo import make_course  # noqa: E402
-from instructor.layout import CONFIG_FILE, Layout  # noqa: E402
-from instructor.submissions import hand_in, make_submission, notebook_path  # noqa: E402
+from instructor.grade import make_course  # noqa: E402
+from instructor.layout import CONFIG_FILE, Layout, notebook_path  # noqa: E402
+from instructor.submissions import hand_in, make_submission  # noqa: E402
 from instructor.watch import nbgrader_api  # noqa: E402
 
 ASSIGNMENTS = ["01_forward_pass", "03_bptt"]

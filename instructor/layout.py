@@ -17,10 +17,15 @@ from nbgrader.apps.zipcollectapp import ZipCollectApp
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
-from .submissions import notebook_path
-
 CONFIG_FILE = "nbgrader_config.py"
+ROOT = Path(__file__).resolve().parents[1]          # the course this package belongs to
 STRUCTURE = CourseDirectory.directory_structure.default_value
+
+
+def notebook_path(folder, assignment):
+    """The one notebook of an assignment under folder (solutions/ or notebooks/)."""
+    (path,) = Path(folder, assignment).glob("*.ipynb")
+    return path
 
 
 def course_config(course):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import canary, feedback
 from .arguments import check
-from .autograde import autograde, register
+from .grade import autograde, register
 from .exchange import GuardedCollect
 from .gradebook import grades
 from .layout import CONFIG_FILE, Layout, course_config

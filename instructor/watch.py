@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import canary, feedback, workers
-from .autograde import prepare, register
+from .grade import prepare, register
 from .exchange import REFUSED
 from .feedback import nbgrader_api
 from .gradebook import grades

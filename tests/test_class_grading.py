@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ASSIGNMENTS, CLASS, copy_class
 from instructor import sandbox
-from instructor.autograde import autograde
+from instructor.grade import autograde
 from instructor.gradebook import grades
 from instructor.layout import Layout
 

@@ -27,11 +27,11 @@ import nbformat
 import pytest
 
 from conftest import BUGS, ROOT, course_copy, without_venv
-from instructor.autograde import nbgrader
+from instructor.grade import nbgrader
 from instructor.exchange import GuardedCollect, submission_problem
 from instructor.gradebook import NO_ROSTER, grades
-from instructor.layout import CONFIG_FILE, Layout, course_config
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import CONFIG_FILE, Layout, course_config, notebook_path
+from instructor.submissions import make_submission
 from instructor.workers import timestamp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("exchange-guard"),    # one set of rxg-* accounts

@@ -22,10 +22,10 @@ import pytest
 
 from conftest import ROOT
 from instructor import canary, strip
-from instructor.autograde import nbgrader
+from instructor.grade import nbgrader
 from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import Layout, notebook_path
+from instructor.submissions import make_submission
 from rnnlib.grading import lesson
 
 A = "01_forward_pass"

@@ -21,8 +21,8 @@ import pytest
 from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
 from instructor import arguments, autograde as autograde_command
 from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import Layout, notebook_path
+from instructor.submissions import make_submission
 
 ASSIGNMENT = "01_forward_pass"
 TOKEN = "instructor-test-token"

@@ -40,7 +40,7 @@ fay,,,,
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
-    from instructor.demo import make_course
+    from instructor.grade import make_course
     return make_course(tmp_path_factory.mktemp("released"), [A])
 
 

@@ -15,10 +15,10 @@ import pytest
 
 from conftest import BUGS, HOSTILE, ROOT, course_copy
 from instructor import sandbox, submissions
-from instructor.demo import make_course
+from instructor.grade import make_course
 from instructor.gradebook import grades
-from instructor.layout import CONFIG_FILE, Layout
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.submissions import make_submission
 from instructor.watch import Watcher, nbgrader_api
 
 pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
