@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/feedback_delay.py --smoke    # lesson 01 only, a look every 2 s: the test suite
 
 A temporary course with lessons 01 and 03 and its own nbgrader exchange; ./course watch runs
-on it as an instructor starts it (python -m instructor.watch, a LocalCluster of --workers). Each
+on it as an instructor starts it (python -m instructor watch, a LocalCluster of --workers). Each
 submission goes in through nbgrader's exchange as the Submit button sends it, and its delay is
 the time from that moment until the watcher's log says its feedback was released (the log line
 comes after nbgrader's release_feedback, so the student's Fetch Feedback finds it then).
@@ -46,7 +46,7 @@ class Watch:
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         with open(log, "w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "instructor.watch", "--every", str(every), "--workers", str(workers)],
+                [sys.executable, "-m", "instructor", "watch", "--every", str(every), "--workers", str(workers)],
                 cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait(self, keys, minutes=15):

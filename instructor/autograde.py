@@ -1,6 +1,4 @@
-"""Autograde submissions the way ./course autograde does: prepare, grade in the sandbox, report.
-
-    python -m instructor.autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT ...]   (in the course root)
+"""./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]: prepare, grade in the sandbox, report.
 
 For each assignment: every submission (where, instructor/layout.py reads from nbgrader_config.py)
 is checked and, where needed, repaired (instructor/intake.py); nbgrader grades them all in one
@@ -12,7 +10,6 @@ workers (instructor/workers.py) instead of one nbgrader process grading them in 
 """
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import nbformat
 
@@ -21,7 +18,7 @@ from .arguments import unknown_argument
 from .execute import DIED, HUNG
 from .grade import autograde, prepare, register
 from .gradebook import grades, late
-from .layout import CONFIG_FILE, Layout
+from .layout import Layout
 
 
 def autograde_with_workers(layout, todo, opts):
@@ -80,22 +77,16 @@ def report(course, assignment, repairs):
     return "\n".join(lines)
 
 
-USAGE = "usage: ./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]"
-
-
-def main(argv):
-    course, status = Path.cwd(), 0
-    if not (course / CONFIG_FILE).is_file():
-        return refuse(f"run it in the course root (the folder with {CONFIG_FILE}), not in {course}")
-    layout = Layout(course)
-    known = layout.assignments()
-    opts, argv, problem = workers.options(argv)
-    problem = problem or unknown_argument(argv, known)
+def run(layout, assignments, opts):
+    """./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]: the canary, then
+    every submission of assignments (default: all), then the report; returns the exit status."""
+    known, status = layout.assignments(), 0
+    problem = unknown_argument(assignments, known)
     if problem:
-        return refuse(f"{problem}\n{USAGE}")
-    todo = [a for a in argv or known if layout.students(a)]
+        return refuse(problem)
+    todo = [a for a in assignments or known if layout.students(a)]
     if not todo:
-        print(f"nothing submitted for {', '.join(argv or known)}: put each notebook in "
+        print(f"nothing submitted for {', '.join(assignments or known)}: put each notebook in "
               f"{layout.submitted}/<student>/<assignment>/ (or ./course collect an LMS zip) first")
         return 0
     for assignment in todo:
@@ -110,9 +101,9 @@ def main(argv):
     if opts:
         return autograde_with_workers(layout, todo, opts)
     for assignment in todo:
-        result, repairs = autograde(course, assignment)
+        result, repairs = autograde(layout.root, assignment)
         sys.stderr.write(result.stderr)
-        print(report(course, assignment, repairs))
+        print(report(layout.root, assignment, repairs))
         status |= result.returncode != 0
     return status
 
@@ -121,6 +112,3 @@ def refuse(message):
     print(f"./course autograde: {message}", file=sys.stderr)
     return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

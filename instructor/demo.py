@@ -1,6 +1,6 @@
 """Autograde example submissions in a throwaway course and print the grade table.
 
-    python -m instructor.demo
+    ./course demo
 
 Builds a temporary copy of the course (config + solutions), releases every assignment, submits
 three students (alice: correct, bob: blank, carol: buggy BPTT and softmax), runs nbgrader's
@@ -8,7 +8,6 @@ autograder and prints what each student got per test cell. The real gradebook is
 """
 import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 
@@ -74,7 +73,7 @@ def format_table(table):
     return "\n".join(lines)
 
 
-def main():
+def run():
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         course = make_course(tmp)
@@ -84,7 +83,3 @@ def main():
             print(f"autograded {a} ({len(STUDENTS)} submissions): exit {result.returncode}")
         print(format_table(grades(course)))
         print(f"total {time.perf_counter() - start:.1f} s")
-
-
-if __name__ == "__main__":
-    main()

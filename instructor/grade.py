@@ -16,11 +16,15 @@ from .gradebook import grades, registered
 from .layout import CONFIG_FILE, ROOT, Layout
 
 
+def with_venv_path(env=None):
+    """The environment, and env, with the venv's bin/ first on PATH: nbgrader's gradebook
+    migration shells out to `alembic`."""
+    return dict(os.environ, **(env or {}), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 def nbgrader(course, *args, env=None):
-    """Run one nbgrader command in a course directory, with the venv's bin/ on PATH (for alembic)."""
-    env = dict(os.environ, **(env or {}),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+    """Run one nbgrader command in a course directory; its output captured."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=with_venv_path(env),
                           capture_output=True, text=True)
 
 
@@ -34,6 +38,7 @@ def make_course(course, which=None, source=ROOT, env=None):
         with open(course / CONFIG_FILE, "a") as config:
             config.write(f"\nc.CourseDirectory.db_url = 'sqlite:///{layout.submitted.parent / 'gradebook.db'}'\n")
         layout = Layout(course)
+    layout.make_gradebook_folder()
     for a in which or repo.assignments():
         shutil.copytree(repo.source / a, layout.source / a)
         result = nbgrader(course, "generate_assignment", a, "--force", env=env)

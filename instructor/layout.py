@@ -74,6 +74,13 @@ class Layout:
     def __repr__(self):
         return f"Layout({str(self.root)!r}, db_url={self.db_url!r})"
 
+    def make_gradebook_folder(self):
+        """Create the folder a sqlite gradebook lives in: nbgrader creates the file, not its folder.
+        (./course does it before each command, make_course for a throwaway course: reading the
+        config never does.)"""
+        if self.db_url.startswith("sqlite:///"):
+            Path(self.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
     def assignments(self):
         """Assignment ids (folders of the source directory holding a notebook), in lesson order."""
         return sorted(p.parent.name for p in self.source.glob("*/*.ipynb"))

@@ -459,7 +459,8 @@ def test_regrade_gives_alice_the_grade_of_what_she_handed_in(term):
 
 @pytest.mark.parametrize("args,line", [
     (["99_nope", "rxg-alice"], "./course regrade: no assignment '99_nope'; the assignments are 01_forward_pass"),
-    ([A], "./course regrade: expects ASSIGNMENT STUDENT: ./course regrade 03_bptt alice"),
+    ([A], "./course regrade: the following arguments are required: STUDENT; usage: ./course regrade [-h] "
+          "ASSIGNMENT STUDENT"),
     ([A, "rxg-erin"], "./course regrade: no student 'rxg-erin' on the roster (4 students in the gradebook"),
 ])
 def test_regrade_refuses_a_bad_argument_in_one_line(term, args, line):

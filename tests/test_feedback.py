@@ -36,9 +36,9 @@ ARTIFACTS = ROOT / "test-artifacts" / "feedback"
 
 
 def course_command(course, *args):
-    """python -m instructor.feedback ARGS in course, as ./course feedback|return runs it."""
+    """python -m instructor ARGS in course, as ./course feedback|return runs it."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "instructor.feedback", *args], cwd=course, env=env,
+    return subprocess.run([sys.executable, "-m", "instructor", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

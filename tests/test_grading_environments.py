@@ -5,7 +5,7 @@ hub image or a packaged environment has it), an environment installed from anoth
 the course, and one from an older checkout that lacks a function the lessons declare. Each is a
 venv whose own site-packages holds rnnlib (a copy, or a .pth pointing at the other checkout) and
 which borrows the course venv's other packages through a .pth file. Grading runs as
-``./course autograde`` does (python -m instructor.autograde, from the course root, with that
+``./course autograde`` does (python -m instructor autograde, from the course root, with that
 venv's Python): an honest answer must earn full marks and a delegating one nothing, or the canary
 must refuse to grade with one line that says why.
 """
@@ -73,7 +73,7 @@ def course(released, tmp_path):
 def autograde(course, python):
     # nbgrader's gradebook migration runs `alembic`, which that environment borrows from ours.
     env = {**os.environ, "PATH": f"{os.environ['PATH']}{os.pathsep}{Path(sys.executable).parent}"}
-    return subprocess.run([str(python), "-m", "instructor.autograde", A], cwd=course, capture_output=True,
+    return subprocess.run([str(python), "-m", "instructor", "autograde", A], cwd=course, capture_output=True,
                           text=True, timeout=900, env=env)
 
 

@@ -38,7 +38,7 @@ def hand_in(layout, student, nb, home):
 def start_watcher(course, log):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     with open(log, "a") as out:
-        return subprocess.Popen([sys.executable, "-m", "instructor.watch", "--every", "1", "--workers", "2"],
+        return subprocess.Popen([sys.executable, "-m", "instructor", "watch", "--every", "1", "--workers", "2"],
                                 cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
