@@ -116,11 +116,11 @@ def roster_(args):
     layout = course_layout(args)
     action = args.action or "list"
     if action == "import":
-        found = [str(typed(args, args.file))]
+        given = [str(typed(args, args.file))]
     else:
-        found = [args.group] if action == "group" and args.group else []
+        given = [args.group] if action == "group" and args.group else []
     try:
-        print("\n".join(roster.run(layout, action, found)))
+        print("\n".join(roster.run(layout, action, given)))
     except roster.RosterError as e:
         raise Refused(str(e)) from None
     return 0

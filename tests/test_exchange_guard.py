@@ -172,6 +172,7 @@ def test_the_latest_acceptable_submission_is_collected_and_the_others_refused(tm
     (tmp_path / "course").mkdir()
     course = course_copy(tmp_path / "course")
     layout = Layout(course)
+    layout.make_gradebook_folder()          # as ./course does before a command
     inbound = tmp_path / "exchange" / COURSE_ID / "inbound"
     inbound.mkdir(parents=True)
     with Gradebook(layout.db_url) as gb:

@@ -51,6 +51,7 @@ def released(tmp_path_factory):
         shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "nbgrader_config.py", course)
     layout = Layout(course)
+    layout.make_gradebook_folder()          # as ./course does before a command
     shutil.copytree(Layout(ROOT).source / A, layout.source / A)
     assert nbgrader(course, "generate_assignment", A).returncode == 0
     release = nbformat.read(layout.release_notebook(A), as_version=4)

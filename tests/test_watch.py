@@ -111,6 +111,7 @@ def test_watch_says_each_refused_submission_once(tmp_path):
     with open(course / CONFIG_FILE, "a") as config:
         config.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n")
     layout = Layout(course)
+    layout.make_gradebook_folder()          # as ./course does before a command
     with Gradebook(layout.db_url) as gb:
         gb.update_or_create_student("someone-else")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
