@@ -8,7 +8,7 @@ The instructor tools and the tests read the folders and db_url from here (instru
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-(ROOT / "grading").mkdir(exist_ok=True)
+# Reading this file creates nothing: ./course makes grading/ for the gradebook before a command uses it.
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 

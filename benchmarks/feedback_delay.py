@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/feedback_delay.py --smoke    # lesson 01 only, a look every 2 s: the test suite
 
 A temporary course with lessons 01 and 03 and its own nbgrader exchange; ./course watch runs
-on it as an instructor starts it (python -m instructor.watch, a LocalCluster of --workers). Each
+on it as an instructor starts it (python -m instructor watch, a LocalCluster of --workers). Each
 submission goes in through nbgrader's exchange as the Submit button sends it, and its delay is
 the time from that moment until the watcher's log says its feedback was released (the log line
 comes after nbgrader's release_feedback, so the student's Fetch Feedback finds it then).
@@ -29,9 +29,9 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instructor.demo import make_course  # noqa: E402
-from instructor.layout import CONFIG_FILE, Layout  # noqa: E402
-from instructor.submissions import hand_in, make_submission, notebook_path  # noqa: E402
+from instructor.grade import make_course  # noqa: E402
+from instructor.layout import CONFIG_FILE, Layout, notebook_path  # noqa: E402
+from instructor.submissions import hand_in, make_submission  # noqa: E402
 from instructor.watch import nbgrader_api  # noqa: E402
 
 ASSIGNMENTS = ["01_forward_pass", "03_bptt"]
@@ -46,7 +46,7 @@ class Watch:
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         with open(log, "w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "instructor.watch", "--every", str(every), "--workers", str(workers)],
+                [sys.executable, "-m", "instructor", "watch", "--every", str(every), "--workers", str(workers)],
                 cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait(self, keys, minutes=15):

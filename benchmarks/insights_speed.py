@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import insights_class as ic  # noqa: E402
 from instructor import insights  # noqa: E402
-from instructor.autograde import autograde  # noqa: E402
-from instructor.demo import make_course, submit  # noqa: E402
+from instructor.demo import submit  # noqa: E402
+from instructor.grade import autograde, make_course  # noqa: E402
 from instructor.layout import Layout  # noqa: E402
 
 A = ic.A

@@ -1,7 +1,7 @@
 """Which lessons' answers students may hold: derived from the term, never from a setting.
 
-    python -m instructor.answers close ASSIGNMENT      (./course close ASSIGNMENT)
-    python -m instructor.answers                        (./course answers: what students get now)
+    ./course close ASSIGNMENT      close a lesson now
+    ./course answers               what students get now (and make the hub's edition so)
 
 A lesson is *handed out* once its notebooks are in the exchange's outbound folder (./course
 hand-out), and *closed* once ./course close closed it or its due date (nbgrader's gradebook:
@@ -19,11 +19,9 @@ looks at each round) swaps the students' edition without stopping a server or a 
 (instructor/hub.py refresh_edition): the next kernel a student starts sees it.
 """
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from .layout import Layout, exchange
+from .layout import exchange
 
 
 def _now():
@@ -105,28 +103,3 @@ def describe(layout, now=None):
         else:
             lines.append(f"  {a}: closed, rnnlib's answers included")
     return "\n".join(lines)
-
-
-def main(argv):
-    layout = Layout(Path.cwd())
-    if argv[:1] == ["close"]:
-        if len(argv) != 2 or argv[1] not in layout.assignments():
-            print(f"./course close: expects one assignment of {', '.join(layout.assignments())}", file=sys.stderr)
-            return 2
-        when = close(layout, argv[1])
-        print(f"{argv[1]} closed at {when:%Y-%m-%d %H:%M} UTC: its answers go to students from now on")
-    elif argv:
-        print(f"./course answers: takes no arguments, got {argv[0]!r}", file=sys.stderr)
-        return 2
-    from .hub import refresh_edition
-    try:
-        print(refresh_edition(layout.root) or describe(layout))
-    except PermissionError as e:
-        print(f"./course: the students' edition was not updated ({e.strerror}: {e.filename}): run this as root "
-              f"on the hub's machine", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

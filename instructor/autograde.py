@@ -1,6 +1,4 @@
-"""Autograde submissions the way ./course autograde does: prepare, grade in the sandbox, report.
-
-    python -m instructor.autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT ...]   (in the course root)
+"""./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]: prepare, grade in the sandbox, report.
 
 For each assignment: every submission (where, instructor/layout.py reads from nbgrader_config.py)
 is checked and, where needed, repaired (instructor/intake.py); nbgrader grades them all in one
@@ -10,62 +8,17 @@ or hung (read from the graded notebooks), and submissions that have no grades at
 With --workers (or --scheduler), the same steps, but each submission is a task for Dask's
 workers (instructor/workers.py) instead of one nbgrader process grading them in turn.
 """
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 
 import nbformat
 
-from . import intake, workers
-from .execute import DIED, HUNG
-from .gradebook import grades, late, registered
+from . import canary, workers
 from .arguments import unknown_argument
-from .layout import CONFIG_FILE, Layout
-
-
-def nbgrader(course, *args, env=None):
-    """Run one nbgrader command in a course directory, with the venv's bin/ on PATH (for alembic)."""
-    env = dict(os.environ, **(env or {}),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
-
-
-def unfinished(layout, assignment):
-    """Students whose autograded folder exists but whose grades do not: a run was interrupted.
-
-    nbgrader skips a student whose autograded folder exists, so without this a grader killed in
-    the middle of a notebook would leave that student with no scores for good.
-    """
-    folders = sorted(p.parent.name for p in layout.autograded.glob(f"*/{assignment}"))
-    if not folders:
-        return []
-    graded = grades(layout, assignment)
-    return [s for s in folders if (s, assignment) not in graded or graded[s, assignment].missing]
-
-
-def prepare(layout, assignment):
-    """Check and repair every submission of assignment, and clear the way for those whose grading
-    was interrupted to be graded again; returns {student: [what was done]}."""
-    repairs = intake.prepare(layout, assignment)
-    for student in unfinished(layout, assignment):
-        shutil.rmtree(layout.autograded / student / assignment)
-        repairs.setdefault(student, []).append("its grading had been interrupted; it was graded again.")
-    return repairs
-
-
-def autograde(course, assignment, *args, env=None):
-    """Prepare and autograde every submission of assignment; returns (nbgrader's result, repairs).
-
-    Students whose grading was interrupted are graded again; everyone else is graded once (pass
-    "--force" to grade everyone again).
-    """
-    repairs = prepare(Layout(course), assignment)
-    return nbgrader(course, "autograde", assignment, *args, env=env), repairs
+from .execute import DIED, HUNG
+from .grade import autograde, prepare, register
+from .gradebook import grades, late
+from .layout import Layout
 
 
 def autograde_with_workers(layout, todo, opts):
@@ -124,34 +77,16 @@ def report(course, assignment, repairs):
     return "\n".join(lines)
 
 
-def register(layout, assignment):
-    """Make the gradebook know assignment, which nbgrader learns of only from generate_assignment
-    (a fresh clone has notebooks/ released but an empty gradebook): generate it into a throwaway
-    release folder, so notebooks/ stays as it is. Returns nbgrader's error, or None."""
-    if registered(layout, assignment):
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        result = nbgrader(layout.root, "generate_assignment", assignment, f"--CourseDirectory.release_directory={tmp}")
-    return None if registered(layout, assignment) else result.stderr.strip()[-500:]
-
-
-USAGE = "usage: ./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]"
-
-
-def main(argv):
-    from . import canary        # here, not above: the canary grades with this module's autograde
-    course, status = Path.cwd(), 0
-    if not (course / CONFIG_FILE).is_file():
-        return refuse(f"run it in the course root (the folder with {CONFIG_FILE}), not in {course}")
-    layout = Layout(course)
-    known = layout.assignments()
-    opts, argv, problem = workers.options(argv)
-    problem = problem or unknown_argument(argv, known)
+def run(layout, assignments, opts):
+    """./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]: the canary, then
+    every submission of assignments (default: all), then the report; returns the exit status."""
+    known, status = layout.assignments(), 0
+    problem = unknown_argument(assignments, known)
     if problem:
-        return refuse(f"{problem}\n{USAGE}")
-    todo = [a for a in argv or known if layout.students(a)]
+        return refuse(problem)
+    todo = [a for a in assignments or known if layout.students(a)]
     if not todo:
-        print(f"nothing submitted for {', '.join(argv or known)}: put each notebook in "
+        print(f"nothing submitted for {', '.join(assignments or known)}: put each notebook in "
               f"{layout.submitted}/<student>/<assignment>/ (or ./course collect an LMS zip) first")
         return 0
     for assignment in todo:
@@ -166,9 +101,9 @@ def main(argv):
     if opts:
         return autograde_with_workers(layout, todo, opts)
     for assignment in todo:
-        result, repairs = autograde(course, assignment)
+        result, repairs = autograde(layout.root, assignment)
         sys.stderr.write(result.stderr)
-        print(report(course, assignment, repairs))
+        print(report(layout.root, assignment, repairs))
         status |= result.returncode != 0
     return status
 
@@ -177,6 +112,3 @@ def refuse(message):
     print(f"./course autograde: {message}", file=sys.stderr)
     return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -32,11 +32,10 @@ import nbformat
 from rnnlib import grading
 
 from . import sandbox, strip
-from .autograde import autograde
+from .grade import autograde, make_course
 from .gradebook import grades
-from .layout import Layout, course_config
-from .demo import make_course
-from .submissions import make_submission, notebook_path
+from .layout import Layout, course_config, notebook_path
+from .submissions import make_submission
 
 STUDENTS = ("solution", "blank", "delegating")
 # nbgrader runs in the course root, so it grades with the course's own rnnlib and instructor

@@ -1,22 +1,20 @@
 """Autograde example submissions in a throwaway course and print the grade table.
 
-    python -m instructor.demo
+    ./course demo
 
 Builds a temporary copy of the course (config + solutions), releases every assignment, submits
 three students (alice: correct, bob: blank, carol: buggy BPTT and softmax), runs nbgrader's
 autograder and prints what each student got per test cell. The real gradebook is not touched.
 """
-import shutil
 import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 
-from .autograde import autograde as grade, nbgrader
+from .grade import autograde as grade, make_course
 from .gradebook import grades as read_grades
-from .layout import CONFIG_FILE, Layout
-from .submissions import ROOT, make_submission, notebook_path
+from .layout import Layout, notebook_path
+from .submissions import make_submission
 
 BUGGY_SOFTMAX = '''def softmax(z, axis=-1):
     e = np.exp(z)          # no max subtraction: overflows for large logits
@@ -39,22 +37,6 @@ STUDENTS = {
 }
 
 
-def make_course(course, which=None, source=ROOT, env=None):
-    """Copy the config and solutions of the course in source into course/ and release the
-    assignments there. Its gradebook is its own sqlite file, whatever source's config names."""
-    course, repo = Path(course), Layout(source)
-    shutil.copy(repo.root / CONFIG_FILE, course)
-    layout = Layout(course)
-    if not layout.db_url.startswith(f"sqlite:///{layout.root}/"):   # a shared server's: the class's grades
-        with open(course / CONFIG_FILE, "a") as config:
-            config.write(f"\nc.CourseDirectory.db_url = 'sqlite:///{layout.submitted.parent / 'gradebook.db'}'\n")
-        layout = Layout(course)
-    for a in which or repo.assignments():
-        shutil.copytree(repo.source / a, layout.source / a)
-        result = nbgrader(course, "generate_assignment", a, "--force", env=env)
-        if result.returncode:
-            raise RuntimeError(f"generate_assignment {a} failed:\n{result.stderr}")
-    return course
 
 
 def submit(course, student, assignment, nb):
@@ -91,7 +73,7 @@ def format_table(table):
     return "\n".join(lines)
 
 
-def main():
+def run():
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         course = make_course(tmp)
@@ -101,7 +83,3 @@ def main():
             print(f"autograded {a} ({len(STUDENTS)} submissions): exit {result.returncode}")
         print(format_table(grades(course)))
         print(f"total {time.perf_counter() - start:.1f} s")
-
-
-if __name__ == "__main__":
-    main()

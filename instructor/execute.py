@@ -28,7 +28,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 
-from . import wire
+from . import kernel_call, wire
+from .kernel_call import MIME
 
 DIED = ("KernelDied", "the kernel died while running this cell (for example os._exit, a crash, or more memory "
         "than grading allows). The cells after it were run in a fresh kernel.")
@@ -104,9 +105,7 @@ class ResilientExecute(Execute):
 
     def call_in_kernel(self, name, payload, cell):
         """Run the kernel's function `name` on the wire-encoded payload; returns its decoded reply dict."""
-        code = (f"_rnn_ns = {{'__name__': 'rnn_grading_wire', 'MIME': {MIME!r}}}\n"
-                f"exec({WIRE_SOURCE + KERNEL_CALL!r}, _rnn_ns)\n"
-                f"_rnn_ns['_rnn_grading_call']({name!r}, {payload!r})\ndel _rnn_ns\n")
+        code = kernel_code(name, payload)
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         if self.wait_for_reply(msg_id, cell) is None:          # timed out; interrupted
             if not self._responsive():
@@ -158,47 +157,18 @@ class ResilientExecute(Execute):
 
 # --- test cells run in the grader, the student's functions in the kernel ------------------------
 
-MIME = "application/x-rnn-grading+json"
-WIRE_SOURCE = (Path(__file__).parent / "wire.py").read_text()
-KERNEL_CALL = '''
-def _rnn_grading_call(name, payload):
-    import traceback
-    from IPython import get_ipython
-    from IPython.display import publish_display_data
-    call, memo = json.loads(payload), {}
-    args, kwargs = decode(call["args"], memo), decode(call["kwargs"], memo)
-    before = [dict(a) if isinstance(a, dict) else None for a in args]
-    reply = {}
-    # Objects the student's code made (an instance of their class) stay here; the grader gets a handle
-    # "@k" and reads their attributes ("@k.params", call["get"]) or runs their methods ("@k.forward").
-    objects = get_ipython().user_ns.setdefault("_rnn_grading_objects", [])
-    try:
-        head, *attrs = name.split(".")
-        target = objects[int(head[1:])] if head.startswith("@") else get_ipython().user_ns[head]
-        for attr in attrs:
-            target = getattr(target, attr)
-        if call.get("get"):
-            reply["callable"] = callable(target)
-            result = None if callable(target) else target
-        else:
-            result = target(*args, **kwargs)
-        result = list(result) if isinstance(result, types.GeneratorType) else result
-        try:
-            reply["result"] = encode(result, {})
-        except Unportable:
-            if type(result).__module__ != "__main__":
-                raise
-            objects.append(result)
-            reply["result"] = {"handle": len(objects) - 1}
-    except BaseException as e:
-        where = [f"{f.name}, line {f.lineno}: {f.line}" for f in traceback.extract_tb(e.__traceback__)[1:]
-                 if "/rnnlib/" not in f.filename]                 # the student's own lines
-        reply.update(raised=type(e).__name__, message=str(e), where=where[-1:])
-    reply["args_after"] = encode(args, {})
-    reply["replaced"] = [[k for k in b if k in a and a[k] is not b[k]] if b is not None else []
-                         for a, b in zip(args, before)]
-    publish_display_data({MIME: reply})
-'''
+# What the kernel runs for each call: wire.py's text, then kernel_call.py's, each in a namespace of its own.
+WIRE_SOURCE = Path(wire.__file__).read_text()
+CALL_SOURCE = Path(kernel_call.__file__).read_text()
+
+
+def kernel_code(name, payload):
+    """The code that runs the kernel's function `name` on the wire-encoded payload and publishes its reply."""
+    return (f"_rnn_wire = {{'__name__': 'rnn_grading_wire'}}\n"
+            f"exec({WIRE_SOURCE!r}, _rnn_wire)\n"
+            f"_rnn_call = {{'__name__': 'rnn_grading_call'}}\n"
+            f"exec({CALL_SOURCE!r}, _rnn_call)\n"
+            f"_rnn_call['call']({name!r}, {payload!r}, _rnn_wire)\ndel _rnn_wire, _rnn_call\n")
 
 
 def _sync(original, after, replaced=()):

@@ -1,23 +1,20 @@
 """./course feedback and ./course return, one student at a time: a bad submission costs only itself.
 
-    python -m instructor.feedback feedback [ASSIGNMENT...]   feedback HTML in <feedback>/<student>/<assignment>/
-    python -m instructor.feedback return [ASSIGNMENT...]     that feedback -> nbgrader's exchange (Fetch Feedback)
+    ./course feedback [ASSIGNMENT...]   feedback HTML in <feedback>/<student>/<assignment>/
+    ./course return [ASSIGNMENT...]     that feedback -> nbgrader's exchange (Fetch Feedback)
 
-(in the course root; ./course feedback and ./course return run it, ./course watch uses give_back).
+(./course watch uses give_back).
 Each student goes through nbgrader's own generate_feedback or release_feedback (NbGraderAPI, with
 the student's id), so a submission whose graded notebook is missing, or that did not come through
 the exchange (no submission_secret.txt: an LMS zip, a file put by hand), is skipped; everyone else
 gets their feedback, and the skipped are named at the end, one line each with the reason.
 
 Exit status: 0 if feedback was written (or returned) for anyone, 1 if for no one at all, 2 for a
-bad argument (instructor/arguments.py, the same checks as before any other command).
+bad argument (instructor/cli.py and instructor/arguments.py, as for any other command).
 """
 import functools
-import sys
-from pathlib import Path
 
-from .arguments import checked
-from .layout import Layout, course_config, exchange
+from .layout import course_config, exchange
 
 DONE = {"feedback": "feedback written for", "return": "feedback returned to the exchange for"}
 
@@ -123,21 +120,3 @@ def run(layout, command, assignments, say=print):
         count = sum(a == assignment for _, a in done)
         say(f"{assignment}: {DONE[command]} {count} of {len(everyone)} students")
     return done, skipped
-
-
-def main(argv):
-    command, assignments = argv[0], checked(argv)
-    if assignments is None:
-        return 2
-    done, skipped = run(Layout(Path.cwd()), command, assignments, say=lambda line: print(line, flush=True))
-    if skipped:
-        print(f"skipped {len(skipped)}:")
-        for student, assignment, why in skipped:
-            print(f"  {student} {assignment}: {why}")
-    if not done:
-        print(f"./course {command}: nothing could be done for anyone (see above)", file=sys.stderr)
-    return 0 if done else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

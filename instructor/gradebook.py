@@ -4,7 +4,6 @@ The autograde report, the check for interrupted grading, the demo's table and th
 grades here, from the gradebook the course's nbgrader_config.py names (Layout.db_url).
 """
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 
@@ -66,6 +65,16 @@ def roster(db_url):
         return {student.id for student in gb.students}
 
 
+def class_list(layout):
+    """(students [(id, first name, last name, email, LMS user id)], assignments [(name, max score)])."""
+    from nbgrader.api import Gradebook
+    with Gradebook(layout.db_url) as gb:
+        students = [(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
+                    for s in sorted(gb.students, key=lambda s: s.id)]
+        assignments = [(a.name, a.max_score) for a in sorted(gb.assignments, key=lambda a: a.name)]
+    return students, assignments
+
+
 def late(layout, assignment):
     """{student: seconds after the due date} of the submissions of assignment that came in after
     its due date (nbgrader's --duedate), in the order of the students."""
@@ -115,8 +124,3 @@ def describe_export(layout):
     waiting = sum(1 for g in found.values() if g.by_hand)
     line = f"wrote {where}: {len(found)} graded submissions of {len(students)} students"
     return line + (f"; free responses to grade by hand in {waiting} (./course formgrader)" if waiting else "")
-
-
-if __name__ == "__main__":     # ./course export: say what nbgrader export wrote
-    from .layout import Layout
-    print(describe_export(Layout(Path.cwd())))

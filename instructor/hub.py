@@ -1,6 +1,6 @@
 """./course hub: the course's JupyterHub on one machine, for a class.
 
-    python -m instructor.hub [--check]          (./course hub, as root)
+    ./course hub [--check]          (as root)
 
 Reads hub/settings.toml, checks what the hub needs and refuses with one line per thing missing
 (not root, no Node.js or proxy, a port taken, no students' group, LTI settings left empty, a
@@ -32,7 +32,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .layout import exchange
+from .answers import describe, plan
+from .layout import Layout, exchange
+from .publish import edition
 
 SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -220,9 +222,6 @@ def refresh_edition(course, settings=None):
     already. The link is replaced in one rename, so running servers and kernels go on; the next
     kernel imports the new edition. Returns a line saying what changed, or None when nothing did
     (or this machine has no student environment)."""
-    from .answers import describe, plan
-    from .layout import Layout
-    from .publish import edition
     if settings is None and not (Path(course) / SETTINGS).exists():     # a course without a hub
         return None
     settings = settings or read_settings(course)
@@ -292,12 +291,12 @@ def write_student_config(course, etc):
     (lab_settings / "overrides.json").write_text(json.dumps(STUDENT_SETTINGS, indent=1))
 
 
-def main(argv):
-    course = Path.cwd()
+def serve(course, check_only=False):
+    """./course hub [--check]: refuse with one line per problem, or run JupyterHub (it never returns)."""
     settings = read_settings(course)
     found = problems(course, settings)
     homes = [p for p in found if p.startswith("the homes of ")]    # fixed below, as the hub starts
-    if argv == ["--check"] or len(found) > len(homes):
+    if check_only or len(found) > len(homes):
         for problem in found:
             print(f"./course hub: {problem}", file=sys.stderr)
         if found:
@@ -314,7 +313,3 @@ def main(argv):
     os.chdir(Path(settings["state"]) / "hub")
     os.execve(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(course / "hub" / "jupyterhub_config.py")],
               env)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,7 @@
 """Class insights: what a class got wrong, by cause, and which submissions look alike.
 
     ./course insights [ASSIGNMENT...] [--anonymous] [--threshold 0.6]
-    python -m instructor.insights [ASSIGNMENT...] [--anonymous] [--threshold 0.6]   (in the course root)
+    python -m instructor insights [ASSIGNMENT...] [--anonymous] [--threshold 0.6]   (in the course root)
 
 For each autograded assignment (default: all of them) writes, into the instructor's private
 <grading>/insights/ folder (mode 0700, files 0600; never the exchange):
@@ -29,7 +29,6 @@ import json
 import os
 import re
 import statistics
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,7 +37,6 @@ from pathlib import Path
 
 import nbformat
 
-from .layout import CONFIG_FILE, Layout
 
 DEFAULT_THRESHOLD = 0.6
 CAUSE = "Likely cause: "          # how the checks start a cause hint (rnnlib/grading/core.py fail)
@@ -408,48 +406,3 @@ def after_grading(layout, assignments, log=print):
             write(layout, assignment)
         except Exception as e:        # a page is a convenience; grading and feedback go on
             log(f"./course watch: insights for {assignment} not written: {type(e).__name__}: {e}")
-
-
-# --- the command ----------------------------------------------------------------------------
-
-def parse(layout, argv):
-    """(assignments, anonymous, threshold, problem) of ./course insights ARGV."""
-    from .arguments import graded_assignments
-    positional, anonymous, threshold = [], False, DEFAULT_THRESHOLD
-    args = iter(argv)
-    for arg in args:
-        if arg == "--anonymous":
-            anonymous = True
-        elif arg.split("=")[0] == "--threshold":
-            value = arg.partition("=")[2] or next(args, "")
-            try:
-                threshold = float(value)
-            except ValueError:
-                threshold = -1.0
-            if not 0 < threshold <= 1:
-                return [], anonymous, threshold, f"--threshold takes a share between 0 and 1 (e.g. 0.6), got {value!r}"
-        else:
-            positional.append(arg)
-    assignments, problem = graded_assignments(layout, positional)
-    return assignments, anonymous, threshold, problem
-
-
-def main(argv):
-    if not Path(CONFIG_FILE).is_file():
-        print(f"./course insights: run it in the course root (the folder with {CONFIG_FILE})", file=sys.stderr)
-        return 2
-    layout = Layout(Path.cwd())
-    assignments, anonymous, threshold, problem = parse(layout, argv)
-    if problem:
-        print(f"./course insights: {problem}", file=sys.stderr)       # one line, as every command refuses
-        return 2
-    for assignment in assignments:
-        page, data = write(layout, assignment, anonymous, threshold)
-        pairs = len(data["similar"]["pairs"])
-        print(f"{assignment}: {data['submissions']} submissions, {len(data['causes'])} causes, "
-              f"{pairs} similar pair{'s' if pairs != 1 else ''} to look at -> {page.relative_to(layout.root)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

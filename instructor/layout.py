@@ -17,10 +17,15 @@ from nbgrader.apps.zipcollectapp import ZipCollectApp
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
-from .submissions import notebook_path
-
 CONFIG_FILE = "nbgrader_config.py"
+ROOT = Path(__file__).resolve().parents[1]          # the course this package belongs to
 STRUCTURE = CourseDirectory.directory_structure.default_value
+
+
+def notebook_path(folder, assignment):
+    """The one notebook of an assignment under folder (solutions/ or notebooks/)."""
+    (path,) = Path(folder, assignment).glob("*.ipynb")
+    return path
 
 
 def course_config(course):
@@ -70,6 +75,13 @@ class Layout:
 
     def __repr__(self):
         return f"Layout({str(self.root)!r}, db_url={self.db_url!r})"
+
+    def make_gradebook_folder(self):
+        """Create the folder a sqlite gradebook lives in: nbgrader creates the file, not its folder.
+        (./course does it before each command, make_course for a throwaway course: reading the
+        config never does.)"""
+        if self.db_url.startswith("sqlite:///"):
+            Path(self.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     def assignments(self):
         """Assignment ids (folders of the source directory holding a notebook), in lesson order."""

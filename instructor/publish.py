@@ -1,6 +1,6 @@
 """The student edition: the tree a hub's image, a public repository or a zip is built from.
 
-    python -m instructor.publish DIR [--through ASSIGNMENT]      (./course publish ...)
+    ./course publish DIR [--through ASSIGNMENT]
 
 DIR gets what a student needs to run and Validate the lessons up to ASSIGNMENT (default: all):
 
@@ -16,11 +16,9 @@ DIR gets what a student needs to run and Validate the lessons up to ASSIGNMENT (
 and nothing else of the course: no solutions/, no instructor/, no tests/, no gradebook. Run it
 again with a later --through as lessons are released; DIR is replaced.
 """
-import argparse
 import hashlib
 import pickle
 import shutil
-import sys
 from pathlib import Path
 
 from rnnlib import grading, recorded
@@ -160,19 +158,3 @@ def recorded_answers(layout, published, open_lessons):
     cache.with_suffix(".new").write_bytes(pickle.dumps(table))
     cache.with_suffix(".new").replace(cache)
     return table
-
-
-def main(argv):
-    parser = argparse.ArgumentParser(prog="./course publish", description=__doc__.split("\n")[0])
-    parser.add_argument("dir", help="where to write the edition (replaced if it exists)")
-    parser.add_argument("--through", metavar="ASSIGNMENT", help="the last lesson to publish (default: all)")
-    args = parser.parse_args(argv)
-    try:
-        published = publish(Path.cwd(), args.dir, args.through)
-    except ValueError as e:
-        parser.exit(2, f"./course publish: {e}\n")
-    print(f"wrote the student edition to {args.dir}: {', '.join(published)}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

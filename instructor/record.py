@@ -25,8 +25,8 @@ from nbclient import NotebookClient
 
 from rnnlib import grading, recorded
 
-from .layout import Layout
-from .submissions import make_submission, notebook_path
+from .layout import Layout, notebook_path
+from .submissions import make_submission
 
 # Runs first in the recording kernel: wraps every function to record, wherever rnnlib holds it.
 PROLOGUE = """

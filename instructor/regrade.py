@@ -1,6 +1,6 @@
 """Grade one student's submission again: ./course regrade ASSIGNMENT STUDENT.
 
-    python -m instructor.regrade ASSIGNMENT STUDENT   (in the course root)
+    ./course regrade ASSIGNMENT STUDENT
 
 For when what was collected is not what the student handed in (a forgery collected before the
 exchange refused them, since removed): nbgrader's collect --update never takes a submission older
@@ -14,14 +14,12 @@ included); it is graded as ./course autograde grades (repairs, sandbox; nbgrader
 import logging
 import shutil
 import sys
-from pathlib import Path
 
 from . import canary, feedback
-from .arguments import check
-from .autograde import autograde, register
+from .grade import autograde, register
 from .exchange import GuardedCollect
 from .gradebook import grades
-from .layout import CONFIG_FILE, Layout, course_config
+from .layout import course_config
 from .watch import Key, Returned, nbgrader_api
 
 
@@ -101,17 +99,3 @@ def regrade(layout, assignment, student):
 def refuse(message):
     print(f"./course regrade: {message}", file=sys.stderr)
     return 2
-
-
-def main(argv):
-    course = Path.cwd()
-    if not (course / CONFIG_FILE).is_file():
-        return refuse(f"run it in the course root (the folder with {CONFIG_FILE}), not in {course}")
-    _, problem = check("regrade", argv, course)
-    if problem:
-        return refuse(problem)
-    return regrade(Layout(course), *argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -25,13 +25,11 @@ Comma, semicolon or tab separated. Student ids must be names the hub can give a 
 import csv
 import grp
 import pwd
-import sys
 from pathlib import Path
 
+from .gradebook import class_list
 from .hub import SETTINGS, UNIX_NAME, read_settings
-from .layout import Layout
 
-USAGE = "usage: ./course roster [import FILE | group [GROUP]]"
 FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 TEST_STUDENT = {"Test Student", "Student, Test"}    # Canvas's student view account
 
@@ -179,8 +177,7 @@ def imported(layout):
 
 def not_imported(layout):
     """A note on the gradebook's students that did not come from a roster import, or None when all did."""
-    from .lms import roster
-    ids, students = imported(layout), [student[0] for student in roster(layout)[0]]
+    ids, students = imported(layout), [student[0] for student in class_list(layout)[0]]
     if ids is None:
         return "no roster imported (./course roster import FILE): only students the gradebook knows are in it"
     extra = [sid for sid in students if sid not in ids]
@@ -196,28 +193,12 @@ def students_count(n):
 
 def listing(layout):
     """The roster as lines: a table of id, name, email and LMS id, then how many."""
-    from .lms import roster
     rows = [("id", "name", "email", "LMS id")] + [(sid, f"{first} {last}".strip(), email, lms_id)
-                                                  for sid, first, last, email, lms_id in roster(layout)[0]]
+                                                  for sid, first, last, email, lms_id in class_list(layout)[0]]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[3]]).rstrip() for row in rows]
     note = not_imported(layout)
     return lines + [students_count(len(rows) - 1) + (f"; {note}" if note else "")]
-
-
-def parse(argv):
-    """(action, its arguments, a one-line complaint or None) of ./course roster ARGV."""
-    action, args = (argv[0], argv[1:]) if argv else ("list", [])
-    takes = {"list": (0, 0), "import": (1, 1), "group": (0, 1)}
-    if action not in takes:
-        what = "unknown option" if action.startswith("-") else "unknown subcommand"
-        return action, args, f"{what} {action!r}; {USAGE}"
-    least, most = takes[action]
-    if len(args) < least:
-        return action, args, f"import needs the roster's FILE (Canvas's or Moodle's CSV); {USAGE}"
-    if len(args) > most:
-        return action, args, f"unexpected argument {args[most]!r}; {USAGE}"
-    return action, args, None
 
 
 def run(layout, action, args):
@@ -233,23 +214,3 @@ def run(layout, action, args):
         source = f"Unix group {group}" + ("" if args else f" ({SETTINGS} students_group)")
     counts = merge(layout, students)
     return [f"{source}: " + ", ".join(f"{n} {how}" for how, n in counts.items())]
-
-
-def main(argv):
-    if {"-h", "--help"} & set(argv):
-        paragraphs = __doc__.split("\n\n")
-        print("\n\n".join([paragraphs[1], paragraphs[3]]).rstrip())
-        return 0
-    action, args, problem = parse(argv)
-    try:
-        if problem:
-            raise RosterError(problem)
-        print("\n".join(run(Layout(Path.cwd()), action, args)))
-    except RosterError as e:
-        print(f"./course roster: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

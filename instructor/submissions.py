@@ -8,15 +8,13 @@ import re
 from pathlib import Path
 
 import nbformat
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default.submit import ExchangeSubmit
 
-ROOT = Path(__file__).resolve().parents[1]
+from .layout import course_config
+
 _MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
-
-
-def notebook_path(folder, assignment):
-    """The one notebook of an assignment under folder (solutions/ or notebooks/)."""
-    (path,) = Path(folder, assignment).glob("*.ipynb")
-    return path
 
 
 def solution_answers(solution):
@@ -48,10 +46,6 @@ def make_submission(release_nb, solution_nb, kind="correct", replace=None):
 def hand_in(layout, student, assignment, nb, home):
     """What a student's Submit button does: nbgrader's exchange copies the student's assignment
     folder (home/student/assignment, written here from nb) into its inbound folder, with a timestamp."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default.submit import ExchangeSubmit
-    from .layout import course_config
     folder = Path(home) / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / layout.release_notebook(assignment).name)

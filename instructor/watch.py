@@ -1,7 +1,5 @@
 """Grade on submit: ./course watch [--every SECONDS] [--workers N] [--scheduler ADDRESS].
 
-    python -m instructor.watch [--every 30] [--workers N] [--scheduler ADDRESS]   (in the course root)
-
 Every SECONDS: nbgrader collects each assignment's latest submissions from its exchange (what
 ./course collect ASSIGNMENT does, nbgrader collect --update; forgeries are refused, each logged
 once: instructor/exchange.py); the new ones go through the whole
@@ -22,21 +20,15 @@ As a JupyterHub service, in the hub's jupyterhub_config.py (README, "Grading a b
 """
 import json
 import os
-import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 from . import canary, feedback, insights, workers
-from .autograde import prepare, register
 from .exchange import REFUSED
 from .feedback import nbgrader_api
+from .grade import prepare, register
 from .gradebook import grades
 from .hub import refresh_edition
-from .layout import CONFIG_FILE, Layout
-
-USAGE = "usage: ./course watch [--every SECONDS] [--workers N] [--scheduler ADDRESS]"
-
 
 class Returned:
     """The submissions whose feedback has been released: {"student/assignment": timestamp}."""
@@ -134,17 +126,10 @@ class Watcher:
             self.log(line)
 
 
-def main(argv):
-    if not Path(CONFIG_FILE).is_file():
-        print(f"./course watch: run it in the course root (the folder with {CONFIG_FILE})", file=sys.stderr)
-        return 2
-    opts, rest, problem = workers.options(argv, {"--every": (float, "a number of seconds")})
-    problem = problem or (rest and f"unknown argument {rest[0]!r}")
-    if problem:
-        print(f"./course watch: {problem}\n{USAGE}", file=sys.stderr)
-        return 2
-    layout, every = Layout(Path.cwd()), opts.pop("every", 30.0)
-    opts.setdefault("workers", None if opts.get("scheduler") else os.cpu_count())
+def run(layout, every, opts):
+    """./course watch: a cycle every `every` seconds on the Dask workers opts names (default: one
+    per core here), until Ctrl-C."""
+    opts = {"workers": None if opts.get("scheduler") else os.cpu_count(), **opts}
     where = f"the Dask cluster at {opts['scheduler']}" if opts.get("scheduler") else f"{opts['workers']} workers"
     print(f"./course watch: grading new submissions every {every:g} s on {where}; Ctrl-C stops", flush=True)
     watcher = Watcher(layout, None, log=lambda line: print(line, flush=True))
@@ -160,7 +145,3 @@ def main(argv):
                 time.sleep(every)
     except KeyboardInterrupt:
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

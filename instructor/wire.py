@@ -1,7 +1,8 @@
 """The wire format between the trusted grader and a student's kernel: JSON with arrays as .npy.
 
 Self-contained (numpy and the standard library only): its source is sent into the kernel with
-every call, so a submission cannot have replaced it beforehand. Decoding never unpickles and only
+every call (before instructor/kernel_call.py's, which uses it there), so a submission cannot have
+replaced it beforehand. Decoding never unpickles and only
 rebuilds rnnlib's own classes (named tuples such as rnn's StepCache, models such as CharRNN), so a
 hostile kernel's answer can carry wrong data but never code.
 """
@@ -9,7 +10,6 @@ import base64
 import builtins
 import importlib
 import io
-import json         # also used by the call code the grader runs in this namespace (execute.KERNEL_CALL)
 import types
 
 import numpy as np

@@ -18,7 +18,7 @@ The gradebook takes concurrent graders:
 Faults: a worker that dies mid-task has its task rerun by Dask on another worker (nbgrader
 grades the student afresh, with --force, so a half-written folder does no harm). A coordinator
 killed or a scheduler lost mid-run leaves some students without grades; the next run grades
-exactly those (instructor/autograde.py's `unfinished` and nbgrader's own skipping of graded
+exactly those (instructor/grade.py's `unfinished` and nbgrader's own skipping of graded
 students), nobody twice.
 """
 import contextlib
@@ -32,29 +32,6 @@ import warnings
 from pathlib import Path
 
 from .layout import course_config
-
-OPTIONS = {"--workers": (int, "a number of workers"), "--scheduler": (str, "an address")}
-
-
-def options(argv, more=None):
-    """({"workers": N, "scheduler": ADDRESS, ...}, the other arguments, problem or None) of argv;
-    more: other options, {"--name": (type, "what its value must be")}."""
-    known, found, rest, args = {**OPTIONS, **(more or {})}, {}, [], iter(argv)
-    for arg in args:
-        name, equals, value = arg.partition("=")
-        if name not in known:
-            rest.append(arg)
-            continue
-        kind, what = known[name]
-        value = value if equals else next(args, None)
-        try:
-            found[name[2:]] = kind(value)
-        except (TypeError, ValueError):
-            return found, rest, f"{name} needs {what}"
-    if found.get("workers", 1) < 1:
-        return found, rest, "--workers needs at least 1 worker"
-    return found, rest, None
-
 
 def timestamp(folder):
     """The time in folder's timestamp.txt (nbgrader's submission time), or None."""

@@ -110,7 +110,7 @@ def shared_courses_stay_as_built():
 def course():
     """A temporary course directory with every assignment released by nbgrader. Read only: copy
     it (copy_class) to change it."""
-    from instructor.demo import make_course
+    from instructor.grade import make_course
     return shared("course", make_course)
 
 
@@ -129,10 +129,11 @@ CLASS = {**{f"good{i}": "correct" for i in range(6)}, "buggy0": "buggy", "buggy1
 def make_class(root):
     """A course in root with every student of CLASS submitted for each of ASSIGNMENTS, nothing graded."""
     import nbformat
-    from instructor.demo import make_course, submit
+    from instructor.demo import submit
+    from instructor.grade import make_course
     from rnnlib.grading import lesson
-    from instructor.layout import Layout
-    from instructor.submissions import make_submission, notebook_path
+    from instructor.layout import Layout, notebook_path
+    from instructor.submissions import make_submission
     course = make_course(root, ASSIGNMENTS)
     layout = Layout(course)
     for a in ASSIGNMENTS:
@@ -162,7 +163,7 @@ def class_submissions():
 @pytest.fixture(scope="session")
 def graded_class(class_submissions):
     """A copy of the class graded the serial way (one nbgrader process per assignment). Read only."""
-    from instructor.autograde import autograde
+    from instructor.grade import autograde
 
     def grade(folder):
         course = copy_class(class_submissions, folder)

@@ -162,7 +162,8 @@ def submission(layout, kind, rng):
     "original" or "copied")."""
     import nbformat
     from instructor.insights import answer_cells
-    from instructor.submissions import make_submission, notebook_path
+    from instructor.layout import notebook_path
+    from instructor.submissions import make_submission
     release = nbformat.read(layout.release_notebook(A), as_version=4)
     solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
     released = answer_cells(layout.release_notebook(A))

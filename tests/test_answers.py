@@ -22,10 +22,10 @@ from nbclient import NotebookClient
 
 from conftest import ROOT
 from instructor import answers, hub
-from instructor.demo import make_course
-from instructor.layout import Layout
+from instructor.grade import make_course
+from instructor.layout import Layout, notebook_path
 from instructor.publish import edition
-from instructor.submissions import make_submission, notebook_path
+from instructor.submissions import make_submission
 from rnnlib.grading import LESSONS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("answers")]   # kernels run the lessons: about 2 minutes

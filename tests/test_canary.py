@@ -13,8 +13,7 @@ import pytest
 
 from conftest import ROOT
 from instructor import canary, sandbox, strip
-from instructor.layout import CONFIG_FILE, Layout
-from instructor.submissions import notebook_path
+from instructor.layout import CONFIG_FILE, Layout, notebook_path
 
 A = "01_forward_pass"
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ASSIGNMENTS, CLASS, copy_class
 from instructor import sandbox
-from instructor.autograde import autograde
+from instructor.grade import autograde
 from instructor.gradebook import grades
 from instructor.layout import Layout
 
@@ -49,7 +49,7 @@ def test_every_student_has_one_row_per_notebook_and_sensible_scores(uninterrupte
 def test_a_grader_killed_midway_resumes_to_the_same_grades(request, class_submissions, tmp_path):
     course = copy_class(class_submissions, tmp_path)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    grader = subprocess.Popen([sys.executable, "-m", "instructor.autograde", *ASSIGNMENTS], cwd=course, env=env,
+    grader = subprocess.Popen([sys.executable, "-m", "instructor", "autograde", *ASSIGNMENTS], cwd=course, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     second = Layout(course).autograded / "good2" / ASSIGNMENTS[1]
     deadline = time.monotonic() + 600

@@ -17,7 +17,8 @@ from traitlets.config import Config
 from conftest import ROOT
 from instructor import sandbox
 from instructor.execute import ResilientExecute
-from instructor.submissions import notebook_path, solution_answers
+from instructor.layout import notebook_path
+from instructor.submissions import solution_answers
 from rnnlib.grading import LESSONS
 
 # Answers that call an rnnlib function which is not one of the lesson's references: allowed in both.

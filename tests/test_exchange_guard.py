@@ -27,11 +27,11 @@ import nbformat
 import pytest
 
 from conftest import BUGS, ROOT, course_copy, without_venv
-from instructor.autograde import nbgrader
+from instructor.grade import nbgrader
 from instructor.exchange import GuardedCollect, submission_problem
 from instructor.gradebook import NO_ROSTER, grades
-from instructor.layout import CONFIG_FILE, Layout, course_config
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import CONFIG_FILE, Layout, course_config, notebook_path
+from instructor.submissions import make_submission
 from instructor.workers import timestamp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("exchange-guard"),    # one set of rxg-* accounts
@@ -172,6 +172,7 @@ def test_the_latest_acceptable_submission_is_collected_and_the_others_refused(tm
     (tmp_path / "course").mkdir()
     course = course_copy(tmp_path / "course")
     layout = Layout(course)
+    layout.make_gradebook_folder()          # as ./course does before a command
     inbound = tmp_path / "exchange" / COURSE_ID / "inbound"
     inbound.mkdir(parents=True)
     with Gradebook(layout.db_url) as gb:
@@ -459,7 +460,8 @@ def test_regrade_gives_alice_the_grade_of_what_she_handed_in(term):
 
 @pytest.mark.parametrize("args,line", [
     (["99_nope", "rxg-alice"], "./course regrade: no assignment '99_nope'; the assignments are 01_forward_pass"),
-    ([A], "./course regrade: expects ASSIGNMENT STUDENT: ./course regrade 03_bptt alice"),
+    ([A], "./course regrade: the following arguments are required: STUDENT; usage: ./course regrade [-h] "
+          "ASSIGNMENT STUDENT"),
     ([A, "rxg-erin"], "./course regrade: no student 'rxg-erin' on the roster (4 students in the gradebook"),
 ])
 def test_regrade_refuses_a_bad_argument_in_one_line(term, args, line):

@@ -20,12 +20,11 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from conftest import ROOT, course_copy, without_venv
 from instructor import submissions
-from instructor.autograde import autograde
-from instructor.demo import make_course
+from instructor.grade import autograde, make_course
 from instructor.feedback import generate, nbgrader_api, released
-from instructor.layout import CONFIG_FILE, Layout
+from instructor.layout import CONFIG_FILE, Layout, notebook_path
 from instructor.mathml import MathToMathML, markdown_to_mathml
-from instructor.submissions import make_submission, notebook_path
+from instructor.submissions import make_submission
 from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
 pytestmark = pytest.mark.xdist_group("feedback")     # its module fixtures are built once, on one worker
@@ -37,9 +36,9 @@ ARTIFACTS = ROOT / "test-artifacts" / "feedback"
 
 
 def course_command(course, *args):
-    """python -m instructor.feedback ARGS in course, as ./course feedback|return runs it."""
+    """python -m instructor ARGS in course, as ./course feedback|return runs it."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "instructor.feedback", *args], cwd=course, env=env,
+    return subprocess.run([sys.executable, "-m", "instructor", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

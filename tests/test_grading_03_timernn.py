@@ -7,7 +7,8 @@ from rnnlib import grading, rnn
 from rnnlib.grading import check_TimeRNN
 
 from conftest import ROOT, fails
-from instructor.submissions import notebook_path, solution_answers
+from instructor.layout import notebook_path
+from instructor.submissions import solution_answers
 
 
 def student_namespace():

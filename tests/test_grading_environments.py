@@ -5,7 +5,7 @@ hub image or a packaged environment has it), an environment installed from anoth
 the course, and one from an older checkout that lacks a function the lessons declare. Each is a
 venv whose own site-packages holds rnnlib (a copy, or a .pth pointing at the other checkout) and
 which borrows the course venv's other packages through a .pth file. Grading runs as
-``./course autograde`` does (python -m instructor.autograde, from the course root, with that
+``./course autograde`` does (python -m instructor autograde, from the course root, with that
 venv's Python): an honest answer must earn full marks and a delegating one nothing, or the canary
 must refuse to grade with one line that says why.
 """
@@ -22,10 +22,10 @@ import pytest
 
 from conftest import ROOT
 from instructor import canary, strip
-from instructor.autograde import nbgrader
+from instructor.grade import nbgrader
 from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import Layout, notebook_path
+from instructor.submissions import make_submission
 from rnnlib.grading import lesson
 
 A = "01_forward_pass"
@@ -51,6 +51,7 @@ def released(tmp_path_factory):
         shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "nbgrader_config.py", course)
     layout = Layout(course)
+    layout.make_gradebook_folder()          # as ./course does before a command
     shutil.copytree(Layout(ROOT).source / A, layout.source / A)
     assert nbgrader(course, "generate_assignment", A).returncode == 0
     release = nbformat.read(layout.release_notebook(A), as_version=4)
@@ -73,7 +74,7 @@ def course(released, tmp_path):
 def autograde(course, python):
     # nbgrader's gradebook migration runs `alembic`, which that environment borrows from ours.
     env = {**os.environ, "PATH": f"{os.environ['PATH']}{os.pathsep}{Path(sys.executable).parent}"}
-    return subprocess.run([str(python), "-m", "instructor.autograde", A], cwd=course, capture_output=True,
+    return subprocess.run([str(python), "-m", "instructor", "autograde", A], cwd=course, capture_output=True,
                           text=True, timeout=900, env=env)
 
 

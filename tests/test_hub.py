@@ -26,7 +26,8 @@ from conftest import ROOT, free_port
 from test_browser import ARGS, ARTIFACTS, CHROMIUM
 from instructor import hub
 from instructor.demo import BUGGY_RNN_BACKWARD
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import notebook_path
+from instructor.submissions import make_submission
 
 COURSE_ID = "rnns-from-scratch"
 GROUP = "rnns-hub-test"

@@ -21,8 +21,9 @@ import pytest
 import insights_class as ic
 from conftest import ROOT
 from instructor import insights, sandbox
-from instructor.autograde import autograde, autograde_with_workers, nbgrader
-from instructor.demo import make_course, submit
+from instructor.autograde import autograde_with_workers
+from instructor.demo import submit
+from instructor.grade import autograde, make_course, nbgrader
 from instructor.layout import CONFIG_FILE, Layout
 from test_postgres import postgres  # noqa: F401  (its throwaway server, a fixture)
 
@@ -194,7 +195,7 @@ def test_the_page_is_private_self_contained_and_links_the_feedback(graded):
 def test_anonymous_page_names_no_student(graded, tmp_path):
     layout, roster, _, _ = graded
     course = shutil.copytree(layout.root, tmp_path / "course", symlinks=True)
-    result = subprocess.run([sys.executable, "-m", "instructor.insights", A, "--anonymous", "--threshold", "0.6"],
+    result = subprocess.run([sys.executable, "-m", "instructor", "insights", A, "--anonymous", "--threshold", "0.6"],
                             cwd=course, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "1 similar pair to look at" in result.stdout
@@ -208,7 +209,7 @@ def test_anonymous_page_names_no_student(graded, tmp_path):
 def test_bad_arguments_are_refused_in_one_line(graded):
     layout, _, _, _ = graded
     for argv, words in ((["--threshold", "2"], "between 0 and 1"), (["99_nothing"], "no assignment '99_nothing'")):
-        result = subprocess.run([sys.executable, "-m", "instructor.insights", *argv], cwd=layout.root,
+        result = subprocess.run([sys.executable, "-m", "instructor", "insights", *argv], cwd=layout.root,
                                 capture_output=True, text=True)
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and words in result.stderr
 

@@ -4,14 +4,16 @@ of the course, with the venv never activated (its bin/ is not on PATH).
 release -> collect an LMS zip -> autograde -> hand-grade the free responses in the formgrader
 (over its REST API, as its web page does) -> feedback -> CSV export.
 
-Each refusal is checked where it is decided, in-process (instructor/arguments.py and
-instructor/autograde.py print the line and return 2), and a few also through ./course itself, for
-what the script adds: its own unknown-command line, paths taken from where they were typed, exit 2.
+Each refusal is checked in-process, through the command table (instructor/cli.py main prints the
+line and returns 2), and two also through ./course itself, for what the script adds: the whole way
+from bash to the table, paths taken from where they were typed, exit 2.
 """
 import csv
 import json
+import re
 import shutil
 import subprocess
+import sys
 import urllib.request
 import zipfile
 
@@ -19,10 +21,10 @@ import nbformat
 import pytest
 
 from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
-from instructor import arguments, autograde as autograde_command
+from instructor import cli
 from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import Layout, notebook_path
+from instructor.submissions import make_submission
 
 ASSIGNMENT = "01_forward_pass"
 TOKEN = "instructor-test-token"
@@ -151,59 +153,89 @@ def refusing(tmp_path_factory):
     return course_copy(tmp_path_factory.mktemp("refusing"), "solutions")
 
 
-@pytest.mark.parametrize("args,first_line", [
-    (["--anything"], "./course autograde: unknown option '--anything'; the assignments are 01_forward_pass"),
+@pytest.mark.parametrize("args,line", [
+    (["--anything"], "./course autograde: unrecognized arguments: --anything; "
+                     "usage: ./course autograde [-h] [--workers N] [--scheduler ADDRESS] [ASSIGNMENT ...]"),
     (["99_nope"], "./course autograde: no assignment '99_nope'; the assignments are 01_forward_pass"),
 ])
-def test_autograde_refuses_an_unknown_argument_in_one_line(refusing, monkeypatch, capsys, args, first_line):
+def test_autograde_refuses_an_unknown_argument_in_one_line(refusing, monkeypatch, capsys, args, line):
     monkeypatch.chdir(refusing)
-    assert autograde_command.main(args) == 2
+    assert cli.main(["autograde", *args]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[0].startswith(first_line), lines
-    assert lines[1:] == ["usage: ./course autograde [--workers N] [--scheduler ADDRESS] [ASSIGNMENT...]"]
+    assert len(lines) == 1 and lines[0].startswith(line), lines
 
 
 def test_autograde_with_nothing_submitted_says_so(refusing, monkeypatch, capsys):
     monkeypatch.chdir(refusing)
-    assert autograde_command.main([]) == 0
+    assert cli.main(["autograde"]) == 0
     out = capsys.readouterr().out
     assert "nothing submitted for 01_forward_pass" in out and "grading/submitted/<student>/<assignment>/" in out
 
 
 @pytest.mark.parametrize("args,first_line", [
+    (["labs"], "./course: argument COMMAND: invalid choice: 'labs' (choose from 'help', 'setup', 'lab', 'test', "),
     (["release", "99_nope"], "./course release: no assignment '99_nope'; the assignments are 01_forward_pass"),
-    (["feedback", "--all"], "./course feedback: unknown option '--all'; the assignments are 01_forward_pass"),
+    (["feedback", "--all"], "./course feedback: unrecognized arguments: --all; usage: ./course feedback [-h] [ASSIGNMENT"),
+    (["feedback"], "./course feedback: nothing autograded yet: run ./course autograde first"),
+    (["return"], "./course return: no feedback for any assignment yet: run ./course feedback first"),
+    (["hand-out"], "./course hand-out: 01_forward_pass is not released yet: run ./course release 01_forward_pass first"),
     (["collect", "99_nope", "x.zip"], "./course collect: no assignment '99_nope'; the assignments are 01_forward_pass"),
     (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file "),
     (["collect", "01_forward_pass"], "./course collect: nothing was handed out through the exchange"),
-    (["collect"], "./course collect: expects ASSIGNMENT [ZIP]"),
-    (["regrade", "01_forward_pass"], "./course regrade: expects ASSIGNMENT STUDENT"),
+    (["collect"], "./course collect: the following arguments are required: ASSIGNMENT; usage: ./course collect [-h] "
+                  "ASSIGNMENT [ZIP]"),
+    (["regrade", "01_forward_pass"], "./course regrade: the following arguments are required: STUDENT; usage: "
+                                     "./course regrade [-h] ASSIGNMENT STUDENT"),
     (["regrade", "99_nope", "alice"], "./course regrade: no assignment '99_nope'; the assignments are 01_forward_pass"),
     (["regrade", "01_forward_pass", "alice"], "./course regrade: the roster is empty: import the class list"),
-    (["export", "--to", "x.csv"], "./course export: unknown argument '--to'; usage: ./course export [--lms"),
-    (["export", "--lms", "blackboard"], "./course export: --lms takes canvas or moodle, not 'blackboard'"),
-    (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
+    (["export", "--to", "x.csv"], "./course export: unrecognized arguments: --to x.csv; usage: ./course export [-h] "
+                                  "[--lms {canvas,moodle}] [--missing-as-zero]"),
+    (["export", "--lms", "blackboard"], "./course export: argument --lms: invalid choice: 'blackboard' (choose from "
+                                        "'canvas', 'moodle')"),
+    (["export", "--missing-as-zero"], "./course export: --missing-as-zero is for an LMS's file: add --lms canvas or"),
+    (["demo", "now"], "./course demo: unrecognized arguments: now; usage: ./course demo [-h]"),
+    (["answers", "now"], "./course answers: unrecognized arguments: now; usage: ./course answers [-h]"),
+    (["close"], "./course close: the following arguments are required: ASSIGNMENT"),
+    (["close", "99_nope"], "./course close: expects one assignment of 01_forward_pass"),
+    (["hub", "--checks"], "./course hub: unrecognized arguments: --checks; usage: ./course hub [-h] [--check]"),
+    (["watch", "--every", "soon"], "./course watch: argument --every: invalid float value: 'soon'; usage: "),
+    (["publish"], "./course publish: the following arguments are required: DIR"),
+    (["roster", "remove", "ann"], "./course roster: argument action: invalid choice: 'remove' (choose from 'import', "
+                                  "'group'); usage: ./course roster [-h] [import FILE | group [GROUP]]"),
+    (["roster", "import"], "./course roster import: the following arguments are required: FILE"),
     (["lab", "--bogus"], "./course lab: unknown option '--bogus'; JupyterLab's options are listed by"),
     (["formgrader", "--port"], "./course formgrader: option '--port' needs a value"),
     (["insights"], "./course insights: nothing autograded yet: run ./course autograde first"),
-    (["insights", "--threshold", "most"], "./course insights: --threshold takes a share between 0 and 1"),
+    (["insights", "--threshold", "most"], "./course insights: argument --threshold: takes a share between 0 and 1"),
 ])
 def test_other_commands_refuse_a_bad_argument_in_one_line(refusing, monkeypatch, capsys, args, first_line):
     monkeypatch.chdir(refusing)
-    assert arguments.main(args) == 2
+    assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [err.strip()] and err.startswith(first_line), err
     assert not (refusing / "notebooks").exists()
 
 
+@pytest.mark.parametrize("command", sorted(cli.parser().commands.choices))
+def test_every_command_has_help(monkeypatch, capsys, command):
+    assert cli.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: ./course {command} ") and "-h, --help" in out
+
+
+def test_readme_names_every_command_and_only_those():
+    """The usage text in README and in ./course help agree: the same commands, each named."""
+    commands = set(cli.parser().commands.choices)
+    named = set(re.findall(r"\./course ([a-z][a-z-]*)", ROOT.joinpath("README.md").read_text()))
+    assert named == commands
+    top = subprocess.run([sys.executable, "-m", "instructor", "help"], cwd=ROOT, capture_output=True, text=True)
+    assert top.returncode == 0 and all(f"\n    {command}" in top.stdout for command in commands), top.stdout
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("args,first_line", [
-    (["labs"], "./course: unknown command 'labs'; the commands are lab, test, release"),
-    (["autograde", "--anything"], "./course autograde: unknown option '--anything'; the assignments are 01_forward"),
-    (["collect", "01_forward_pass"], "./course collect: nothing was handed out through the exchange"),
+    (["labs"], "./course: argument COMMAND: invalid choice: 'labs'"),
     (["collect", "01_forward_pass", "missing.zip"], "./course collect: no file /"),   # where it was typed
-    (["demo", "now"], "./course demo: takes no arguments, got 'now'"),
-    (["roster", "remove", "ann"], "./course roster: unknown subcommand 'remove'; usage: ./course roster [import FILE"),
 ])
 def test_the_course_script_refuses_with_status_2(refusing, args, first_line):
     result = subprocess.run([str(refusing / "course"), *args], cwd=refusing, capture_output=True, text=True, env=ENV,

@@ -2,6 +2,7 @@
 autograde report finds dead and hung kernels in the graded notebooks: on a small hand-made course
 whose config puts everything somewhere else than this course does (no nbgrader run, no kernel)."""
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import ROOT
 from instructor.autograde import report
 from instructor.execute import DIED, HUNG
 from instructor.gradebook import grades
@@ -66,6 +68,14 @@ def test_what_the_config_leaves_out_is_nbgrader_default_at_the_course_folder(tmp
     assert (layout.root, layout.db_url) == (root, f"sqlite:///{root / 'gradebook.db'}")
     assert (layout.submitted, layout.downloaded, layout.originals) == (root / "submitted", root / "downloaded",
                                                                        root / "originals")
+
+
+def test_reading_the_course_config_creates_nothing_and_the_gradebook_folder_is_made_when_asked(tmp_path):
+    shutil.copy(ROOT / CONFIG_FILE, tmp_path)
+    layout = Layout(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [CONFIG_FILE]
+    layout.make_gradebook_folder()
+    assert layout.db_url == f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}" and (tmp_path / "grading").is_dir()
 
 
 def test_another_directory_structure_is_refused(course):

@@ -114,7 +114,8 @@ def student_lab(tmp_path_factory):
     filled-in copies of lesson 03: one correct, one with a known BPTT mistake. Yields the port and
     the server's log."""
     from instructor.demo import BUGGY_RNN_BACKWARD
-    from instructor.submissions import make_submission, notebook_path
+    from instructor.layout import notebook_path
+    from instructor.submissions import make_submission
     course = course_copy(tmp_path_factory.mktemp("course"), "notebooks")
     release = nbformat.read(notebook_path(ROOT / "notebooks", "03_bptt"), as_version=4)
     solution = nbformat.read(notebook_path(ROOT / "solutions", "03_bptt"), as_version=4)

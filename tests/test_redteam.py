@@ -11,11 +11,11 @@ import nbformat
 import pytest
 
 from instructor import sandbox
-from instructor.autograde import autograde
-from instructor.demo import make_course, submit
+from instructor.grade import autograde, make_course
+from instructor.demo import submit
 from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.submissions import make_submission, notebook_path, solution_answers
+from instructor.layout import Layout, notebook_path
+from instructor.submissions import make_submission, solution_answers
 
 A = "01_forward_pass"
 TIMEOUT = 8         # per cell, for this test's course (the real one uses 60 s)

@@ -15,8 +15,8 @@ import pytest
 from conftest import copy_class, course_copy, without_venv
 from instructor.gradebook import grades
 from instructor.layout import Layout
-from instructor.lms import main as export_main
-from instructor.roster import main
+from instructor.cli import main
+from instructor.lms import written
 
 pytestmark = pytest.mark.xdist_group("roster")     # its module fixtures are built once, on one worker
 
@@ -40,7 +40,7 @@ fay,,,,
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
-    from instructor.demo import make_course
+    from instructor.grade import make_course
     return make_course(tmp_path_factory.mktemp("released"), [A])
 
 
@@ -66,7 +66,7 @@ def roster(course):
 
 def run(capsys, *argv):
     """(exit status, stdout, stderr) of ./course roster ARGV, in-process."""
-    status = main(list(argv))
+    status = main(["roster", *argv])
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -137,20 +137,21 @@ def test_a_file_it_cannot_take_is_refused_in_one_line_naming_why(course, capsys,
     assert roster(course) == {} and not Layout(course).roster.exists()     # nothing of it was imported
 
 
-@pytest.mark.parametrize("argv,complaint", [
-    (["bogus"], "unknown subcommand 'bogus'; usage: ./course roster [import FILE | group [GROUP]]"),
-    (["--all"], "unknown option '--all'; usage: ./course roster"),
-    (["import"], "import needs the roster's FILE"),
-    (["import", "a.csv", "b.csv"], "unexpected argument 'b.csv'; usage: ./course roster"),
-    (["group", "a", "b"], "unexpected argument 'b'; usage: ./course roster"),
-    (["import", "missing.csv"], "cannot read missing.csv: No such file or directory"),
-    (["group", "rro-no-such-group"], "no Unix group 'rro-no-such-group'"),
-    (["group"], "no students_group in hub/settings.toml: name the group, ./course roster group GROUP"),
+@pytest.mark.parametrize("argv,line", [
+    (["bogus"], "./course roster: argument action: invalid choice: 'bogus' (choose from 'import', 'group'); "
+                "usage: ./course roster [-h] [import FILE | group [GROUP]]"),
+    (["--all"], "./course roster: unrecognized arguments: --all; usage: ./course roster"),
+    (["import"], "./course roster import: the following arguments are required: FILE; usage: ./course roster import"),
+    (["import", "a.csv", "b.csv"], "./course roster: unrecognized arguments: b.csv; usage: ./course roster"),
+    (["group", "a", "b"], "./course roster: unrecognized arguments: b; usage: ./course roster"),
+    (["import", "missing.csv"], "./course roster: cannot read missing.csv: No such file or directory"),
+    (["group", "rro-no-such-group"], "./course roster: no Unix group 'rro-no-such-group'"),
+    (["group"], "./course roster: no students_group in hub/settings.toml: name the group, ./course roster group GROUP"),
 ])
-def test_bad_arguments_are_refused_in_one_line(course, capsys, argv, complaint):
+def test_bad_arguments_are_refused_in_one_line(course, capsys, argv, line):
     status, out, err = run(capsys, *argv)
     assert status == 2 and out == "" and err.count("\n") == 1, err
-    assert err.startswith(f"./course roster: {complaint}"), err
+    assert err.startswith(line), err
 
 
 def test_help(course, capsys):
@@ -217,9 +218,9 @@ def graded(course, capsys):
     return layout, grades(layout)[("ann", A)]
 
 
-def export(capsys, layout, lms, *flags):
-    assert export_main(["--lms", lms, *flags]) == 0
-    out = capsys.readouterr().out
+def export(layout, lms, *flags):
+    """The line ./course export --lms LMS [--missing-as-zero] prints of the LMS's file, and its rows."""
+    out = written(layout, lms, "--missing-as-zero" in flags) + "\n"
     with open(layout.grades_csv.with_name(f"grades-{lms}.csv"), newline="") as f:
         return out, list(csv.DictReader(f))
 
@@ -227,7 +228,7 @@ def export(capsys, layout, lms, *flags):
 @pytest.mark.parametrize("flags,missing", [((), ""), (("--missing-as-zero",), "0")])
 def test_canvas_export_has_every_roster_student_once(graded, capsys, flags, missing):
     layout, ann = graded
-    out, rows = export(capsys, layout, "canvas", *flags)
+    out, rows = export(layout, "canvas", *flags)
     assert out == ("wrote grading/grades-canvas.csv: 4 students x 1 assignments, in Canvas's gradebook import "
                    "format; 1 student is not on the imported roster: zed\n")
     points, *students = rows
@@ -243,7 +244,7 @@ def test_canvas_export_has_every_roster_student_once(graded, capsys, flags, miss
 def test_moodle_export_has_every_roster_student_once(graded, capsys, flags, missing):
     layout, ann = graded
     run(capsys, "import", str(write(layout.root / "moodle.csv", MOODLE)))
-    out, rows = export(capsys, layout, "moodle", *flags)
+    out, rows = export(layout, "moodle", *flags)
     assert out.endswith("in Moodle's gradebook import format; 1 student is not on the imported roster: zed\n")
     assert [row["Username"] for row in rows] == ["ann", "ben", "cat", "dan", "zed"]
     by_id = {row["Username"]: (row["First name"], row["Last name"], row["Email address"], row[A]) for row in rows}
@@ -254,7 +255,7 @@ def test_moodle_export_has_every_roster_student_once(graded, capsys, flags, miss
 
 def test_export_without_an_imported_roster_says_so(course, capsys):
     grade(course, "ann", 1.0)
-    out, rows = export(capsys, Layout(course), "moodle")
+    out, rows = export(Layout(course), "moodle")
     assert [row["Username"] for row in rows] == ["ann"]
     assert out.endswith("; no roster imported (./course roster import FILE): only students the gradebook knows "
                         "are in it\n")

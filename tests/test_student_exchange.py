@@ -23,7 +23,7 @@ from nbgrader.exchange import ExchangeError, ExchangeFactory
 
 from conftest import ROOT, free_port, jupyter_server
 from instructor import hub, submissions
-from instructor.demo import make_course
+from instructor.grade import make_course
 from instructor.feedback import nbgrader_api
 from instructor.layout import CONFIG_FILE, Layout, course_config
 from instructor.mathml import tex_to_mathml

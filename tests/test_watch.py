@@ -16,10 +16,10 @@ import pytest
 
 from conftest import BUGS, HOSTILE, ROOT, course_copy
 from instructor import sandbox, submissions
-from instructor.demo import make_course
+from instructor.grade import make_course
 from instructor.gradebook import grades
-from instructor.layout import CONFIG_FILE, Layout
-from instructor.submissions import make_submission, notebook_path
+from instructor.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.submissions import make_submission
 from instructor.watch import Watcher, nbgrader_api
 
 pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
@@ -39,7 +39,7 @@ def hand_in(layout, student, nb, home):
 def start_watcher(course, log):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     with open(log, "a") as out:
-        return subprocess.Popen([sys.executable, "-m", "instructor.watch", "--every", "1", "--workers", "2"],
+        return subprocess.Popen([sys.executable, "-m", "instructor", "watch", "--every", "1", "--workers", "2"],
                                 cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -115,6 +115,7 @@ def test_watch_says_each_refused_submission_once(tmp_path):
     with open(course / CONFIG_FILE, "a") as config:
         config.write(f"\nc.Exchange.root = {str(tmp_path / 'exchange')!r}\n")
     layout = Layout(course)
+    layout.make_gradebook_folder()          # as ./course does before a command
     with Gradebook(layout.db_url) as gb:
         gb.update_or_create_student("someone-else")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")

@@ -17,10 +17,10 @@ import pytest
 
 from conftest import ASSIGNMENTS, CLASS, copy_class, course_copy, gradebook_rows
 from instructor import sandbox
-from instructor.autograde import autograde_with_workers, main
+from instructor.autograde import autograde_with_workers
+from instructor.cli import main, parse, workers_options
 from instructor.gradebook import grades
 from instructor.layout import Layout
-from instructor.workers import options
 
 pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
 TWO = ASSIGNMENTS[:2]
@@ -189,13 +189,16 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(requ
 
 def test_worker_options_are_checked_in_one_line(tmp_path, capsys, monkeypatch):
     course = course_copy(tmp_path, "solutions")           # a course to refuse to grade in
-    assert options(["--workers", "3", "01_forward_pass"]) == ({"workers": 3}, ["01_forward_pass"], None)
-    assert options(["--workers=2", "--scheduler", "tcp://10.0.0.5:8786"])[0] == {"workers": 2,
-                                                                                 "scheduler": "tcp://10.0.0.5:8786"}
+    args = parse(["autograde", "--workers", "3", "01_forward_pass"])
+    assert (workers_options(args), args.assignments) == ({"workers": 3}, ["01_forward_pass"])
+    assert workers_options(parse(["autograde", "--workers=2", "--scheduler", "tcp://10.0.0.5:8786"])) == {
+        "workers": 2, "scheduler": "tcp://10.0.0.5:8786"}
+    assert workers_options(parse(["watch", "--scheduler=tcp://10.0.0.5:8786"])) == {"scheduler": "tcp://10.0.0.5:8786"}
     monkeypatch.chdir(course)
-    for argv, complaint in ((["--workers"], "--workers needs a number of workers"),
-                            (["--workers", "0"], "--workers needs at least 1 worker"),
-                            (["--workers", "2", "--fast"], "unknown option '--fast'")):
-        assert main(argv) == 2
+    for argv, complaint in ((["--workers"], "argument --workers: expected one argument"),
+                            (["--workers", "0"], "argument --workers: expects a whole number of workers, at least 1"),
+                            (["--workers", "two"], "argument --workers: expects a whole number of workers, at least 1"),
+                            (["--workers", "2", "--fast"], "unrecognized arguments: --fast")):
+        assert main(["autograde", *argv]) == 2
         err = capsys.readouterr().err
-        assert len(err.strip().splitlines()) == 2 and complaint in err and "usage:" in err
+        assert len(err.strip().splitlines()) == 1 and complaint in err and "usage: ./course autograde" in err

@@ -1,0 +1,77 @@
+"""The kernel's side of a call from the grader (instructor/kernel_call.py), run here as the kernel
+runs it: the code instructor/execute.py sends, executed with IPython's hooks standing in for a
+kernel's. The red-team tests (tests/test_redteam.py) run it in real sandboxed kernels."""
+import json
+
+import IPython
+import IPython.display
+import numpy as np
+import pytest
+
+from instructor import execute, kernel_call, wire
+
+
+class Kernel:
+    """What the call code reaches of IPython: the user namespace and display publishing."""
+
+    def __init__(self, monkeypatch, **user_ns):
+        self.user_ns, self.published = user_ns, []
+        monkeypatch.setattr(IPython, "get_ipython", lambda: self)
+        monkeypatch.setattr(IPython.display, "publish_display_data", self.published.append)
+
+    def run(self, name, *args, **request):
+        """Execute the code the grader sends for name(*args); returns the decoded reply."""
+        payload = json.dumps({"args": wire.encode(list(args), {}), "kwargs": wire.encode({}, {}), **request})
+        exec(execute.kernel_code(name, payload), {})
+        (reply,) = [data[kernel_call.MIME] for data in self.published]
+        self.published.clear()
+        return reply
+
+
+def test_what_is_sent_is_the_modules_own_source():
+    code = execute.kernel_code("f", "{}")
+    for module in (wire, kernel_call):
+        assert repr(open(module.__file__).read()) in code
+
+
+def test_a_call_returns_the_result_and_the_arguments_as_the_function_left_them(monkeypatch):
+    def step(x, cache):
+        cache["seen"] = x.sum()
+        x *= 2
+        return x + 1
+
+    kernel = Kernel(monkeypatch, step=step)
+    reply = kernel.run("step", np.ones(3), {"old": 1})
+    assert np.array_equal(wire.decode(reply["result"], {}), np.full(3, 3.0))
+    x, cache = wire.decode(reply["args_after"], {})
+    assert np.array_equal(x, np.full(3, 2.0)) and cache == {"old": 1, "seen": 3.0}
+    assert reply["replaced"] == [[], []]
+
+
+def test_an_error_names_the_students_line_not_the_call_code(monkeypatch):
+    def broken(x):
+        return x[5]
+
+    reply = Kernel(monkeypatch, broken=broken).run("broken", [1, 2])
+    assert (reply["raised"], reply["message"]) == ("IndexError", "list index out of range")
+    assert len(reply["where"]) == 1 and reply["where"][0].startswith("broken, line ")
+
+
+def test_an_object_of_the_students_stays_in_the_kernel_behind_a_handle(monkeypatch):
+    Made = type("Made", (), {"__module__": "__main__", "size": 4, "double": lambda self, n: 2 * n})
+    kernel = Kernel(monkeypatch, make=Made)
+    assert kernel.run("make")["result"] == {"handle": 0}
+    size = kernel.run("@0.size", get=True)
+    assert (size["callable"], size["result"]) == (False, 4)
+    assert kernel.run("@0.double", get=True)["callable"] is True
+    assert kernel.run("@0.double", 21)["result"] == 42
+
+
+def test_an_object_of_no_one_s_that_cannot_cross_is_an_error(monkeypatch):
+    reply = Kernel(monkeypatch, opener=lambda: open).run("opener")
+    assert reply["raised"] == "Unportable"
+
+
+@pytest.mark.parametrize("name", ["missing", "@3"])
+def test_a_name_the_kernel_does_not_have_is_an_error(monkeypatch, name):
+    assert Kernel(monkeypatch).run(name)["raised"] in ("KeyError", "IndexError")
