@@ -224,8 +224,7 @@ def hand_out(args):
 
 def close(args):
     layout = course_layout(args)
-    refuse_if(args.assignment not in layout.assignments()
-              and f"expects one assignment of {', '.join(layout.assignments())}")
+    refuse_if(arguments.unknown_argument([args.assignment], layout.assignments()))
     when = answers.close(layout, args.assignment)
     print(f"{args.assignment} closed at {when:%Y-%m-%d %H:%M} UTC: its answers go to students from now on")
     return students_edition(layout)

@@ -196,7 +196,7 @@ def test_autograde_with_nothing_submitted_says_so(refusing, monkeypatch, capsys)
     (["demo", "now"], "./course demo: unrecognized arguments: now; usage: ./course demo [-h]"),
     (["answers", "now"], "./course answers: unrecognized arguments: now; usage: ./course answers [-h]"),
     (["close"], "./course close: the following arguments are required: ASSIGNMENT"),
-    (["close", "99_nope"], "./course close: expects one assignment of 01_forward_pass"),
+    (["close", "99_nope"], "./course close: no assignment '99_nope'; the assignments are 01_forward_pass"),
     (["hub", "--checks"], "./course hub: unrecognized arguments: --checks; usage: ./course hub [-h] [--check]"),
     (["watch", "--every", "soon"], "./course watch: argument --every: invalid float value: 'soon'; usage: "),
     (["publish"], "./course publish: the following arguments are required: DIR"),
