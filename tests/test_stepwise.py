@@ -63,3 +63,14 @@ def test_each_adapted_recurrence_is_a_stubbed_core_of_lesson_07(name):
     from rnnlib.grading import lesson
     lstm_lesson = lesson("07_lstm")
     assert name in lstm_lesson.cores and stepwise.ADAPTERS[name][1] in lstm_lesson.exercises
+
+
+def test_a_recurrence_before_the_student_wrote_its_step_names_the_step(monkeypatch):
+    """In the open edition, a demo run before the step function exists says which function to define."""
+    from rnnlib import recorded
+    monkeypatch.setattr(recorded, "_load", lambda: {"results": {}, "exercises": {}})
+    monkeypatch.delattr(__import__("__main__"), "lstm_step_forward", raising=False)
+    with pytest.raises(recorded.NotRecorded, match="this runs on your lstm_step_forward: run the cell that defines"):
+        recorded.recorded("lstm:forward_steps", "rnnlib.lstm.forward_steps is an answer of lesson 07_lstm",
+                          {"gates": np.zeros((1, 1, 4)), "hs": np.zeros((2, 1, 1)), "cs": np.zeros((2, 1, 1)),
+                           "Wh": np.zeros((1, 4))})
