@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array
+from ._checks import check_array, check_step_cache
 
 
 class AttentionCache(NamedTuple):
@@ -79,10 +79,7 @@ def attention_backward(dcontext, cache):
     Returns dquery (N, T, H) and dkeys (N, S, H): keys are reached twice, as values (through the
     weighted sum) and as keys (through the scores), and their gradient is the sum of both.
     """
-    if not isinstance(cache, tuple) or len(cache) != len(AttentionCache._fields):
-        raise ValueError(f"cache: expected the AttentionCache ({', '.join(AttentionCache._fields)}) that "
-                         f"attention_forward returns, got {type(cache).__name__}")
-    query, keys, weights = AttentionCache(*cache)
+    query, keys, weights = check_step_cache(cache, AttentionCache, "attention_forward")
     check_array("dcontext", dcontext, query.shape)
     scale = 1.0 / np.sqrt(query.shape[2])
     dweights = dcontext @ keys.transpose(0, 2, 1)                       # (N, T, S)
