@@ -59,12 +59,11 @@ class Seq2Seq:
         dims = {}
         check_array("src", src, ("N", "S"), dims, kind="int")
         src_mask = check_mask(src_mask, *src.shape)
-        if src.size and (src.min() < 0 or src.max() >= len(p["E_src"])):
-            raise ValueError(f"src: token ids must lie in [0, {len(p['E_src'])}), got [{src.min()}, {src.max()}]")
         if tgt is not None:
             check_array("tgt_in", tgt, ("N", "T"), dims, kind="int")
-            if tgt.size and (tgt.min() < 0 or tgt.max() >= len(p["E_tgt"])):
-                raise ValueError(f"tgt_in: token ids must lie in [0, {len(p['E_tgt'])}), got [{tgt.min()}, {tgt.max()}]")
+        for name, ids, V in (("src", src, len(p["E_src"])), ("tgt_in", tgt, len(p["E_tgt"]))):
+            if ids is not None and ids.size and (ids.min() < 0 or ids.max() >= V):
+                raise ValueError(f"{name}: token ids must lie in [0, {V}), got [{ids.min()}, {ids.max()}]")
         return src_mask
 
     def encode(self, src, src_mask=None):
