@@ -28,16 +28,17 @@ class AttentionCache(NamedTuple):
     weights: np.ndarray   # (N, T, S) attention weights, rows sum to 1 over the unmasked steps
 
 
-def check_mask(mask, N, S):
-    """mask None or a bool (N, S) array with at least one True per row; returned as (N, S) bool."""
+def check_mask(mask, N, S, name="mask"):
+    """mask None or a bool (N, S) array with at least one True per row; returned as (N, S) bool.
+    name: the argument's name, for the message."""
     if mask is None:
         return np.ones((N, S), dtype=bool)
     if not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != (N, S):
         got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
-        raise ValueError(f"mask: expected a bool array of shape (N, S) = ({N}, {S}), got {got}")
+        raise ValueError(f"{name}: expected a bool array of shape (N, S) = ({N}, {S}), got {got}")
     empty = np.flatnonzero(~mask.any(axis=1))
     if empty.size:
-        raise ValueError(f"mask: every row needs at least one True (an encoder step to attend to); row "
+        raise ValueError(f"{name}: every row needs at least one True (an encoder step to attend to); row "
                          f"{int(empty[0])} has none")
     return mask
 

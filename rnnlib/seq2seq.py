@@ -58,7 +58,7 @@ class Seq2Seq:
         p = self.params
         dims = {}
         check_array("src", src, ("N", "S"), dims, kind="int")
-        src_mask = check_mask(src_mask, *src.shape)
+        src_mask = check_mask(src_mask, *src.shape, name="src_mask")
         if tgt is not None:
             check_array("tgt_in", tgt, ("N", "T"), dims, kind="int")
         for name, ids, V in (("src", src, len(p["E_src"])), ("tgt_in", tgt, len(p["E_tgt"]))):
