@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array
+from ._checks import check_array, check_step_cache
 
 
 class AttentionCache(NamedTuple):
@@ -28,16 +28,17 @@ class AttentionCache(NamedTuple):
     weights: np.ndarray   # (N, T, S) attention weights, rows sum to 1 over the unmasked steps
 
 
-def check_mask(mask, N, S):
-    """mask None or a bool (N, S) array with at least one True per row; returned as (N, S) bool."""
+def check_mask(mask, N, S, name="mask"):
+    """mask None or a bool (N, S) array with at least one True per row; returned as (N, S) bool.
+    name: the argument's name, for the message."""
     if mask is None:
         return np.ones((N, S), dtype=bool)
     if not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != (N, S):
         got = f"dtype {mask.dtype}, shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
-        raise ValueError(f"mask: expected a bool array of shape (N, S) = ({N}, {S}), got {got}")
+        raise ValueError(f"{name}: expected a bool array of shape (N, S) = ({N}, {S}), got {got}")
     empty = np.flatnonzero(~mask.any(axis=1))
     if empty.size:
-        raise ValueError(f"mask: every row needs at least one True (an encoder step to attend to); row "
+        raise ValueError(f"{name}: every row needs at least one True (an encoder step to attend to); row "
                          f"{int(empty[0])} has none")
     return mask
 
@@ -79,10 +80,7 @@ def attention_backward(dcontext, cache):
     Returns dquery (N, T, H) and dkeys (N, S, H): keys are reached twice, as values (through the
     weighted sum) and as keys (through the scores), and their gradient is the sum of both.
     """
-    if not isinstance(cache, tuple) or len(cache) != len(AttentionCache._fields):
-        raise ValueError(f"cache: expected the AttentionCache ({', '.join(AttentionCache._fields)}) that "
-                         f"attention_forward returns, got {type(cache).__name__}")
-    query, keys, weights = AttentionCache(*cache)
+    query, keys, weights = check_step_cache(cache, AttentionCache, "attention_forward")
     check_array("dcontext", dcontext, query.shape)
     scale = 1.0 / np.sqrt(query.shape[2])
     dweights = dcontext @ keys.transpose(0, 2, 1)                       # (N, T, S)

@@ -19,7 +19,7 @@ from ._checks import check_array, check_positive
 from . import gru
 from .attention import attention_backward, attention_forward, check_mask
 from .decoding import beam_search, greedy_decode
-from .layers import temporal_affine_backward, temporal_affine_forward
+from .layers import EmbeddingCache, embedding_backward, temporal_affine_backward, temporal_affine_forward
 from .losses import log_softmax, temporal_softmax_loss
 
 
@@ -58,13 +58,12 @@ class Seq2Seq:
         p = self.params
         dims = {}
         check_array("src", src, ("N", "S"), dims, kind="int")
-        src_mask = check_mask(src_mask, *src.shape)
-        if src.size and (src.min() < 0 or src.max() >= len(p["E_src"])):
-            raise ValueError(f"src: token ids must lie in [0, {len(p['E_src'])}), got [{src.min()}, {src.max()}]")
+        src_mask = check_mask(src_mask, *src.shape, name="src_mask")
         if tgt is not None:
             check_array("tgt_in", tgt, ("N", "T"), dims, kind="int")
-            if tgt.size and (tgt.min() < 0 or tgt.max() >= len(p["E_tgt"])):
-                raise ValueError(f"tgt_in: token ids must lie in [0, {len(p['E_tgt'])}), got [{tgt.min()}, {tgt.max()}]")
+        for name, ids, V in (("src", src, len(p["E_src"])), ("tgt_in", tgt, len(p["E_tgt"]))):
+            if ids is not None and ids.size and (ids.min() < 0 or ids.max() >= V):
+                raise ValueError(f"{name}: token ids must lie in [0, {V}), got [{ids.min()}, {ids.max()}]")
         return src_mask
 
     def encode(self, src, src_mask=None):
@@ -124,8 +123,8 @@ class Seq2Seq:
         dx_dec, dh0, dWx_dec, dWh_dec, db_dec = gru.gru_backward(dh_dec, dec_cache)
         dh_enc[np.arange(len(src)), last] += dh0
         dx_enc, _, dWx_enc, dWh_enc, db_enc = gru.gru_backward(dh_enc, enc_cache)
-        grads = {"E_src": _embedding_grad(src, dx_enc, len(p["E_src"])), "Wx_enc": dWx_enc, "Wh_enc": dWh_enc,
-                 "b_enc": db_enc, "E_tgt": _embedding_grad(tgt_in, dx_dec, len(p["E_tgt"])), "Wx_dec": dWx_dec,
+        grads = {"E_src": embedding_backward(dx_enc, EmbeddingCache(src, p["E_src"])), "Wx_enc": dWx_enc, "Wh_enc": dWh_enc,
+                 "b_enc": db_enc, "E_tgt": embedding_backward(dx_dec, EmbeddingCache(tgt_in, p["E_tgt"])), "Wx_dec": dWx_dec,
                  "Wh_dec": dWh_dec, "b_dec": db_dec, "V": dV, "c": dc}
         return loss, grads, dx_enc
 
@@ -163,8 +162,3 @@ class Seq2Seq:
         if width == 1:
             return greedy_decode(step, state, bos, eos, max_len)
         return beam_search(step, state, bos, eos, max_len, width)
-
-
-def _embedding_grad(ids, dx, V):
-    one_hot = ids.reshape(-1, 1) == np.arange(V)
-    return one_hot.T.astype(dx.dtype) @ dx.reshape(-1, dx.shape[-1])

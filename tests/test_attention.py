@@ -97,7 +97,7 @@ def test_masked_softmax_is_finite_and_sums_to_one_over_real_steps(scores, mask):
     (lambda q, k, m: attention_forward(q, k, np.zeros_like(m)), "mask: every row needs at least one True"),
     (lambda q, k, m: attention_backward(np.ones((2, 3, 4)), attention_forward(q, k, m)[1]),
      "dcontext: expected shape (2, 3, 5), got (2, 3, 4)"),
-    (lambda q, k, m: attention_backward(np.ones((2, 3, 5)), (q, k)), "cache: expected the AttentionCache"),
+    (lambda q, k, m: attention_backward(np.ones((2, 3, 5)), (q, k)), "cache: expected a step cache (query, keys, weights) as attention_forward returns it, got tuple of length 2"),
 ])
 def test_wrong_arguments_are_named(call, message):
     q, k, mask = random_attention(2, 3, 4, 5)

@@ -96,7 +96,7 @@ def test_training_learns_short_reversals_and_width_one_is_greedy():
 @pytest.mark.parametrize("call,message", [
     (lambda m, b: m.loss_and_grads(b[0].astype(float), *b[1:]), "src: expected an integer array"),
     (lambda m, b: m.loss_and_grads(b[0] + 10, *b[1:]), r"src: token ids must lie in \[0, 10\)"),
-    (lambda m, b: m.loss_and_grads(b[0], b[1][:, :2], *b[2:]), r"mask: expected a bool array of shape \(N, S\) = \(2, 4\)"),
+    (lambda m, b: m.loss_and_grads(b[0], b[1][:, :2], *b[2:]), r"^src_mask: expected a bool array of shape \(N, S\) = \(2, 4\)"),
     (lambda m, b: m.loss_and_grads(b[0], b[1], b[2][:1], *b[3:]), r"tgt_in: expected shape \(N, T\) = \(2, 5\), got \(1, 5\)"),
     (lambda m, b: m.loss_and_grads(b[0], b[1][:, ::-1].copy(), *b[2:]), "src_mask: expected True on a prefix"),
 ])
