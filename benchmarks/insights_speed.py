@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/insights_speed.py [--students 300] [--smoke]
 
 Grades one submission of lesson 01 of each kind for real (tests/insights_class.py: honest, each
-mistake, blank, the copied pair), then makes a class of N students from them: each student gets
+mistake, blank; no copied pair), then makes a class of N students from them: each student gets
 the gradebook rows and graded notebook of one of those, and a submitted notebook written in a
 style of their own (so every pair is compared for similarity). Then times writing the page and its
 JSON (reading the gradebook and every notebook, the causes, the similarity of every pair, the

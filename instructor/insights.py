@@ -133,7 +133,7 @@ def answer_cells(notebook_path):
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
 
 
-def read_class(layout, assignment, page_dir):
+def read_class(layout, assignment):
     """Everything the page shows, read from the gradebook and the notebooks."""
     due, tests, subs = read_gradebook(layout, assignment)
     released = answer_cells(layout.release_notebook(assignment))
@@ -151,7 +151,7 @@ def read_class(layout, assignment, page_dir):
         sub.code = "\n\n".join(answers.values())
         sub.answered = {cell for cell, source in answers.items() if source.strip() != released.get(cell, "").strip()}
         page = layout.feedback_html(student, assignment)
-        sub.feedback = os.path.relpath(page, page_dir) if page.exists() else None
+        sub.feedback = os.path.relpath(page, layout.insights) if page.exists() else None
     return due, tests, subs
 
 
@@ -278,11 +278,10 @@ def record_attempts(path, assignment, tests, subs):
 
 # --- the page -------------------------------------------------------------------------------
 
-def figures(layout, assignment, threshold=DEFAULT_THRESHOLD, page_dir=None):
+def figures(layout, assignment, threshold=DEFAULT_THRESHOLD):
     """Every figure of an assignment's page, as a JSON-able dict (students by their ids)."""
-    page_dir = page_dir or layout.insights
-    due, tests, subs = read_class(layout, assignment, page_dir)
-    history = record_attempts(page_dir / "attempts.json", assignment, tests, subs)
+    due, tests, subs = read_class(layout, assignment)
+    history = record_attempts(layout.insights / "attempts.json", assignment, tests, subs)
     released = "\n\n".join(answer_cells(layout.release_notebook(assignment)).values())
     return {
         "assignment": assignment,

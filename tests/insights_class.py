@@ -3,7 +3,8 @@ code (a style drawn for them: the order of the terms, how products are spelt, th
 lines they add), honest or with one of several mistakes; some hand in nothing, some late; one
 copies another's answers with the variables renamed and the lines reordered.
 
-    answers(kind, rng) -> {grade_id: answer cell source}     (kind: one of KINDS, or "blank")
+    answers(released, kind, rng) -> {grade_id: answer cell source}     (kind: one of KINDS)
+    submission(layout, kind, rng) -> the handed-in notebook     (kind: one of KINDS, "blank", "original", "copied")
 """
 import random
 import re

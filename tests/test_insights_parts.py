@@ -1,6 +1,10 @@
 """The parts of ./course insights that need no graded class: reading a failed test's message, the
 similarity of code, anonymising (the whole page on a graded class: tests/test_insights.py)."""
+import json
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np  # noqa: F401  (the students' functions below use it)
 
@@ -39,7 +43,8 @@ def test_a_failure_without_a_hint_gets_a_signature_without_its_numbers():
     assert insights.diagnose(None)[1].startswith("no error shown")
 
 
-def test_renamed_and_reordered_code_is_found_and_the_released_code_does_not_count():
+def similar_class():
+    """The similarity figures of a seeded class: a copied pair, twelve honest, two blank."""
     layout = Layout(ROOT)
     released = insights.answer_cells(layout.release_notebook(ic.A))
     rng = random.Random(1)
@@ -47,11 +52,26 @@ def test_renamed_and_reordered_code_is_found_and_the_released_code_does_not_coun
             **{f"h{i}": ic.answers(released, "honest", rng) for i in range(12)},
             "blank1": released, "blank2": released}
     subs = {s: insights.Submission(s, 0, 0, 0, None, 0, {}, code="\n\n".join(c.values())) for s, c in code.items()}
-    found = insights.similar_pairs(subs, "\n\n".join(released.values()), 0.6)
+    return insights.similar_pairs(subs, "\n\n".join(released.values()), 0.6)
+
+
+def test_renamed_and_reordered_code_is_found_and_the_released_code_does_not_count():
+    found = similar_class()
     assert [p["students"] for p in found["pairs"]] == [["copy", "orig"]]
     assert found["compared"] == 14           # the two blank ones have no code of their own
-    again = insights.similar_pairs(subs, "\n\n".join(released.values()), 0.6)
-    assert again["scores"] == found["scores"]
+
+
+def test_similarity_scores_do_not_depend_on_python_s_string_hashes():
+    """copydetect hashes with hash(), which differs from process to process: the scores must not."""
+    code = "import json, test_insights_parts as t; print(json.dumps(t.similar_class()['scores']))"
+    scores = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed,
+               "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", env=env,
+                                capture_output=True, text=True, check=True)
+        scores.append(json.loads(result.stdout.splitlines()[-1]))
+    assert scores[0] == scores[1] == similar_class()["scores"]
 
 
 def test_anonymised_figures_keep_the_numbers_and_drop_the_names():
