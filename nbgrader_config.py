@@ -3,7 +3,7 @@
 solutions/ is nbgrader's source directory (instructor notebooks with solutions and hidden tests),
 notebooks/ its release directory (what students open). Every grading artefact, the gradebook
 included, lives in the git-ignored grading/ folder, whatever directory nbgrader is run from.
-The instructor tools and the tests read the folders and db_url from here (instructor/layout.py).
+The instructor tools and the tests read the folders and db_url from here (instructor/model/layout.py).
 """
 from pathlib import Path
 
@@ -26,11 +26,11 @@ c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
 c.Execute.timeout = 60
 c.ExecutePreprocessor.timeout = 60
 
-# Student code is untrusted. Each grading kernel runs in a sandbox (instructor/sandbox.py: no view
+# Student code is untrusted. Each grading kernel runs in a sandbox (instructor/pipeline/sandbox.py: no view
 # of solutions/, the gradebook or other submissions, no network, memory and process limits), and a
-# kernel that dies or hangs costs only the cell it happened in (instructor/execute.py).
-from instructor import sandbox  # noqa: E402
-from instructor.execute import ResilientExecute  # noqa: E402
+# kernel that dies or hangs costs only the cell it happened in (instructor/pipeline/execute.py).
+from instructor.pipeline import sandbox  # noqa: E402
+from instructor.pipeline.execute import ResilientExecute  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,  # noqa: E402
                                     LimitOutput, SaveAutoGrades)
@@ -53,10 +53,10 @@ c.Exchange.root = "/srv/nbgrader/exchange"
 # another student's name, by someone not on the roster (the gradebook's students), claiming a time
 # other than when it was really made (its ctimes, within c.GuardedCollect.ctime_tolerance seconds),
 # edited afterwards, holding links or others' files, or over c.CourseDirectory.max_dir_size kB. Each
-# refusal is a line of collect's output and of grading/refused.log (instructor/exchange.py).
-c.ExchangeFactory.collect = "instructor.exchange.GuardedCollect"
+# refusal is a line of collect's output and of grading/refused.log (instructor/pipeline/exchange.py).
+c.ExchangeFactory.collect = "instructor.pipeline.exchange.GuardedCollect"
 
-# What students' rnnlib holds follows the term (instructor/answers.py): a lesson's answers reach
+# What students' rnnlib holds follows the term (instructor/model/answers.py): a lesson's answers reach
 # them once ./course close closes it, or its due date plus this allowance has passed. Late work is
 # taken until then (and marked late, as c.LateSubmissionPlugin says); after it, collect refuses it.
 c.Answers.late_allowance_hours = 7 * 24
@@ -65,14 +65,14 @@ c.Answers.late_allowance_hours = 7 * 24
 c.ExportPlugin.to = "grading/grades.csv"
 
 # Feedback shows each test's message but not the hidden tests' source, and its maths as MathML
-# (instructor/mathml.py): students may read it on a hub without internet, or in JupyterLab's HTML
+# (instructor/pipeline/mathml.py): students may read it on a hub without internet, or in JupyterLab's HTML
 # viewer, which runs no scripts, so nothing may wait for MathJax.
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from instructor.mathml import TEMPLATES, MathToMathML  # noqa: E402
+from instructor.pipeline.mathml import TEMPLATES, MathToMathML  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, MathToMathML, CSSHTMLHeaderPreprocessor]
-# nbgrader's feedback template, whose MathJax script instructor/templates/feedback_mathml/ replaces.
+# nbgrader's feedback template, whose MathJax script instructor/pipeline/templates/feedback_mathml/ replaces.
 # Set for GenerateFeedback only: the formgrader's pages keep their own templates.
 import nbgrader  # noqa: E402
 

@@ -29,10 +29,10 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instructor.grade import make_course  # noqa: E402
-from instructor.layout import CONFIG_FILE, Layout, notebook_path  # noqa: E402
-from instructor.submissions import hand_in, make_submission  # noqa: E402
-from instructor.watch import nbgrader_api  # noqa: E402
+from instructor.commands.watch import nbgrader_api  # noqa: E402
+from instructor.model.layout import CONFIG_FILE, Layout, notebook_path  # noqa: E402
+from instructor.pipeline.grade import make_course  # noqa: E402
+from instructor.pipeline.submissions import hand_in, make_submission  # noqa: E402
 
 ASSIGNMENTS = ["01_forward_pass", "03_bptt"]
 LINE = re.compile(r"^\S+ \S+ (\S+) (\S+): [\d.]+ / \d+, feedback returned$", re.M)
@@ -85,7 +85,7 @@ def main():
         course = make_course(tmp / "course", assignments)
         with open(course / CONFIG_FILE, "a") as config:
             # Root hands in for made-up students, which the course's collector refuses
-            # (instructor/exchange.py: a submission's owner must be the student): nbgrader's own here.
+            # (instructor/pipeline/exchange.py: a submission's owner must be the student): nbgrader's own here.
             config.write(f"\nc.Exchange.root = {str(tmp / 'exchange')!r}\n"
                          'c.ExchangeFactory.collect = "nbgrader.exchange.default.collect.ExchangeCollect"\n')
         layout = Layout(course)

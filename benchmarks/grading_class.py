@@ -29,13 +29,13 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instructor import canary, workers  # noqa: E402
-from instructor.autograde import autograde_with_workers  # noqa: E402
-from instructor.grade import autograde, make_course  # noqa: E402
-from instructor.gradebook import grades  # noqa: E402
-from instructor.demo import submit  # noqa: E402
-from instructor.layout import Layout, notebook_path  # noqa: E402
-from instructor.submissions import make_submission  # noqa: E402
+from instructor.commands.autograde import autograde_with_workers  # noqa: E402
+from instructor.commands.demo import submit  # noqa: E402
+from instructor.model.gradebook import grades  # noqa: E402
+from instructor.model.layout import Layout, notebook_path  # noqa: E402
+from instructor.pipeline import canary, workers  # noqa: E402
+from instructor.pipeline.grade import autograde, make_course  # noqa: E402
+from instructor.pipeline.submissions import make_submission  # noqa: E402
 from rnnlib.grading import lesson  # noqa: E402
 
 ASSIGNMENTS = ["01_forward_pass", "02_softmax_stability", "04_vanishing_gradients"]

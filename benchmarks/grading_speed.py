@@ -16,9 +16,9 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instructor.demo import STUDENTS, autograde, submit_examples  # noqa: E402
-from instructor.grade import make_course  # noqa: E402
-from instructor.layout import Layout, ROOT, notebook_path  # noqa: E402
+from instructor.commands.demo import STUDENTS, autograde, submit_examples  # noqa: E402
+from instructor.model.layout import Layout, ROOT, notebook_path  # noqa: E402
+from instructor.pipeline.grade import make_course  # noqa: E402
 
 
 def execution_time(path):

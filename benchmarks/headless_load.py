@@ -19,7 +19,7 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from instructor.layout import Layout, ROOT, notebook_path  # noqa: E402
+from instructor.model.layout import Layout, ROOT, notebook_path  # noqa: E402
 
 
 class TimedClient(NotebookClient):

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import insights_class as ic  # noqa: E402
-from instructor import insights  # noqa: E402
-from instructor.demo import submit  # noqa: E402
-from instructor.grade import autograde, make_course  # noqa: E402
-from instructor.layout import Layout  # noqa: E402
+from instructor.commands import insights  # noqa: E402
+from instructor.commands.demo import submit  # noqa: E402
+from instructor.model.layout import Layout  # noqa: E402
+from instructor.pipeline.grade import autograde, make_course  # noqa: E402
 
 A = ic.A
 GOAL = 30.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 COURSE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(COURSE))
-from instructor.hub import ensure_account, private_home, read_settings, student_env  # noqa: E402
+from instructor.commands.hub import ensure_account, private_home, read_settings, student_env  # noqa: E402
 
 settings = read_settings(COURSE)
 state = Path(settings["state"])

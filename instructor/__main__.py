@@ -1,6 +1,6 @@
-"""python -m instructor COMMAND ...: the course's commands (instructor/cli.py), as ./course runs them."""
+"""python -m instructor COMMAND ...: the course's commands (instructor/commands/cli.py), as ./course runs them."""
 import sys
 
-from .cli import main
+from .commands.cli import main
 
 sys.exit(main())

@@ -1,10 +1,10 @@
 """Answers recorded for the checks of a lesson that is open: the results without the code.
 
-While a lesson is handed out and not yet closed, the student edition (instructor/publish.py) must
+While a lesson is handed out and not yet closed, the student edition (instructor/commands/publish.py) must
 not hold the code that answers it: its references and its checks' deliberately wrong variants.
 Its visible tests still need their results, on the seeded inputs the checks use. So the edition
 holds those functions as stubs that look their result up here, in a table the instructor's side
-recorded by running the lesson's checks against the real code (instructor/record.py). Called
+recorded by running the lesson's checks against the real code (instructor/pipeline/record.py). Called
 with any other arguments, a stub raises its message: the table holds results, never a way to
 compute one.
 

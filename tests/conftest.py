@@ -4,7 +4,7 @@ The suite runs in parallel (./course test: pytest-xdist, one process per worker)
 runs once per worker, so the expensive read-only ones (the released course, the class) are built
 once per run in the run's folder by whichever worker asks first (shared()); a test that changes a
 course changes its own copy. The run's folder also holds the grading canary's cache, which every
-temporary course of the run shares (instructor/canary.py, RNN_CANARY_CACHE).
+temporary course of the run shares (instructor/pipeline/canary.py, RNN_CANARY_CACHE).
 """
 import contextlib
 import fcntl
@@ -110,7 +110,7 @@ def shared_courses_stay_as_built():
 def course():
     """A temporary course directory with every assignment released by nbgrader. Read only: copy
     it (copy_class) to change it."""
-    from instructor.grade import make_course
+    from instructor.pipeline.grade import make_course
     return shared("course", make_course)
 
 
@@ -129,11 +129,11 @@ CLASS = {**{f"good{i}": "correct" for i in range(6)}, "buggy0": "buggy", "buggy1
 def make_class(root):
     """A course in root with every student of CLASS submitted for each of ASSIGNMENTS, nothing graded."""
     import nbformat
-    from instructor.demo import submit
-    from instructor.grade import make_course
+    from instructor.commands.demo import submit
+    from instructor.pipeline.grade import make_course
     from rnnlib.grading import lesson
-    from instructor.layout import Layout, notebook_path
-    from instructor.submissions import make_submission
+    from instructor.model.layout import Layout, notebook_path
+    from instructor.pipeline.submissions import make_submission
     course = make_course(root, ASSIGNMENTS)
     layout = Layout(course)
     for a in ASSIGNMENTS:
@@ -163,7 +163,7 @@ def class_submissions():
 @pytest.fixture(scope="session")
 def graded_class(class_submissions):
     """A copy of the class graded the serial way (one nbgrader process per assignment). Read only."""
-    from instructor.grade import autograde
+    from instructor.pipeline.grade import autograde
 
     def grade(folder):
         course = copy_class(class_submissions, folder)

@@ -162,9 +162,9 @@ def submission(layout, kind, rng):
     """The released notebook as a student of kind hands it in (kind: one of KINDS, "blank",
     "original" or "copied")."""
     import nbformat
-    from instructor.insights import answer_cells
-    from instructor.layout import notebook_path
-    from instructor.submissions import make_submission
+    from instructor.commands.insights import answer_cells
+    from instructor.model.layout import notebook_path
+    from instructor.pipeline.submissions import make_submission
     release = nbformat.read(layout.release_notebook(A), as_version=4)
     solution = nbformat.read(notebook_path(layout.source, A), as_version=4)
     released = answer_cells(layout.release_notebook(A))

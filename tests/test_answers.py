@@ -21,11 +21,12 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from instructor import answers, hub
-from instructor.grade import make_course
-from instructor.layout import Layout, notebook_path
-from instructor.publish import edition
-from instructor.submissions import make_submission
+from instructor.commands import hub
+from instructor.commands.publish import edition
+from instructor.model import answers
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline.grade import make_course
+from instructor.pipeline.submissions import make_submission
 from rnnlib.grading import LESSONS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("answers")]   # kernels run the lessons: about 2 minutes

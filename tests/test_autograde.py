@@ -7,10 +7,10 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import EXERCISES, copy_class
-from instructor.demo import BUGGY_RNN_BACKWARD, autograde, format_table, grades, submit
-from instructor.grade import nbgrader
-from instructor.layout import Layout, notebook_path
-from instructor.submissions import make_submission
+from instructor.commands.demo import BUGGY_RNN_BACKWARD, autograde, format_table, grades, submit
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline.grade import nbgrader
+from instructor.pipeline.submissions import make_submission
 
 # Buggy BPTT submissions: replaced answer cells, the test cells they must lose, and a word the
 # feedback must contain (the wrong gradient, or the cause).
@@ -196,7 +196,7 @@ def test_feedback_hides_hidden_tests(feedback, layout):
 def test_grading_without_a_sandbox_says_so_and_still_grades(graded, course, layout):
     """RNN_SANDBOX=off (as on a machine without bubblewrap): the grading kernel warns as it starts,
     and the references are still stripped, so a correct submission scores and delegation does not."""
-    from instructor.grade import autograde as grade
+    from instructor.pipeline.grade import autograde as grade
     release, solution = load(layout.release, "03_bptt"), load(layout.source, "03_bptt")
     submit(course, "plain-correct", "03_bptt", make_submission(release, solution, "correct"))
     submit(course, "plain-delegate", "03_bptt", make_submission(release, solution, "correct", BUGS["bug-delegate"][0]))
@@ -213,8 +213,8 @@ def test_late_work_is_graded_flagged_and_penalised_as_the_config_says(graded, co
     off by default and all of them with c.LateSubmissionPlugin.penalty_method = "zero"."""
     from datetime import datetime, timedelta
     from nbgrader.api import Gradebook
-    from instructor.autograde import report
-    from instructor.grade import autograde as grade
+    from instructor.commands.autograde import report
+    from instructor.pipeline.grade import autograde as grade
     a, due = "01_forward_pass", datetime(2026, 1, 5, 12)
     release, solution = load(layout.release, a), load(layout.source, a)
     config, kept = course / "nbgrader_config.py", (course / "nbgrader_config.py").read_text()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, free_port
-from instructor.layout import notebook_path
+from instructor.model.layout import notebook_path
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from instructor import canary, sandbox, strip
-from instructor.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.model.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.pipeline import canary, sandbox, strip
 
 A = "01_forward_pass"
 
@@ -82,7 +82,7 @@ def test_a_change_to_the_graders_code_changes_it(tmp_path, kernel, monkeypatch, 
         shutil.copytree(ROOT / name, grader / name, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(sandbox, "GRADER", grader)
     assert key(layout, kernel) == before
-    edit_first(grader / package, "rnn.py" if package == "rnnlib" else "intake.py")
+    edit_first(grader / package, "rnn.py" if package == "rnnlib" else "pipeline/intake.py")
     assert key(layout, kernel) != before
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ASSIGNMENTS, CLASS, copy_class
-from instructor import sandbox
-from instructor.grade import autograde
-from instructor.gradebook import grades
-from instructor.layout import Layout
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout
+from instructor.pipeline import sandbox
+from instructor.pipeline.grade import autograde
 
 pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
               pytest.mark.class_scale]

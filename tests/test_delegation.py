@@ -2,7 +2,7 @@
 
 For every lesson, a notebook of the lesson's given cells, answers and test cells is run twice:
 as nbgrader's Validate runs it (every cell in one ordinary kernel, the real rnnlib, the checks in
-that kernel) and as the autograder runs it (instructor.execute.ResilientExecute: the checks in the
+that kernel) and as the autograder runs it (instructor.pipeline.execute.ResilientExecute: the checks in the
 grader, the student's functions in the sandboxed kernel whose rnnlib is stripped). Each test cell
 must pass in both or fail in both, with the same first line of the message. The answers: the
 solution; for each exercise, an answer that only calls its rnnlib reference (Lesson's
@@ -15,10 +15,10 @@ from nbclient import NotebookClient
 from traitlets.config import Config
 
 from conftest import ROOT
-from instructor import sandbox
-from instructor.execute import ResilientExecute
-from instructor.layout import notebook_path
-from instructor.submissions import solution_answers
+from instructor.model.layout import notebook_path
+from instructor.pipeline import sandbox
+from instructor.pipeline.execute import ResilientExecute
+from instructor.pipeline.submissions import solution_answers
 from rnnlib.grading import LESSONS
 
 # Answers that call an rnnlib function which is not one of the lesson's references: allowed in both.

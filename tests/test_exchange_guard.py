@@ -27,12 +27,12 @@ import nbformat
 import pytest
 
 from conftest import BUGS, ROOT, course_copy, without_venv
-from instructor.grade import nbgrader
-from instructor.exchange import GuardedCollect, submission_problem
-from instructor.gradebook import NO_ROSTER, grades
-from instructor.layout import CONFIG_FILE, Layout, course_config, notebook_path
-from instructor.submissions import make_submission
-from instructor.workers import timestamp
+from instructor.model.gradebook import NO_ROSTER, grades
+from instructor.model.layout import CONFIG_FILE, Layout, course_config, notebook_path
+from instructor.pipeline.exchange import GuardedCollect, submission_problem
+from instructor.pipeline.grade import nbgrader
+from instructor.pipeline.submissions import make_submission
+from instructor.pipeline.workers import timestamp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("exchange-guard"),    # one set of rxg-* accounts
               pytest.mark.skipif(os.geteuid() != 0, reason="chown, Unix accounts and runuser need root")]
@@ -149,7 +149,7 @@ def test_an_edit_after_handing_in_is_refused(tmp_path):
 
 
 def test_work_made_after_the_assignment_closed_is_refused():
-    """Once an assignment closes (instructor/answers.py), its answers are in the students' rnnlib:
+    """Once an assignment closes (instructor/model/answers.py), its answers are in the students' rnnlib:
     work made later could copy them."""
     from types import SimpleNamespace
     closed = datetime(2026, 12, 8, 23, 59, tzinfo=timezone.utc)

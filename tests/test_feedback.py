@@ -19,12 +19,12 @@ from bs4 import BeautifulSoup
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from conftest import ROOT, course_copy, without_venv
-from instructor import submissions
-from instructor.grade import autograde, make_course
-from instructor.feedback import generate, nbgrader_api, released
-from instructor.layout import CONFIG_FILE, Layout, notebook_path
-from instructor.mathml import MathToMathML, markdown_to_mathml
-from instructor.submissions import make_submission
+from instructor.commands.feedback import generate, nbgrader_api, released
+from instructor.model.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.pipeline import submissions
+from instructor.pipeline.grade import autograde, make_course
+from instructor.pipeline.mathml import MathToMathML, markdown_to_mathml
+from instructor.pipeline.submissions import make_submission
 from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
 pytestmark = pytest.mark.xdist_group("feedback")     # its module fixtures are built once, on one worker

@@ -7,8 +7,8 @@ from rnnlib import grading, rnn
 from rnnlib.grading import check_TimeRNN
 
 from conftest import ROOT, fails
-from instructor.layout import notebook_path
-from instructor.submissions import solution_answers
+from instructor.model.layout import notebook_path
+from instructor.pipeline.submissions import solution_answers
 
 
 def student_namespace():

@@ -21,11 +21,11 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from instructor import canary, strip
-from instructor.grade import nbgrader
-from instructor.gradebook import grades
-from instructor.layout import Layout, notebook_path
-from instructor.submissions import make_submission
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline import canary, strip
+from instructor.pipeline.grade import nbgrader
+from instructor.pipeline.submissions import make_submission
 from rnnlib.grading import lesson
 
 A = "01_forward_pass"

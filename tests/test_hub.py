@@ -24,10 +24,10 @@ import requests
 
 from conftest import ROOT, free_port
 from test_browser import ARGS, ARTIFACTS, CHROMIUM
-from instructor import hub
-from instructor.demo import BUGGY_RNN_BACKWARD
-from instructor.layout import notebook_path
-from instructor.submissions import make_submission
+from instructor.commands import hub
+from instructor.commands.demo import BUGGY_RNN_BACKWARD
+from instructor.model.layout import notebook_path
+from instructor.pipeline.submissions import make_submission
 
 COURSE_ID = "rnns-from-scratch"
 GROUP = "rnns-hub-test"

@@ -14,7 +14,7 @@ import pytest
 from traitlets.config import PyFileConfigLoader
 
 from conftest import ROOT, course_copy, free_port
-from instructor import hub
+from instructor.commands import hub
 
 LTI = {"issuer": "https://canvas.example.edu", "client_id": "10000000000042",
        "authorize_url": "https://canvas.example.edu/api/lti/authorize_redirect",

@@ -20,11 +20,12 @@ import pytest
 
 import insights_class as ic
 from conftest import ROOT
-from instructor import insights, sandbox
-from instructor.autograde import autograde_with_workers
-from instructor.demo import submit
-from instructor.grade import autograde, make_course, nbgrader
-from instructor.layout import CONFIG_FILE, Layout
+from instructor.commands import insights
+from instructor.commands.autograde import autograde_with_workers
+from instructor.commands.demo import submit
+from instructor.model.layout import CONFIG_FILE, Layout
+from instructor.pipeline import sandbox
+from instructor.pipeline.grade import autograde, make_course, nbgrader
 from test_postgres import postgres  # noqa: F401  (its throwaway server, a fixture)
 
 A = ic.A

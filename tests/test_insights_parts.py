@@ -10,8 +10,8 @@ import numpy as np  # noqa: F401  (the students' functions below use it)
 
 import insights_class as ic
 from conftest import ROOT, as_student
-from instructor import insights
-from instructor.layout import Layout
+from instructor.commands import insights
+from instructor.model.layout import Layout
 from rnnlib.grading import GradingFailure, check_rnn_step_forward
 
 

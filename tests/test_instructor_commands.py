@@ -4,7 +4,7 @@ of the course, with the venv never activated (its bin/ is not on PATH).
 release -> collect an LMS zip -> autograde -> hand-grade the free responses in the formgrader
 (over its REST API, as its web page does) -> feedback -> CSV export.
 
-Each refusal is checked in-process, through the command table (instructor/cli.py main prints the
+Each refusal is checked in-process, through the command table (instructor/commands/cli.py main prints the
 line and returns 2), and two also through ./course itself, for what the script adds: the whole way
 from bash to the table, paths taken from where they were typed, exit 2.
 """
@@ -21,10 +21,10 @@ import nbformat
 import pytest
 
 from conftest import ROOT, course_copy, free_port, jupyter_server, without_venv
-from instructor import cli
-from instructor.gradebook import grades
-from instructor.layout import Layout, notebook_path
-from instructor.submissions import make_submission
+from instructor.commands import cli
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline.submissions import make_submission
 
 ASSIGNMENT = "01_forward_pass"
 TOKEN = "instructor-test-token"

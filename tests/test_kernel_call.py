@@ -1,5 +1,5 @@
-"""The kernel's side of a call from the grader (instructor/kernel_call.py), run here as the kernel
-runs it: the code instructor/execute.py sends, executed with IPython's hooks standing in for a
+"""The kernel's side of a call from the grader (instructor/pipeline/kernel_call.py), run here as the kernel
+runs it: the code instructor/pipeline/execute.py sends, executed with IPython's hooks standing in for a
 kernel's. The red-team tests (tests/test_redteam.py) run it in real sandboxed kernels."""
 import json
 
@@ -8,7 +8,7 @@ import IPython.display
 import numpy as np
 import pytest
 
-from instructor import execute, kernel_call, wire
+from instructor.pipeline import execute, kernel_call, wire
 
 
 class Kernel:

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from instructor.autograde import report
-from instructor.execute import DIED, HUNG
-from instructor.gradebook import grades
-from instructor.layout import CONFIG_FILE, Layout
+from instructor.commands.autograde import report
+from instructor.model.gradebook import grades
+from instructor.model.layout import CONFIG_FILE, Layout
+from instructor.pipeline.execute import DIED, HUNG
 
 A, NB = "a1", "lesson"
 ELSEWHERE = '''from pathlib import Path

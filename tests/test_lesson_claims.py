@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from instructor.layout import notebook_path
+from instructor.model.layout import notebook_path
 
 pytestmark = pytest.mark.e2e        # each runs a lesson's solution notebook in a kernel
 

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 
 from conftest import ASSIGNMENTS, CLASS, copy_class, course_copy
-from instructor import sandbox
-from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.lms import export
+from instructor.commands.lms import export
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout
+from instructor.pipeline import sandbox
 
 pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
               pytest.mark.class_scale]

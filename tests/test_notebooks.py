@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 from nbgrader.validator import Validator
 
 from conftest import EXERCISES, ROOT
-from instructor.layout import Layout, notebook_path
+from instructor.model.layout import Layout, notebook_path
 
 ASSIGNMENTS = Layout(ROOT).assignments()
 
@@ -61,7 +61,7 @@ def test_notebooks_are_stored_without_outputs(folder):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_is_in_sync_with_solutions(assignment, tmp_path):
-    from instructor.grade import make_course
+    from instructor.pipeline.grade import make_course
     course = make_course(tmp_path, [assignment])       # nbgrader releases this one lesson: in parallel with the others
     committed = nbformat.read(notebook_path(ROOT / "notebooks", assignment), as_version=4)
     generated = nbformat.read(notebook_path(course / "notebooks", assignment), as_version=4)

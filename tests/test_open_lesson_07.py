@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from instructor.layout import Layout, notebook_path
-from instructor.publish import edition
-from instructor.submissions import make_submission
+from instructor.commands.publish import edition
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline.submissions import make_submission
 
 pytestmark = pytest.mark.e2e      # records lesson 07's answers, then runs the lesson: about 2 minutes
 

@@ -1,4 +1,5 @@
 """The front door: packaging, the conda environment, the course config, the README's commands."""
+import ast
 import html
 import json
 import os
@@ -28,7 +29,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 
 
 def test_nbgrader_config_uses_solutions_and_notebooks_anchored_at_the_repo():
-    from instructor.layout import Layout, course_config
+    from instructor.model.layout import Layout, course_config
     layout = Layout(ROOT)
     assert (layout.root, layout.source, layout.release) == (ROOT, ROOT / "solutions", ROOT / "notebooks")
     grading = ROOT / "grading"           # one git-ignored folder holds every grading artefact
@@ -61,12 +62,46 @@ def test_no_source_file_is_git_ignored():
     assert sources and not ignored
 
 
-@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "instructor").glob("*.py")))
+INSTRUCTOR_MODULES = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts)
+                            for p in (ROOT / "instructor").rglob("*.py"))
+# Each place of instructor/ imports only itself and the places below it (instructor/__init__.py).
+BELOW = {"commands": {"commands", "pipeline", "model"}, "pipeline": {"pipeline", "model"}, "model": {"model"}}
+
+
+@pytest.mark.parametrize("module", INSTRUCTOR_MODULES)
 def test_each_instructor_module_imports_first(module):
     """No import cycle: whichever module a command or a test imports first loads."""
-    result = subprocess.run([sys.executable, "-c", f"import instructor.{module}"], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-1500:]
+
+
+def imported_places(path):
+    """The places of instructor/ (commands, pipeline, model) that the module at path imports, at its top or in a function."""
+    package = path.relative_to(ROOT).parent.parts
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = [*package[:len(package) - node.level + 1], *(node.module or "").split(".")] if node.level \
+                else node.module.split(".")
+            names += [".".join(filter(None, [*base, alias.name])) for alias in node.names]
+    return {name.split(".")[1] for name in names if name.startswith("instructor.") and name.split(".")[1] in BELOW}
+
+
+@pytest.mark.parametrize("place", sorted(BELOW))
+def test_instructor_places_import_only_downwards(place):
+    """The pipeline never imports a command, the course model neither of the two."""
+    upwards = {str(p.relative_to(ROOT)): sorted(imported_places(p) - BELOW[place])
+               for p in (ROOT / "instructor" / place).glob("*.py")}
+    assert not {path: places for path, places in upwards.items() if places}
+
+
+def test_pyproject_installs_every_instructor_package():
+    """pip install . takes the packages that pyproject.toml names, so each folder of instructor/ must be one of them."""
+    from setuptools import find_packages
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert set(find_packages(ROOT, include=["instructor*"])) - set(listed) == set()
 
 
 GROUPED = """import pytest
@@ -113,9 +148,9 @@ def student_lab(tmp_path_factory):
     """./course lab as a student runs it (venv not activated), in a copy of the course that holds two
     filled-in copies of lesson 03: one correct, one with a known BPTT mistake. Yields the port and
     the server's log."""
-    from instructor.demo import BUGGY_RNN_BACKWARD
-    from instructor.layout import notebook_path
-    from instructor.submissions import make_submission
+    from instructor.commands.demo import BUGGY_RNN_BACKWARD
+    from instructor.model.layout import notebook_path
+    from instructor.pipeline.submissions import make_submission
     course = course_copy(tmp_path_factory.mktemp("course"), "notebooks")
     release = nbformat.read(notebook_path(ROOT / "notebooks", "03_bptt"), as_version=4)
     solution = nbformat.read(notebook_path(ROOT / "solutions", "03_bptt"), as_version=4)

@@ -15,13 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor import sandbox
-from instructor.autograde import report
-from instructor.grade import autograde, make_course, nbgrader
-from instructor.demo import submit
-from instructor.gradebook import grades
-from instructor.layout import CONFIG_FILE, Layout, notebook_path
-from instructor.submissions import make_submission
+from instructor.commands.autograde import report
+from instructor.commands.demo import submit
+from instructor.model.gradebook import grades
+from instructor.model.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.pipeline import sandbox
+from instructor.pipeline.grade import autograde, make_course, nbgrader
+from instructor.pipeline.submissions import make_submission
 
 A = "01_forward_pass"
 INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -121,8 +121,8 @@ def test_two_workers_writing_into_postgresql_give_the_serial_sqlite_rows(postgre
     serial run into sqlite, one per student and notebook (first two lessons: 24 submissions)."""
     import sqlalchemy
     from conftest import ASSIGNMENTS, copy_class, gradebook_rows
-    from instructor.autograde import autograde_with_workers
-    from instructor.grade import register
+    from instructor.commands.autograde import autograde_with_workers
+    from instructor.pipeline.grade import register
     two = ASSIGNMENTS[:2]
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")    # alembic
     engine = sqlalchemy.create_engine(postgres, isolation_level="AUTOCOMMIT")

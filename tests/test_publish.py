@@ -14,9 +14,9 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from instructor.layout import Layout, notebook_path
-from instructor.publish import publish, write_rnnlib
-from instructor.submissions import make_submission
+from instructor.commands.publish import publish, write_rnnlib
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline.submissions import make_submission
 from rnnlib import grading
 from rnnlib.grading import LESSONS
 

@@ -10,12 +10,12 @@ import socket
 import nbformat
 import pytest
 
-from instructor import sandbox
-from instructor.grade import autograde, make_course
-from instructor.demo import submit
-from instructor.gradebook import grades
-from instructor.layout import Layout, notebook_path
-from instructor.submissions import make_submission, solution_answers
+from instructor.commands.demo import submit
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline import sandbox
+from instructor.pipeline.grade import autograde, make_course
+from instructor.pipeline.submissions import make_submission, solution_answers
 
 A = "01_forward_pass"
 TIMEOUT = 8         # per cell, for this test's course (the real one uses 60 s)

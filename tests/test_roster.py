@@ -13,10 +13,10 @@ import warnings
 import pytest
 
 from conftest import copy_class, course_copy, without_venv
-from instructor.gradebook import grades
-from instructor.layout import Layout
-from instructor.cli import main
-from instructor.lms import written
+from instructor.commands.cli import main
+from instructor.commands.lms import written
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout
 
 pytestmark = pytest.mark.xdist_group("roster")     # its module fixtures are built once, on one worker
 
@@ -40,7 +40,7 @@ fay,,,,
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
-    from instructor.grade import make_course
+    from instructor.pipeline.grade import make_course
     return make_course(tmp_path_factory.mktemp("released"), [A])
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from instructor import sandbox
+from instructor.pipeline import sandbox
 
 pytestmark = [
     pytest.mark.skipif(sandbox.problem() is not None, reason=f"no grading sandbox here: {sandbox.problem()}"),
@@ -99,7 +99,7 @@ def test_a_fork_bomb_fills_its_own_quota_only(tmp_path):
 GRADER = """
 import asyncio, sys, time
 from traitlets.config import Config
-from instructor import sandbox
+from instructor.pipeline import sandbox
 
 async def main():
     config = Config()

@@ -1,11 +1,11 @@
 """A student's Fetch Feedback and Assignments tab when there is no feedback to fetch
-(instructor/student_exchange.py), through nbgrader's ExchangeFactory configured as the student
+(instructor/pipeline/student_exchange.py), through nbgrader's ExchangeFactory configured as the student
 environment's nbgrader_config.py would be, against a temporary exchange.
 
 ann and ben submit lesson 01; only ann's feedback is returned; cat never submits. Then ben's own
 JupyterLab, in headless Chromium: what his Assignments tab shows before and after his feedback is
 returned, and the page its "(view feedback)" opens, through the course's lab extension
-(instructor/labextensions/; screenshots in test-artifacts/feedback/).
+(instructor/commands/labextensions/; screenshots in test-artifacts/feedback/).
 """
 import hashlib
 import json
@@ -22,12 +22,13 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 
 from conftest import ROOT, free_port, jupyter_server
-from instructor import hub, submissions
-from instructor.grade import make_course
-from instructor.feedback import nbgrader_api
-from instructor.layout import CONFIG_FILE, Layout, course_config
-from instructor.mathml import tex_to_mathml
-from instructor.student_exchange import NO_FEEDBACK_YET
+from instructor.commands import hub
+from instructor.commands.feedback import nbgrader_api
+from instructor.model.layout import CONFIG_FILE, Layout, course_config
+from instructor.pipeline import submissions
+from instructor.pipeline.grade import make_course
+from instructor.pipeline.mathml import tex_to_mathml
+from instructor.pipeline.student_exchange import NO_FEEDBACK_YET
 from test_watch import PLAIN_COLLECT  # the students are names, not Unix accounts
 
 pytestmark = pytest.mark.xdist_group("student-exchange")     # its module fixtures are built once, on one worker
@@ -68,8 +69,8 @@ def home(tmp_path, student):
 def student_side(layout, tmp_path, student):
     """(ExchangeFactory, CourseDirectory, config) as student's JupyterLab sets them up."""
     config = course_config(layout.root)
-    config.ExchangeFactory.list = "instructor.student_exchange.ListSayingWhenNoFeedback"
-    config.ExchangeFactory.fetch_feedback = "instructor.student_exchange.FetchFeedbackSayingWhy"
+    config.ExchangeFactory.list = "instructor.pipeline.student_exchange.ListSayingWhenNoFeedback"
+    config.ExchangeFactory.fetch_feedback = "instructor.pipeline.student_exchange.FetchFeedbackSayingWhy"
     config.Exchange.assignment_dir = str(home(tmp_path, student) / student)
     config.Exchange.cache = str(home(tmp_path, student) / "cache")
     config.ExchangeList.cached = True
@@ -245,5 +246,5 @@ def student_config(layout, tmp_path):
     return [("CourseDirectory.course_id", course_config(layout.root).CourseDirectory.course_id),
             ("Exchange.root", str(tmp_path / "exchange")),
             ("Exchange.cache", str(home(tmp_path, "ben") / "cache")),
-            ("ExchangeFactory.list", "instructor.student_exchange.ListSayingWhenNoFeedback"),
-            ("ExchangeFactory.fetch_feedback", "instructor.student_exchange.FetchFeedbackSayingWhy")]
+            ("ExchangeFactory.list", "instructor.pipeline.student_exchange.ListSayingWhenNoFeedback"),
+            ("ExchangeFactory.fetch_feedback", "instructor.pipeline.student_exchange.FetchFeedbackSayingWhy")]

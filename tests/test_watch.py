@@ -15,12 +15,12 @@ import nbformat
 import pytest
 
 from conftest import BUGS, HOSTILE, ROOT, course_copy
-from instructor import sandbox, submissions
-from instructor.grade import make_course
-from instructor.gradebook import grades
-from instructor.layout import CONFIG_FILE, Layout, notebook_path
-from instructor.submissions import make_submission
-from instructor.watch import Watcher, nbgrader_api
+from instructor.commands.watch import Watcher, nbgrader_api
+from instructor.model.gradebook import grades
+from instructor.model.layout import CONFIG_FILE, Layout, notebook_path
+from instructor.pipeline import sandbox, submissions
+from instructor.pipeline.grade import make_course
+from instructor.pipeline.submissions import make_submission
 
 pytestmark = [pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here"),
               pytest.mark.class_scale, pytest.mark.e2e]

@@ -71,7 +71,7 @@ def test_widget_in_a_real_kernel(tmp_path):
 def test_lesson_04_explorer_reacts_in_its_kernel():
     """Run lesson 04 as a student would, then move the explorer's slider in the same kernel."""
     from conftest import ROOT
-    from instructor.layout import notebook_path
+    from instructor.model.layout import notebook_path
     path = notebook_path(ROOT / "solutions", "04_vanishing_gradients")
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(

@@ -16,17 +16,17 @@ from pathlib import Path
 import pytest
 
 from conftest import ASSIGNMENTS, CLASS, copy_class, course_copy, gradebook_rows
-from instructor import sandbox
-from instructor.autograde import autograde_with_workers
-from instructor.cli import main, parse, workers_options
-from instructor.gradebook import grades
-from instructor.layout import Layout
+from instructor.commands.autograde import autograde_with_workers
+from instructor.commands.cli import main, parse, workers_options
+from instructor.model.gradebook import grades
+from instructor.model.layout import Layout
+from instructor.pipeline import sandbox
 
 pytestmark = pytest.mark.skipif(sandbox.problem() is not None, reason="no grading sandbox here")
 TWO = ASSIGNMENTS[:2]
 SUBMISSIONS = len(CLASS) * len(TWO)
-COORDINATOR = ("import json, sys\nfrom instructor.autograde import autograde_with_workers\n"
-               "from instructor.layout import Layout\n"
+COORDINATOR = ("import json, sys\nfrom instructor.commands.autograde import autograde_with_workers\n"
+               "from instructor.model.layout import Layout\n"
                "sys.exit(autograde_with_workers(Layout('.'), sys.argv[2:], json.loads(sys.argv[1])))\n")
 
 
@@ -162,7 +162,7 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(requ
                                                                             capsys, monkeypatch):
     """Dask reruns a task whose worker died, and after its allowed failures gives up on it
     (KilledWorker): that student is reported not graded, everyone else is; a rerun grades only them."""
-    from instructor import workers
+    from instructor.pipeline import workers
     layout, one, kept = Layout(copy_class(class_submissions, tmp_path)), [ASSIGNMENTS[0]], ("good0", "good1", "buggy0")
     for student in set(CLASS) - set(kept):         # three students are enough, and cheaper
         shutil.rmtree(layout.submitted / student)
@@ -170,7 +170,7 @@ def test_a_submission_whose_worker_dies_every_time_costs_only_its_own_grade(requ
     def dies_on_good0(course, assignment, student, snapshot=None):   # pickled by value: runs on the workers
         if student == "good0":
             os._exit(1)
-        from instructor import workers
+        from instructor.pipeline import workers
         return workers.grade_one(course, assignment, student, snapshot)
 
     monkeypatch.setattr(workers, "grade_one", dies_on_good0)

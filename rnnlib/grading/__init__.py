@@ -23,7 +23,7 @@ from pkgutil import iter_modules
 from .core import GradingFailure, Lesson, results_only  # noqa: F401  (what test cells and the tools import from here)
 
 # Every module here but core is a lesson's, in course order. A student edition of the course
-# (instructor/publish.py) holds only the lessons published so far: the package takes what is there.
+# (instructor/commands/publish.py) holds only the lessons published so far: the package takes what is there.
 MODULES = tuple(sorted((import_module(f"{__name__}.{m.name}") for m in iter_modules(__path__) if m.name != "core"),
                        key=lambda module: module.LESSON.assignment))
 LESSONS = tuple(module.LESSON for module in MODULES)

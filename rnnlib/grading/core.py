@@ -3,7 +3,7 @@
 A lesson module declares itself once, as ``LESSON = Lesson(...)``: its assignment id, its
 exercises and, for each, the rnnlib function that answers it, plus any other rnnlib function that
 computes an answer (the unchecked cores). Everything else reads that declaration: the checks
-(``LESSON.call`` refuses delegation), the autograder's stripped rnnlib (instructor/strip.py), the
+(``LESSON.call`` refuses delegation), the autograder's stripped rnnlib (instructor/pipeline/strip.py), the
 grading canary, the tests and the benchmarks.
 
 Delegation has one definition, used alike by Validate (the student's kernel) and the autograder:
@@ -28,7 +28,7 @@ import numpy as np
 from .. import gradcheck, recorded
 
 TOL = 1e-7
-# What a withheld reference raises in the autograder's kernel (instructor/strip.py writes it).
+# What a withheld reference raises in the autograder's kernel (instructor/pipeline/strip.py writes it).
 WITHHELD = "rnnlib's reference {} is withheld while this lesson is graded"
 _WITHHELD = re.compile(re.escape(WITHHELD).replace(r"\{\}", r"(\S+)"))
 _GRADING = f"{Path(__file__).resolve().parent}{os.sep}"      # the checks' own files start with this
@@ -87,7 +87,7 @@ class Lesson:
     cores: other rnnlib functions that compute an answer (e.g. the unchecked step functions).
     material: rnnlib code this lesson brings that answers none of its exercises but follows from
         earlier answers (lesson 07's TimeLSTM is lesson 03's TimeRNN with a cell state): a student
-        edition holds it only once the lesson is published (instructor/publish.py).
+        edition holds it only once the lesson is published (instructor/commands/publish.py).
     Module names under "grading." are the checks' own code: the autograder's kernel has none of it.
     """
     assignment: str
