@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .answers import describe, plan
 from .layout import Layout, exchange
-from .publish import edition
+from .publish import edition, validate_settings
 
 SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -282,7 +282,8 @@ def write_student_config(course, etc):
         f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {str(root)!r}\n"
         # the Assignments tab and Fetch Feedback say when no feedback has been returned yet
         f"c.ExchangeFactory.list = '{STUDENT_EXCHANGE}.ListSayingWhenNoFeedback'\n"
-        f"c.ExchangeFactory.fetch_feedback = '{STUDENT_EXCHANGE}.FetchFeedbackSayingWhy'\n")
+        f"c.ExchangeFactory.fetch_feedback = '{STUDENT_EXCHANGE}.FetchFeedbackSayingWhy'\n"
+        + validate_settings(course))
     # Loaded after nbgrader's own nbgrader.json (alphabetical), so these switches win.
     (etc / "jupyter_server_config.d" / "zz-rnns-student.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
     (etc / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))

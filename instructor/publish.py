@@ -11,6 +11,8 @@ DIR gets what a student needs to run and Validate the lessons up to ASSIGNMENT (
                               rnnlib.grading holds the checks of the published lessons only (a
                               later lesson's checks hold its known mistakes, near-answers)
     pyproject.toml            installs rnnlib with numpy, matplotlib, JupyterLab, nbgrader, ipywidgets
+    nbgrader_config.py        what Validate needs of the course's configuration (it is read where
+                              JupyterLab or nbgrader validate starts: the README starts it there)
     README.md                 how to start, and the lessons in this edition
 
 and nothing else of the course: no solutions/, no instructor/, no tests/, no gradebook. Run it
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from rnnlib import grading, recorded
 
-from .layout import Layout
+from .layout import Layout, course_config
 from .strip import strip_module
 
 COMING = "rnnlib.%s.{} comes with lesson %s, which is not released yet (you will write it there)"
@@ -85,6 +87,18 @@ def write_pyproject(target):
     (target / "pyproject.toml").write_text(text.replace(packages, packages.replace(', "instructor"', "")))
 
 
+def validate_settings(course):
+    """The lines of course's nbgrader configuration that a student's Validate needs: its width,
+    so that no line of a failed test's message is cut (the course's nbgrader_config.py says why)."""
+    return f"c.Validator.width = {course_config(course).Validator.width}\n"
+
+
+def write_nbgrader_config(layout, target):
+    (target / "nbgrader_config.py").write_text(
+        '"""nbgrader\'s configuration for the lessons, read by Validate in JupyterLab or nbgrader validate started here."""\n'
+        "c = get_config()  # noqa: F821\n" + validate_settings(layout.root))
+
+
 README = """# RNNs from scratch
 
 A Jupyter-notebook course that teaches recurrent neural networks by building them with numpy.
@@ -133,6 +147,7 @@ def edition(layout, destination, published, open_lessons):
         shutil.copytree(layout.release / a, destination / "notebooks" / a, ignore=shutil.ignore_patterns(*KEEP_OUT))
     write_rnnlib(destination / "rnnlib", published, open_lessons, table)
     write_pyproject(destination)
+    write_nbgrader_config(layout, destination)
     lessons = "\n".join(f"- `notebooks/{a}/{layout.release_notebook(a).name}`" for a in published)
     (destination / "README.md").write_text(README.format(lessons=lessons or "(none yet)"))
 

@@ -47,7 +47,8 @@ def edition_text(edition):
 
 
 def test_holds_the_published_lessons_and_nothing_of_the_instructors(edition):
-    assert sorted(p.name for p in edition.iterdir()) == ["README.md", "notebooks", "pyproject.toml", "rnnlib"]
+    assert sorted(p.name for p in edition.iterdir()) == ["README.md", "nbgrader_config.py", "notebooks", "pyproject.toml",
+                                                         "rnnlib"]
     assert sorted(p.name for p in (edition / "notebooks").iterdir()) == PUBLISHED
     assert sorted(p.stem for p in (edition / "rnnlib" / "grading").glob("*.py")) == [
         "__init__", "bptt", "core", "forward_pass", "softmax_stability"]
