@@ -13,10 +13,11 @@ cannot read a Python under /root) with rnnlib's dependencies, JupyterLab, nbgrad
 jupyterhub-singleuser (rebuilt only when those change), and a Jupyter configuration that turns on
 nbgrader's Assignments tab and turns off its instructor tools; with the course's exchange classes
 (instructor/student_exchange.py) and its lab extension (instructor/labextensions/), the tab's
-"(view feedback)" opens the feedback page. Its rnnlib is the student edition
-(instructor/publish.py) in <state>/edition/current: the lessons handed out, with answers only for
-those closed (instructor/answers.py). refresh_edition swaps it in one rename when the term moves
-on, so no server or kernel stops; the next kernel a student starts imports the new one.
+"(view feedback)" opens the feedback page, and Validate's dialog wraps a failed test's long lines.
+Its rnnlib is the student edition (instructor/publish.py) in <state>/edition/current: the lessons
+handed out, with answers only for those closed (instructor/answers.py). refresh_edition swaps it
+in one rename when the term moves on, so no server or kernel stops; the next kernel a student
+starts imports the new one.
 """
 import grp
 import hashlib
@@ -40,7 +41,8 @@ SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
 STUDENT_PYTHON = "/usr/bin/python3"
 STUDENT_EXCHANGE = "rnns_student_exchange"     # instructor/student_exchange.py, in the student environment
-# A prebuilt JupyterLab extension (nothing to build): "(view feedback)" opens the page it goes to.
+# A prebuilt JupyterLab extension (nothing to build): "(view feedback)" opens the page it goes to, and
+# Validate's dialog wraps long lines (./course lab installs it too).
 FEEDBACK_OPENER = Path(__file__).with_name("labextensions") / "rnns-feedback-opener"
 UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # What students do not get: the formgrader, the course list and the assignment-creation panel.
