@@ -35,15 +35,12 @@ from pathlib import Path
 
 from .answers import describe, plan
 from .layout import Layout, exchange
-from .publish import edition, validate_settings
+from .publish import FEEDBACK_OPENER, OPENER_IN_PREFIX, edition, validate_settings
 
 SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
 STUDENT_PYTHON = "/usr/bin/python3"
 STUDENT_EXCHANGE = "rnns_student_exchange"     # instructor/student_exchange.py, in the student environment
-# A prebuilt JupyterLab extension (nothing to build): "(view feedback)" opens the page it goes to, and
-# Validate's dialog wraps long lines (./course lab installs it too).
-FEEDBACK_OPENER = Path(__file__).with_name("labextensions") / "rnns-feedback-opener"
 UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # What students do not get: the formgrader, the course list and the assignment-creation panel.
 STUDENT_SERVER = {"ServerApp": {"jpserver_extensions": {
@@ -206,7 +203,7 @@ def build_student_env(course, settings):
 def install_feedback_opener(env):
     """Put the feedback opener among env's JupyterLab extensions (<env>/share/jupyter/labextensions,
     where pip puts nbgrader's), replacing any earlier copy; the next JupyterLab page loads it."""
-    target = Path(env) / "share" / "jupyter" / "labextensions" / FEEDBACK_OPENER.name
+    target = Path(env) / OPENER_IN_PREFIX
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(FEEDBACK_OPENER, target)

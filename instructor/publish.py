@@ -10,7 +10,9 @@ DIR gets what a student needs to run and Validate the lessons up to ASSIGNMENT (
                               docstring but raises "comes with lesson ..." instead of computing;
                               rnnlib.grading holds the checks of the published lessons only (a
                               later lesson's checks hold its known mistakes, near-answers)
-    pyproject.toml            installs rnnlib with numpy, matplotlib, JupyterLab, nbgrader, ipywidgets
+    pyproject.toml            installs rnnlib with numpy, matplotlib, JupyterLab, nbgrader, ipywidgets,
+                              and the course's lab extension (Validate's dialog wraps long lines)
+    share/jupyter/labextensions/   that extension, where pip takes it from
     nbgrader_config.py        what Validate needs of the course's configuration (it is read where
                               JupyterLab or nbgrader validate starts: the README starts it there)
     README.md                 how to start, and the lessons in this edition
@@ -19,6 +21,7 @@ and nothing else of the course: no solutions/, no instructor/, no tests/, no gra
 again with a later --through as lessons are released; DIR is replaced.
 """
 import hashlib
+import json
 import pickle
 import shutil
 from pathlib import Path
@@ -32,6 +35,12 @@ COMING = "rnnlib.%s.{} comes with lesson %s, which is not released yet (you will
 OPEN = ("rnnlib.%s.{} is an answer of lesson %s, which is open: its code comes with the course once the "
         "lesson closes (write your own in the notebook)")
 KEEP_OUT = ("__pycache__", "*.pyc")
+# The course's prebuilt JupyterLab extension (nothing to build): the Assignments tab's "(view
+# feedback)" opens the page it goes to, and Validate's dialog wraps long lines. JupyterLab finds it
+# below an environment's prefix, where pip puts nbgrader's: the hub and ./course lab copy it there,
+# the edition's pip install puts it there.
+FEEDBACK_OPENER = Path(__file__).with_name("labextensions") / "rnns-feedback-opener"
+OPENER_IN_PREFIX = Path("share", "jupyter", "labextensions", FEEDBACK_OPENER.name)
 
 
 def _by_module(lessons, what, checks=False):
@@ -79,12 +88,19 @@ def write_rnnlib(target, published, open_lessons=(), table=None):
 
 
 def write_pyproject(target):
-    """rnnlib's pyproject.toml, installing rnnlib only (the instructor tools stay behind)."""
+    """rnnlib's pyproject.toml, installing rnnlib (the instructor tools stay behind) and the lab
+    extension that is in target (its files, each to the same folder below the prefix)."""
     text = (Path(grading.__file__).resolve().parents[2] / "pyproject.toml").read_text()
     packages = 'packages = ["rnnlib", "rnnlib.corpora", "rnnlib.grading", "instructor"]'
     if packages not in text:
         raise ValueError(f"pyproject.toml: expected the line {packages!r} (publish removes instructor from it)")
-    (target / "pyproject.toml").write_text(text.replace(packages, packages.replace(', "instructor"', "")))
+    files = {}
+    for path in sorted((target / OPENER_IN_PREFIX).rglob("*")):
+        if path.is_file():
+            files.setdefault(path.parent.relative_to(target).as_posix(), []).append(path.relative_to(target).as_posix())
+    data_files = "".join(f"{json.dumps(folder)} = {json.dumps(names)}\n" for folder, names in files.items())
+    (target / "pyproject.toml").write_text(text.replace(packages, packages.replace(', "instructor"', ""))
+                                           + f"\n[tool.setuptools.data-files]\n{data_files}")
 
 
 def validate_settings(course):
@@ -146,6 +162,7 @@ def edition(layout, destination, published, open_lessons):
     for a in published:
         shutil.copytree(layout.release / a, destination / "notebooks" / a, ignore=shutil.ignore_patterns(*KEEP_OUT))
     write_rnnlib(destination / "rnnlib", published, open_lessons, table)
+    shutil.copytree(FEEDBACK_OPENER, destination / OPENER_IN_PREFIX)
     write_pyproject(destination)
     write_nbgrader_config(layout, destination)
     lessons = "\n".join(f"- `notebooks/{a}/{layout.release_notebook(a).name}`" for a in published)
