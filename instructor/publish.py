@@ -11,8 +11,9 @@ DIR gets what a student needs to run and Validate the lessons up to ASSIGNMENT (
                               rnnlib.grading holds the checks of the published lessons only (a
                               later lesson's checks hold its known mistakes, near-answers)
     pyproject.toml            installs rnnlib with numpy, matplotlib, JupyterLab, nbgrader, ipywidgets,
-                              and the course's lab extension (Validate's dialog wraps long lines)
-    share/jupyter/labextensions/   that extension, where pip takes it from
+                              and the course's lab extension where JupyterLab finds it
+    share/jupyter/labextensions/rnns-feedback-opener/
+                              that extension (Validate's dialog wraps long lines)
     nbgrader_config.py        what Validate needs of the course's configuration (it is read where
                               JupyterLab or nbgrader validate starts: the README starts it there)
     README.md                 how to start, and the lessons in this edition
@@ -110,8 +111,9 @@ def validate_settings(course):
 
 
 def write_nbgrader_config(layout, target):
+    """target/nbgrader_config.py: what nbgrader run in target (Validate, nbgrader validate) needs."""
     (target / "nbgrader_config.py").write_text(
-        '"""nbgrader\'s configuration for the lessons, read by Validate in JupyterLab or nbgrader validate started here."""\n'
+        '"""nbgrader\'s configuration for the lessons: Validate and nbgrader validate started here read it."""\n'
         "c = get_config()  # noqa: F821\n" + validate_settings(layout.root))
 
 

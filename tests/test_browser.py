@@ -164,7 +164,8 @@ def test_widget_renders_and_reacts_in_jupyterlab(lab, browser, lesson):
 
 
 # BUGGY_RNN_BACKWARD's likely cause, as rnn_backward's check words it: one line of about 190 characters.
-CAUSE = "Likely cause: " + next(hint for mistake, hint in bptt._SEQUENCE_MISTAKES if mistake == {"accumulate": "overwrite"})
+CAUSE = "Likely cause: " + next(hint for mistake, hint in bptt._SEQUENCE_MISTAKES
+                                if mistake == {"accumulate": "overwrite"})
 # Scrolls the dialog down to the cause's last words; returns where they are on the page, where the
 # dialog is, and by how much its text and its body are wider than their boxes.
 LAYOUT = """(cause) => {

@@ -166,5 +166,6 @@ def test_the_student_environment_validates_with_the_courses_width(tmp_path):
     width = ("from nbgrader.apps import NbGrader; from nbgrader.validator import Validator; app = NbGrader(); "
              "app.load_config_file(); print(Validator(config=app.config).width)")
     loaded = subprocess.run([sys.executable, "-c", width], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, JUPYTER_CONFIG_PATH=str(etc)), check=True)  # as its sys.prefix/etc/jupyter
-    assert int(loaded.stdout) == PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config().Validator.width > 90
+                            env=dict(os.environ, JUPYTER_CONFIG_PATH=str(etc)), check=True)  # as its etc/jupyter is
+    course = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert int(loaded.stdout) == course.Validator.width > 90

@@ -48,8 +48,8 @@ def edition_text(edition):
 
 
 def test_holds_the_published_lessons_and_nothing_of_the_instructors(edition):
-    assert sorted(p.name for p in edition.iterdir()) == ["README.md", "nbgrader_config.py", "notebooks", "pyproject.toml",
-                                                         "rnnlib", "share"]
+    assert sorted(p.name for p in edition.iterdir()) == [
+        "README.md", "nbgrader_config.py", "notebooks", "pyproject.toml", "rnnlib", "share"]
     assert sorted(p.name for p in (edition / "notebooks").iterdir()) == PUBLISHED
     assert sorted(p.stem for p in (edition / "rnnlib" / "grading").glob("*.py")) == [
         "__init__", "bptt", "core", "forward_pass", "softmax_stability"]
@@ -118,5 +118,6 @@ def test_builds_into_a_wheel_of_rnnlib_alone(edition, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "rnnlib/grading/bptt.py" in names and not any(n.startswith(("instructor/", "rnnlib/grading/lstm")) for n in names)
     # the course's lab extension (Validate's dialog wraps long lines), for pip to put where JupyterLab finds it
-    opener = sorted(f"{OPENER_IN_PREFIX}/{p.relative_to(FEEDBACK_OPENER)}" for p in FEEDBACK_OPENER.rglob("*") if p.is_file())
+    opener = sorted(f"{OPENER_IN_PREFIX}/{p.relative_to(FEEDBACK_OPENER)}"
+                    for p in FEEDBACK_OPENER.rglob("*") if p.is_file())
     assert sorted(n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n) == opener
