@@ -26,6 +26,12 @@ c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
 c.Execute.timeout = 60
 c.ExecutePreprocessor.timeout = 60
 
+# nbgrader validate prints each line of a failed test's message cut at Validator.width - 3 characters
+# (90 by default), which took the end, often the likely cause, off the checks' longer lines (up to
+# about 300 characters). The same width draws its rule between failed cells, hence not more than
+# this. The students' configurations (./course publish, ./course hub) repeat it.
+c.Validator.width = 500
+
 # Student code is untrusted. Each grading kernel runs in a sandbox (instructor/pipeline/sandbox.py: no view
 # of solutions/, the gradebook or other submissions, no network, memory and process limits), and a
 # kernel that dies or hangs costs only the cell it happened in (instructor/pipeline/execute.py).

@@ -5,6 +5,9 @@ every cell once the kernel is connected and idle, checks that every widget rende
 widget, no "Loading widget", no console errors), moves a slider with the keyboard, and asserts
 that the plot changed (pixel difference) and the readout shows the new value. Before/after
 screenshots are saved in test-artifacts/browser/.
+
+Then, in JupyterLab as ./course lab starts it, the Validate button on a lesson with a known mistake:
+its dialog shows the whole likely cause, wrapped inside the dialog (test-artifacts/browser/validate.png).
 """
 import os
 import shutil
@@ -14,11 +17,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, jupyter_server
+from instructor.commands.cli import student_lab
+from instructor.commands.demo import BUGGY_RNN_BACKWARD
 from instructor.model.layout import notebook_path
+from instructor.pipeline.submissions import make_submission
+from rnnlib.grading import bptt
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -153,3 +161,62 @@ def test_widget_renders_and_reacts_in_jupyterlab(lab, browser, lesson):
     assert changed_fraction(ARTIFACTS / f"{lesson}-plot-before.png", ARTIFACTS / f"{lesson}-plot-after.png") > 0.005
     assert not errors, errors
     page.close()
+
+
+# BUGGY_RNN_BACKWARD's likely cause, as rnn_backward's check words it: one line of about 190 characters.
+CAUSE = "Likely cause: " + next(hint for mistake, hint in bptt._SEQUENCE_MISTAKES
+                                if mistake == {"accumulate": "overwrite"})
+# Scrolls the dialog down to the cause's last words; returns where they are on the page, where the
+# dialog is, and by how much its text and its body are wider than their boxes.
+LAYOUT = """(cause) => {
+    const dialog = document.querySelector('.jp-Dialog-content'), body = dialog.querySelector('.jp-Dialog-body');
+    const pre = [...dialog.querySelectorAll('#validation-message pre')].find(p => p.textContent.includes(cause));
+    const text = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = text.nextNode()) && !node.textContent.includes(cause)) {}
+    const end = node.textContent.indexOf(cause) + cause.length, words = document.createRange();
+    words.setStart(node, end - 20);
+    words.setEnd(node, end);
+    body.scrollTop += words.getBoundingClientRect().bottom - body.getBoundingClientRect().bottom + 20;
+    const box = r => ({left: r.left, right: r.right, top: r.top, bottom: r.bottom});
+    return {words: box(words.getBoundingClientRect()), dialog: box(dialog.getBoundingClientRect()),
+            overflow: [pre, body].map(e => e.scrollWidth - e.clientWidth)};
+}"""
+
+
+def test_validate_shows_the_whole_likely_cause(browser, tmp_path):
+    """Lesson 03 with the weight gradients overwritten at every step, in JupyterLab started as ./course
+    lab starts it (in the course root, whose nbgrader_config.py Validate reads, with the students'
+    Jupyter paths): Validate's dialog holds the likely cause whole, and its last words are in sight."""
+    assert len(CAUSE) > 120
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    release, solution = (nbformat.read(notebook_path(ROOT / folder, "03_bptt"), as_version=4)
+                         for folder in ("notebooks", "solutions"))
+    name = notebook_path(ROOT / "notebooks", "03_bptt").name
+    nbformat.write(make_submission(release, solution, replace={"rnn_backward": BUGGY_RNN_BACKWARD}), root / name)
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = free_port(), "rnn-validate-test"
+    env = dict(os.environ, **student_lab(tmp_path / "student-lab"), JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+            "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    base = f"http://127.0.0.1:{port}"
+    with jupyter_server(argv, ROOT, env, f"{base}/api/status?token={token}", tmp_path / "lab.log"):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
+        page.locator(".jp-ToolbarButtonComponent[title='Validate Assignment']").click(timeout=90_000)
+        message = page.locator(".jp-Dialog #validation-message")
+        message.wait_for(timeout=180_000)
+        shown, layout = message.inner_text(), page.evaluate(LAYOUT, CAUSE)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "validate.png")
+        page.close()
+    assert CAUSE in shown
+    assert layout["overflow"] == [0, 0]              # nothing to scroll sideways to
+    words, dialog = layout["words"], layout["dialog"]
+    assert dialog["left"] <= words["left"] and words["right"] <= dialog["right"], layout
+    assert dialog["top"] <= words["top"] and words["bottom"] <= dialog["bottom"], layout

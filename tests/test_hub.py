@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from conftest import ROOT, free_port
-from test_browser import ARGS, ARTIFACTS, CHROMIUM
+from test_browser import ARGS, ARTIFACTS, CAUSE, CHROMIUM
 from instructor.commands import hub
 from instructor.commands.demo import BUGGY_RNN_BACKWARD
 from instructor.model.layout import notebook_path
@@ -414,11 +414,19 @@ def test_students_get_the_assignments_tab_and_none_of_the_instructor_tools(class
     for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"):
         assert plugin in page                                   # listed among the disabled extensions
     assert '"disabledExtensions"' in page
-    # the course's lab extension (its "(view feedback)" opens the page): in the page, its script served
+    # the course's lab extension (its "(view feedback)" opens the page, its style wraps Validate's long
+    # lines): in the page with its style, its script served
     load = json.loads((hub.FEEDBACK_OPENER / "package.json").read_text())["jupyterlab"]["_build"]["load"]
-    assert '"name": "rnns-feedback-opener"' in page
-    assert "docmanager:open" in alice.get(f"lab/extensions/rnns-feedback-opener/{load}").text
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    assert [e["style"] for e in config["federated_extensions"] if e["name"] == "rnns-feedback-opener"] == ["./style"]
+    script = alice.get(f"lab/extensions/rnns-feedback-opener/{load}").text
+    assert "docmanager:open" in script and "#validation-message pre" in script
     env = hub.student_env(hub.read_settings(class_on_hub["course"])["state"])
+    # nbgrader validate in the student environment prints bob's likely cause whole
+    printed = run(str(env / "bin" / "nbgrader"), "validate", "03_bptt/bptt.ipynb", cwd=pwd.getpwnam("rnt-bob").pw_dir,
+                  user="rnt-bob").stdout
+    assert CAUSE in printed, printed
     found = run(str(env / "bin" / "python"), "-c",
                 "import importlib.util as u; print(u.find_spec('instructor'), u.find_spec('rnnlib').origin)",
                 cwd="/", user="rnt-alice").stdout

@@ -156,3 +156,16 @@ def test_the_student_environment_lists_the_feedback_opener(tmp_path):
     plain = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)       # without its colours
     listing = rf"{re.escape(str(installed.parent))}\n\s+rnns-feedback-opener v0\.1\.0 enabled OK\n"
     assert re.search(listing, plain), plain
+
+
+def test_the_student_environment_validates_with_the_courses_width(tmp_path):
+    """nbgrader in the student environment (Validate, nbgrader validate) reads the configuration the
+    hub writes there, with the course's Validator.width: no line of a test's message is cut."""
+    etc = tmp_path / "student-env" / "etc" / "jupyter"
+    hub.write_student_config(ROOT, etc)
+    width = ("from nbgrader.apps import NbGrader; from nbgrader.validator import Validator; app = NbGrader(); "
+             "app.load_config_file(); print(Validator(config=app.config).width)")
+    loaded = subprocess.run([sys.executable, "-c", width], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, JUPYTER_CONFIG_PATH=str(etc)), check=True)  # as its etc/jupyter is
+    course = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert int(loaded.stdout) == course.Validator.width > 90

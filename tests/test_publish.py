@@ -3,7 +3,8 @@
 Published through lesson 03: no line of a later lesson's solution and no hidden test of any lesson
 appears anywhere in DIR; lessons 01-03, answered with their solutions, run top to bottom against
 DIR's rnnlib (every test cell passes, so Validate would); an answer that delegates to a later
-lesson's reference gets the stub's message; DIR builds into an installable wheel.
+lesson's reference gets the stub's message; DIR builds into an installable wheel, which holds the
+course's lab extension. (tests/test_validate_messages.py: DIR's nbgrader_config.py.)
 """
 import re
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from instructor.commands.publish import publish, write_rnnlib
+from instructor.commands.publish import FEEDBACK_OPENER, OPENER_IN_PREFIX, publish, write_rnnlib
 from instructor.model.layout import Layout, notebook_path
 from instructor.pipeline.submissions import make_submission
 from rnnlib import grading
@@ -47,7 +48,8 @@ def edition_text(edition):
 
 
 def test_holds_the_published_lessons_and_nothing_of_the_instructors(edition):
-    assert sorted(p.name for p in edition.iterdir()) == ["README.md", "notebooks", "pyproject.toml", "rnnlib"]
+    assert sorted(p.name for p in edition.iterdir()) == [
+        "README.md", "nbgrader_config.py", "notebooks", "pyproject.toml", "rnnlib", "share"]
     assert sorted(p.name for p in (edition / "notebooks").iterdir()) == PUBLISHED
     assert sorted(p.stem for p in (edition / "rnnlib" / "grading").glob("*.py")) == [
         "__init__", "bptt", "core", "forward_pass", "softmax_stability"]
@@ -115,3 +117,7 @@ def test_builds_into_a_wheel_of_rnnlib_alone(edition, tmp_path):
     import zipfile
     names = zipfile.ZipFile(wheel).namelist()
     assert "rnnlib/grading/bptt.py" in names and not any(n.startswith(("instructor/", "rnnlib/grading/lstm")) for n in names)
+    # the course's lab extension (Validate's dialog wraps long lines), for pip to put where JupyterLab finds it
+    opener = sorted(f"{OPENER_IN_PREFIX}/{p.relative_to(FEEDBACK_OPENER)}"
+                    for p in FEEDBACK_OPENER.rglob("*") if p.is_file())
+    assert sorted(n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n) == opener

@@ -67,13 +67,20 @@ def setup(args):
 
 
 def lab(args):
-    """JupyterLab on notebooks/, without nbgrader's instructor tools."""
-    config = Path(sys.prefix) / "student-config"
+    """JupyterLab on notebooks/, as students get it (student_lab)."""
+    jupyter_lab(args, f"--notebook-dir={args.course / 'notebooks'}", **student_lab(Path(sys.prefix) / "student-lab"))
+
+
+def student_lab(prefix):
+    """The Jupyter search paths that make JupyterLab the students' (without nbgrader's instructor
+    tools, with the course's lab extension, as on the hub), their files written under prefix."""
+    config, data = Path(prefix) / "etc" / "jupyter", Path(prefix) / "share" / "jupyter"
     for name, text in STUDENT_LAB.items():
         (config / name).parent.mkdir(parents=True, exist_ok=True)
         (config / name).write_text(text)
-    path = os.pathsep.join(filter(None, [str(config), os.environ.get("JUPYTER_CONFIG_PATH")]))
-    jupyter_lab(args, f"--notebook-dir={args.course / 'notebooks'}", JUPYTER_CONFIG_PATH=path)
+    hub.install_feedback_opener(prefix)
+    return {variable: os.pathsep.join(filter(None, [str(folder), os.environ.get(variable)]))
+            for variable, folder in (("JUPYTER_CONFIG_PATH", config), ("JUPYTER_PATH", data))}
 
 
 def formgrader(args):

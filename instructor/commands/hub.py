@@ -13,10 +13,11 @@ cannot read a Python under /root) with rnnlib's dependencies, JupyterLab, nbgrad
 jupyterhub-singleuser (rebuilt only when those change), and a Jupyter configuration that turns on
 nbgrader's Assignments tab and turns off its instructor tools; with the course's exchange classes
 (instructor/pipeline/student_exchange.py) and its lab extension (instructor/commands/labextensions/), the tab's
-"(view feedback)" opens the feedback page. Its rnnlib is the student edition
-(instructor/commands/publish.py) in <state>/edition/current: the lessons handed out, with answers only for
-those closed (instructor/model/answers.py). refresh_edition swaps it in one rename when the term moves
-on, so no server or kernel stops; the next kernel a student starts imports the new one.
+"(view feedback)" opens the feedback page, and Validate's dialog wraps a failed test's long lines.
+Its rnnlib is the student edition (instructor/commands/publish.py) in <state>/edition/current: the lessons
+handed out, with answers only for those closed (instructor/model/answers.py). refresh_edition swaps it
+in one rename when the term moves on, so no server or kernel stops; the next kernel a student
+starts imports the new one.
 """
 import grp
 import hashlib
@@ -35,14 +36,12 @@ from pathlib import Path
 from ..model.answers import describe, plan
 from ..model.layout import ROOT, Layout, exchange
 from ..pipeline import student_exchange
-from .publish import edition
+from .publish import FEEDBACK_OPENER, OPENER_IN_PREFIX, edition, validate_settings
 
 SETTINGS = Path("hub") / "settings.toml"
 PROXY = Path("hub") / "node_modules" / ".bin" / "configurable-http-proxy"
 STUDENT_PYTHON = "/usr/bin/python3"
 STUDENT_EXCHANGE = "rnns_student_exchange"     # instructor/pipeline/student_exchange.py, in the student environment
-# A prebuilt JupyterLab extension (nothing to build): "(view feedback)" opens the page it goes to.
-FEEDBACK_OPENER = Path(__file__).with_name("labextensions") / "rnns-feedback-opener"
 UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # What students do not get: the formgrader, the course list and the assignment-creation panel.
 STUDENT_SERVER = {"ServerApp": {"jpserver_extensions": {
@@ -205,7 +204,7 @@ def build_student_env(course, settings):
 def install_feedback_opener(env):
     """Put the feedback opener among env's JupyterLab extensions (<env>/share/jupyter/labextensions,
     where pip puts nbgrader's), replacing any earlier copy; the next JupyterLab page loads it."""
-    target = Path(env) / "share" / "jupyter" / "labextensions" / FEEDBACK_OPENER.name
+    target = Path(env) / OPENER_IN_PREFIX
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(FEEDBACK_OPENER, target)
@@ -282,7 +281,8 @@ def write_student_config(course, etc):
         f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\nc.Exchange.root = {str(root)!r}\n"
         # the Assignments tab and Fetch Feedback say when no feedback has been returned yet
         f"c.ExchangeFactory.list = '{STUDENT_EXCHANGE}.ListSayingWhenNoFeedback'\n"
-        f"c.ExchangeFactory.fetch_feedback = '{STUDENT_EXCHANGE}.FetchFeedbackSayingWhy'\n")
+        f"c.ExchangeFactory.fetch_feedback = '{STUDENT_EXCHANGE}.FetchFeedbackSayingWhy'\n"
+        + validate_settings(course))
     # Loaded after nbgrader's own nbgrader.json (alphabetical), so these switches win.
     (etc / "jupyter_server_config.d" / "zz-rnns-student.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
     (etc / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))

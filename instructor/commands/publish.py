@@ -10,20 +10,26 @@ DIR gets what a student needs to run and Validate the lessons up to ASSIGNMENT (
                               docstring but raises "comes with lesson ..." instead of computing;
                               rnnlib.grading holds the checks of the published lessons only (a
                               later lesson's checks hold its known mistakes, near-answers)
-    pyproject.toml            installs rnnlib with numpy, matplotlib, JupyterLab, nbgrader, ipywidgets
+    pyproject.toml            installs rnnlib with numpy, matplotlib, JupyterLab, nbgrader, ipywidgets,
+                              and the course's lab extension where JupyterLab finds it
+    share/jupyter/labextensions/rnns-feedback-opener/
+                              that extension (Validate's dialog wraps long lines)
+    nbgrader_config.py        what Validate needs of the course's configuration (it is read where
+                              JupyterLab or nbgrader validate starts: the README starts it there)
     README.md                 how to start, and the lessons in this edition
 
 and nothing else of the course: no solutions/, no instructor/, no tests/, no gradebook. Run it
 again with a later --through as lessons are released; DIR is replaced.
 """
 import hashlib
+import json
 import pickle
 import shutil
 from pathlib import Path
 
 from rnnlib import grading, recorded
 
-from ..model.layout import Layout
+from ..model.layout import Layout, course_config
 from ..pipeline.strip import strip_module
 
 COMING = "rnnlib.%s.{} comes with lesson %s, which is not released yet (you will write it there)"
@@ -32,6 +38,12 @@ OPEN = ("rnnlib.%s.{} is an answer of lesson %s, which is open: its code comes w
 KEEP_OUT = ("__pycache__", "*.pyc")
 # The instructor packages in pyproject.toml's package list, as written there: the edition leaves them out.
 INSTRUCTOR_PACKAGES = ', "instructor", "instructor.commands", "instructor.model", "instructor.pipeline"'
+# The course's prebuilt JupyterLab extension (nothing to build): the Assignments tab's "(view
+# feedback)" opens the page it goes to, and Validate's dialog wraps long lines. JupyterLab finds it
+# below an environment's prefix, where pip puts nbgrader's: the hub and ./course lab copy it there,
+# the edition's pip install puts it there.
+FEEDBACK_OPENER = Path(__file__).with_name("labextensions") / "rnns-feedback-opener"
+OPENER_IN_PREFIX = Path("share", "jupyter", "labextensions", FEEDBACK_OPENER.name)
 
 
 def _by_module(lessons, what, checks=False):
@@ -79,11 +91,31 @@ def write_rnnlib(target, published, open_lessons=(), table=None):
 
 
 def write_pyproject(target):
-    """rnnlib's pyproject.toml, installing rnnlib only (the instructor tools stay behind)."""
+    """rnnlib's pyproject.toml, installing rnnlib (the instructor tools stay behind) and the lab
+    extension that is in target (its files, each to the same folder below the prefix)."""
     text = (Path(grading.__file__).resolve().parents[2] / "pyproject.toml").read_text()
     if INSTRUCTOR_PACKAGES not in text:
         raise ValueError(f"pyproject.toml: expected {INSTRUCTOR_PACKAGES!r} (publish removes instructor from it)")
-    (target / "pyproject.toml").write_text(text.replace(INSTRUCTOR_PACKAGES, ""))
+    files = {}
+    for path in sorted((target / OPENER_IN_PREFIX).rglob("*")):
+        if path.is_file():
+            files.setdefault(path.parent.relative_to(target).as_posix(), []).append(path.relative_to(target).as_posix())
+    data_files = "".join(f"{json.dumps(folder)} = {json.dumps(names)}\n" for folder, names in files.items())
+    (target / "pyproject.toml").write_text(text.replace(INSTRUCTOR_PACKAGES, "")
+                                           + f"\n[tool.setuptools.data-files]\n{data_files}")
+
+
+def validate_settings(course):
+    """The lines of course's nbgrader configuration that a student's Validate needs: its width,
+    so that no line of a failed test's message is cut (the course's nbgrader_config.py says why)."""
+    return f"c.Validator.width = {course_config(course).Validator.width}\n"
+
+
+def write_nbgrader_config(layout, target):
+    """target/nbgrader_config.py: what nbgrader run in target (Validate, nbgrader validate) needs."""
+    (target / "nbgrader_config.py").write_text(
+        '"""nbgrader\'s configuration for the lessons: Validate and nbgrader validate started here read it."""\n'
+        "c = get_config()  # noqa: F821\n" + validate_settings(layout.root))
 
 
 README = """# RNNs from scratch
@@ -133,7 +165,9 @@ def edition(layout, destination, published, open_lessons):
     for a in published:
         shutil.copytree(layout.release / a, destination / "notebooks" / a, ignore=shutil.ignore_patterns(*KEEP_OUT))
     write_rnnlib(destination / "rnnlib", published, open_lessons, table)
+    shutil.copytree(FEEDBACK_OPENER, destination / OPENER_IN_PREFIX)
     write_pyproject(destination)
+    write_nbgrader_config(layout, destination)
     lessons = "\n".join(f"- `notebooks/{a}/{layout.release_notebook(a).name}`" for a in published)
     (destination / "README.md").write_text(README.format(lessons=lessons or "(none yet)"))
 
