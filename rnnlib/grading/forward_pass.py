@@ -46,8 +46,8 @@ _STEP_TERMS = [("the input term x @ Wx (prev_h = 0, b = 0)", (1, 4)),
 
 def _check_step_forward_output(fn, args, label):
     name = "rnn_step_forward"
-    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
-    expected = rnn.rnn_step_forward(*args)[0]
+    expected, ref_cache = rnn.rnn_step_forward(*args)
+    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (expected, ref_cache))
     core.as_array(name, "next_h", next_h, expected.shape)
     line = core.mismatch(f"next_h ({label})", next_h, expected)
     if line:
@@ -122,12 +122,12 @@ def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
     if (N, T, D, H) == (2, 3, 4, 5):
         cases.insert(0, ("CS231n's published test values", _cs231n_forward_inputs()))
     for label, args in cases:
-        h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"))
         expected, ref_cache = rnn.rnn_forward(*args)
+        h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (expected, ref_cache))
         core.as_array(name, "h", h, expected.shape)
         line = core.mismatch(f"h ({label})", h, expected)
         if line:
-            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1))])
+            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1, flow="forward"))])
         if not isinstance(cache, list) or len(cache) != args[0].shape[1]:
             raise GradingFailure(f"{name}: the cache must be a list of the T = {args[0].shape[1]} step caches, "
                                  f"in time order; got {type(cache).__name__}"
@@ -143,8 +143,8 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     name = "temporal_affine_forward"
     rng = np.random.default_rng(seed)
     h, V, c = rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M)
-    out, cache = core.unpack(name, LESSON.call(name, fn, h, V, c), ("out", "cache"))
     expected = h @ V + c
+    out, cache = core.unpack(name, LESSON.call(name, fn, h, V, c), ("out", "cache"), (expected, (h, V, c)))
     core.as_array(name, "out", out, expected.shape)
     line = core.mismatch("out", out, expected)
     if line:

@@ -60,8 +60,9 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     __tracebackhide__ = True
     name = "lstm_step_forward"
     args = _lstm_step_inputs(N, D, H, seed)
-    next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"))
     want_h, want_c, want_cache = lstm.lstm_step_forward(*args)
+    next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"),
+                                        (want_h, want_c, want_cache))
     core.as_array(name, "next_h", next_h, want_h.shape)
     core.as_array(name, "next_c", next_c, want_c.shape)
     variants = _lstm_step_variants(*args)
@@ -113,12 +114,12 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
     __tracebackhide__ = True
     name = "lstm_forward"
     args = _lstm_seq_inputs(N, T, D, H, seed)
-    h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"))
     want, want_cache = lstm.lstm_forward(*args)
+    h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (want, want_cache))
     core.as_array(name, "h", h, want.shape)
     line = core.mismatch("h", h, want)
     if line:
-        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1))])
+        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1, flow="forward"))])
     if not isinstance(cache, list) or len(cache) != T:
         raise GradingFailure(f"{name}: the cache must be the list of the T = {T} step caches in time order, got "
                              f"{type(cache).__name__}" + (f" of length {len(cache)}" if hasattr(cache, "__len__") else "") + ".")
@@ -176,9 +177,27 @@ def _blocks(cache):
     return (cache[0].i.shape[1] if isinstance(cache, list) else cache.i.shape[1], _GATES, _GATE_NOTES)
 
 
+def _gate_paths(da, c, gates):
+    """Each gate's part of dx and of dprev_h: da's block of that gate times the same block of Wx, Wh."""
+    H = da.shape[1] // len(gates)
+    block = [slice(k * H, (k + 1) * H) for k in range(len(gates))]
+    return {w: [(f"gate {g}'s path (da's {g} block @ {w}[:, {k * H}:{(k + 1) * H}].T)", da[:, block[k]] @ W[:, block[k]].T)
+                for k, g in enumerate(gates)] for w, W in (("Wx", c.Wx), ("Wh", c.Wh))}
+
+
 def _step_relations(douts, cache):
-    sizes = [core.batch_size(cache.x.shape[0])]
-    return {k: {"sizes": sizes, **({"blocks": _blocks(cache)} if k.startswith(("dW", "db")) else {})}
+    dnext_h, dnext_c = douts
+    c, sizes = cache, [core.batch_size(cache.x.shape[0])]
+    through_h = dnext_h * c.o * (1 - c.tanh_c ** 2)
+    dc = dnext_c + through_h
+    da = np.concatenate([dc * c.g * c.i * (1 - c.i), dc * c.prev_c * c.f * (1 - c.f),
+                         dnext_h * c.tanh_c * c.o * (1 - c.o), dc * c.i * (1 - c.g ** 2)], axis=1)
+    paths = _gate_paths(da, c, _GATES)
+    terms = {"dx": paths["Wx"], "dprev_h": paths["Wh"],
+             "dprev_c": [("the cell state's own path, dnext_c * f", dnext_c * c.f),
+                         ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", through_h * c.f)]}
+    return {k: {"sizes": sizes, "terms": terms.get(k, ()),
+                **({"blocks": _blocks(cache)} if k.startswith(("dW", "db")) else {})}
             for k in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")}
 
 
@@ -269,8 +288,8 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     __tracebackhide__ = True
     name = "gru_step_forward"
     args = _gru_step_inputs(N, D, H, seed)
-    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
     want_h, want_cache = gru.gru_step_forward(*args)
+    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (want_h, want_cache))
     core.as_array(name, "next_h", next_h, want_h.shape)
     line = core.mismatch("next_h", next_h, want_h)
     if line:
@@ -304,9 +323,25 @@ _GRU_STEP_MISTAKES = [
 ]
 
 
+def _gru_step_relations(douts, cache):
+    (dnext_h,), c = douts, cache
+    H = c.prev_h.shape[1]
+    da_n = dnext_h * (1 - c.z) * (1 - c.n ** 2)
+    da_r = da_n * c.hn * c.r * (1 - c.r)
+    da_z = dnext_h * (c.prev_h - c.n) * c.z * (1 - c.z)
+    paths = _gate_paths(np.concatenate([da_r, da_z, da_n], axis=1), c, ("r", "z", "n"))
+    through_wh = paths["Wh"][:2] + [("the candidate's path ((da_n * r) @ Wh[:, 2H:].T)", (da_n * c.r) @ c.Wh[:, 2 * H:].T)]
+    blocks = (H, ("r", "z", "n"), {frozenset("r"): "the reset gate's part: da_r = da_n * hn * r * (1 - r), where hn = "
+                                                   "prev_h @ Wh[:, 2H:] (the part of the candidate that r scales)"})
+    sizes = [core.batch_size(c.x.shape[0])]
+    return {"dx": {"sizes": sizes, "terms": paths["Wx"]},
+            "dprev_h": {"sizes": sizes, "terms": [("the direct path, dnext_h * z", dnext_h * c.z)] + through_wh},
+            **{k: {"sizes": sizes, "blocks": blocks} for k in ("dWx", "dWh", "db")}}
+
+
 def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
     """Check gru_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
     __tracebackhide__ = True
     core.check_backward(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
                         ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
-                        _GRU_STEP_MISTAKES)
+                        _GRU_STEP_MISTAKES, relations=_gru_step_relations)
