@@ -218,3 +218,10 @@ def test_lstm_gates_that_share_a_wrong_dc_point_at_dc():
     message = fails(grading.check_lstm_step_backward, dc_plus_sign)
     assert "dWx, dWh, db: only the columns of gates i and f and g (columns 0:5, 5:10, 15:20) are wrong" in message
     assert "look at dc, which these three gates' gradients go through and o's does not" in message
+
+
+def test_a_factor_that_is_also_a_test_size_names_both_causes():
+    """With a batch of 2, "twice" and "N times" are the same evidence: the hint must not pick one."""
+    text = core.relation(np.array([2.0, 4.0]), np.array([1.0, 2.0]), sizes=[core.batch_size(2)])
+    assert "a division by it is missing" in text and "a term is counted twice" in text
+    assert "counted twice" not in core.relation(np.array([4.0, 8.0]), np.array([1.0, 2.0]), sizes=[core.batch_size(4)])

@@ -30,6 +30,11 @@ def check_int_to_bits(fn, seed=0):
             raise GradingFailure(f"{e}\n  Likely cause: it must work on whole arrays of ints at once, e.g. "
                                  f"(n[..., None] >> np.arange(width)) & 1, not one Python int at a time.") from e.__cause__
         expected = reference(n, width)
+        if not isinstance(got, np.ndarray) or got.dtype.kind not in "iub":     # bools are 0/1 too
+            raise GradingFailure(f"{name}: for {what} it should return a numpy array of ints, got "
+                                 f"{f'a {got.dtype} array' if isinstance(got, np.ndarray) else type(got).__name__}. "
+                                 f"Likely cause: the wrong type: shifts and & on int arrays keep ints, "
+                                 f"(n[..., None] >> np.arange(width)) & 1; a list or a float array is not that.")
         if np.shape(got) != expected.shape:
             raise GradingFailure(f"{name}: for {what} the result has shape {np.shape(got)}, expected {expected.shape} "
                                  f"(the input's shape plus a last axis of size width). Use numpy operations that "
@@ -54,6 +59,11 @@ def check_bits_to_int(fn, seed=0):
     for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
         bits = int_to_bits(n, width)
         got = LESSON.call(name, fn, bits.copy())
+        if not isinstance(got, (int, np.integer)) and not (isinstance(got, np.ndarray) and got.dtype.kind in "iu"):
+            raise GradingFailure(f"{name}: for bits of shape {bits.shape} it should return ints (a numpy int array, or an "
+                                 f"int for one number), got {f'a {got.dtype} array' if isinstance(got, np.ndarray) else type(got).__name__}. "
+                                 f"Likely cause: the wrong type: the powers of two as ints, 1 << np.arange(width), keep "
+                                 f"the sum an int; 2.0 ** k or a list do not.")
         if np.shape(got) != np.shape(n) or not np.array_equal(np.asarray(got), n):
             reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
             hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
@@ -136,8 +146,11 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
     problems = []
     line = loss_line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:
+        after = adder_train_step({k: v.copy() for k, v in expected.items()}, x, y, lr)
+        late = [("the loss returned is the one after the update (computed with the new weights): return the loss of "
+                 "the forward pass, before the weights change.", np.array([after]))]
         problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)",
-                         core.hints(np.array([float(loss)]), [], np.array([ref_loss]), "loss",
+                         core.hints(np.array([float(loss)]), late, np.array([ref_loss]), "loss",
                                     sizes=[core.batch_size(N)])))
     wrong = [k for k in ("Wx", "Wh", "Wy") if core.mismatch("", mine[k], expected[k])]
     known = []

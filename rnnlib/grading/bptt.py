@@ -209,10 +209,8 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
 
     dhs = rng.standard_normal((N, T, H))     # backward of the last block: the gradient stops at its h0
     dx_ref, dh0_ref, *grads_ref = rnn.rnn_backward(dhs, cache[(blocks - 1) * T:])
-    held = dict(grads)                       # the arrays, as a model that gathered them once holds them
-    # Which array is which shows only where the layer itself is (the notebook, Validate): the
-    # autograder reads a layer living in the student's kernel as copies, fresh at each read.
-    arrays_observable = _layer_attribute(name, layer, "grads") is grads
+    held = core.identities(grads)            # the arrays, as a model that gathered them once holds them
+    kept = dict(grads)                       # alive, so that no new array can take an old one's identity
     dx = LESSON.call(f"{name}.backward", layer.backward, dhs)
     yours = "backward runs your rnn_backward on this forward's cache: if rnn_backward's test fails, fix that first."
     _same(name, "dx returned by backward", dx, dx_ref, yours)
@@ -220,10 +218,20 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
         _same(name, f"grads[{key!r}] after backward", grads[key], expected,
               "backward must store the weight gradients of this forward's T steps in self.grads; " + yours)
-        if arrays_observable:
-            _same(name, f"the array grads[{key!r}] held before backward", held[key], expected,
-                  f"backward put a new array into self.grads[{key!r}]; write into the one there, in place "
-                  f"(self.grads[{key!r}][...] = ...): whoever gathered the gradient arrays before still holds the old one.")
+    rebound = [key for key, identity in core.identities(grads).items() if held.get(key) != identity]
+    if rebound:
+        core.fail(name, [(f"backward put new arrays into self.grads[{rebound[0]!r}]"
+                          + (f" and {len(rebound) - 1} more" if len(rebound) > 1 else ""),
+                          [f"rebinding instead of writing in place: write into the arrays there "
+                           f"(self.grads[{rebound[0]!r}][...] = ...), since whoever gathered the gradient arrays "
+                           f"before (an optimiser, a model's list of grads) still holds the old ones."])])
+    del kept
+    LESSON.call(f"{name}.backward", layer.backward, dhs)
+    grads = _layer_attribute(name, layer, "grads")
+    for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
+        _same(name, f"grads[{key!r}] after a second backward of the same forward", grads[key], expected,
+              "the gradients of an earlier call are kept and added to: state carried across calls. Each "
+              "backward sets self.grads to this forward's gradients ([...] =, not +=).")
     _same(name, "self.dh0 after backward", _layer_attribute(name, layer, "dh0"), dh0_ref,
           "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.")
 

@@ -31,7 +31,11 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                              f"more than the inputs.")
     for k, ((x, y), (ex, ey)) in enumerate(zip(got, expected)):
         for what, arr, ref in (("x", x, ex), ("y", y, ey)):
-            arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr), ref.shape)
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iu":
+                raise GradingFailure(f"{name}: {what} of batch {k} should be a numpy array of ints (token ids), got "
+                                     f"{_kind(arr)}. Likely cause: the wrong type: index the data array with an "
+                                     f"array of positions (data[idx]), which keeps its int dtype.")
+            arr = core.as_array(name, f"{what} of batch {k}", arr, ref.shape)
             if not np.array_equal(arr, ref):
                 row = int(np.argmax((arr != ref).any(axis=1)))
                 hints = []
@@ -50,6 +54,11 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
     core.passed(name)
 
 
+def _kind(value):
+    """How a message names what it got: "list", "float64 array"."""
+    return f"{value.dtype} array" if isinstance(value, np.ndarray) else type(value).__name__
+
+
 def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
     """Copies of params and cache after the updates steps (a list of grads dicts), right or as a mistake does."""
     params, cache = ({k: v.copy() for k, v in d.items()} for d in (params, cache))
@@ -58,7 +67,7 @@ def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
             before = cache[k].copy()
             cache[k] = g * g if how == "reset" else cache[k] + g * g
             scale = {"right": np.sqrt(cache[k]), "reset": np.sqrt(cache[k]), "stale": np.sqrt(before),
-                     "no_sqrt": cache[k], "sign": np.sqrt(cache[k])}[how]
+                     "no_sqrt": cache[k], "sign": np.sqrt(cache[k]), "eps_inside": np.sqrt(cache[k] + eps) - eps}[how]
             params[k] = params[k] - (-1 if how == "sign" else 1) * lr * g / (scale + eps)
     return params, cache
 
@@ -70,6 +79,9 @@ _ADAGRAD_MISTAKES = [
               "then take the step."),
     ("no_sqrt", "the step divides by the cache itself; Adagrad divides by its square root (plus eps)."),
     ("sign", "the parameters moved up the gradient: the update subtracts the step."),
+    ("eps_inside", "eps is inside the square root, sqrt(cache + eps), as min-char-rnn writes it; this exercise's "
+                   "rule adds it outside, sqrt(cache) + eps. The two differ where the cache is tiny (the key 'rare' "
+                   "here, whose gradients are about 1e-6)."),
 ]
 
 
@@ -99,9 +111,11 @@ def check_adagrad_update(fn, seed=0):
     __tracebackhide__ = True
     name = "adagrad_update"
     rng = np.random.default_rng(seed)
-    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4), "rare": rng.standard_normal(3)}
     cache = {k: rng.random(v.shape) for k, v in params.items()}
-    steps = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(2)]
+    cache["rare"][:] = 0.0          # a parameter that has seen (almost) no gradient yet: eps matters here
+    steps = [{k: rng.standard_normal(v.shape) * (1e-6 if k == "rare" else 1) for k, v in params.items()}
+             for _ in range(2)]
     mine_p, mine_c = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in cache.items()}
     arrays = {**{("p", k): v for k, v in mine_p.items()}, **{("c", k): v for k, v in mine_c.items()}}
     for grads in steps:
@@ -166,7 +180,10 @@ def check_sample(fn, seed=0):
         want = losses.softmax(flat.params["c"] / temperature)
         if np.abs(freq - want).max() > 0.035:
             hints = (["scores must be divided by the temperature before the softmax: p = softmax(scores / T)."]
-                     if np.abs(freq - losses.softmax(flat.params["c"])).max() < 0.035 else [])
+                     if np.abs(freq - losses.softmax(flat.params["c"])).max() < 0.035 else
+                     ["every draw is the most likely id: that is argmax (greedy decoding), not sampling. Draw each id "
+                      "from the distribution: rng.choice(V, p=softmax(scores / temperature))."]
+                     if freq.max() == 1.0 else [])
             core.fail(name, [(f"at temperature {temperature}, 4000 draws gave frequencies {np.round(freq, 3).tolist()}, "
                           f"expected about {np.round(want, 3).tolist()}", hints)])
     core.passed(name)
@@ -178,6 +195,11 @@ def _sample(fn, model, seed_ids, n, temperature, rng):
         with np.errstate(all="ignore"):
             return LESSON.call(name, fn, model, seed_ids, n, temperature=temperature, rng=rng)
     except GradingFailure as e:
+        if isinstance(e.__cause__, ValueError) and "probabilities" in str(e.__cause__).lower() and \
+                "nan" not in str(e.__cause__).lower():
+            raise GradingFailure(f"{e}\n  Likely cause: rng.choice draws from a probability distribution: non-negative "
+                                 f"numbers that sum to 1, the softmax of scores / temperature. Scores, or probabilities "
+                                 f"divided by the temperature after the softmax, are not one.") from e.__cause__
         if isinstance(e.__cause__, ValueError) and "nan" in str(e.__cause__).lower():
             raise GradingFailure(f"{e}\n  Likely cause: the probabilities contain NaN: at temperature {temperature:g} "
                                  f"the scores / temperature are large, and exp of them overflows (inf / inf = nan). "

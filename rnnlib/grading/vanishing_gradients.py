@@ -99,6 +99,8 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                              "clipping, but not this exercise's. clip_grad_norm scales every entry by one factor, "
                              "max_norm / total, which keeps the gradient's direction.",
                              np.clip(before[k], -max_norm, max_norm)),
+                            ("the arrays were rescaled although their global norm is below max_norm: scale only when "
+                             "the norm exceeds it (the factor is min(1, max_norm / total)).", before[k] * max_norm / norm),
                             ("the arrays in the dict are unchanged although the global norm is above max_norm: "
                              "look at the scale factor, and at whether the scaling writes into the dict's arrays "
                              "(in place) or into a new array.", before[k])]
