@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import gradcheck, recorded
+from ..lstm import sigmoid
 
 TOL = 1e-7
 # What a withheld reference raises in the autograder's kernel (instructor/strip.py writes it).
@@ -350,11 +351,9 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None, flow=
         return _times(c, sizes, number=got.size == 1)
     if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, want.T) and not close(want, want.T):
         return "transposed: the right values with rows and columns swapped; look at the order of a product's factors"
-    for label, term in terms:
-        for k, how in ((-1, f"missing {label}"), (1, f"{label} is counted twice"),
-                       (-2, f"{label} has the wrong sign (a + for a -)")):
-            if np.any(term) and close(got, want + k * term):
-                return how
+    text = _term(got, want, terms)
+    if text:
+        return text
     if blocks and got.shape[-1] == blocks[0] * len(blocks[1]):
         text = _blocks(got, want, *blocks)
         if text:
@@ -363,6 +362,62 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None, flow=
         return _time_steps(got, want, time_axis, flow)
     if steps is not None and len(steps) > 1:
         return _missing_steps(got, want, steps)
+    return None
+
+
+def _term(got, want, terms):
+    """One of terms (the parts want is the sum of) missing, counted twice or with its sign flipped."""
+    for label, term in terms:
+        for k, how in ((-1, f"missing {label}"), (1, f"{label} is counted twice"),
+                       (-2, f"{label} has the wrong sign (a + for a -)")):
+            if np.any(term) and close(got, want + k * term):
+                return how
+    return None
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+# name: (function, inverse, the open interval of its values)
+ACTIVATIONS = {"tanh": (np.tanh, np.arctanh, (-1, 1)), "sigmoid": (sigmoid, _logit, (0, 1))}
+
+
+def activation_hint(label, got, act, terms):
+    """Why got, meant to be act(the sum of terms), is wrong, read from what it is; else None.
+
+    terms: [(label, array)]. Recognises the activation missing or another one used, and, from the
+    input that got implies (got run back through the activation's inverse), a term missing, counted
+    twice or with its sign flipped."""
+    want = sum(term for _, term in terms)
+    if close(got, want):
+        return f"{label} is its input itself: the {act} is missing"
+    for other, (fn, _, _) in ACTIVATIONS.items():
+        if other != act and close(got, fn(want)):
+            return f"{label} uses {other} where it needs the {act} (the wrong activation)"
+    _, inverse, (low, high) = ACTIVATIONS[act]
+    if np.all((got > low) & (got < high)):
+        with np.errstate(all="ignore"):
+            text = _term(inverse(got), want, terms)
+        if text:
+            return f"inside the {act} of {label}: {text}"
+    return None
+
+
+def first_wrong(steps):
+    """The hint for the first wrong quantity of a forward, read from what it is, or None.
+
+    steps: [(label, got, want, act, terms)] in the order the forward computes them; act is None
+    for a plain sum of terms (then relation's reading applies), else the activation applied to it.
+    A quantity that equals another's right value is named as holding that one."""
+    for label, got, want, act, terms in steps:
+        if not isinstance(got, np.ndarray) or got.shape != np.shape(want) or close(got, want):
+            continue
+        same = [other for other, _, value, _, _ in steps if other != label and close(got, value)]
+        if same:
+            return f"{label} holds what {same[0]} should (two quantities mixed up, or blocks in the wrong order)"
+        return (activation_hint(label, got, act, terms) if act else relation(got, want, terms=terms)) or \
+            f"{label} is the first wrong quantity (the ones computed before it are right): look at how it is computed"
     return None
 
 

@@ -52,6 +52,10 @@ def _check_step_forward_output(fn, args, label):
     line = core.mismatch(f"next_h ({label})", next_h, expected)
     if line:
         hints = core.hints(next_h, _step_forward_variants(*args), expected, "next_h")
+        x, prev_h, Wx, Wh, b = args
+        terms = [("the input term x @ Wx", x @ Wx), ("the recurrent term prev_h @ Wh", prev_h @ Wh), ("the bias b", b)]
+        found = None if hints else core.activation_hint("next_h", next_h, "tanh", terms)
+        hints += [found] if found else []
         if not hints:
             probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda *a: rnn.rnn_step_forward(*a)[:1],
                                      args, _STEP_TERMS)

@@ -70,13 +70,41 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
                 for line in [core.mismatch(what, got, want)] if line]
     if problems and not any(h for _, h in problems):
-        probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
-                                 args, _STEP_TERMS)
-        problems[0] = (problems[0][0], [probe] if probe else [])
+        found = core.first_wrong(_lstm_steps(args, cache, next_h, next_c, want_cache, want_c, want_h)) or \
+            core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
+                             args, _STEP_TERMS)
+        problems[0] = (problems[0][0], [found] if found else [])
     if problems:
         core.fail(name, problems)
     core.check_cache(name, cache, want_cache)
     core.passed(name)
+
+
+def _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate):
+    """The three terms of gate k's pre-activation (columns k*H to (k+1)*H)."""
+    cols, where = slice(k * H, (k + 1) * H), f"[:, {k * H}:{(k + 1) * H}]"
+    return [(f"the input term x @ Wx{where} of gate {gate}", x @ Wx[:, cols]),
+            (f"the recurrent term prev_h @ Wh{where} of gate {gate}", prev_h @ Wh[:, cols]),
+            (f"the bias b[{k * H}:{(k + 1) * H}] of gate {gate}", b[cols])]
+
+
+def _fields(cache, reference):
+    """The student's cache read field by field as the reference's, or Nones when it is not one."""
+    if isinstance(cache, tuple) and len(cache) == len(reference):
+        return cache
+    return (None,) * len(reference)
+
+
+def _lstm_steps(args, cache, next_h, next_c, ref, want_c, want_h):
+    """lstm_step_forward's quantities in the order it computes them, for core.first_wrong."""
+    x, prev_h, prev_c, Wx, Wh, b = args
+    H, mine = prev_h.shape[1], _fields(cache, ref)
+    gates = [(gate, mine[5 + k], ref[5 + k], "tanh" if gate == "g" else "sigmoid",
+              _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate)) for k, gate in enumerate(_GATES)]
+    return gates + [
+        ("next_c", next_c, want_c, None, [("the forget path f * prev_c", ref.f * prev_c), ("the input path i * g", ref.i * ref.g)]),
+        ("tanh_c", mine[9], ref.tanh_c, "tanh", [("next_c", want_c)]),
+        ("next_h", next_h, want_h, None, [])]
 
 
 def _lstm_seq_inputs(N, T, D, H, seed):
@@ -293,9 +321,26 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     core.as_array(name, "next_h", next_h, want_h.shape)
     line = core.mismatch("next_h", next_h, want_h)
     if line:
-        core.fail(name, [(line, core.hints(next_h, _gru_step_variants(*args), want_h))])
+        hints = core.hints(next_h, _gru_step_variants(*args), want_h)
+        found = None if hints else core.first_wrong(_gru_steps(args, cache, next_h, want_cache, want_h))
+        core.fail(name, [(line, hints or ([found] if found else []))])
     core.check_cache(name, cache, want_cache)
     core.passed(name)
+
+
+def _gru_steps(args, cache, next_h, ref, want_h):
+    """gru_step_forward's quantities in the order it computes them, for core.first_wrong."""
+    x, prev_h, Wx, Wh, b = args
+    H, mine = prev_h.shape[1], _fields(cache, ref)
+    n_cols = slice(2 * H, 3 * H)
+    gates = [(gate, mine[4 + k], ref[4 + k], "sigmoid", _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate))
+             for k, gate in enumerate("rz")]
+    return gates + [
+        ("hn", mine[7], ref.hn, None, [("prev_h @ Wh[:, 2H:]", prev_h @ Wh[:, n_cols])]),
+        ("n", mine[6], ref.n, "tanh", [("the input term x @ Wx[:, 2H:]", x @ Wx[:, n_cols]),
+                                       ("the bias b[2H:]", b[n_cols]), ("the reset recurrent term r * hn", ref.r * ref.hn)]),
+        ("next_h", next_h, want_h, None, [("the candidate's share (1 - z) * n", (1 - ref.z) * ref.n),
+                                          ("the old state's share z * prev_h", ref.z * prev_h)])]
 
 
 def _gru_step_backward_variant(dnext_h, c, direct=True, dz="prev_h - n", reset_scales=True, gate_deriv=True,
@@ -311,8 +356,9 @@ def _gru_step_backward_variant(dnext_h, c, direct=True, dz="prev_h - n", reset_s
 
 
 _GRU_STEP_MISTAKES = [
-    ({"direct": False}, "prev_h also reaches next_h directly, through z * prev_h: dprev_h = dnext_h * z + (what "
-     "flows back through the gates and the candidate) @ Wh.T. That direct term is the GRU's highway."),
+    ({"direct": False}, "the direct term dnext_h * z is missing from dprev_h: prev_h also reaches next_h directly, "
+     "through z * prev_h, so dprev_h = dnext_h * z + (what flows back through the gates and the candidate) @ Wh.T. "
+     "That direct term is the GRU's highway."),
     ({"dz": "n - prev_h"}, "next_h = (1 - z) * n + z * prev_h, so its derivative with respect to z is prev_h - n, "
      "not n - prev_h."),
     ({"reset_scales": False}, "the reset gate multiplies prev_h @ Wh[:, 2H:], so the gradient of that product "
