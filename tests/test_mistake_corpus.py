@@ -7,6 +7,7 @@ runs: some loop forever on purpose).
 """
 import ast
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ FILES = sorted(CORPUS.glob("*.toml"))
 FIELDS = {"exercise", "what", "causes", "answer"}
 CAUSES = {"transpose", "factor", "zeros", "precision", "time", "axis", "derivative", "accumulate", "missing",
           "inplace", "swap", "order", "stability", "mask", "shape", "type", "state", "sampling", "hang"}
+# Lessons 01-07 are covered in full: every exercise at least twice.
+COVERED = [assignment for assignment in EXERCISES if assignment[:2] <= "07"]
 
 
 def mistakes(path):
@@ -51,6 +54,11 @@ def reference_signatures(assignment):
     return {name: signature(definition(cells[name], name)) for name in EXERCISES[assignment]}
 
 
+def test_every_file_is_a_lesson():
+    assert FILES, "no corpus files"
+    assert {path.stem for path in FILES} <= set(EXERCISES)
+    assert set(COVERED) <= {path.stem for path in FILES}
+
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.stem)
 def test_entries_are_well_formed(path):
@@ -67,6 +75,14 @@ def test_entries_are_well_formed(path):
         assert signature(node) == signatures[entry["exercise"]], where
 
 
+def test_size_and_coverage():
+    corpus = every_mistake()
+    assert len(corpus) >= 120
+    counts = Counter((assignment, entry["exercise"]) for assignment, entry in corpus)
+    for assignment in COVERED:
+        for exercise in EXERCISES[assignment]:
+            assert counts[assignment, exercise] >= 2, f"{assignment}: {exercise} has {counts[assignment, exercise]}"
+
 
 def test_answers_are_all_different():
     """Different as code, not just in spacing or comments."""
@@ -75,3 +91,9 @@ def test_answers_are_all_different():
         code = ast.dump(ast.parse(entry["answer"]))
         assert code not in seen, f"{assignment} {entry['what']!r} repeats {seen[code]!r}"
         seen[code] = entry["what"]
+
+
+def test_every_cause_is_used():
+    """The vocabulary is the one hints are judged by: the corpus exercises all of it."""
+    used = {cause for _, entry in every_mistake() for cause in entry["causes"]}
+    assert used == CAUSES
