@@ -93,7 +93,7 @@ def lstm_variant(**mistake):
 
 @pytest.mark.parametrize("mistake,hint", [
     ("no_tanh_deriv", "dc needs the tanh derivative at next_c"),
-    ("do_from_dc", "its gradient comes from dnext_h alone, not from dc"),
+    ("do_from_dc", "do uses dc instead of dnext_h"),
     ("sigma_of_output", "the gates' derivatives are applied to the gates' outputs again"),
 ])
 def test_lstm_backward_mistakes(mistake, hint):
@@ -162,7 +162,7 @@ def adder(params, x, y, lr, inside=False, hidden_deriv=True, carry=True, dWh_fro
     ({"inside": True}, "the weights are updated inside the time loop"),
     ({"hidden_deriv": False}, "the hidden layer's delta needs the sigmoid derivative"),
     ({"carry": False}, "must also receive the delta coming back from step t+1"),
-    ({"dWh_from_h_t": True}, "pairs each step's delta with the previous hidden state"),
+    ({"dWh_from_h_t": True}, "pairs each step's delta with the hidden state of the time step before"),
 ])
 def test_the_seed_adder_mistakes(mistake, hint):
     assert hint in fails(grading.check_train_step, lambda p, x, y, lr: adder(p, x, y, lr, **mistake))

@@ -170,7 +170,7 @@ def test_rnn_forward_cache_must_be_the_contract():
     def reversed_cache(*args):
         h, cache = forward(*args)
         return h, cache[::-1]
-    assert "cache[0] field 0 should be x" in fails(grading.check_rnn_forward, reversed_cache)
+    assert "the step caches are in reverse time order" in fails(grading.check_rnn_forward, reversed_cache)
 
 
 def test_naive_softmax_overflow_is_explained_without_warnings(recwarn):

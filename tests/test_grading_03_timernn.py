@@ -44,7 +44,7 @@ def test_a_state_that_is_not_carried_is_named(student):
         self.h = None
         return student["TimeRNN"].forward(self, x)
     message = fails(check_TimeRNN, variant(student, forward=forward))
-    assert "block 2 of 3" in message and "start from the last state of the previous one" in message
+    assert "block 2 of 3" in message and "the state carried into each forward is the last state of the previous one" in message
 
 
 def test_gradients_left_out_of_grads_are_named(student):

@@ -190,7 +190,7 @@ def unpack(name, result, fields, expected=None):
     tuple holds them in another order, the message says so instead of blaming the values."""
     if not isinstance(result, tuple) or len(result) != len(fields):
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        hint = _which_fields(result, fields, expected) if isinstance(result, (tuple, list)) else ""
+        hint = _which_fields(result if isinstance(result, (tuple, list)) else (result,), fields, expected)
         raise GradingFailure(f"{name}: expected it to return a tuple ({', '.join(fields)}), got {got}." + hint)
     order = misplaced(result, expected, fields) if expected is not None else None
     if order:
@@ -203,7 +203,8 @@ def _same_value(got, want):
     if isinstance(want, np.ndarray):
         return isinstance(got, np.ndarray) and close(got, want, 1e-7)
     if isinstance(want, (tuple, list)):
-        return isinstance(got, (tuple, list)) and len(got) == len(want)
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and \
+            [type(g).__name__ for g in got] == [type(w).__name__ for w in want]
     try:
         return np.ndim(got) == 0 and np.ndim(want) == 0 and bool(np.isclose(float(got), float(want), rtol=1e-9))
     except (TypeError, ValueError):
@@ -229,16 +230,16 @@ def _which_fields(result, fields, expected):
     held = [fields[j] for item in result for j in range(len(fields))
             if expected[j] is not None and _same_value(item, expected[j])]
     missing = [f for f in fields if f not in held]
-    return (f" It holds {', '.join(held)} but not {', '.join(missing)}: return every one of them, in this order."
-            if held and missing else "")
+    return (f" It holds {', '.join(held)} but not {', '.join(missing)}. Likely cause: {', '.join(missing)} "
+            f"missing from what it returns: return every one of them, in this order." if held and missing else "")
 
 
 def as_array(name, what, value, shape):
     if not isinstance(value, np.ndarray):
         raise GradingFailure(f"{name}: {what} should be a numpy array of shape {shape}, got {type(value).__name__}."
-                             + (" Likely cause: a Python list where an array is expected: build it with numpy, or "
-                                "return np.array(...)." if isinstance(value, list) and np.shape(value) == tuple(shape)
-                                else ""))
+                             + (" Likely cause: the wrong type, a Python list where a numpy array is expected: build "
+                                "the array with numpy (np.zeros then fill it, or np.stack / np.array of the list)."
+                                if isinstance(value, list) else ""))
     if value.dtype.kind == "f" and value.dtype.itemsize < 8:
         raise GradingFailure(f"{name}: {what} has dtype {value.dtype}, expected float64. Likely cause: an array in "
                              f"this computation is {value.dtype} (a dtype= or an astype): its round-off, about 1e-7 "
@@ -371,7 +372,7 @@ def _term(got, want, terms):
         for k, how in ((-1, f"missing {label}"), (1, f"{label} is counted twice"),
                        (-2, f"{label} has the wrong sign (a + for a -)")):
             if np.any(term) and close(got, want + k * term):
-                return how
+                return how + (" (an extra copy of it)" if k == 1 else "")
     return None
 
 
@@ -395,6 +396,9 @@ def activation_hint(label, got, act, terms):
     for other, (fn, _, _) in ACTIVATIONS.items():
         if other != act and close(got, fn(want)):
             return f"{label} uses {other} where it needs the {act} (the wrong activation)"
+    for term_label, term in terms:       # a term added to the result, outside the activation
+        if np.any(term) and close(got, ACTIVATIONS[act][0](want - term) + term):
+            return f"{term_label} is missing inside the {act}: it is added after it, outside, where it belongs inside"
     _, inverse, (low, high) = ACTIVATIONS[act]
     if np.all((got > low) & (got < high)):
         with np.errstate(all="ignore"):
@@ -484,7 +488,8 @@ def _missing_steps(got, want, steps):
         if close(got, want - steps[t]):
             return f"missing the contribution of {where}; look at the time loop's range"
         if close(got, steps[t]):
-            return f"only the contribution of {where}: it must add up every step's contribution"
+            return (f"only the contribution of {where}: the sum over the steps is overwritten at each step instead of "
+                    f"added to (+=)")
     return None
 
 
@@ -501,10 +506,17 @@ def identities(d):
     return getattr(d, "identities", None) or {str(k): id(v) for k, v in d.items()}
 
 
-def check_cache(name, cache, reference, where=""):
+def check_cache(name, cache, reference, where="", also=None):
     """cache must hold what reference (a step or layer cache: a named tuple such as LSTMStepCache,
-    GRUStepCache or AttentionCache) holds, field by field; where: which one, e.g. "[3]" in a list."""
+    GRUStepCache or AttentionCache) holds, field by field; where: which one, e.g. "[3]" in a list;
+    also: {name: array} of the forward's other quantities, by which a misplaced value is named."""
     fields, kind = reference._fields, type(reference).__name__
+    if isinstance(cache, tuple) and len(cache) == len(fields) and any(
+            not _same_value(g, w) for g, w in zip(cache, reference)):
+        order = misplaced(cache, tuple(reference), fields)
+        if order:
+            fail(name, [(f"the cache{where}: {order[0]}", ["the cache is returned with its fields in the wrong order, "
+                                                          "and the backward reads them by position"])])
     if not isinstance(cache, tuple) or len(cache) != len(fields):
         raise GradingFailure(f"{name}: the cache{where} must be {kind}({', '.join(fields)}), which the backward "
                              f"reads, got {type(cache).__name__}"
@@ -512,8 +524,26 @@ def check_cache(name, cache, reference, where=""):
     for k, (got, want) in enumerate(zip(cache, reference)):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
                                                                                         atol=1e-12):
+            held = which(got, {**dict(zip(fields, reference)), **(also or {})})
             raise GradingFailure(f"{name}: cache{where} field {k} should be {fields[k]} (the order is "
-                                 f"{', '.join(fields)}), but it holds {which(got, dict(zip(fields, reference)))}.")
+                                 f"{', '.join(fields)}), but it holds {held}."
+                                 + (f" Likely cause: {held} is stored instead of {fields[k]} (two quantities mixed up)."
+                                    if held != "something else" else ""))
+
+
+def step_caches(name, cache, reference):
+    """A sequence forward's cache: the list of its T step caches, in time order."""
+    T = len(reference)
+    if isinstance(cache, list) and len(cache) == T:
+        if T > 1 and close(cache[-1][0], reference[0][0]) and close(cache[0][0], reference[-1][0]):
+            fail(name, [("the step caches are in reverse time order: cache[t] must be step t's",
+                              ["time order: append each step's cache as the loop runs from t = 0 to T-1"])])
+        return
+    one_step = isinstance(cache, tuple) and len(cache) == len(reference[0])
+    raise GradingFailure(f"{name}: the cache must be a list of the T = {T} step caches, in time order; got "
+                         f"{type(cache).__name__}" + (f" of length {len(cache)}" if isinstance(cache, (list, tuple)) else "")
+                         + ("." if not one_step else ", one step's cache. Likely cause: the cache is overwritten at "
+                            "each step instead of collected: append every step's cache to a list."))
 
 
 def probe_terms(call, reference, args, terms):
@@ -685,7 +715,8 @@ def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
         parts, carried = [None] * T, None
         for t in reversed(range(T)):
             carried, parts[t] = step(dh[:, t], carried, cache[t])
-        found = {"dx": {"sizes": sizes, "time_axis": 1, "flow": "backward"}, "dh0": {"sizes": sizes}}
+        found = {"dx": {"sizes": sizes, "time_axis": 1, "flow": "backward"},
+                 "dh0": {"sizes": sizes, "terms": [("the first step's own upstream gradient dh[:, 0]", dh[:, 0])]}}
         for k, name in enumerate(weights):
             found[name] = {"sizes": sizes, "steps": [p[k] for p in parts],
                            **{key: value(cache) for key, value in extra.items()}}
