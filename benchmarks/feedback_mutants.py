@@ -611,7 +611,7 @@ def judge(exercise, mutant, message):
     named = crashed or timeout or any(re.search(rf"(^|[\s(:'\"]){re.escape(w)}", message) for w in output_names(exercise))
     causes = [{"hang"}] if timeout else [categories(h) - {LOCATION} for h in hint_lines(message)]
     causes = [c for c in causes if c]
-    return {"crashed": crashed or timeout, "named": named, "judged": bool(causes) or not (crashed or timeout),
+    return {"named": named, "judged": bool(causes) or not (crashed or timeout),
             "right": any(c & mutant.causes for c in causes),
             "wrong": any(not c & mutant.causes for c in causes)}
 
