@@ -8,7 +8,6 @@ runs: some loop forever on purpose).
 import ast
 import tomllib
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
