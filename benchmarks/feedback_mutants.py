@@ -525,7 +525,7 @@ def run_calls(exercise, source, calls):
 # What a hint talks about, recognised by its words.
 CATEGORIES = {
     "transpose": r"transpos|wrong order: a transpose|row.vectors?|column form|order of a product.s factors",
-    "factor": r"times the|scaled by|scale factor|twice|half|divided by|averaged|average|/ ?N\b|1/N|1/T|sign|negative|factor|summed over the batch|not divided",
+    "factor": r"times the|scaled by|scale factor|twice|half|divided by|averaged|average|/ ?N\b|1/N|1/T|sign|negative|factor|summed over the batch|not divided|scale is missing|divide \w+( \w+)? by",
     "zeros": r"all zeros|zero everywhere|never",
     "precision": r"float32|precision|digits",
     "time": r"time step|t = |steps? t|skip|loop|last step|first step|from t|shifted|wrong way|carried|carry|flowing back|t\+1|before\* step|every step reads|previous (hidden )?state|previous step",
