@@ -1,22 +1,34 @@
-"""How well the test cells diagnose wrong answers, measured on generated single-edit mutants.
+"""How well the test cells diagnose wrong answers, measured on three sources of them.
 
-For every exercise that a lesson declares (rnnlib.grading's LESSON), the reference answer is read
-from the answer cell in solutions/, and a small AST mutator makes every single-edit variant of its
-solution region: drop a term, transpose, wrong axis, `=` for `+=`, off-by-one range, reversed loop,
-sum <-> mean, swapped variables (prev_h <-> next_h), a wrong derivative, a float32 cast, an
-in-place edit of an input, a flipped sign. Each mutant runs through the same check calls as the
-exercise's test cell (its visible lines, then the hidden ones between ### BEGIN/END HIDDEN TESTS),
-in-process, in a namespace like the notebook's. Mutants that pass the whole test cell are dropped
-(equivalent, or beyond the tests). For the others we report, per lesson:
+For every exercise that a lesson declares (rnnlib.grading's LESSONS), the reference answer cell is
+read from solutions/, and the wrong answers come from one of three sources:
 
-    visible    caught by a visible test (what Validate shows a student)
-    named      the message names the wrong output or gradient (or shows where the code crashed)
-    specific   a hint points at the cause, judged against the mutation's own label
-    wrong      a hint names a cause the mutation does not have
+    ours     a small AST mutator's single edits of the solution region: drop a term, transpose, wrong
+             axis, `=` for `+=`, off-by-one range, reversed loop, sum <-> mean, swapped variables
+             (prev_h <-> next_h), a wrong derivative, a float32 cast, an in-place edit of an input, a
+             flipped sign
+    tool     cosmic-ray's mutation operators (arithmetic and comparison operators, numbers, booleans,
+             loops that never run, ...), each applied where it can be in the solution region
+    corpus   hand-written mistakes, benchmarks/mistakes/<assignment>.toml: each one's answer replaces
+             the whole answer cell
 
-    .venv/bin/python benchmarks/feedback_mutants.py             # every lesson, every mutant
-    .venv/bin/python benchmarks/feedback_mutants.py --lessons 02 03 --sample 40 --seed 0
-    .venv/bin/python benchmarks/feedback_mutants.py --show 07   # each mutant's label and message
+Each wrong answer knows the categories of cause a right hint may name (CATEGORIES: ACCEPT for our
+edits, tool_causes for cosmic-ray's operators, a mistake's own causes). It runs through the check
+calls of the exercise's test cell (its visible lines, then the hidden ones between ### BEGIN/END
+HIDDEN TESTS), in-process, in a namespace like the notebook's, each call with a time limit. Per
+lesson and source we report:
+
+    items        wrong answers made
+    caught       failed by the test cell, visible or hidden (a time-out is caught, as a hang)
+    visible      caught by a visible test (what Validate shows a student)
+    named        the message names the wrong output, or shows where the code crashed or hung
+    right cause  a hint line names a category of the answer's causes (a hint that only says where the
+                 result is wrong does not count); crashes are judged only when they carry a hint
+    wrong cause  a hint line names categories of cause, none of them the answer's
+
+    .venv/bin/python benchmarks/feedback_mutants.py                 # every source, lesson, wrong answer
+    .venv/bin/python benchmarks/feedback_mutants.py --source tool --lessons 02 03 --sample 40 --seed 0
+    .venv/bin/python benchmarks/feedback_mutants.py --source corpus --lessons 07 --show   # messages, verdicts
 """
 import argparse
 import ast
@@ -28,6 +40,7 @@ import re
 import signal
 import sys
 import time
+import tomllib
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,11 +128,37 @@ CONFUSABLE = [("prev_h", "next_h"), ("prev_c", "next_c"), ("x", "h"), ("i", "f")
 REDUCTIONS = {"sum": "mean", "mean": "sum", "max": "min"}
 
 
+# Which categories a hint may name and be right, for each kind of edit.
+ACCEPT = {
+    "drop_right": {"missing", "derivative", "factor", "time", "zeros", "stability", "mask", "accumulate", "swap"},
+    "drop_left": {"missing", "derivative", "factor", "time", "zeros", "stability", "mask", "accumulate", "swap"},
+    "flip_op": {"factor", "missing", "derivative", "swap", "stability", "time"},
+    "drop_pow": {"derivative", "missing", "factor"},
+    "drop_neg": {"factor", "axis", "time"},     # -1 is also an axis and the last time step
+    "transpose_left": {"transpose", "shape"}, "transpose_right": {"transpose", "shape"},
+    "swap_operands": {"transpose", "shape"}, "drop_T": {"transpose", "shape"},
+    "assign_for_aug": {"accumulate", "time", "inplace", "missing"},
+    "flip_aug": {"factor", "accumulate", "missing"},
+    "axis": {"axis", "shape", "accumulate", "factor", "stability"},
+    "reduction": {"factor", "accumulate", "stability", "axis"},
+    "range_start": {"time", "missing", "zeros"}, "range_stop": {"time", "missing", "zeros"},
+    "unreverse": {"time"},
+    "float32": {"precision"},
+    "activation": {"derivative"},
+    "swap": {"swap", "derivative", "time", "transpose", "missing", "order"},
+    "inplace_input": {"inplace"},
+    "off_by_one": {"time", "factor", "missing", "derivative", "shape", "swap", "axis"},
+}
+
+
 @dataclass
 class Mutant:
+    """A wrong answer: its kind (our edit, the tool's operator, or "mistake"), a readable label, the
+    whole answer cell's source, and the categories of cause a right hint may name."""
     kind: str
     label: str
     source: str
+    causes: set
     detail: dict = field(default_factory=dict)
 
 
@@ -315,16 +354,15 @@ def mutants(exercise):
         mutated = ast.fix_missing_locations(_Replace(target, new).visit(clone))
         try:
             source = ast.unparse(mutated)
-            compile(source, exercise.name, "exec")
-        except (SyntaxError, ValueError):
+        except ValueError:
             continue
-        if source in seen:
+        if source in seen or not _compiles(source, exercise.name):
             continue
         seen.add(source)
         before = ast.unparse(node)
         after = ast.unparse(new) if not isinstance(new, list) else "; ".join(ast.unparse(s) for s in new)
         out.append(Mutant(kind.split(":")[0], f"line {node.lineno}: {before}  ->  {after}", source,
-                          {"before": before, "after": after, "kind": kind}))
+                          ACCEPT[kind.split(":")[0]], {"before": before, "after": after, "kind": kind}))
     return out
 
 
@@ -336,10 +374,116 @@ def _locate(clone, tree, node):
     raise LookupError(node)
 
 
+# --- the tool's mutants: cosmic-ray's operators --------------------------------------------------
+
+# What a right hint may name when cosmic-ray's operator changed the answer. A binary operator's
+# replacement is judged by what either of its two operators does in these formulas (t - 1 is a time
+# step, 4 * H a gate block's edge, x - max the stable softmax, 1 - h ** 2 a derivative).
+BINARY_CAUSES = {
+    "Add": {"missing", "factor", "accumulate", "time", "swap", "shape"},
+    "Sub": {"missing", "factor", "time", "stability", "derivative"},
+    "Mul": {"factor", "missing", "derivative", "time", "swap", "shape"},
+    "Div": {"factor", "stability"},
+    "Pow": {"derivative", "factor", "stability"},
+    "FloorDiv": {"factor", "time", "type", "precision"},
+    "Mod": {"factor", "time", "type"},
+}
+BITWISE_CAUSES = {"factor", "time", "type"}      # RShift, LShift, BitOr, BitAnd, BitXor: integer arithmetic
+# -1 is also an axis and the last time step
+UNARY_CAUSES = {"USub": {"factor", "axis", "time"}, "UAdd": {"factor"}, "Invert": {"factor", "type", "mask"},
+                "Not": {"mask", "type", "missing"}, "Delete": set()}
+TOOL_CAUSES = {
+    "ReplaceComparisonOperator": {"mask", "time", "derivative", "missing", "sampling", "stability", "hang", "zeros"},
+    "AddNot": {"mask", "time", "missing", "hang", "zeros", "sampling"},
+    "ReplaceTrueWithFalse": {"shape", "axis", "missing", "sampling", "state", "type", "mask"},
+    "ReplaceFalseWithTrue": {"shape", "axis", "missing", "sampling", "state", "type", "mask"},
+    "ReplaceAndWithOr": {"mask", "time", "missing", "hang"},
+    "ReplaceOrWithAnd": {"mask", "time", "missing", "hang"},
+    "ReplaceBreakWithContinue": {"time", "missing", "hang"},
+    "ReplaceContinueWithBreak": {"time", "missing"},
+    "ExceptionReplacer": {"type", "missing"},
+    "NumberReplacer": {"factor", "time", "missing", "derivative", "shape", "axis", "swap", "stability", "zeros",
+                       "sampling"},
+    "RemoveDecorator": {"missing", "type"},
+    "ZeroIterationForLoop": {"zeros", "time", "missing"},
+}
+
+
+def tool_causes(operator):
+    """The categories a right hint may name for a mutant of cosmic-ray's operator ("core/AddNot", ...)."""
+    family, *ops = operator.split("/")[-1].split("_")
+    if family == "ReplaceBinaryOperator":
+        return set().union(*(BINARY_CAUSES.get(op, BITWISE_CAUSES) for op in ops))
+    if family == "ReplaceUnaryOperator":
+        return set().union(*(UNARY_CAUSES[op] for op in ops))
+    return TOOL_CAUSES[family]
+
+
+def _tool_operators():
+    """cosmic-ray's operators that need no arguments (VariableReplacer and VariableInserter take the
+    variable to replace, and put a random number in its place: no student mistake)."""
+    from cosmic_ray.plugins import get_operator, operator_names
+    operators = {name: get_operator(name) for name in operator_names()}
+    return {name: cls() for name, cls in operators.items() if not cls.arguments()}
+
+
+def tool_mutants(exercise):
+    """Every mutant cosmic-ray's operators make of the exercise's solution region (the answer cell
+    stays whole: only a mutation that starts on a line of the region is kept)."""
+    from cosmic_ray.ast import ast_nodes, get_ast
+    from cosmic_ray.mutating import mutate_code
+    nodes = list(ast_nodes(get_ast(exercise.source)))
+    before = exercise.source.splitlines()
+    out, seen = [], {exercise.source}
+    for name, operator in _tool_operators().items():
+        # cosmic-ray numbers an operator's mutations in the order it walks the tree, as ast_nodes does
+        positions = [start for node in nodes for start, _ in operator.mutation_positions(node)]
+        for occurrence, (line, _) in enumerate(positions):
+            if not exercise.region[0] <= line <= exercise.region[1]:
+                continue
+            source = mutate_code(exercise.source, operator, occurrence)
+            if source is None or source in seen or not _compiles(source, exercise.name):
+                continue
+            seen.add(source)
+            after = source.splitlines()
+            changed = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), line - 1)
+            label = (f"line {changed + 1}: {before[changed].strip()}  ->  "
+                     f"{after[changed].strip() if changed < len(after) else '(removed)'}")
+            out.append(Mutant(name.split("/")[-1], label, source, tool_causes(name)))
+    return out
+
+
+def _compiles(source, name):
+    try:
+        compile(source, name, "exec")
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+# --- the corpus: hand-written mistakes -----------------------------------------------------------
+
+MISTAKES = ROOT / "benchmarks" / "mistakes"
+
+
+def corpus_mistakes(exercise):
+    """The hand-written mistakes of benchmarks/mistakes/<assignment>.toml for this exercise: each
+    answer replaces the whole answer cell, and its causes are the categories a right hint may name."""
+    path = MISTAKES / f"{exercise.lesson}.toml"
+    if not path.exists():
+        return []
+    entries = tomllib.loads(path.read_text())["mistake"]
+    return [Mutant("mistake", entry["what"], entry["answer"], set(entry["causes"]))
+            for entry in entries if entry["exercise"] == exercise.name]
+
+
+SOURCES = {"ours": mutants, "tool": tool_mutants, "corpus": corpus_mistakes}
+
+
 # --- running the test cell on a mutant ------------------------------------------------------------
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Not an Exception, so the checks' own handlers of a student's errors let it through."""
 
 
 def _alarm(signum, frame):
@@ -380,55 +524,48 @@ def run_calls(exercise, source, calls):
 
 # What a hint talks about, recognised by its words.
 CATEGORIES = {
-    "transpose": r"transpos|\.T\b|wrong order: a transpose|row vectors",
-    "factor": r"times the|scaled by|scale factor|twice|half|divided by|averaged|average|/ ?N\b|1/N|1/T|sign|negative|factor|summed over the batch|not divided",
+    "transpose": r"transpos|wrong order: a transpose|row.vectors?|column form|order of a product.s factors",
+    "factor": r"times the|scaled by|scale factor|twice|half|divided by|averaged|average|/ ?N\b|1/N|1/T|sign|negative|factor|summed over the batch|not divided|scale is missing|divide \w+( \w+)? by",
     "zeros": r"all zeros|zero everywhere|never",
     "precision": r"float32|precision|digits",
-    "time": r"time step|t = |steps? t|skip|loop|last step|first step|from t|shifted|wrong way|carried|carry|flowing back|t\+1|before\* step|every step reads",
+    "time": r"time step|t = |steps? t|skip|loop|last step|first step|from t|shifted|wrong way|carried|carry|flowing back|t\+1|before\* step|every step reads|previous (hidden )?state|previous step",
     "axis": r"\baxis\b",
     "derivative": r"derivativ|tanh|sigmoid|σ'|1 - |nonlinearit|pass through",
-    "accumulate": r"accumulat|overwrit|\+=|add each|sums? over|shared",
-    "missing": r"missing|is ignored|not subtracted|not applied|must also|never|dropped",
+    "accumulate": r"accumulat|overwrit|\+=|add each|adds? up|added up|sums? over|shared",
+    "missing": r"missing|is ignored|not subtracted|not applied|must also|never|dropped|\balso (gets|reaches|enters?)",
     "inplace": r"in place|modified its input|must not write|replaced",
-    "swap": r"gate order|swapped|wrong array|but it holds (?!something)|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from next_h|not with the step's own|pairs",
-    "stability": r"overflow|underflow|max|finite|nan|log ?0|log-sum-exp|logsumexp",
+    "swap": r"gate order|swapped|wrong array|but it holds (?!something)|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from \w+|not with the step's own|pairs",
+    "stability": r"overflow|underflow|\bmax\b|largest|\bfinite|\bnan\b|log ?0|log-sum-exp|logsumexp",
     "mask": r"mask",
     "shape": r"shape",
-    # where the result goes wrong, measured (which gate's columns, time steps, input terms, ids): never a
-    # wrong cause, and a pointer to where to look
-    "location": r"only the columns|only these terms|wrong only at|wrong at time step|wrong at \d+ of|zero at time "
-                r"step|right and id \d+ differs|the same at every time step|first new id already differs|check da first|check dc first|sums? to 1 along|"
-                r"loss is already wrong|updates are wrong: look|update is right|update of .* is wrong|cache is right|"
-                r"cache is wrong|positions too|consecutive positions|how many batches|is right, so the|are right, so the|"
-                r"neither 0 nor 1",
+    "order": r"return(s|ed)? [^.;]*(in the wrong order|swapped|in the order)|outputs? [^.;]*(wrong order|swapped)|"
+             r"order of the (outputs|results|returned)|but it holds (?!something)",   # a field holds another
+    "type": r"python (list|int|float|tuple|scalar)|a list (of|instead)|not a (numpy )?array|a numpy array|"
+            r"wrong type|an? (python )?(int|integer|float) (where|instead)|integer ids|dtype=int|\bint64",
+    "state": r"across calls|between calls|from one call to the next|previous call|reset_state|stateful|"
+             r"(kept|carried|accumulated) (over|across) (calls|blocks)",
+    "sampling": r"argmax|temperature|sampl(e|ed|ing) (from|with)|drawn? from|frequenc|greedy|\brng\b",
+    "hang": r"endless|infinite loop|never (returns|ends|stops)|did not return|timed out",
+    # where the result goes wrong, measured (which gate's columns, time steps, input terms, ids): a pointer
+    # to where to look, never a cause; categories() takes these phrases out before it looks for causes
+    "location": "|".join([
+        r"only the columns", r"only these terms", r"wrong only at", r"wrong at time steps?( t = [\d, ]+)?",
+        r"wrong at \d+ of the \d+ time steps( \(from t = \d+ to \d+\))?", r"zero at time steps?( t = [\d, ]+)?",
+        r"the other steps are right", r"right and id \d+ differs", r"the same at every time step",
+        r"first new id already differs", r"check (\w+|those|these) first", r"sums? to 1 along( axis -?\d+)?",
+        r"loss is already wrong", r"updates are wrong: look", r"update is right", r"update of \S+ is wrong",
+        r"cache is right", r"cache is wrong", r"positions too", r"consecutive positions", r"how many batches",
+        r"is right, so the", r"are right, so the", r"neither 0 nor 1"]),
 }
 LOCATION = "location"
 
-# Which categories a hint may name and be right, for each kind of edit.
-ACCEPT = {
-    "drop_right": {"missing", "derivative", "factor", "time", "zeros", "stability", "mask", "accumulate", "swap"},
-    "drop_left": {"missing", "derivative", "factor", "time", "zeros", "stability", "mask", "accumulate", "swap"},
-    "flip_op": {"factor", "missing", "derivative", "swap", "stability"},
-    "drop_pow": {"derivative", "missing", "factor"},
-    "drop_neg": {"factor"},
-    "transpose_left": {"transpose", "shape"}, "transpose_right": {"transpose", "shape"},
-    "swap_operands": {"transpose", "shape"}, "drop_T": {"transpose", "shape"},
-    "assign_for_aug": {"accumulate", "time", "inplace", "missing"},
-    "flip_aug": {"factor", "accumulate", "missing", "sign"},
-    "axis": {"axis", "shape", "accumulate", "factor", "stability"},
-    "reduction": {"factor", "accumulate", "stability", "axis"},
-    "range_start": {"time", "missing", "zeros"}, "range_stop": {"time", "missing", "zeros"},
-    "unreverse": {"time"},
-    "float32": {"precision"},
-    "activation": {"derivative"},
-    "swap": {"swap", "derivative", "time", "transpose", "missing"},
-    "inplace_input": {"inplace"},
-    "off_by_one": {"time", "factor", "missing", "derivative", "shape", "swap", "axis"},
-}
-
-
 def categories(text):
-    return {name for name, pattern in CATEGORIES.items() if re.search(pattern, text, re.I)}
+    """The categories a hint names: where it says the result is wrong (location), and the causes it
+    names in the rest of its words."""
+    where = re.compile(CATEGORIES[LOCATION], re.I)
+    rest = where.sub(" ", text)
+    causes = {name for name, pattern in CATEGORIES.items() if name != LOCATION and re.search(pattern, rest, re.I)}
+    return causes | ({LOCATION} if where.search(text) else set())
 
 
 def hint_lines(message):
@@ -461,20 +598,28 @@ def output_names(exercise):
 
 
 def judge(exercise, mutant, message):
-    """The verdict of one killed mutant: named, specific, wrong (booleans)."""
-    crashed = " raised " in message.split("\n")[0] or "TIMEOUT" in message
-    named = crashed or any(re.search(rf"(^|[\s(:'\"]){re.escape(w)}", message) for w in output_names(exercise))
-    hints = hint_lines(message)
-    accept = ACCEPT[mutant.kind]
-    cats = [categories(h) for h in hints]
-    specific = any(c & (accept | {LOCATION}) for c in cats)
-    wrong = any(c and not (c & (accept | {LOCATION})) for c in cats)
-    return {"crashed": crashed, "named": named, "specific": specific, "wrong": wrong}
+    """The verdict on one caught wrong answer.
+
+    named: the message names a wrong output, or shows where the code crashed or hung.
+    right: a hint names a category of cause the wrong answer has (a hint that only says where the
+    result is wrong, the category location, is no cause). wrong: a hint names categories of cause,
+    none of them the wrong answer's. A crash or a hang is judged for cause only when it has a hint;
+    a time-out of this harness (the check had no limit of its own) is the cause hang."""
+    head = message.split("\n")[0]
+    timeout = head.endswith(": TIMEOUT")
+    crashed = " raised " in head
+    named = crashed or timeout or any(re.search(rf"(^|[\s(:'\"]){re.escape(w)}", message) for w in output_names(exercise))
+    causes = [{"hang"}] if timeout else [categories(h) - {LOCATION} for h in hint_lines(message)]
+    causes = [c for c in causes if c]
+    return {"named": named, "judged": bool(causes) or not (crashed or timeout),
+            "right": any(c & mutant.causes for c in causes),
+            "wrong": any(not c & mutant.causes for c in causes)}
 
 
-# --- the table ----------------------------------------------------------------------------------
+# --- the tables ---------------------------------------------------------------------------------
 
 def evaluate(exercise, mutant):
+    """The verdict on a wrong answer, None when the whole test cell passes it."""
     visible = run_calls(exercise, mutant.source, exercise.visible)
     if visible is None:
         hidden = run_calls(exercise, mutant.source, exercise.hidden)
@@ -484,68 +629,83 @@ def evaluate(exercise, mutant):
     return {"visible": True, "message": visible, **judge(exercise, mutant, visible)}
 
 
-def measure(lessons=None, sample=None, seed=0, show=False, out=sys.stdout, only=None):
-    """Per lesson: mutants generated, killed, and the four rates; returns {lesson: row}.
+COUNTS = ("items", "caught", "visible", "named", "judged", "right", "wrong")
 
-    sample: at most this many mutants per exercise, drawn with seed; only: exercise names to keep."""
+
+def measure(source="ours", lessons=None, sample=None, seed=0, show=False, out=sys.stdout):
+    """Per lesson, the wrong answers of one source (ours, tool, corpus) and their verdicts' counts.
+
+    sample: at most this many wrong answers per exercise, drawn with seed."""
     rng = random.Random(seed)
     rows = {}
     for exercise in exercises(lessons):
-        if only is not None and exercise.name not in only:
-            continue
-        row = rows.setdefault(exercise.lesson, {"mutants": 0, "killed": 0, "visible": 0, "named": 0,
-                                                "specific": 0, "wrong": 0, "crashed": 0, "skipped": []})
+        row = rows.setdefault(exercise.lesson, dict.fromkeys(COUNTS, 0) | {"skipped": []})
         reference = run_calls(exercise, exercise.source, exercise.visible + exercise.hidden)
         if reference is not None:     # nothing to measure against: say so, measure the others
             print(f"{exercise.name}: the reference answer fails its own test cell, skipped:\n  {reference}", file=out)
             row["skipped"].append(exercise.name)
             continue
-        found = mutants(exercise)
+        found = SOURCES[source](exercise)
         if sample is not None and len(found) > sample:
             found = rng.sample(found, sample)
         for mutant in found:
-            row["mutants"] += 1
+            row["items"] += 1
             verdict = evaluate(exercise, mutant)
-            if verdict is None:
-                continue
-            row["killed"] += 1
-            for key in ("visible", "named", "specific", "wrong", "crashed"):
-                row[key] += verdict[key]
             if show:
-                flags = " ".join(k for k in ("visible", "named", "specific", "wrong") if verdict[k])
-                print(f"\n[{exercise.name}] {mutant.kind}: {mutant.label}\n  ({flags})\n  "
-                      + verdict["message"].replace("\n", "\n  "), file=out)
+                _show(exercise, mutant, verdict, out)
+            if verdict is not None:
+                row["caught"] += 1
+                for key in COUNTS[2:]:
+                    row[key] += verdict[key]
     return rows
 
 
+def _show(exercise, mutant, verdict, out):
+    flags = "not caught" if verdict is None else " ".join(
+        k for k in ("visible", "named", "right", "wrong") if verdict[k]) or "caught"
+    print(f"\n[{exercise.name}] {mutant.kind}: {mutant.label}\n  accepted causes: {sorted(mutant.causes)}"
+          f"\n  ({flags})", file=out)
+    if verdict is not None:
+        print("  " + verdict["message"].replace("\n", "\n  "), file=out)
+
+
+def rates(row):
+    """caught as a share of the items; visible, named, wrong as a share of the caught; right cause as
+    a share of the judged (the caught, less crashes and hangs with no hint)."""
+    caught = max(row["caught"], 1)
+    return {"caught": row["caught"] / max(row["items"], 1), "visible": row["visible"] / caught,
+            "named": row["named"] / caught, "right": row["right"] / max(row["judged"], 1),
+            "wrong": row["wrong"] / caught}
+
+
 def table(rows):
-    lines = ["| lesson | mutants | killed | caught by a visible test | names the wrong output | "
-             "specific hint (excl. crashes) | hint naming a wrong cause |",
+    lines = ["| lesson | items | caught | visible | named | right cause | wrong cause |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    total = {k: 0 for k in ("mutants", "killed", "visible", "named", "specific", "wrong", "crashed")}
-    for lesson, row in list(rows.items()) + [("all", total)]:
+    total = dict.fromkeys(COUNTS, 0)
+    for lesson, row in [*((lesson, row) for lesson, row in rows.items() if row["items"]), ("all", total)]:
         if lesson != "all":
-            for k in total:
+            for k in COUNTS:
                 total[k] += row[k]
-        k = max(row["killed"], 1)
-        judged = max(row["killed"] - row["crashed"], 1)
-        lines.append(f"| {lesson} | {row['mutants']} | {row['killed']} | {100 * row['visible'] / k:.0f}% | "
-                     f"{100 * row['named'] / k:.0f}% | {100 * row['specific'] / judged:.0f}% | {row['wrong']} |")
+        r = rates(row)
+        lines.append(f"| {lesson} | {row['items']} | {row['caught']} ({100 * r['caught']:.0f}%) | "
+                     f"{100 * r['visible']:.0f}% | {100 * r['named']:.0f}% | {100 * r['right']:.0f}% | "
+                     f"{row['wrong']} ({100 * r['wrong']:.0f}%) |")
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source", choices=[*SOURCES, "all"], default="all")
     parser.add_argument("--lessons", nargs="*", help="lesson prefixes, e.g. 02 07 (default: all)")
-    parser.add_argument("--sample", type=int, help="at most this many mutants per exercise (seeded)")
+    parser.add_argument("--sample", type=int, help="at most this many wrong answers per exercise (seeded)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--show", action="store_true", help="print every killed mutant's label and message")
+    parser.add_argument("--show", action="store_true", help="print every wrong answer's message and verdict")
     args = parser.parse_args(argv)
-    start = time.perf_counter()
-    rows = measure(args.lessons, args.sample, args.seed, args.show)
-    print(table(rows))
-    print(f"\n{sum(r['mutants'] for r in rows.values())} mutants in {time.perf_counter() - start:.0f} s "
-          f"(specific hints are judged on mutants that do not crash; a crash's message shows where).")
+    for source in SOURCES if args.source == "all" else [args.source]:
+        start = time.perf_counter()
+        rows = measure(source, args.lessons, args.sample, args.seed, args.show)
+        print(f"\n### {source}\n\n{table(rows)}\n\n{sum(r['items'] for r in rows.values())} wrong answers "
+              f"in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def lstm_variant(**mistake):
 
 @pytest.mark.parametrize("mistake,hint", [
     ("no_tanh_deriv", "dc needs the tanh derivative at next_c"),
-    ("do_from_dc", "its gradient comes from dnext_h alone, not from dc"),
+    ("do_from_dc", "do uses dc instead of dnext_h"),
     ("sigma_of_output", "the gates' derivatives are applied to the gates' outputs again"),
 ])
 def test_lstm_backward_mistakes(mistake, hint):
@@ -162,7 +162,7 @@ def adder(params, x, y, lr, inside=False, hidden_deriv=True, carry=True, dWh_fro
     ({"inside": True}, "the weights are updated inside the time loop"),
     ({"hidden_deriv": False}, "the hidden layer's delta needs the sigmoid derivative"),
     ({"carry": False}, "must also receive the delta coming back from step t+1"),
-    ({"dWh_from_h_t": True}, "pairs each step's delta with the previous hidden state"),
+    ({"dWh_from_h_t": True}, "pairs each step's delta with the hidden state of the time step before"),
 ])
 def test_the_seed_adder_mistakes(mistake, hint):
     assert hint in fails(grading.check_train_step, lambda p, x, y, lr: adder(p, x, y, lr, **mistake))
@@ -218,3 +218,10 @@ def test_lstm_gates_that_share_a_wrong_dc_point_at_dc():
     message = fails(grading.check_lstm_step_backward, dc_plus_sign)
     assert "dWx, dWh, db: only the columns of gates i and f and g (columns 0:5, 5:10, 15:20) are wrong" in message
     assert "look at dc, which these three gates' gradients go through and o's does not" in message
+
+
+def test_a_factor_that_is_also_a_test_size_names_both_causes():
+    """With a batch of 2, "twice" and "N times" are the same evidence: the hint must not pick one."""
+    text = core.relation(np.array([2.0, 4.0]), np.array([1.0, 2.0]), sizes=[core.batch_size(2)])
+    assert "a division by it is missing" in text and "a term is counted twice" in text
+    assert "counted twice" not in core.relation(np.array([4.0, 8.0]), np.array([1.0, 2.0]), sizes=[core.batch_size(4)])

@@ -147,10 +147,14 @@ def test_forward_mistakes_are_isolated_to_the_wrong_term():
     assert "CS231n's published test values" in message and "expected -0.314101" in message
     assert "the bias b is missing" in message and "only these terms" not in message   # one hint per problem
 
-    def double_bias(x, prev_h, Wx, Wh, b):   # not a listed mistake: the probe finds the term
+    def double_bias(x, prev_h, Wx, Wh, b):   # not a listed mistake: read from the input next_h implies
         return step_forward(x, prev_h, Wx, Wh, 2 * b)
-    assert "only these terms are wrong: the bias b (x = 0, prev_h = 0)." in fails(grading.check_rnn_step_forward,
-                                                                                   double_bias)
+    assert "inside the tanh of next_h: the bias b is counted twice" in fails(grading.check_rnn_step_forward, double_bias)
+
+    def half_recurrent(x, prev_h, Wx, Wh, b):   # nothing explains it: the probe still finds the term
+        return step_forward(x, prev_h, Wx, 0.5 * Wh, b)
+    assert "only these terms are wrong: the recurrent term prev_h @ Wh (x = 0, b = 0)." in fails(
+        grading.check_rnn_step_forward, half_recurrent)
 
 
 @pytest.mark.parametrize("mistake,hint", [
@@ -166,7 +170,7 @@ def test_rnn_forward_cache_must_be_the_contract():
     def reversed_cache(*args):
         h, cache = forward(*args)
         return h, cache[::-1]
-    assert "cache[0] field 0 should be x" in fails(grading.check_rnn_forward, reversed_cache)
+    assert "the step caches are in reverse time order" in fails(grading.check_rnn_forward, reversed_cache)
 
 
 def test_naive_softmax_overflow_is_explained_without_warnings(recwarn):

@@ -8,6 +8,7 @@ from rnnlib.grading import check_TimeRNN
 
 from conftest import ROOT, fails
 from instructor.model.layout import notebook_path
+from instructor.pipeline.execute import KernelDict
 from instructor.pipeline.submissions import solution_answers
 
 
@@ -43,7 +44,7 @@ def test_a_state_that_is_not_carried_is_named(student):
         self.h = None
         return student["TimeRNN"].forward(self, x)
     message = fails(check_TimeRNN, variant(student, forward=forward))
-    assert "block 2 of 3" in message and "start from the last state of the previous one" in message
+    assert "block 2 of 3" in message and "the state carried into each forward is the last state of the previous one" in message
 
 
 def test_gradients_left_out_of_grads_are_named(student):
@@ -87,7 +88,35 @@ def test_gradients_written_into_new_arrays_are_named(student):
         self.grads.update(Wx=dWx, Wh=dWh, b=db)
         return dx
     message = fails(check_TimeRNN, variant(student, backward=backward))
-    assert "the array grads['Wx'] held before backward" in message and "in place" in message
+    assert "backward put new arrays into self.grads['Wx'] and 2 more" in message and "in place" in message
+    # the autograder reads the layer, which stays in the student's kernel, as copies: the same verdict
+    assert fails(check_TimeRNN, read_as_copies(variant(student, backward=backward))) == message
+    check_TimeRNN(read_as_copies(student["TimeRNN"]))
+
+
+def read_as_copies(cls):
+    """cls as the autograder sees it: every attribute read is a copy (instructor/execute.py's
+    RemoteObject), a dict with the identities its values have where the layer lives."""
+    class Copies:
+        def __init__(self, *args, **kwargs):
+            self.__dict__["layer"] = cls(*args, **kwargs)
+
+        def __getattr__(self, attr):
+            value = getattr(self.layer, attr)
+            if isinstance(value, dict):
+                return KernelDict({k: np.copy(v) for k, v in value.items()}, {k: id(v) for k, v in value.items()})
+            return np.copy(value) if isinstance(value, np.ndarray) else value
+    return Copies
+
+
+def test_gradients_added_to_across_calls_are_named(student):
+    def backward(self, dhs):           # keeps the gradients of earlier calls
+        dx, self.dh0, dWx, dWh, db = student["rnn_backward"](dhs, self.cache)
+        for key, g in zip(("Wx", "Wh", "b"), (dWx, dWh, db)):
+            self.grads[key] += g
+        return dx
+    message = fails(check_TimeRNN, variant(student, backward=backward))
+    assert "after a second backward of the same forward" in message and "across calls" in message
 
 
 def test_a_stateless_layer_that_starts_from_a_set_state_is_named(student):

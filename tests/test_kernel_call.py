@@ -75,3 +75,24 @@ def test_an_object_of_no_one_s_that_cannot_cross_is_an_error(monkeypatch):
 @pytest.mark.parametrize("name", ["missing", "@3"])
 def test_a_name_the_kernel_does_not_have_is_an_error(monkeypatch, name):
     assert Kernel(monkeypatch).run(name)["raised"] in ("KeyError", "IndexError")
+
+
+def test_a_dict_read_from_an_object_carries_the_kernel_s_identities_of_its_values(monkeypatch):
+    class Layer:
+        def __init__(self):
+            self.grads = {"W": np.zeros(2)}
+
+        def rebind(self):
+            self.grads["W"] = np.ones(2)
+
+        def write(self):
+            self.grads["W"][...] = 2.0
+
+    Layer.__module__ = "__main__"
+    kernel = Kernel(monkeypatch, make=Layer)
+    kernel.run("make")
+    first = kernel.run("@0.grads", get=True)["identities"]
+    kernel.run("@0.write")
+    assert kernel.run("@0.grads", get=True)["identities"] == first
+    kernel.run("@0.rebind")
+    assert kernel.run("@0.grads", get=True)["identities"]["W"] != first["W"]

@@ -16,9 +16,9 @@ from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssi
 from nbgrader.validator import Validator
 
 from conftest import ROOT
-from instructor.demo import BUGGY_RNN_BACKWARD
-from instructor.layout import notebook_path
-from instructor.submissions import make_submission
+from instructor.commands.demo import BUGGY_RNN_BACKWARD
+from instructor.model.layout import notebook_path
+from instructor.pipeline.submissions import make_submission
 
 LESSON = "03_bptt"
 LONG = 150      # BUGGY_RNN_BACKWARD's likely cause is a line of about 190 characters
@@ -61,7 +61,7 @@ def test_the_course_config_keeps_every_line_whole(tmp_path, monkeypatch):
 
 @pytest.fixture
 def edition(tmp_path):
-    from instructor.publish import publish
+    from instructor.commands.publish import publish
     publish(ROOT, tmp_path / "edition", LESSON)
     return tmp_path / "edition"
 

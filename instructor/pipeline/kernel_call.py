@@ -34,6 +34,8 @@ def call(name, payload, wire):
         if request.get("get"):
             reply["callable"] = callable(target)
             result = None if callable(target) else target
+            if isinstance(result, dict):    # which objects it holds: whether a method replaced one shows here only
+                reply["identities"] = {str(k): id(v) for k, v in result.items()}
         else:
             result = target(*args, **kwargs)
         result = list(result) if isinstance(result, types.GeneratorType) else result

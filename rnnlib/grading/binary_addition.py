@@ -25,21 +25,38 @@ def check_int_to_bits(fn, seed=0):
         try:
             got = LESSON.call(name, fn, n, width)
         except GradingFailure as e:
+            if np.ndim(n) == 0 and isinstance(e.__cause__, TypeError):
+                raise GradingFailure(f"{e}\n  Likely cause: the wrong type: n may be a plain Python int, which has no "
+                                     f"[..., None] or shape: start from np.asarray(n).") from e.__cause__
             if np.ndim(n) == 0:
                 raise
             raise GradingFailure(f"{e}\n  Likely cause: it must work on whole arrays of ints at once, e.g. "
                                  f"(n[..., None] >> np.arange(width)) & 1, not one Python int at a time.") from e.__cause__
         expected = reference(n, width)
+        if not isinstance(got, np.ndarray) or got.dtype.kind not in "iub":     # bools are 0/1 too
+            raise GradingFailure(f"{name}: for {what} it should return a numpy array of ints, got "
+                                 f"{f'a {got.dtype} array' if isinstance(got, np.ndarray) else type(got).__name__}. "
+                                 f"Likely cause: the wrong type: shifts and & on int arrays keep ints, "
+                                 f"(n[..., None] >> np.arange(width)) & 1; a list or a float array is not that.")
         if np.shape(got) != expected.shape:
+            bits_first = np.shape(got) == (width, *np.shape(n))
             raise GradingFailure(f"{name}: for {what} the result has shape {np.shape(got)}, expected {expected.shape} "
-                                 f"(the input's shape plus a last axis of size width). Use numpy operations that "
-                                 f"work on whole arrays, e.g. (n[..., None] >> np.arange(width)) & 1.")
+                                 f"(the input's shape plus a last axis of size width). "
+                                 + ("Likely cause: the wrong shape, with the bits axis first: the bits are stacked "
+                                    "along axis 0 instead of the last axis (np.stack(..., axis=-1), or "
+                                    "n[..., None] >> np.arange(width))."
+                                    if bits_first else "Use numpy operations that work on whole arrays, e.g. "
+                                    "(n[..., None] >> np.arange(width)) & 1."))
         got = np.asarray(got)
         if not np.array_equal(got, expected):
             hints = (["the bits are most-significant first; this course feeds the least-significant bit first "
                       "(bit k is (n >> k) & 1), as the carry travels from low bits to high."]
                      if np.array_equal(got, expected[..., ::-1]) else
-                     ["some entries are neither 0 nor 1: look at how a single bit is isolated after the shift."]
+                     ["the bits are shifted by one position: bit k is (n >> k) & 1 for k = 0 .. width-1 (the shift "
+                      "starts at 0)."]
+                     if np.array_equal(got[..., :-1], expected[..., 1:]) or np.array_equal(got[..., 1:], expected[..., :-1])
+                     else ["some entries are neither 0 nor 1: the mask & 1, which keeps only the lowest bit after the "
+                           "shift, is missing or wrong."]
                      if not np.isin(got, (0, 1)).all() else [])
             core.fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
     core.passed(name)
@@ -54,10 +71,22 @@ def check_bits_to_int(fn, seed=0):
     for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
         bits = int_to_bits(n, width)
         got = LESSON.call(name, fn, bits.copy())
+        if not isinstance(got, (int, np.integer)) and not (isinstance(got, np.ndarray) and got.dtype.kind in "iu"):
+            raise GradingFailure(f"{name}: for bits of shape {bits.shape} it should return ints (a numpy int array, or an "
+                                 f"int for one number), got {f'a {got.dtype} array' if isinstance(got, np.ndarray) else type(got).__name__}. "
+                                 f"Likely cause: the wrong type: the powers of two as ints, 1 << np.arange(width), keep "
+                                 f"the sum an int; 2.0 ** k or a list do not.")
         if np.shape(got) != np.shape(n) or not np.array_equal(np.asarray(got), n):
+            if np.ndim(got) == 1 and np.shape(got) == bits.shape[:-2] + bits.shape[-1:] and bits.ndim > 1:
+                raise GradingFailure(f"{name}: for bits of shape {bits.shape} the result has shape {np.shape(got)}, "
+                                     f"expected {np.shape(n)}. Likely cause: the sum runs over the wrong axis: the bits "
+                                     f"are on the last axis (axis=-1).")
             reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
+            linear = (bits * (2 * np.arange(width))).sum(-1)
             hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
                      if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else
+                     ["bit k is worth 2**k (a power), not 2 * k."]
+                     if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), linear) else
                      core.hints(np.asarray(got, dtype=float), [], np.asarray(n, dtype=float), "the result",
                                 sizes=[("width", width, "the number of bits")])
                      if np.shape(got) == np.shape(n) else [])
@@ -85,7 +114,7 @@ def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0
     for t in reversed(range(T)):
         dz = (ys[t] - y[:, t]) / N * (ys[t] * (1 - ys[t]) if deriv == "output" else 1.0)
         dh = dz @ Wy.T + (dnext if carry else 0)
-        da = dh * (hs[t + 1] * (1 - hs[t + 1]) if hidden_deriv else 1.0)
+        da = dh * {True: hs[t + 1] * (1 - hs[t + 1]), False: 1.0, "tanh": 1 - hs[t + 1] ** 2}[hidden_deriv]
         step = {"Wy": hs[t + 1].T @ dz, "Wx": x[:, t].T @ da, "Wh": (hs[t] if dWh_from == "h_prev" else hs[t + 1]).T @ da}
         for k in grads:
             grads[k] = grads[k] + step[k] if accumulate else step[k]
@@ -104,16 +133,17 @@ _ADDER_MISTAKES = [
     ({"accumulate": False}, "the weight updates must be accumulated over all 8 steps (+=) and applied once, "
      "as in the seed; here only one step's contribution was kept."),
     ({"deriv": "none"}, "the output's sigmoid derivative yhat * (1 - yhat) is missing from the output delta."),
-    ({"sign": -1.0}, "the weights moved up the gradient: subtract lr * gradient (or add lr * update with "
-     "error = y - yhat)."),
+    ({"sign": -1.0}, "the update has the wrong sign: the weights moved up the gradient; subtract lr * gradient (or "
+     "add lr * update with error = y - yhat)."),
+    ({"hidden_deriv": "tanh"}, "the hidden units are sigmoids, so their derivative is h * (1 - h); 1 - h**2 is tanh's."),
     ({"inside": True}, "the weights are updated inside the time loop: the seed accumulates every step's update and "
      "applies them once, after the loop, so that every step's delta uses the same Wh."),
     ({"hidden_deriv": False}, "the hidden layer's delta needs the sigmoid derivative h * (1 - h) of that step's "
      "hidden state."),
     ({"carry": False}, "the hidden delta of step t must also receive the delta coming back from step t+1 (through "
      "Wh), not only the output's."),
-    ({"dWh_from": "h_t"}, "Wh's update pairs each step's delta with the previous hidden state, the one Wh "
-     "multiplied in the forward, not with the step's own."),
+    ({"dWh_from": "h_t"}, "Wh's update pairs each step's delta with the hidden state of the time step before, h_{t-1} "
+     "(the one Wh multiplied in the forward), not with the step's own h_t."),
 ]
 
 
@@ -133,11 +163,18 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
     ref_loss = adder_train_step(expected, x, y, lr, parts=parts)
     if any(mine[k] is not arrays[k] for k in mine):
         raise GradingFailure(f"{name}: replaced the arrays in params; update them in place (params[k] -= ...).")
+    if all(np.array_equal(mine[k], params[k]) for k in params):
+        raise GradingFailure(f"{name}: the params arrays did not change. Likely cause: the update rebinds a local "
+                             f"name (Wx = Wx - ...), which leaves the arrays in params as they were; write into them "
+                             f"in place (Wx -= ...).")
     problems = []
     line = loss_line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:
+        after = adder_train_step({k: v.copy() for k, v in expected.items()}, x, y, lr)
+        late = [("the loss returned is computed in the wrong order, after the update (with the new weights): return "
+                 "the loss of the forward pass, before the weights change.", np.array([after]))]
         problems.append((line + " (the loss before the update: 0.5 * sum of squared errors / N)",
-                         core.hints(np.array([float(loss)]), [], np.array([ref_loss]), "loss",
+                         core.hints(np.array([float(loss)]), late, np.array([ref_loss]), "loss",
                                     sizes=[core.batch_size(N)])))
     wrong = [k for k in ("Wx", "Wh", "Wy") if core.mismatch("", mine[k], expected[k])]
     known = []

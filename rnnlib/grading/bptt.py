@@ -30,20 +30,27 @@ def check_numerical_gradient(fn, seed=0):
         if not np.array_equal(x, x0):
             at = ", ".join(str(int(i)) for i in np.unravel_index(np.argmax(x != x0), x.shape))
             raise GradingFailure(f"{name}: x was not restored after the loop (e.g. x[{at}] changed from "
-                                 f"{x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Put x[i] back to its old value "
-                                 f"after evaluating f(x + h) and f(x - h).")
+                                 f"{x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Likely cause: it changes its input x in "
+                                 f"place and leaves it changed: put x[i] back to its old value after evaluating "
+                                 f"f(x + h) and f(x - h).")
         core.as_array(name, f"the gradient of {what}", got, x.shape)
         line = core.mismatch(f"gradient of {what}", got, exact, tol=1e-7)
         if line:
             h, probe = 1e-5, gradcheck.SumOf(x0.copy(), g, A_)
-            forward_diff = np.empty(x0.size)
+            forward_diff, backward_diff = np.empty(x0.size), np.empty(x0.size)
+            f0 = gradcheck.SumOf(x0, g, A_)()
             for i in range(x0.size):
-                probe.x.flat[i] += h
-                forward_diff[i] = (probe() - gradcheck.SumOf(x0, g, A_)()) / h
-                probe.x.flat[i] -= h
-            variants = [("a one-sided difference (f(x+h) - f(x)) / h has O(h) error; use the centred "
-                         "(f(x+h) - f(x-h)) / (2h), whose error is O(h**2).", forward_diff.reshape(x0.shape)),
-                        ("divide the centred difference by 2h, not h.", 2 * exact)]
+                for step, into in ((h, forward_diff), (-h, backward_diff)):
+                    probe.x.flat[i] += step
+                    into[i] = (probe() - f0) / step
+                    probe.x.flat[i] -= step
+            one_sided = ("the derivative is estimated with a one-sided difference, {} (only one side of x moves), which "
+                         "has O(h) error; use the centred (f(x+h) - f(x-h)) / (2h), whose error is O(h**2).")
+            variants = [(one_sided.format("(f(x+h) - f(x)) / h"), forward_diff.reshape(x0.shape)),
+                        (one_sided.format("(f(x) - f(x-h)) / h"), backward_diff.reshape(x0.shape)),
+                        (one_sided.format("divided by 2h"), forward_diff.reshape(x0.shape) / 2),
+                        (one_sided.format("divided by 2h"), backward_diff.reshape(x0.shape) / 2),
+                        ("twice the right value: divide the centred difference by 2h, not h.", 2 * exact)]
             core.fail(name, [(line, core.hints(got, variants, exact, "the gradient"))])
     core.passed(name)
 
@@ -192,7 +199,9 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     for what, d in (("params", params), ("grads", grads)):
         if not isinstance(d, dict) or sorted(d) != ["Wh", "Wx", "b"]:
             raise GradingFailure(f"{name}: self.{what} should be a dict with the keys 'Wx', 'Wh', 'b', got "
-                                 f"{sorted(d) if isinstance(d, dict) else type(d).__name__}.")
+                                 f"{sorted(d) if isinstance(d, dict) else type(d).__name__}."
+                                 + ("" if isinstance(d, dict) else " Likely cause: the wrong type (DLFS2 keeps lists): "
+                                    "this course's layers keep a dict keyed by the parameters' names."))
     for key, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
         _same(name, f"params[{key!r}]", params[key], value)
         _same(name, f"grads[{key!r}] before any backward", grads[key], np.zeros_like(value),
@@ -201,18 +210,17 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     for s in range(blocks):          # truncated BPTT's forward: block after block, the state carried
         block = slice(s * T, (s + 1) * T)
         hs = LESSON.call(f"{name}.forward", layer.forward, x[:, block])
-        carried = "with stateful=True, each forward must start from the last state of the previous one (self.h)."
+        carried = ("with stateful=True, the state carried into each forward is the last state of the previous one "
+                   "(self.h).")
         _same(name, f"forward of block {s + 1} of {blocks} (stateful=True)", hs, full[:, block],
               carried if s else "the first forward starts from zeros (self.h is None until then).")
         _same(name, f"self.h after block {s + 1}", _layer_attribute(name, layer, "h"), full[:, block.stop - 1],
-              "keep the last hidden state, hs[:, -1], in self.h: the next forward starts from it.")
+              "the state carried to the next forward is the last time step's: keep hs[:, -1] in self.h.")
 
     dhs = rng.standard_normal((N, T, H))     # backward of the last block: the gradient stops at its h0
     dx_ref, dh0_ref, *grads_ref = rnn.rnn_backward(dhs, cache[(blocks - 1) * T:])
-    held = dict(grads)                       # the arrays, as a model that gathered them once holds them
-    # Which array is which shows only where the layer itself is (the notebook, Validate): the
-    # autograder reads a layer living in the student's kernel as copies, fresh at each read.
-    arrays_observable = _layer_attribute(name, layer, "grads") is grads
+    held = core.identities(grads)            # the arrays, as a model that gathered them once holds them
+    kept = dict(grads)                       # alive, so that no new array can take an old one's identity
     dx = LESSON.call(f"{name}.backward", layer.backward, dhs)
     yours = "backward runs your rnn_backward on this forward's cache: if rnn_backward's test fails, fix that first."
     _same(name, "dx returned by backward", dx, dx_ref, yours)
@@ -220,10 +228,20 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
     for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
         _same(name, f"grads[{key!r}] after backward", grads[key], expected,
               "backward must store the weight gradients of this forward's T steps in self.grads; " + yours)
-        if arrays_observable:
-            _same(name, f"the array grads[{key!r}] held before backward", held[key], expected,
-                  f"backward put a new array into self.grads[{key!r}]; write into the one there, in place "
-                  f"(self.grads[{key!r}][...] = ...): whoever gathered the gradient arrays before still holds the old one.")
+    rebound = [key for key, identity in core.identities(grads).items() if held.get(key) != identity]
+    if rebound:
+        core.fail(name, [(f"backward put new arrays into self.grads[{rebound[0]!r}]"
+                          + (f" and {len(rebound) - 1} more" if len(rebound) > 1 else ""),
+                          [f"rebinding instead of writing in place: write into the arrays there "
+                           f"(self.grads[{rebound[0]!r}][...] = ...), since whoever gathered the gradient arrays "
+                           f"before (an optimiser, a model's list of grads) still holds the old ones."])])
+    del kept
+    LESSON.call(f"{name}.backward", layer.backward, dhs)
+    grads = _layer_attribute(name, layer, "grads")
+    for key, expected in zip(("Wx", "Wh", "b"), grads_ref):
+        _same(name, f"grads[{key!r}] after a second backward of the same forward", grads[key], expected,
+              "the gradients of an earlier call are kept and added to: state carried across calls. Each "
+              "backward sets self.grads to this forward's gradients ([...] =, not +=).")
     _same(name, "self.dh0 after backward", _layer_attribute(name, layer, "dh0"), dh0_ref,
           "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.")
 

@@ -31,7 +31,11 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                              f"more than the inputs.")
     for k, ((x, y), (ex, ey)) in enumerate(zip(got, expected)):
         for what, arr, ref in (("x", x, ex), ("y", y, ey)):
-            arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr), ref.shape)
+            if isinstance(arr, (list, tuple)) or isinstance(arr, np.ndarray) and arr.dtype.kind not in "iu":
+                raise GradingFailure(f"{name}: {what} of batch {k} should be a numpy array of ints (token ids), got "
+                                     f"{_kind(arr)}. Likely cause: the wrong type: index the data array with an "
+                                     f"array of positions (data[idx]), which keeps its int dtype.")
+            arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr) if np.ndim(arr) else arr, ref.shape)
             if not np.array_equal(arr, ref):
                 row = int(np.argmax((arr != ref).any(axis=1)))
                 hints = []
@@ -50,6 +54,11 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
     core.passed(name)
 
 
+def _kind(value):
+    """How a message names what it got: "list", "float64 array"."""
+    return f"{value.dtype} array" if isinstance(value, np.ndarray) else type(value).__name__
+
+
 def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
     """Copies of params and cache after the updates steps (a list of grads dicts), right or as a mistake does."""
     params, cache = ({k: v.copy() for k, v in d.items()} for d in (params, cache))
@@ -58,7 +67,7 @@ def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
             before = cache[k].copy()
             cache[k] = g * g if how == "reset" else cache[k] + g * g
             scale = {"right": np.sqrt(cache[k]), "reset": np.sqrt(cache[k]), "stale": np.sqrt(before),
-                     "no_sqrt": cache[k], "sign": np.sqrt(cache[k])}[how]
+                     "no_sqrt": cache[k], "sign": np.sqrt(cache[k]), "eps_inside": np.sqrt(cache[k] + eps) - eps}[how]
             params[k] = params[k] - (-1 if how == "sign" else 1) * lr * g / (scale + eps)
     return params, cache
 
@@ -68,8 +77,13 @@ _ADAGRAD_MISTAKES = [
               "last update's (it is reset instead of added to)."),
     ("stale", "the step divides by the cache from before this update's squared gradient is added: add first, "
               "then take the step."),
-    ("no_sqrt", "the step divides by the cache itself; Adagrad divides by its square root (plus eps)."),
-    ("sign", "the parameters moved up the gradient: the update subtracts the step."),
+    ("no_sqrt", "the square root is missing: the step divides by the cache itself; Adagrad divides by its square root "
+                "(plus eps)."),
+    ("sign", "the update has the wrong sign: the parameters moved up the gradient; the update subtracts the step."),
+    ("eps_inside", "eps, the term that keeps the division finite, is inside the square root, sqrt(cache + eps), as "
+                   "min-char-rnn writes it; this exercise's "
+                   "rule adds it outside, sqrt(cache) + eps. The two differ where the cache is tiny (the key 'rare' "
+                   "here, whose gradients are about 1e-6)."),
 ]
 
 
@@ -80,7 +94,8 @@ def _adagrad_where(mine, want):
         return "the cache is right, so look at the step taken from it (its size, sign and the square root)."
     negative = any((mine[key] < 0).any() for key in want if key[0] == "cache")
     return ("the cache is wrong" + (" (negative somewhere: its square root is nan)" if negative else "")
-            + ": look at what it accumulates at every update (the square of each gradient, added).")
+            + ", and the step is computed from it: look first at the line that updates the cache (after every update "
+              "it holds the running total of each squared gradient so far).")
 
 
 def _positions_hint(got, want, what, row):
@@ -99,9 +114,11 @@ def check_adagrad_update(fn, seed=0):
     __tracebackhide__ = True
     name = "adagrad_update"
     rng = np.random.default_rng(seed)
-    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    params = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4), "rare": rng.standard_normal(3)}
     cache = {k: rng.random(v.shape) for k, v in params.items()}
-    steps = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(2)]
+    cache["rare"][:] = 0.0          # a parameter that has seen (almost) no gradient yet: eps matters here
+    steps = [{k: rng.standard_normal(v.shape) * (1e-6 if k == "rare" else 1) for k, v in params.items()}
+             for _ in range(2)]
     mine_p, mine_c = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in cache.items()}
     arrays = {**{("p", k): v for k, v in mine_p.items()}, **{("c", k): v for k, v in mine_c.items()}}
     for grads in steps:
@@ -124,8 +141,10 @@ def check_adagrad_update(fn, seed=0):
             variant = {**{("params", k): v for k, v in vp.items()}, **{("cache", k): v for k, v in vc.items()}}
             if all(core.close(mine[key], variant[key]) for key in want):
                 known.append(hint)
-        found = [(line, [(f"{d}[{k!r}]", text)] if not known and (text := core.relation(mine[d, k], want[d, k]))
-                  else []) for line, (d, k) in problems]
+        # the rare key's tiny values say little once the others are wrong too: read the others
+        readable = [key for _, key in problems if key[1] != "rare"] or [key for _, key in problems]
+        found = [(line, [(f"{d}[{k!r}]", text)] if not known and (d, k) in readable
+                  and (text := core.relation(mine[d, k], want[d, k])) else []) for line, (d, k) in problems]
         found[0] = (found[0][0], known or found[0][1] or [_adagrad_where(mine, want)])
         core.fail(name, found)
     core.passed(name)
@@ -153,12 +172,19 @@ def check_sample(fn, seed=0):
     greedy = _sample(fn, model, seed_ids, 12, 1e-3, np.random.default_rng(1))
     if not isinstance(greedy, list) or len(greedy) != 12:
         raise GradingFailure(f"{name}: should return a list of n = 12 ids, got {type(greedy).__name__}"
-                             + (f" of length {len(greedy)}" if hasattr(greedy, "__len__") else "") + ".")
+                             + (f" of length {len(greedy)}" if hasattr(greedy, "__len__") else "") + "."
+                             + (" Likely cause: the wrong type: return a Python list (list(...) or .tolist())."
+                                if isinstance(greedy, np.ndarray) and len(greedy) == 12 else ""))
     expected = model.sample(seed_ids, 12, temperature=1e-3, rng=np.random.default_rng(1))
     got = [int(i) for i in greedy]
     if got != expected:
         core.fail(name, [(f"at temperature 0.001 (almost argmax) expected {expected}, got {got}",
                           _greedy_hints(model, seed_ids, got, expected))])
+    again = [_sample(fn, model, seed_ids, 12, 1.0, np.random.default_rng(5)) for _ in range(2)]
+    if again[0] != again[1]:
+        core.fail(name, [(f"two runs with the same seeded rng gave different ids: {again[0]} and {again[1]}",
+                          ["it ignores the rng argument (np.random.choice draws from numpy's global generator): draw "
+                           "with rng.choice, so that a seeded rng gives the same samples."])])
     flat = _state_free_model()
     for temperature in (1.0, 2.5):
         draws = _sample(fn, flat, [0], 4000, temperature, np.random.default_rng(seed))
@@ -166,7 +192,10 @@ def check_sample(fn, seed=0):
         want = losses.softmax(flat.params["c"] / temperature)
         if np.abs(freq - want).max() > 0.035:
             hints = (["scores must be divided by the temperature before the softmax: p = softmax(scores / T)."]
-                     if np.abs(freq - losses.softmax(flat.params["c"])).max() < 0.035 else [])
+                     if np.abs(freq - losses.softmax(flat.params["c"])).max() < 0.035 else
+                     ["every draw is the most likely id: that is argmax (greedy decoding), not sampling. Draw each id "
+                      "from the distribution: rng.choice(V, p=softmax(scores / temperature))."]
+                     if freq.max() == 1.0 else [])
             core.fail(name, [(f"at temperature {temperature}, 4000 draws gave frequencies {np.round(freq, 3).tolist()}, "
                           f"expected about {np.round(want, 3).tolist()}", hints)])
     core.passed(name)
@@ -178,6 +207,11 @@ def _sample(fn, model, seed_ids, n, temperature, rng):
         with np.errstate(all="ignore"):
             return LESSON.call(name, fn, model, seed_ids, n, temperature=temperature, rng=rng)
     except GradingFailure as e:
+        if isinstance(e.__cause__, ValueError) and "probabilities" in str(e.__cause__).lower() and \
+                "nan" not in str(e.__cause__).lower():
+            raise GradingFailure(f"{e}\n  Likely cause: rng.choice draws from a probability distribution: non-negative "
+                                 f"numbers that sum to 1, the softmax of scores / temperature. Scores, or probabilities "
+                                 f"divided by the temperature after the softmax, are not one.") from e.__cause__
         if isinstance(e.__cause__, ValueError) and "nan" in str(e.__cause__).lower():
             raise GradingFailure(f"{e}\n  Likely cause: the probabilities contain NaN: at temperature {temperature:g} "
                                  f"the scores / temperature are large, and exp of them overflows (inf / inf = nan). "
@@ -191,8 +225,12 @@ def _greedy_hints(model, seed_ids, got, expected):
     if got == warm:
         return ["scores must be divided by the temperature before the softmax: at temperature 0.001 sampling "
                 "is almost argmax, and these ids are what temperature 1 gives."]
-    for seeds, what in ((seed_ids[-1:], "only the last seed id reached the state"),
-                        (seed_ids[:-1] or seed_ids, "the last seed id never reached the state")):
+    if got == model.sample(seed_ids, len(got), temperature=1e3, rng=np.random.default_rng(1)):
+        return ["the scores are multiplied by the temperature instead of divided by it: p = softmax(scores / T), so "
+                "a low temperature sharpens the distribution."]
+    for seeds, what in ((seed_ids[-1:], "the earlier seed ids are missing from the state: only the last one reached it"),
+                        (seed_ids[:-1] or seed_ids, "the last seed id never reached the state"),
+                        (seed_ids + seed_ids[-1:], "the last seed id is fed twice")):
         if got == model.sample(seeds, len(got), temperature=1e-3, rng=np.random.default_rng(1)):
             return [f"{what}: feed every seed id through the network, carrying the hidden state, before the "
                     f"first new id is drawn from the scores after the last one."]
@@ -201,5 +239,5 @@ def _greedy_hints(model, seed_ids, got, expected):
         return ["the first new id already differs: look at the state after the seed ids and at the scores "
                 "computed from it."]
     right = "id 0 is right" if first == 1 else f"ids 0 to {first - 1} are right"
-    return [f"{right} and id {first} differs: look at how each sampled id is fed back in and at the hidden state "
-            f"carried from one draw to the next."]
+    return [f"{right} and id {first} differs: look at the lines between one draw and the next (how the id is drawn, "
+            f"how it is fed back in, how the hidden state is updated)."]

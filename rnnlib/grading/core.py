@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import gradcheck, recorded
+from ..lstm import sigmoid
 
 TOL = 1e-7
 # What a withheld reference raises in the autograder's kernel (instructor/pipeline/strip.py writes it).
@@ -182,17 +183,67 @@ def results_only(check):
 
 # --- the shape of a verdict ------------------------------------------------------------------
 
-def unpack(name, result, fields):
-    """Check that fn returned a tuple with the documented fields."""
+def unpack(name, result, fields, expected=None):
+    """Check that fn returned a tuple with the documented fields.
+
+    expected: the right results, in the order of fields (None where unknown): when the student's
+    tuple holds them in another order, the message says so instead of blaming the values."""
     if not isinstance(result, tuple) or len(result) != len(fields):
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise GradingFailure(f"{name}: expected it to return a tuple ({', '.join(fields)}), got {got}.")
+        hint = _which_fields(result if isinstance(result, (tuple, list)) else (result,), fields, expected)
+        raise GradingFailure(f"{name}: expected it to return a tuple ({', '.join(fields)}), got {got}." + hint)
+    order = misplaced(result, expected, fields) if expected is not None else None
+    if order:
+        fail(name, [(order[0], [order[1]])])
     return result
+
+
+def _same_value(got, want):
+    """got is want: equal arrays, equal numbers, or containers of the same kind and length (a cache)."""
+    if isinstance(want, np.ndarray):
+        return isinstance(got, np.ndarray) and close(got, want, 1e-7)
+    if isinstance(want, (tuple, list)):
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and \
+            [type(g).__name__ for g in got] == [type(w).__name__ for w in want]
+    try:
+        return np.ndim(got) == 0 and np.ndim(want) == 0 and bool(np.isclose(float(got), float(want), rtol=1e-9))
+    except (TypeError, ValueError):
+        return False
+
+
+def misplaced(got, expected, fields):
+    """(line, hint) when the results are there but in the wrong places (reordered, two swapped), else None."""
+    n = len(fields)
+    returned = [fields[k] if _same_value(got[k], expected[k]) else
+                next((fields[j] for j in range(n) if expected[j] is not None and _same_value(got[k], expected[j])),
+                     "something else") for k in range(n)]
+    if all(r in (fields[k], "something else") for k, r in enumerate(returned)):
+        return None
+    return (f"it returned ({', '.join(returned)}); the order is ({', '.join(fields)})",
+            "outputs returned in the wrong order (or two of them swapped): return them in the documented order")
+
+
+def _which_fields(result, fields, expected):
+    """For a tuple of the wrong length: which of the documented results it holds."""
+    if expected is None:
+        return ""
+    held = [fields[j] for item in result for j in range(len(fields))
+            if expected[j] is not None and _same_value(item, expected[j])]
+    missing = [f for f in fields if f not in held]
+    return (f" It holds {', '.join(held)} but not {', '.join(missing)}. Likely cause: {', '.join(missing)} "
+            f"missing from what it returns: return every one of them, in this order." if held and missing else "")
 
 
 def as_array(name, what, value, shape):
     if not isinstance(value, np.ndarray):
-        raise GradingFailure(f"{name}: {what} should be a numpy array of shape {shape}, got {type(value).__name__}.")
+        raise GradingFailure(f"{name}: {what} should be a numpy array of shape {shape}, got {type(value).__name__}."
+                             + (" Likely cause: the wrong type, a Python list where a numpy array is expected: build "
+                                "the array with numpy (np.zeros then fill it, or np.stack / np.array of the list)."
+                                if isinstance(value, list) else ""))
+    if value.dtype.kind == "f" and value.dtype.itemsize < 8:
+        raise GradingFailure(f"{name}: {what} has dtype {value.dtype}, expected float64. Likely cause: an array in "
+                             f"this computation is {value.dtype} (a dtype= or an astype): its round-off, about 1e-7 "
+                             f"relative, is above the tolerance. Keep everything float64.")
     if value.shape != tuple(shape):
         raise GradingFailure(f"{name}: {what} has shape {value.shape}, expected {tuple(shape)}."
                              + shape_hint(value.shape, shape))
@@ -242,11 +293,19 @@ def hints(got, variants, correct, what=None, **relations):
     return [(what, text)] if text else []
 
 
+_PLAIN_FACTORS = ((-1, "minus the right value: a sign is flipped (a + for a -, or a difference the wrong way round)"),
+                  (2, "twice the right value: a term is counted twice, or a factor 2 is extra"),
+                  (0.5, "half the right value: a factor 2 is missing, or half of a sum"))
+
+
 def _times(c, sizes, number=False):
     """How a constant factor c reads: "1/N of the right value (N = 4, the batch size)", "twice", ...
 
-    number: the result is a single number, which is always some multiple of the right one: only
-    a factor with a name (a size, -1, 2, 1/2) says anything, else None."""
+    When c is both a size and a plain factor (a batch of 2 and a term counted twice), both causes
+    are named: the evidence cannot tell them apart. number: the result is a single number, which is
+    always some multiple of the right one: only a factor with a name (a size, -1, 2, 1/2) says
+    anything, else None."""
+    plain = next((text for value, text in _PLAIN_FACTORS if np.isclose(c, value)), None)
     for sign, word in ((1, ""), (-1, "minus ")):
         named = [(f"1/{s}", s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign / n)]
         named += [(s, s, n, meaning) for s, n, meaning in sizes if n > 1 and np.isclose(c, sign * n)]
@@ -254,13 +313,10 @@ def _times(c, sizes, number=False):
             how = word + " = ".join(dict.fromkeys(x for x, *_ in named)) + (" of" if abs(c) < 1 else " times")
             values = "; ".join(f"{s} = {n}, {m}" for _, s, n, m in named)
             fix = ("something divides by it that should not" if abs(c) < 1 else "a division by it is missing")
-            return f"{how} the right value ({values}): {fix}" + ("; the sign is flipped too" if sign < 0 else "")
-    for value, text in ((-1, "minus the right value: a sign is flipped (a + for a -, or a difference the wrong "
-                             "way round)"),
-                        (2, "twice the right value: a term is counted twice, or a factor 2 is extra"),
-                        (0.5, "half the right value: a factor 2 is missing, or half of a sum")):
-        if np.isclose(c, value):
-            return text
+            text = f"{how} the right value ({values}): {fix}" + ("; the sign is flipped too" if sign < 0 else "")
+            return text + (f"; or, since that is {plain.split(':')[0]}, {plain.split(': ', 1)[1]}" if plain else "")
+    if plain:
+        return plain
     if number:
         return None
     return f"{c:.4g} times the right value: a constant factor is wrong (look for a scale, a 2, a division)"
@@ -270,14 +326,16 @@ def _slices(a, axis, n):
     return [np.take(a, k, axis=axis) for k in range(n)]
 
 
-def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
+def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None, flow=None, terms=()):
     """What the student's array is, relative to the right one, as the end of a hint (or None).
 
     Looks, in this order, for: all zeros; float32 round-off; a constant factor (named when it is
     1/N, T, ... of ``sizes``, a list of (symbol, value, meaning)); a transpose; the wrong column
     blocks (``blocks``: (H, gate names[, notes]) for arrays whose last axis holds one block of H per
-    gate; see ``_blocks``);
-    the wrong time steps along ``time_axis``, or, for a sum over time steps, the steps whose
+    gate; see ``_blocks``); one of the ``terms`` (a list of (label, array): the parts the right value
+    is the sum of) missing, counted twice or with its sign flipped;
+    the wrong time steps along ``time_axis`` (``flow``: "forward" for states computed from earlier
+    steps, "backward" for gradients computed from later ones), or, for a sum over time steps, the steps whose
     contributions ``steps`` (a list, one array per step) are missing or alone."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if got.shape != want.shape or close(got, want, 1e-7) or not np.isfinite(got).all():
@@ -294,14 +352,76 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None):
         return _times(c, sizes, number=got.size == 1)
     if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, want.T) and not close(want, want.T):
         return "transposed: the right values with rows and columns swapped; look at the order of a product's factors"
+    text = _term(got, want, terms)
+    if text:
+        return text
     if blocks and got.shape[-1] == blocks[0] * len(blocks[1]):
         text = _blocks(got, want, *blocks)
         if text:
             return text
     if time_axis is not None and got.shape[time_axis] > 1:
-        return _time_steps(got, want, time_axis)
+        return _time_steps(got, want, time_axis, flow)
     if steps is not None and len(steps) > 1:
         return _missing_steps(got, want, steps)
+    return None
+
+
+def _term(got, want, terms):
+    """One of terms (the parts want is the sum of) missing, counted twice or with its sign flipped."""
+    for label, term in terms:
+        for k, how in ((-1, f"missing {label}"), (1, f"{label} is counted twice"),
+                       (-2, f"{label} has the wrong sign (a + for a -)")):
+            if np.any(term) and close(got, want + k * term):
+                return how + (" (an extra copy of it)" if k == 1 else "")
+    return None
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+# name: (function, inverse, the open interval of its values)
+ACTIVATIONS = {"tanh": (np.tanh, np.arctanh, (-1, 1)), "sigmoid": (sigmoid, _logit, (0, 1))}
+
+
+def activation_hint(label, got, act, terms):
+    """Why got, meant to be act(the sum of terms), is wrong, read from what it is; else None.
+
+    terms: [(label, array)]. Recognises the activation missing or another one used, and, from the
+    input that got implies (got run back through the activation's inverse), a term missing, counted
+    twice or with its sign flipped."""
+    want = sum(term for _, term in terms)
+    if close(got, want):
+        return f"{label} is its input itself: the {act} is missing"
+    for other, (fn, _, _) in ACTIVATIONS.items():
+        if other != act and close(got, fn(want)):
+            return f"{label} uses {other} where it needs the {act} (the wrong activation)"
+    for term_label, term in terms:       # a term added to the result, outside the activation
+        if np.any(term) and close(got, ACTIVATIONS[act][0](want - term) + term):
+            return f"{term_label} is missing inside the {act}: it is added after it, outside, where it belongs inside"
+    _, inverse, (low, high) = ACTIVATIONS[act]
+    if np.all((got > low) & (got < high)):
+        with np.errstate(all="ignore"):
+            text = _term(inverse(got), want, terms)
+        if text:
+            return f"inside the {act} of {label}: {text}"
+    return None
+
+
+def first_wrong(steps):
+    """The hint for the first wrong quantity of a forward, read from what it is, or None.
+
+    steps: [(label, got, want, act, terms)] in the order the forward computes them; act is None
+    for a plain sum of terms (then relation's reading applies), else the activation applied to it.
+    A quantity that equals another's right value is named as holding that one."""
+    for label, got, want, act, terms in steps:
+        if not isinstance(got, np.ndarray) or got.shape != np.shape(want) or close(got, want):
+            continue
+        same = [other for other, _, value, _, _ in steps if other != label and close(got, value)]
+        if same:
+            return f"{label} holds what {same[0]} should (two quantities mixed up, or blocks in the wrong order)"
+        return (activation_hint(label, got, act, terms) if act else relation(got, want, terms=terms)) or \
+            f"{label} is the first wrong quantity (the ones computed before it are right): look at how it is computed"
     return None
 
 
@@ -327,7 +447,16 @@ def _blocks(got, want, H, gates, notes=None):
             + where)
 
 
-def _time_steps(got, want, axis):
+_CARRIED = {
+    "forward": (0, "right only at the first time step, t = 0, and wrong at every later one: what is carried from "
+                   "one step to the next is wrong (each step must start from the state the previous step made)"),
+    "backward": (-1, "right only at the last time step and wrong at every earlier one: what flows back from later "
+                     "steps is missing or wrong (step t must receive its own upstream gradient plus the one carried "
+                     "back from step t+1)"),
+}
+
+
+def _time_steps(got, want, axis, flow=None):
     T = got.shape[axis]
     g, w = _slices(got, axis, T), _slices(want, axis, T)
     if all(close(g[t], w[t - 1]) for t in range(1, T)):
@@ -340,6 +469,8 @@ def _time_steps(got, want, axis):
         return "the same at every time step: look at what is stored for each step"
     bad = [t for t in range(T) if not close(g[t], w[t])]
     zero = [t for t in bad if not g[t].any()]
+    if flow in _CARRIED and T > 2 and not zero and [t for t in range(T) if t not in bad] == [_CARRIED[flow][0] % T]:
+        return _CARRIED[flow][1]
     if len(bad) == T:
         return (f"zero at time step{'s' if len(zero) > 1 else ''} t = {', '.join(map(str, zero))} and wrong at the "
                 f"others: is every step computed? look at the time loop's range") if 0 < len(zero) <= 4 else None
@@ -357,7 +488,8 @@ def _missing_steps(got, want, steps):
         if close(got, want - steps[t]):
             return f"missing the contribution of {where}; look at the time loop's range"
         if close(got, steps[t]):
-            return f"only the contribution of {where}: it must add up every step's contribution"
+            return (f"only the contribution of {where}: the sum over the steps is overwritten at each step instead of "
+                    f"added to (+=)")
     return None
 
 
@@ -368,10 +500,23 @@ def which(value, named):
     return same[0] if same else "something else"
 
 
-def check_cache(name, cache, reference, where=""):
+def identities(d):
+    """{key: identity of the object d holds there}: the kernel's, when d is a copy of a dict that lives in
+    the student's kernel (the autograder's KernelDict), else the objects' own."""
+    return getattr(d, "identities", None) or {str(k): id(v) for k, v in d.items()}
+
+
+def check_cache(name, cache, reference, where="", also=None):
     """cache must hold what reference (a step or layer cache: a named tuple such as LSTMStepCache,
-    GRUStepCache or AttentionCache) holds, field by field; where: which one, e.g. "[3]" in a list."""
+    GRUStepCache or AttentionCache) holds, field by field; where: which one, e.g. "[3]" in a list;
+    also: {name: array} of the forward's other quantities, by which a misplaced value is named."""
     fields, kind = reference._fields, type(reference).__name__
+    if isinstance(cache, tuple) and len(cache) == len(fields) and any(
+            not _same_value(g, w) for g, w in zip(cache, reference)):
+        order = misplaced(cache, tuple(reference), fields)
+        if order:
+            fail(name, [(f"the cache{where}: {order[0]}", ["the cache is returned with its fields in the wrong order, "
+                                                          "and the backward reads them by position"])])
     if not isinstance(cache, tuple) or len(cache) != len(fields):
         raise GradingFailure(f"{name}: the cache{where} must be {kind}({', '.join(fields)}), which the backward "
                              f"reads, got {type(cache).__name__}"
@@ -379,8 +524,26 @@ def check_cache(name, cache, reference, where=""):
     for k, (got, want) in enumerate(zip(cache, reference)):
         if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10,
                                                                                         atol=1e-12):
+            held = which(got, {**dict(zip(fields, reference)), **(also or {})})
             raise GradingFailure(f"{name}: cache{where} field {k} should be {fields[k]} (the order is "
-                                 f"{', '.join(fields)}), but it holds {which(got, dict(zip(fields, reference)))}.")
+                                 f"{', '.join(fields)}), but it holds {held}."
+                                 + (f" Likely cause: {held} is stored instead of {fields[k]} (two quantities mixed up)."
+                                    if held != "something else" else ""))
+
+
+def step_caches(name, cache, reference):
+    """A sequence forward's cache: the list of its T step caches, in time order."""
+    T = len(reference)
+    if isinstance(cache, list) and len(cache) == T:
+        if T > 1 and close(cache[-1][0], reference[0][0]) and close(cache[0][0], reference[-1][0]):
+            fail(name, [("the step caches are in reverse time order: cache[t] must be step t's",
+                              ["time order: append each step's cache as the loop runs from t = 0 to T-1"])])
+        return
+    one_step = isinstance(cache, tuple) and len(cache) == len(reference[0])
+    raise GradingFailure(f"{name}: the cache must be a list of the T = {T} step caches, in time order; got "
+                         f"{type(cache).__name__}" + (f" of length {len(cache)}" if isinstance(cache, (list, tuple)) else "")
+                         + ("." if not one_step else ", one step's cache. Likely cause: the cache is overwritten at "
+                            "each step instead of collected: append every step's cache to a list."))
 
 
 def probe_terms(call, reference, args, terms):
@@ -466,7 +629,10 @@ def _gradient_failures(name, report, correct, variants, arguments=(), upstream=N
     each wrong gradient gets the hint of its relation to the right one (``relation``, with
     ``relations[gradient name]`` as keyword arguments), and when every gradient is wrong and no
     relation explains any, ``upstream`` says which shared quantity to look at first."""
-    grads = report.grads
+    grads, names = report.grads, [c.name for c in report.checks.values()]
+    order = misplaced(grads, correct, names) if len(grads) == len(correct) else None
+    if order:
+        fail(name, [(order[0], [order[1]])])
     shapes_ok = all(c.shape_ok for c in report.checks.values())
     known = [hint for hint, g in variants if shapes_ok and all(close(grads[k], g[k]) for k in range(len(correct)))
              and not all(close(g[k], correct[k]) for k in range(len(correct)))]
@@ -549,7 +715,8 @@ def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
         parts, carried = [None] * T, None
         for t in reversed(range(T)):
             carried, parts[t] = step(dh[:, t], carried, cache[t])
-        found = {"dx": {"sizes": sizes, "time_axis": 1}, "dh0": {"sizes": sizes}}
+        found = {"dx": {"sizes": sizes, "time_axis": 1, "flow": "backward"},
+                 "dh0": {"sizes": sizes, "terms": [("the first step's own upstream gradient dh[:, 0]", dh[:, 0])]}}
         for k, name in enumerate(weights):
             found[name] = {"sizes": sizes, "steps": [p[k] for p in parts],
                            **{key: value(cache) for key, value in extra.items()}}

@@ -46,12 +46,16 @@ _STEP_TERMS = [("the input term x @ Wx (prev_h = 0, b = 0)", (1, 4)),
 
 def _check_step_forward_output(fn, args, label):
     name = "rnn_step_forward"
-    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
-    expected = rnn.rnn_step_forward(*args)[0]
+    expected, ref_cache = rnn.rnn_step_forward(*args)
+    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (expected, ref_cache))
     core.as_array(name, "next_h", next_h, expected.shape)
     line = core.mismatch(f"next_h ({label})", next_h, expected)
     if line:
         hints = core.hints(next_h, _step_forward_variants(*args), expected, "next_h")
+        x, prev_h, Wx, Wh, b = args
+        terms = [("the input term x @ Wx", x @ Wx), ("the recurrent term prev_h @ Wh", prev_h @ Wh), ("the bias b", b)]
+        found = None if hints else core.activation_hint("next_h", next_h, "tanh", terms)
+        hints += [found] if found else []
         if not hints:
             probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda *a: rnn.rnn_step_forward(*a)[:1],
                                      args, _STEP_TERMS)
@@ -61,17 +65,10 @@ def _check_step_forward_output(fn, args, label):
 
 
 def _check_step_cache(name, cache, args, next_h, where=""):
-    fields = ("x", "prev_h", "Wx", "Wh", "b", "next_h")
-    if not isinstance(cache, tuple) or len(cache) != 6:
-        raise GradingFailure(f"{name}: the cache{where} must be the tuple (x, prev_h, Wx, Wh, b, next_h) that "
-                             f"lesson 03's backward reads, got {type(cache).__name__}"
-                             + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "") + ".")
-    values = (*args, next_h)
-    for field, got, want in zip(fields, cache, values):
-        if not isinstance(got, np.ndarray) or got.shape != want.shape or not np.allclose(got, want, rtol=1e-10, atol=1e-12):
-            raise GradingFailure(f"{name}: cache{where} field {fields.index(field)} should be {field} "
-                                 f"(the order is x, prev_h, Wx, Wh, b, next_h), but it holds "
-                                 f"{core.which(got, dict(zip(fields, values)))}.")
+    """The step cache (x, prev_h, Wx, Wh, b, next_h) that lesson 03's backward reads."""
+    x, prev_h, Wx, Wh, b = args
+    core.check_cache(name, cache, rnn.StepCache(*args, next_h), where,
+                     also={"the pre-activation x @ Wx + prev_h @ Wh + b": x @ Wx + prev_h @ Wh + b})
 
 
 def check_rnn_step_forward(fn, N=3, D=10, H=4, seed=0):
@@ -106,6 +103,8 @@ def _forward_variants(x, h0, Wx, Wh, b):
     first_only = rnn.rnn_forward(np.repeat(x[:, :1], x.shape[1], axis=1), h0, Wx, Wh, b)[0]
     return [
         ("h[:, t] holds the state *before* step t; it must hold next_h, the state after the step.", shifted),
+        ("time runs the wrong way: the loop goes from the last step to the first; the state flows forward, from "
+         "t = 0 to T-1.", rnn.rnn_forward(x[:, ::-1], h0, Wx, Wh, b)[0][:, ::-1]),
         ("h0 is ignored: the first step must start from the given h0, not from zeros.",
          rnn.rnn_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
         ("every step reads x[:, 0]: step t must read x[:, t].", first_only),
@@ -122,16 +121,13 @@ def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
     if (N, T, D, H) == (2, 3, 4, 5):
         cases.insert(0, ("CS231n's published test values", _cs231n_forward_inputs()))
     for label, args in cases:
-        h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"))
         expected, ref_cache = rnn.rnn_forward(*args)
+        h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (expected, ref_cache))
         core.as_array(name, "h", h, expected.shape)
         line = core.mismatch(f"h ({label})", h, expected)
         if line:
-            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1))])
-        if not isinstance(cache, list) or len(cache) != args[0].shape[1]:
-            raise GradingFailure(f"{name}: the cache must be a list of the T = {args[0].shape[1]} step caches, "
-                                 f"in time order; got {type(cache).__name__}"
-                                 + (f" of length {len(cache)}" if isinstance(cache, (list, tuple)) else "") + ".")
+            core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1, flow="forward"))])
+        core.step_caches(name, cache, ref_cache)
         for t, (step, ref) in enumerate(zip(cache, ref_cache)):
             _check_step_cache(name, step, tuple(ref[:5]), ref.next_h, where=f"[{t}]")
     core.passed(name)
@@ -143,8 +139,8 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     name = "temporal_affine_forward"
     rng = np.random.default_rng(seed)
     h, V, c = rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M)
-    out, cache = core.unpack(name, LESSON.call(name, fn, h, V, c), ("out", "cache"))
     expected = h @ V + c
+    out, cache = core.unpack(name, LESSON.call(name, fn, h, V, c), ("out", "cache"), (expected, (h, V, c)))
     core.as_array(name, "out", out, expected.shape)
     line = core.mismatch("out", out, expected)
     if line:
@@ -153,5 +149,8 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
                                                     (h, V, c), [("h @ V (c = 0)", (2,)), ("the bias c (h = 0)", (0,))])
         core.fail(name, [(line, hints + ([probe] if probe else []))])
     if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
-        raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads.")
+        order = core.misplaced(cache, (h, V, c), ("h", "V", "c")) if isinstance(cache, tuple) and len(cache) == 3 else None
+        raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads."
+                             + (f" It is {order[0].split('; ')[0].removeprefix('it returned ')}: the cache is returned "
+                                f"with its fields in the wrong order." if order else ""))
     core.passed(name)

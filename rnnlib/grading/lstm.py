@@ -46,6 +46,8 @@ def _lstm_step_variants(x, prev_h, prev_c, Wx, Wh, b):
          f * prev_c + i * g),
         ("the forget gate keeps the old cell state: next_c = f * prev_c + i * g, the f * prev_c term is missing.",
          *out(i * g)),
+        ("the forget gate multiplies prev_h instead of prev_c: next_c = f * prev_c + i * g (the cell state is the "
+         "memory the forget gate keeps).", *out(f * prev_h + i * g)),
     ]
 
 
@@ -60,8 +62,9 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     __tracebackhide__ = True
     name = "lstm_step_forward"
     args = _lstm_step_inputs(N, D, H, seed)
-    next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"))
     want_h, want_c, want_cache = lstm.lstm_step_forward(*args)
+    next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"),
+                                        (want_h, want_c, want_cache))
     core.as_array(name, "next_h", next_h, want_h.shape)
     core.as_array(name, "next_c", next_c, want_c.shape)
     variants = _lstm_step_variants(*args)
@@ -69,13 +72,41 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
                 for line in [core.mismatch(what, got, want)] if line]
     if problems and not any(h for _, h in problems):
-        probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
-                                 args, _STEP_TERMS)
-        problems[0] = (problems[0][0], [probe] if probe else [])
+        found = core.first_wrong(_lstm_steps(args, cache, next_h, next_c, want_cache, want_c, want_h)) or \
+            core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
+                             args, _STEP_TERMS)
+        problems[0] = (problems[0][0], [found] if found else [])
     if problems:
         core.fail(name, problems)
-    core.check_cache(name, cache, want_cache)
+    core.check_cache(name, cache, want_cache, also={"next_c": want_c, "next_h": want_h})
     core.passed(name)
+
+
+def _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate):
+    """The three terms of gate k's pre-activation (columns k*H to (k+1)*H)."""
+    cols, where = slice(k * H, (k + 1) * H), f"[:, {k * H}:{(k + 1) * H}]"
+    return [(f"the input term x @ Wx{where} of gate {gate}", x @ Wx[:, cols]),
+            (f"the recurrent term prev_h @ Wh{where} of gate {gate}", prev_h @ Wh[:, cols]),
+            (f"the bias b[{k * H}:{(k + 1) * H}] of gate {gate}", b[cols])]
+
+
+def _fields(cache, reference):
+    """The student's cache read field by field as the reference's, or Nones when it is not one."""
+    if isinstance(cache, tuple) and len(cache) == len(reference):
+        return cache
+    return (None,) * len(reference)
+
+
+def _lstm_steps(args, cache, next_h, next_c, ref, want_c, want_h):
+    """lstm_step_forward's quantities in the order it computes them, for core.first_wrong."""
+    x, prev_h, prev_c, Wx, Wh, b = args
+    H, mine = prev_h.shape[1], _fields(cache, ref)
+    gates = [(gate, mine[5 + k], ref[5 + k], "tanh" if gate == "g" else "sigmoid",
+              _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate)) for k, gate in enumerate(_GATES)]
+    return gates + [
+        ("next_c", next_c, want_c, None, [("the forget path f * prev_c", ref.f * prev_c), ("the input path i * g", ref.i * ref.g)]),
+        ("tanh_c", mine[9], ref.tanh_c, "tanh", [("next_c", want_c)]),
+        ("next_h", next_h, want_h, None, [])]
 
 
 def _lstm_seq_inputs(N, T, D, H, seed):
@@ -95,8 +126,12 @@ def _lstm_forward_variants(x, h0, Wx, Wh, b):
          np.concatenate([h0[:, None], h[:, :-1]], axis=1)),
         ("h0 is ignored: the first step must start from the given h0, not from zeros.",
          lstm.lstm_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
-        ("the cell state starts from h0: h0 is the initial hidden state only; the cell state starts at zero.",
+        ("the cell state starts from h0 instead of zeros: h0 is the initial hidden state only; c0 = 0.",
          _from_c0(x, h0, Wx, Wh, b, h0)),
+        ("h holds the cell states next_c instead of the hidden states next_h (two quantities mixed up).",
+         np.stack([np.arctanh(step.tanh_c) for step in lstm.lstm_forward(x, h0, Wx, Wh, b)[1]], axis=1)),
+        ("time runs the wrong way: the loop goes from the last step to the first; the state flows forward, from "
+         "t = 0 to T-1.", lstm.lstm_forward(x[:, ::-1], h0, Wx, Wh, b)[0][:, ::-1]),
     ]
 
 
@@ -113,15 +148,13 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
     __tracebackhide__ = True
     name = "lstm_forward"
     args = _lstm_seq_inputs(N, T, D, H, seed)
-    h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"))
     want, want_cache = lstm.lstm_forward(*args)
+    h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (want, want_cache))
     core.as_array(name, "h", h, want.shape)
     line = core.mismatch("h", h, want)
     if line:
-        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1))])
-    if not isinstance(cache, list) or len(cache) != T:
-        raise GradingFailure(f"{name}: the cache must be the list of the T = {T} step caches in time order, got "
-                             f"{type(cache).__name__}" + (f" of length {len(cache)}" if hasattr(cache, "__len__") else "") + ".")
+        core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1, flow="forward"))])
+    core.step_caches(name, cache, want_cache)
     for t, (got, ref) in enumerate(zip(cache, want_cache)):
         core.check_cache(name, got, ref, where=f"[{t}]")
     core.passed(name)
@@ -130,13 +163,14 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
 def _lstm_step_backward_variant(dnext_h, dnext_c, c, tanh_path=True, forget="prev_c", carry_f=True,
                                 gate_deriv=True, tanh_c="tanh_c", db="sum", do_from="dnext_h"):
     next_c = c.f * c.prev_c + c.i * c.g
-    dtanh = {"tanh_c": 1 - c.tanh_c ** 2, "next_c": 1 - next_c ** 2, "none": 1.0}[tanh_c]
+    dtanh = {"tanh_c": 1 - c.tanh_c ** 2, "next_c": 1 - next_c ** 2, "none": 1.0, "unsquared": 1 - c.tanh_c}[tanh_c]
     dc = dnext_c + (dnext_h * c.o * dtanh if tanh_path else 0)
     di, dg = dc * c.g, dc * c.i
     do = (dnext_h if do_from == "dnext_h" else dc) * c.tanh_c
-    df = dc * (c.prev_c if forget == "prev_c" else c.g)
-    if gate_deriv is True:
-        di, df, do, dg = di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o), dg * (1 - c.g ** 2)
+    df = dc * {"prev_c": c.prev_c, "g": c.g, "prev_h": c.prev_h}[forget]
+    if gate_deriv in (True, "sigmoid_for_g"):
+        dg_local = c.g * (1 - c.g) if gate_deriv == "sigmoid_for_g" else 1 - c.g ** 2
+        di, df, do, dg = di * c.i * (1 - c.i), df * c.f * (1 - c.f), do * c.o * (1 - c.o), dg * dg_local
     elif gate_deriv == "of_output":   # sigma' evaluated at the gate's output instead of its input
         s, t = (lambda v: lstm.sigmoid(v) * (1 - lstm.sigmoid(v))), (lambda v: 1 - np.tanh(v) ** 2)
         di, df, do, dg = di * s(c.i), df * s(c.f), do * s(c.o), dg * t(c.g)
@@ -149,15 +183,21 @@ _LSTM_STEP_MISTAKES = [
     ({"tanh_path": False}, "next_c also reaches the loss through next_h = o * tanh(next_c): the total "
      "dc = dnext_c + dnext_h * o * (1 - tanh_c**2), and every gradient after it uses this dc."),
     ({"forget": "g"}, "the forget gate multiplies prev_c (next_c = f * prev_c + i * g), so df = dc * prev_c."),
-    ({"carry_f": False}, "dprev_c = dc * f: going back along the cell state the gradient is scaled by the forget gate."),
+    ({"carry_f": False}, "the forget gate's factor is missing from dprev_c: dprev_c = dc * f, since going back "
+     "along the cell state the gradient is scaled by the forget gate."),
+    ({"forget": "prev_h"}, "df pairs dc with prev_h instead of prev_c: the forget gate multiplies the old cell state "
+     "(next_c = f * prev_c + i * g), so df = dc * prev_c."),
+    ({"tanh_c": "unsquared"}, "the derivative of tanh(next_c) is 1 - tanh_c**2; the square is missing (1 - tanh_c)."),
+    ({"gate_deriv": "sigmoid_for_g"}, "the candidate g is a tanh, so its derivative is 1 - g**2; g * (1 - g) is the "
+     "sigmoid's derivative, used instead."),
     ({"gate_deriv": False}, "each gate's pre-activation needs its nonlinearity's derivative: i * (1 - i) (and the "
      "same for f and o) and 1 - g**2 for g."),
     ({"tanh_c": "next_c"}, "the derivative of tanh(next_c) is 1 - tanh(next_c)**2 = 1 - tanh_c**2, not 1 - next_c**2."),
     ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
     ({"tanh_c": "none"}, "the path from next_h into the cell state goes through tanh: dc needs the tanh derivative "
      "at next_c (from tanh_c, which the cache holds), not only o."),
-    ({"do_from": "dc"}, "the output gate o only acts on next_h (next_h = o * tanh_c): its gradient comes from "
-     "dnext_h alone, not from dc."),
+    ({"do_from": "dc"}, "do uses dc instead of dnext_h: the output gate o only acts on next_h (next_h = o * tanh_c), "
+     "so its gradient comes from dnext_h alone."),
     ({"gate_deriv": "of_output"}, "the gates' derivatives are applied to the gates' outputs again: the cache holds "
      "i, f, o, g after their nonlinearity, so sigma'(a) is i * (1 - i) (and 1 - g**2), not sigma'(i)."),
 ]
@@ -176,9 +216,27 @@ def _blocks(cache):
     return (cache[0].i.shape[1] if isinstance(cache, list) else cache.i.shape[1], _GATES, _GATE_NOTES)
 
 
+def _gate_paths(da, c, gates):
+    """Each gate's part of dx and of dprev_h: da's block of that gate times the same block of Wx, Wh."""
+    H = da.shape[1] // len(gates)
+    block = [slice(k * H, (k + 1) * H) for k in range(len(gates))]
+    return {w: [(f"gate {g}'s path (da's {g} block @ {w}[:, {k * H}:{(k + 1) * H}].T)", da[:, block[k]] @ W[:, block[k]].T)
+                for k, g in enumerate(gates)] for w, W in (("Wx", c.Wx), ("Wh", c.Wh))}
+
+
 def _step_relations(douts, cache):
-    sizes = [core.batch_size(cache.x.shape[0])]
-    return {k: {"sizes": sizes, **({"blocks": _blocks(cache)} if k.startswith(("dW", "db")) else {})}
+    dnext_h, dnext_c = douts
+    c, sizes = cache, [core.batch_size(cache.x.shape[0])]
+    through_h = dnext_h * c.o * (1 - c.tanh_c ** 2)
+    dc = dnext_c + through_h
+    da = np.concatenate([dc * c.g * c.i * (1 - c.i), dc * c.prev_c * c.f * (1 - c.f),
+                         dnext_h * c.tanh_c * c.o * (1 - c.o), dc * c.i * (1 - c.g ** 2)], axis=1)
+    paths = _gate_paths(da, c, _GATES)
+    terms = {"dx": paths["Wx"], "dprev_h": paths["Wh"],
+             "dprev_c": [("the cell state's own path, dnext_c * f", dnext_c * c.f),
+                         ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", through_h * c.f)]}
+    return {k: {"sizes": sizes, "terms": terms.get(k, ()),
+                **({"blocks": _blocks(cache)} if k.startswith(("dW", "db")) else {})}
             for k in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")}
 
 
@@ -191,7 +249,8 @@ def _lstm_step(dh_t, carried, c):
 _SEQUENCE_RELATIONS = core.sequence_relations(_lstm_step, blocks=_blocks)
 
 
-def _lstm_backward_variant(dh, cache, carry_c=True, carry_h=True, order="backward", accumulate="sum", **step):
+def _lstm_backward_variant(dh, cache, carry_c=True, carry_h=True, order="backward", accumulate="sum", swap=False,
+                           **step):
     N, T, H = dh.shape
     dx = np.zeros((N, T, cache[0].x.shape[1]))
     grads = [np.zeros_like(cache[0].Wx), np.zeros_like(cache[0].Wh), np.zeros(cache[0].Wx.shape[1])]
@@ -199,9 +258,9 @@ def _lstm_backward_variant(dh, cache, carry_c=True, carry_h=True, order="backwar
     for t in (range(T - 1, -1, -1) if order == "backward" else range(T)):
         dx[:, t], dh_t, dc_t, *g = _lstm_step_backward_variant(dh[:, t] + (dprev_h if carry_h else 0),
                                                               dprev_c if carry_c else np.zeros((N, H)), cache[t], **step)
-        dprev_h, dprev_c = dh_t, dc_t
+        dprev_h, dprev_c = (dc_t, dh_t) if swap else (dh_t, dc_t)
         add_step_grads(grads, g, accumulate, last=t == T - 1)
-    return (dx, dprev_h, *grads)
+    return (dx, dh_t, *grads)
 
 
 _LSTM_SEQUENCE_MISTAKES = [
@@ -212,6 +271,8 @@ _LSTM_SEQUENCE_MISTAKES = [
      "contribution (dWh += ...)."),
     ({"accumulate": "last_step"}, "the weight gradients come from the last time step only; sum them over all steps."),
     ({"order": "forward"}, "time runs the wrong way: backpropagate from t = T-1 down to 0."),
+    ({"swap": True}, "the two carried gradients are swapped: the dprev_c of step t goes into step t-1 as its dnext_c "
+     "and dprev_h as (part of) its dnext_h, not the other way round."),
 ] + _LSTM_STEP_MISTAKES
 
 
@@ -254,8 +315,8 @@ def _gru_step_variants(x, prev_h, Wx, Wh, b):
          "swapped.", z * n + (1 - z) * prev_h),
         ("the gate order is r, z, n: a[:, :H] is the reset gate r and a[:, H:2H] the update gate z.",
          (1 - r) * np.tanh(a[:, 2 * H:] + z * ah[:, 2 * H:]) + r * prev_h),
-        ("this is the paper's GRU, with the reset inside the product, (r * prev_h) @ Wh[:, 2H:]; this course's GRU "
-         "(and PyTorch's) applies r after it: r * (prev_h @ Wh[:, 2H:]).",
+        ("the reset is applied inside the product, (r * prev_h) @ Wh[:, 2H:], instead of after it, as in the paper's "
+         "GRU; this course's GRU (and PyTorch's) computes r * (prev_h @ Wh[:, 2H:]).",
          mix(np.tanh(a[:, 2 * H:] + (r * prev_h) @ Wh[:, 2 * H:]))),
         ("the reset gate is missing: the candidate reads r * (prev_h @ Wh[:, 2H:]).",
          mix(np.tanh(a[:, 2 * H:] + ah[:, 2 * H:]))),
@@ -269,39 +330,81 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     __tracebackhide__ = True
     name = "gru_step_forward"
     args = _gru_step_inputs(N, D, H, seed)
-    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"))
     want_h, want_cache = gru.gru_step_forward(*args)
+    next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (want_h, want_cache))
     core.as_array(name, "next_h", next_h, want_h.shape)
     line = core.mismatch("next_h", next_h, want_h)
     if line:
-        core.fail(name, [(line, core.hints(next_h, _gru_step_variants(*args), want_h))])
-    core.check_cache(name, cache, want_cache)
+        hints = core.hints(next_h, _gru_step_variants(*args), want_h)
+        found = None if hints else core.first_wrong(_gru_steps(args, cache, next_h, want_cache, want_h))
+        core.fail(name, [(line, hints or ([found] if found else []))])
+    core.check_cache(name, cache, want_cache, also={"r * hn": want_cache.r * want_cache.hn, "next_h": want_h})
     core.passed(name)
 
 
+def _gru_steps(args, cache, next_h, ref, want_h):
+    """gru_step_forward's quantities in the order it computes them, for core.first_wrong."""
+    x, prev_h, Wx, Wh, b = args
+    H, mine = prev_h.shape[1], _fields(cache, ref)
+    n_cols = slice(2 * H, 3 * H)
+    gates = [(gate, mine[4 + k], ref[4 + k], "sigmoid", _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate))
+             for k, gate in enumerate("rz")]
+    return gates + [
+        ("hn", mine[7], ref.hn, None, [("prev_h @ Wh[:, 2H:]", prev_h @ Wh[:, n_cols])]),
+        ("n", mine[6], ref.n, "tanh", [("the input term x @ Wx[:, 2H:]", x @ Wx[:, n_cols]),
+                                       ("the bias b[2H:]", b[n_cols]), ("the reset recurrent term r * hn", ref.r * ref.hn)]),
+        ("next_h", next_h, want_h, None, [("the candidate's share (1 - z) * n", (1 - ref.z) * ref.n),
+                                          ("the old state's share z * prev_h", ref.z * prev_h)])]
+
+
 def _gru_step_backward_variant(dnext_h, c, direct=True, dz="prev_h - n", reset_scales=True, gate_deriv=True,
-                               db="sum"):
-    dn, dz_ = dnext_h * (1 - c.z), dnext_h * ((c.prev_h - c.n) if dz == "prev_h - n" else (c.n - c.prev_h))
-    da_n = dn * (1 - c.n ** 2) if gate_deriv else dn
-    da_r = da_n * c.hn * (c.r * (1 - c.r) if gate_deriv else 1)
+                               db="sum", share="1 - z", r_from="hn", dWh_from="dah"):
+    dn = dnext_h * ((1 - c.z) if share == "1 - z" else c.z)
+    dz_ = dnext_h * ((c.prev_h - c.n) if dz == "prev_h - n" else (c.n - c.prev_h))
+    da_n = dn * ({True: 1 - c.n ** 2, "unsquared": 1 - c.n}[gate_deriv] if gate_deriv else 1)
+    da_r = da_n * (c.hn if r_from == "hn" else c.prev_h) * (c.r * (1 - c.r) if gate_deriv else 1)
     da_z = dz_ * (c.z * (1 - c.z) if gate_deriv else 1)
     da = np.concatenate([da_r, da_z, da_n], axis=1)
     dah = np.concatenate([da_r, da_z, da_n * c.r if reset_scales else da_n], axis=1)
-    return (da @ c.Wx.T, (dnext_h * c.z if direct else 0) + dah @ c.Wh.T, c.x.T @ da, c.prev_h.T @ dah,
-            da.sum(0) if db == "sum" else da.mean(0))
+    return (da @ c.Wx.T, (dnext_h * c.z if direct else 0) + dah @ c.Wh.T, c.x.T @ da,
+            c.prev_h.T @ (dah if dWh_from == "dah" else da), da.sum(0) if db == "sum" else da.mean(0))
 
 
 _GRU_STEP_MISTAKES = [
-    ({"direct": False}, "prev_h also reaches next_h directly, through z * prev_h: dprev_h = dnext_h * z + (what "
-     "flows back through the gates and the candidate) @ Wh.T. That direct term is the GRU's highway."),
-    ({"dz": "n - prev_h"}, "next_h = (1 - z) * n + z * prev_h, so its derivative with respect to z is prev_h - n, "
-     "not n - prev_h."),
-    ({"reset_scales": False}, "the reset gate multiplies prev_h @ Wh[:, 2H:], so the gradient of that product "
-     "(for the last H columns of dWh, and for dprev_h) is da_n * r, not da_n."),
+    ({"direct": False}, "the direct term dnext_h * z is missing from dprev_h: prev_h also reaches next_h directly, "
+     "through z * prev_h, so dprev_h = dnext_h * z + (what flows back through the gates and the candidate) @ Wh.T. "
+     "That direct term is the GRU's highway."),
+    ({"dz": "n - prev_h"}, "the sign of dz is flipped: next_h = (1 - z) * n + z * prev_h, so its derivative with "
+     "respect to z is prev_h - n, not n - prev_h."),
+    ({"reset_scales": False}, "the reset gate's factor r is missing: r multiplies prev_h @ Wh[:, 2H:], so the "
+     "gradient of that product (for the last H columns of dWh, and for dprev_h) is da_n * r, not da_n."),
+    ({"share": "z"}, "the candidate's gradient uses z instead of 1 - z: next_h = (1 - z) * n + z * prev_h, so "
+     "dn = dnext_h * (1 - z)."),
+    ({"r_from": "prev_h"}, "da_r uses prev_h instead of hn: this course's reset gate scales hn = prev_h @ Wh[:, 2H:] "
+     "(the paper's GRU scales prev_h), so da_r = da_n * hn * r * (1 - r)."),
+    ({"dWh_from": "da"}, "dWh is built from da instead of dah: the candidate's recurrent columns see da_n * r (the reset "
+     "gate scales prev_h @ Wh[:, 2H:]), so dWh = prev_h.T @ dah."),
+    ({"gate_deriv": "unsquared"}, "tanh's derivative is 1 - n**2; the square is missing (1 - n)."),
     ({"gate_deriv": False}, "each pre-activation needs its nonlinearity's derivative: r * (1 - r) and z * (1 - z) "
      "for the gates, 1 - n**2 for the candidate."),
     ({"db": "mean"}, "the bias gradient is averaged over the batch; sum it: db = da.sum(axis=0)."),
 ]
+
+
+def _gru_step_relations(douts, cache):
+    (dnext_h,), c = douts, cache
+    H = c.prev_h.shape[1]
+    da_n = dnext_h * (1 - c.z) * (1 - c.n ** 2)
+    da_r = da_n * c.hn * c.r * (1 - c.r)
+    da_z = dnext_h * (c.prev_h - c.n) * c.z * (1 - c.z)
+    paths = _gate_paths(np.concatenate([da_r, da_z, da_n], axis=1), c, ("r", "z", "n"))
+    through_wh = paths["Wh"][:2] + [("the candidate's path ((da_n * r) @ Wh[:, 2H:].T)", (da_n * c.r) @ c.Wh[:, 2 * H:].T)]
+    blocks = (H, ("r", "z", "n"), {frozenset("r"): "the reset gate's part, da_r = da_n * hn * r * (1 - r) "
+                                                   "(hn = prev_h @ Wh[:, 2H:])"})
+    sizes = [core.batch_size(c.x.shape[0])]
+    return {"dx": {"sizes": sizes, "terms": paths["Wx"]},
+            "dprev_h": {"sizes": sizes, "terms": [("the direct path, dnext_h * z", dnext_h * c.z)] + through_wh},
+            **{k: {"sizes": sizes, "blocks": blocks} for k in ("dWx", "dWh", "db")}}
 
 
 def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
@@ -309,4 +412,4 @@ def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
     __tracebackhide__ = True
     core.check_backward(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
                         ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
-                        _GRU_STEP_MISTAKES)
+                        _GRU_STEP_MISTAKES, relations=_gru_step_relations)

@@ -66,8 +66,8 @@ def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
     __tracebackhide__ = True
     name = "attention_forward"
     args = _attention_inputs(N, T, S, H, seed)
-    context, cache = core.unpack(name, LESSON.call(name, fn, *args), ("context", "cache"))
     want, want_cache = attention.attention_forward(*args)
+    context, cache = core.unpack(name, LESSON.call(name, fn, *args), ("context", "cache"), (want, want_cache))
     core.as_array(name, "context", context, want.shape)
     line = core.mismatch("context", context, want)
     if line:

@@ -31,14 +31,14 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
             raise GradingFailure(_non_finite(name, got, z, axis))
         core.as_array(name, f"{name}(z, axis={axis})", got, expected.shape)
         if not np.array_equal(zin, z):
-            raise GradingFailure(f"{name}: modified its input z in place. Compute on a new array instead: the "
-                                 f"caller still needs z.")
+            raise GradingFailure(f"{name}: modified its input z. Likely cause: it writes into its input in place "
+                                 f"(z -= ..., out=z): compute on a new array instead, the caller still needs z.")
         line = core.mismatch(f"{name}(z, axis={axis}) for z of shape {z.shape}", got, expected)
         if line:
             variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
                          reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
-            hints = core.hints(got, variants + extra_variants(z, axis), expected)
-            core.fail(name, [(line, hints or [_normalisation(name, got, axis)])])
+            hints = core.hints(got, variants + extra_variants(z, axis), expected, name)
+            core.fail(name, [(line, hints or [_per_slice(name, got, expected, axis) or _normalisation(name, got, axis)])])
 
 
 def _non_finite(name, got, z, axis):
@@ -68,6 +68,27 @@ def _non_finite(name, got, z, axis):
         cause = ("exp overflows above ~709.8 (inf / inf = nan) and underflows to 0 below ~-745 (log 0 = -inf): "
                  "look at each exp and log for these logits.")
     return f"{head}\n  Likely cause: {cause}"
+
+
+def _per_slice(name, got, want, axis):
+    """A hint when every slice along axis is off by one number of its own (a factor, or for log_softmax a shift)."""
+    with np.errstate(all="ignore"):
+        off = got / want if name == "softmax" else got - want
+    if not np.allclose(off, np.take(off, [0], axis=axis), rtol=1e-6, atol=1e-9):
+        return None
+    whole = got.sum() if name == "softmax" else np.exp(got).sum()
+    if np.isclose(whole, 1.0, rtol=1e-9):
+        return (f"the values sum to 1 over the whole array: the sum runs over every axis instead of along axis {axis} "
+                f"(sum(axis=axis, keepdims=True)).")
+    if name == "softmax":
+        return (f"each slice is the right one times a factor of its own: the numerator and the sum it is divided by do "
+                f"not use the same shift, or the sum is missing a term; shift both by the slice's max (keepdims=True).")
+    n = got.shape[axis]
+    if np.allclose(off, np.log(n)):
+        return (f"every value is log({n}) too large, the log of the number of classes: the exps are averaged where "
+                f"the log-sum-exp sums them (a mean for a sum)")
+    return ("each slice is shifted by a number of its own: a term subtracted from z is missing or wrong (the max "
+            "shift, or the log-sum-exp), or it is subtracted on one side only")
 
 
 def _normalisation(name, got, axis):
@@ -119,13 +140,19 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
     xin = x.copy()
     with np.errstate(all="ignore"):
         result = LESSON.call(name, fn, xin, y, mask) if use_mask else LESSON.call(name, fn, xin, y)
-    loss, dx = core.unpack(name, result, ("loss", "dx"))
     ref_loss, ref_dx = losses.temporal_softmax_loss(x, y, mask)
+    loss, dx = core.unpack(name, result, ("loss", "dx"), (ref_loss, ref_dx))
     if not np.array_equal(xin, x):
-        raise GradingFailure(f"{name}: modified its input x in place. Compute on a new array instead: the "
-                             f"caller still needs x.")
+        raise GradingFailure(f"{name}: modified its input x. Likely cause: it writes into its input in place "
+                             f"(x -= ..., out=x): compute on a new array instead, the caller still needs x.")
     if not np.isscalar(loss) and np.shape(loss) != ():
-        raise GradingFailure(f"{name}: loss should be a single number, got an array of shape {np.shape(loss)}.")
+        raise GradingFailure(f"{name}: loss should be a single number, got an array of shape {np.shape(loss)}. "
+                             f"Likely cause: the wrong type: a sum that keeps an axis (keepdims, or a (N, T, 1) array); "
+                             f"return a float, e.g. float(total) / N.")
+    if isinstance(dx, np.ndarray) and dx.shape == x.shape and not np.isfinite(dx).all():
+        raise GradingFailure(f"{name}: dx contains {dx[~np.isfinite(dx)][0]} for scores up to |x| = "
+                             f"{np.abs(x).max():.3g}. Likely cause: an overflow, exp of large scores (inf / inf = "
+                             f"nan): compute the probabilities from max-shifted scores, as softmax does.")
     if not np.isfinite(loss):
         raise GradingFailure(f"{name}: loss is {loss} for scores up to |x| = {np.abs(x).max():.3g}. "
                              f"Compute it from log_softmax (max-shifted), never as log(softmax).")

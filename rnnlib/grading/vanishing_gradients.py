@@ -19,14 +19,15 @@ def _tanh_trajectory(T, H, seed, scale):
     return h[0], Wh
 
 
-def _jacobian_variant(h, Wh, norm=2, transpose=True, deriv="h_t", order="right"):
+def _jacobian_variant(h, Wh, norm=2, transpose=True, deriv="h_t", order="right", columns=False, running=True):
     T, H = h.shape
     out, J = np.empty(T), np.eye(H)
     out[-1] = np.linalg.norm(J, norm)
     for k in range(T - 2, -1, -1):
-        d = 1 - (h[k + 1] if deriv == "h_t" else h[k]) ** 2
-        step = d[:, None] * (Wh.T if transpose else Wh)
-        J = J @ step if order == "right" else step @ J
+        d = {"h_t": 1 - h[k + 1] ** 2, "h_prev": 1 - h[k] ** 2, "unsquared": 1 - h[k + 1]}[deriv]
+        W = Wh.T if transpose else Wh
+        step = W * d if columns else d[:, None] * W
+        J = (J @ step if order == "right" else step @ J) if running else step
         out[k] = np.linalg.norm(J, norm)
     return out
 
@@ -37,6 +38,11 @@ _JACOBIAN_MISTAKES = [
     ({"transpose": False}, "in column form each factor is diag(1 - h_t**2) @ Wh.T (row-vector code h_{t-1} @ Wh)."),
     ({"order": "left"}, "the product is in the wrong order (or its factors are transposed, which gives the same "
      "norms): dh_T/dh_k = J_T J_{T-1} ... J_{k+1}; extend it on the right."),
+    ({"deriv": "unsquared"}, "tanh's derivative is 1 - h**2; the square is missing (1 - h)."),
+    ({"columns": True}, "d * Wh.T scales the columns of Wh.T (broadcasting along the last axis), which is Wh.T @ diag(d), "
+     "the factors in the wrong order (a transpose); diag(1 - h_t**2) @ Wh.T scales its rows: d[:, None] * Wh.T."),
+    ({"running": False}, "each norm is of one step's Jacobian alone: dh_T/dh_k is the running product of every step's "
+     "Jacobian from k+1 to T, accumulated as k goes back (J = J @ step), never reset."),
 ]
 
 
@@ -84,8 +90,10 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                                  f"whoever holds them sees the change.")
         problems = []
         if abs(result - norm) > 1e-9 * norm:
-            hint = (["it returned the norm after clipping; return the norm before (to monitor explosions)."]
-                    if abs(result - min(norm, max_norm)) < 1e-9 else [])
+            hint = (["it returned the norm after clipping instead of the norm before (which monitors explosions)."]
+                    if abs(result - min(norm, max_norm)) < 1e-9 else
+                    ["the square root is missing: that is the sum of squares, the squared norm."]
+                    if abs(result - norm ** 2) < 1e-9 * norm ** 2 else [])
             problems.append((f"returned total norm {result:.6g}, expected {norm:.6g} (the global norm before clipping)", hint))
         scale = min(1.0, max_norm / norm)
         for k, g in grads.items():
@@ -93,12 +101,17 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                              g, before[k] * scale, tol=1e-9)
             if line:
                 per_array = before[k] * min(1.0, max_norm / np.linalg.norm(before[k]))
-                variants = [("each array was clipped by its own norm; clip all of them by their global norm "
-                             "(one factor max_norm / total for every array).", per_array),
+                variants = [("each array was clipped by its own norm: the sum of squares runs over each array alone "
+                             "(the wrong axes of the reduction) instead of over all of them; clip every array by their "
+                             "global norm (one factor max_norm / total for every array).", per_array),
                             ("entries were clipped one by one (np.clip), as min-char-rnn does: a real kind of "
                              "clipping, but not this exercise's. clip_grad_norm scales every entry by one factor, "
                              "max_norm / total, which keeps the gradient's direction.",
                              np.clip(before[k], -max_norm, max_norm)),
+                            ("the square root is missing from the norm: the arrays are scaled by max_norm / (the sum "
+                             "of squares).", before[k] * min(1.0, max_norm / norm ** 2)),
+                            ("the arrays were rescaled although their global norm is below max_norm: scale only when "
+                             "the norm exceeds it (the factor is min(1, max_norm / total)).", before[k] * max_norm / norm),
                             ("the arrays in the dict are unchanged although the global norm is above max_norm: "
                              "look at the scale factor, and at whether the scaling writes into the dict's arrays "
                              "(in place) or into a new array.", before[k])]

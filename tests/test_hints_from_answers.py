@@ -1,0 +1,58 @@
+"""Hints read from what a wrong answer is: each case edits the solution's answer cell as a student
+might have written it, runs the exercise's whole test cell, and expects the message to name the cause."""
+import importlib.util
+
+import pytest
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("feedback_mutants", ROOT / "benchmarks" / "feedback_mutants.py")
+harness = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(harness)
+EXERCISES = {e.name: e for e in harness.exercises()}
+
+RECOMPUTE_LOSS = """    hs, ys = [np.zeros((N, Wh.shape[0]))], []
+    for t in range(T):
+        hs.append(sigmoid(x[:, t] @ Wx + hs[-1] @ Wh))
+        ys.append(sigmoid(hs[-1] @ Wy))
+    loss = 0.5 * sum(np.sum((ys[t] - y[:, t]) ** 2) for t in range(T)) / N
+"""
+
+CASES = [
+    ("rnn_step_forward", "return next_h, cache", "return cache, next_h", "it returned (cache, next_h); the order is (next_h, cache)"),
+    ("rnn_backward", "return dx, dh0, dWx, dWh, db", "return dx, dh0, dWh, dWx, db", "outputs returned in the wrong order"),
+    ("rnn_backward", "dh[:, t] + dprev_h", "dh[:, t] + (dprev_h if t == T - 1 else 0)", "gradient flowing back from step t+1"),
+    ("lstm_step_backward", "dc = dnext_c + dnext_h", "dc = dnext_h", "dprev_c: missing the cell state's own path, dnext_c * f"),
+    ("gru_step_backward", "dah @ Wh.T + dnext_h * z", "dah @ Wh.T", "directly, through z * prev_h"),
+    ("clip_grad_norm", "    if total > max_norm:\n        for g in grads.values():\n            g *= max_norm / total",
+     "    for g in grads.values():\n        g *= max_norm / total", "rescaled although their global norm is below max_norm"),
+    ("train_step", "    Wy -= lr * dWy\n", "    Wy -= lr * dWy\n" + RECOMPUTE_LOSS, "the loss returned is computed in the wrong order, after the update"),
+    ("sample", "token = int(rng.choice(len(probs), p=probs / probs.sum()))", "token = int(np.argmax(probs))",
+     "that is argmax (greedy decoding), not sampling"),
+    ("sample", "p=probs / probs.sum()", "p=scores", "draws from a probability distribution"),
+    ("adagrad_update", "np.sqrt(cache[k]) + eps", "np.sqrt(cache[k] + eps)", "is inside the square root, sqrt(cache + eps)"),
+    ("int_to_bits", "return (np.asarray(n)[..., None] >> np.arange(width)) & 1",
+     "return ((np.asarray(n)[..., None] >> np.arange(width)) & 1).tolist()", "should return a numpy array of ints, got list"),
+    ("bits_to_int", "(1 << np.arange(bits.shape[-1]))", "(2.0 ** np.arange(bits.shape[-1]))", "got float64"),
+    ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx].tolist(), data[idx + 1].tolist()",
+     "should be a numpy array of ints (token ids), got list"),
+    ("gru_step_forward", "x @ Wx + b, prev_h @ Wh", "x @ Wx, prev_h @ Wh", "inside the sigmoid of r: missing the bias b[0:5]"),
+    ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = np.tanh(a[:, :H] + ah[:, :H])",
+     "r uses tanh where it needs the sigmoid"),
+    ("gru_step_forward", "sigmoid(a[:, H:2 * H] + ah[:, H:2 * H])", "sigmoid(a[:, H:2 * H] - ah[:, H:2 * H])",
+     "the recurrent term prev_h @ Wh[:, 5:10] of gate z has the wrong sign"),
+    ("gru_step_forward", "(1 - z) * n + z * prev_h", "(1 - z) * n", "missing the old state's share z * prev_h"),
+    ("lstm_step_forward", "sigmoid(a[:, 2 * H:3 * H])", "np.tanh(a[:, 2 * H:3 * H])", "o uses tanh where it needs the sigmoid"),
+    ("rnn_step_forward", "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh(x @ Wx + prev_h @ Wh + b + b)",
+     "inside the tanh of next_h: the bias b is counted twice"),
+    ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
+     "has dtype float32, expected float64"),
+]
+
+
+@pytest.mark.parametrize("name, old, new, cause", CASES, ids=[f"{c[0]}-{c[3][:30]}" for c in CASES])
+def test_the_message_names_the_cause(name, old, new, cause):
+    exercise = EXERCISES[name]
+    assert old in exercise.source, (name, old)
+    message = harness.run_calls(exercise, exercise.source.replace(old, new, 1), exercise.visible + exercise.hidden)
+    assert message and cause in message, message
