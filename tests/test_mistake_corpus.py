@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from conftest import EXERCISES, ROOT
-from instructor.insights import answer_cells
-from instructor.layout import notebook_path
+from instructor.commands.insights import answer_cells
+from instructor.model.layout import notebook_path
 
 CORPUS = ROOT / "benchmarks" / "mistakes"
 FILES = sorted(CORPUS.glob("*.toml"))
