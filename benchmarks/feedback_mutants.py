@@ -388,13 +388,15 @@ BINARY_CAUSES = {
     "FloorDiv": {"factor", "time", "type", "precision"},
     "Mod": {"factor", "time", "type"},
 }
-BITWISE_CAUSES = {"factor", "time", "type"}      # RShift, LShift, BitOr, BitAnd, BitXor: integer arithmetic
+# RShift, LShift, BitOr, BitAnd, BitXor: integer arithmetic; & 1 is a bit's mask, which a replacement loses
+BITWISE_CAUSES = {"factor", "time", "type", "missing"}
 # -1 is also an axis and the last time step
 UNARY_CAUSES = {"USub": {"factor", "axis", "time"}, "UAdd": {"factor"}, "Invert": {"factor", "type", "mask"},
                 "Not": {"mask", "type", "missing"}, "Delete": set()}
 TOOL_CAUSES = {
-    "ReplaceComparisonOperator": {"mask", "time", "derivative", "missing", "sampling", "stability", "hang", "zeros"},
-    "AddNot": {"mask", "time", "missing", "hang", "zeros", "sampling"},
+    "ReplaceComparisonOperator": {"mask", "time", "derivative", "missing", "sampling", "stability", "hang", "zeros",
+                                  "condition"},
+    "AddNot": {"mask", "time", "missing", "hang", "zeros", "sampling", "condition"},
     "ReplaceTrueWithFalse": {"shape", "axis", "missing", "sampling", "state", "type", "mask"},
     "ReplaceFalseWithTrue": {"shape", "axis", "missing", "sampling", "state", "type", "mask"},
     "ReplaceAndWithOr": {"mask", "time", "missing", "hang"},
@@ -532,7 +534,7 @@ CATEGORIES = {
     "axis": r"\baxis\b",
     "derivative": r"derivativ|tanh|sigmoid|σ'|1 - |nonlinearit|pass through",
     "accumulate": r"accumulat|overwrit|\+=|add each|adds? up|added up|sums? over|shared",
-    "missing": r"missing|is ignored|not subtracted|not applied|must also|never|dropped|\balso (gets|reaches|enters?)",
+    "missing": r"missing|\bextra\b|is ignored|not subtracted|not applied|must also|never|dropped|\balso (gets|reaches|enters?)",
     "inplace": r"in place|modified its input|must not write|replaced",
     "swap": r"gate order|swapped|wrong array|but it holds (?!something)|instead of|uses? this step|not 1 - prev|must hold|wrong variable|mixed up|not from \w+|not with the step's own|pairs",
     "stability": r"overflow|underflow|\bmax\b|largest|\bfinite|\bnan\b|log ?0|log-sum-exp|logsumexp",
@@ -546,6 +548,8 @@ CATEGORIES = {
              r"(kept|carried|accumulated) (over|across) (calls|blocks)",
     "sampling": r"argmax|temperature|sampl(e|ed|ing) (from|with)|drawn? from|frequenc|greedy|\brng\b",
     "hang": r"endless|infinite loop|never (returns|ends|stops)|did not return|timed out",
+    # a test that decides whether something happens (cosmic-ray's comparison mutants): no corpus label
+    "condition": r"\bonly when\b|\bcondition\b|although (its|the)",
     # where the result goes wrong, measured (which gate's columns, time steps, input terms, ids): a pointer
     # to where to look, never a cause; categories() takes these phrases out before it looks for causes
     "location": "|".join([

@@ -78,6 +78,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
      "the state is not carried: each step must start from the previous step's next_h"),
     ("sampling", "argmax instead of sampling: draw from p = softmax(scores / T)", "the sum of the softmax's outputs"),
     ("hang", "rnn_backward did not return within 5 s: an endless loop?", "the loop runs one step too few"),
+    ("condition", "the arrays were rescaled although their global norm is below max_norm: scale only when it exceeds it",
+     "each array was clipped by its own norm"),
 ])
 def test_the_new_categories_match_only_hints_that_speak_of_them(category, speaks, does_not):
     assert category in harness.categories(speaks)

@@ -71,7 +71,9 @@ def check_bits_to_int(fn, seed=0):
     for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
         bits = int_to_bits(n, width)
         got = LESSON.call(name, fn, bits.copy())
-        if not isinstance(got, (int, np.integer)) and not (isinstance(got, np.ndarray) and got.dtype.kind in "iu"):
+        integral = isinstance(got, (int, np.integer)) or isinstance(got, np.ndarray) and got.dtype.kind in "iu"
+        if not integral and (isinstance(got, (list, tuple)) or np.shape(got) == np.shape(n)
+                             and np.array_equal(np.asarray(got, dtype=float), n)):   # the values right, the type not
             raise GradingFailure(f"{name}: for bits of shape {bits.shape} it should return ints (a numpy int array, or an "
                                  f"int for one number), got {f'a {got.dtype} array' if isinstance(got, np.ndarray) else type(got).__name__}. "
                                  f"Likely cause: the wrong type: the powers of two as ints, 1 << np.arange(width), keep "
@@ -164,9 +166,10 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
     if any(mine[k] is not arrays[k] for k in mine):
         raise GradingFailure(f"{name}: replaced the arrays in params; update them in place (params[k] -= ...).")
     if all(np.array_equal(mine[k], params[k]) for k in params):
-        raise GradingFailure(f"{name}: the params arrays did not change. Likely cause: the update rebinds a local "
-                             f"name (Wx = Wx - ...), which leaves the arrays in params as they were; write into them "
-                             f"in place (Wx -= ...).")
+        raise GradingFailure(f"{name}: the params arrays did not change. Likely cause: either the update rebinds a "
+                             f"local name (Wx = Wx - ...), which leaves the arrays in params as they were (write into "
+                             f"them in place: Wx -= ...), or the gradients it subtracts are all zeros (the loop that "
+                             f"computes them never runs).")
     problems = []
     line = loss_line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:

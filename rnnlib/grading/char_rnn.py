@@ -92,9 +92,7 @@ def _adagrad_where(mine, want):
     cache_wrong = any(core.mismatch("", mine[key], want[key]) for key in want if key[0] == "cache")
     if not cache_wrong:
         return "the cache is right, so look at the step taken from it (its size, sign and the square root)."
-    negative = any((mine[key] < 0).any() for key in want if key[0] == "cache")
-    return ("the cache is wrong" + (" (negative somewhere: its square root is nan)" if negative else "")
-            + ", and the step is computed from it: look first at the line that updates the cache (after every update "
+    return ("the cache is wrong, and the step is computed from it: look first at the line that updates the cache (after every update "
               "it holds the running total of each squared gradient so far).")
 
 
@@ -213,10 +211,22 @@ def _sample(fn, model, seed_ids, n, temperature, rng):
                                  f"numbers that sum to 1, the softmax of scores / temperature. Scores, or probabilities "
                                  f"divided by the temperature after the softmax, are not one.") from e.__cause__
         if isinstance(e.__cause__, ValueError) and "nan" in str(e.__cause__).lower():
-            raise GradingFailure(f"{e}\n  Likely cause: the probabilities contain NaN: at temperature {temperature:g} "
-                                 f"the scores / temperature are large, and exp of them overflows (inf / inf = nan). "
-                                 f"Subtract the largest score before exp, as in lesson 02.") from e.__cause__
+            raise GradingFailure(f"{e}\n  Likely cause: " + (
+                f"the probabilities contain NaN at temperature {temperature:g} but not at 1: the scores / temperature "
+                f"are large, and exp of them overflows (inf / inf = nan). Subtract the largest score before exp, as "
+                f"in lesson 02." if temperature < 1 and _finishes(fn, model, seed_ids, n) else
+                "the probabilities contain NaN even at temperature 1, so the scores are NaN already: look first at "
+                "the lines that compute the hidden state and the scores.")) from e.__cause__
         raise
+
+
+def _finishes(fn, model, seed_ids, n):
+    """Whether sample runs through at temperature 1 (its scores are finite)."""
+    try:
+        _sample(fn, model, seed_ids, n, 1.0, np.random.default_rng(0))
+    except GradingFailure:
+        return False
+    return True
 
 
 def _greedy_hints(model, seed_ids, got, expected):

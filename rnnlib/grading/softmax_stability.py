@@ -97,10 +97,10 @@ def _normalisation(name, got, axis):
         total = got.sum(axis=axis) if name == "softmax" else np.exp(got).sum(axis=axis)
     what = "the values" if name == "softmax" else "their exps"
     if not np.allclose(total, 1, rtol=1e-9):
-        return (f"{what} do not sum to 1 along axis {axis}: look at the normalisation (the sum, its axis and "
-                f"keepdims){'' if name == 'softmax' else ', the log-sum-exp term'}.")
-    return (f"{what} sum to 1 along axis {axis}, but the proportions are wrong: look at what is subtracted from z "
-            f"before exp (one number per slice along the axis) and at the exp itself.")
+        return (f"{what} do not sum to 1 along axis {axis}: look first at the line that normalises"
+                f"{'' if name == 'softmax' else ' (the log-sum-exp term)'}.")
+    return (f"{what} sum to 1 along axis {axis}, but the proportions are wrong: look first at the line that computes "
+            f"the exps from z.")
 
 
 def check_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
@@ -184,10 +184,10 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
         problems.append((line, core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1)))
     if len(problems) == 1 and not problems[0][1]:
         line = problems[0][0]
-        problems[0] = (line, ["dx is right, so the probabilities are: look at how the loss is formed from the targets' "
-                              "log-probabilities (the sign, the mask, the division by N)." if line.startswith("loss")
-                              else "the loss is right, so the log-probabilities are: look at how dx is formed from "
-                              "the probabilities, the targets, the mask and N."])
+        problems[0] = (line, ["dx is right, so the probabilities are: look first at the line that forms the loss from "
+                              "the targets' log-probabilities." if line.startswith("loss")
+                              else "the loss is right, so the log-probabilities are: look first at the lines that form "
+                              "dx from the probabilities."])
     if problems:
         core.fail(name, problems)
     core.passed(name)
