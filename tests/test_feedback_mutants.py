@@ -101,25 +101,24 @@ def test_where_is_no_cause_and_a_timeout_is_a_hang():
 # What each lesson's test cells achieve on each source, as measured on main (rounded down a little,
 # wrong causes up a little): floors to raise as the hints improve. Per lesson: the share caught, the
 # share of the caught whose message names the wrong output, the share of the judged whose hint names
-# a right cause, and at most this share of the caught with a hint naming a wrong cause.
-# cosmic-ray's mutants are sampled (40 per exercise, seeded) to keep each case within seconds.
-SAMPLE = {"ours": None, "tool": 40, "corpus": None}
+# a right cause, and at most this share of the caught with a hint naming a wrong cause. Our mutants
+# and cosmic-ray's are sampled (12 per exercise, seeded) to keep each case within seconds; the
+# corpus is whole (its two endless loops cost the harness's time limit, lowered here).
+SAMPLE = {"ours": 12, "tool": 12, "corpus": None}
 FLOORS = {  # lesson: (caught, named, right cause, wrong cause at most)
-    "ours": {"01": (0.95, 1.0, 0.64, 0.02), "02": (0.95, 1.0, 0.83, 0.12), "03": (0.93, 1.0, 0.74, 0.02),
-             "04": (0.94, 1.0, 0.35, 0.02), "05": (0.93, 1.0, 0.26, 0.02), "06": (0.87, 1.0, 0.40, 0.06),
-             "07": (0.96, 1.0, 0.26, 0.02), "08": (0.91, 1.0, 0.18, 0.02)},
-    "tool": {"01": (0.98, 1.0, 0.03, 0.02), "02": (0.96, 1.0, 0.71, 0.16), "03": (0.96, 1.0, 0.59, 0.02),
-             "04": (0.96, 1.0, 0.29, 0.14), "05": (0.97, 1.0, 0.08, 0.02), "06": (0.95, 1.0, 0.53, 0.08),
-             "07": (0.98, 1.0, 0.07, 0.02), "08": (0.89, 1.0, 0.03, 0.03)},
-    "corpus": {"01": (0.93, 1.0, 0.43, 0.02), "02": (0.98, 1.0, 0.54, 0.24), "03": (0.92, 1.0, 0.67, 0.08),
-               "04": (0.98, 1.0, 0.44, 0.22), "05": (0.88, 1.0, 0.36, 0.13), "06": (0.80, 1.0, 0.50, 0.18),
-               "07": (0.95, 1.0, 0.41, 0.07), "08": (0.90, 1.0, 0.29, 0.11)},
+    "ours": {"01": (0.98, 1.0, 0.73, 0.01), "02": (0.98, 1.0, 0.82, 0.01), "03": (0.96, 1.0, 0.8, 0.01), "04": (0.92, 1.0, 0.43, 0.08),
+            "05": (0.98, 1.0, 0.43, 0.01), "06": (0.98, 1.0, 0.5, 0.01), "07": (0.93, 1.0, 0.64, 0.01), "08": (0.9, 1.0, 0.17, 0.01)},
+    "tool": {"01": (0.98, 1.0, 0.13, 0.01), "02": (0.95, 1.0, 0.67, 0.04), "03": (0.95, 1.0, 0.52, 0.01), "04": (0.98, 1.0, 0.54, 0.06),
+            "05": (0.98, 1.0, 0.37, 0.01), "06": (0.98, 1.0, 0.6, 0.01), "07": (0.98, 1.0, 0.28, 0.01), "08": (0.85, 1.0, 0.06, 0.01)},
+    "corpus": {"01": (0.98, 1.0, 0.92, 0.01), "02": (0.98, 1.0, 0.92, 0.06), "03": (0.98, 1.0, 0.89, 0.01), "04": (0.98, 1.0, 0.7, 0.22),
+              "05": (0.98, 1.0, 0.87, 0.06), "06": (0.93, 1.0, 0.83, 0.01), "07": (0.98, 1.0, 0.9, 0.04), "08": (0.9, 1.0, 0.33, 0.06)},
 }
 CASES = [(source, lesson) for source, lessons in FLOORS.items() for lesson in lessons]
 
 
 @pytest.mark.parametrize("source, lesson", CASES, ids=[f"{s}-{lesson}" for s, lesson in CASES])
-def test_feedback_floor(source, lesson):
+def test_feedback_floor(source, lesson, monkeypatch):
+    monkeypatch.setattr(harness, "SECONDS_PER_CHECK", 3)
     rows = harness.measure(source, [lesson], sample=SAMPLE[source], seed=0)
     print(harness.table(rows))
     (row,) = rows.values()
