@@ -1,18 +1,23 @@
 """Every call of the student's code from a check has a time limit: code that never returns ends
 the check with one message naming the student's line, and an alarm set around the check survives."""
+import html
 import inspect
 import re
 import signal
 import threading
 import time
 
+import nbformat
 import numpy as np
 import pytest
 
+from conftest import copy_class, fails
+from instructor.commands.demo import autograde, grades, submit
+from instructor.model.layout import Layout, notebook_path
+from instructor.pipeline.grade import nbgrader
+from instructor.pipeline.submissions import make_submission
 from rnnlib import grading
 from rnnlib.grading import core
-
-from conftest import fails
 
 LIMIT = 0.3      # seconds: the tests' limit, instead of the course's generous one
 
@@ -170,3 +175,58 @@ def test_outside_the_main_thread_there_is_no_limit():
     worker.start()
     worker.join()
     assert failures == []
+
+
+# --- in the autograder: the looping test cell scores 0, the others and the next student are graded ---
+
+COURSE_LIMIT = core.TIME_LIMIT
+
+
+def looped(name, inside=""):
+    """What the feedback says of name's call, stopped in the rnn_backward below (inside: " of rnn_backward")."""
+    return (rf"{re.escape(name)} did not return within {COURSE_LIMIT:g} s: it was stopped at line "
+            rf"(3{inside}: `while t >= 0:`|4{inside}: `pass`) — an endless loop\?")
+
+
+LOOPING = {   # assignment: (exercise, a looping answer, {test cell it fails: what its feedback says})
+    "03_bptt": ("rnn_backward", "def rnn_backward(dh, cache):\n    t = dh.shape[1] - 1\n    while t >= 0:\n        pass\n",
+                {"test_rnn_backward": looped("rnn_backward"),
+                 "test_TimeRNN": looped("TimeRNN.backward", " of rnn_backward")}),   # it runs the student's rnn_backward
+    "06_char_rnn": ("tbptt_batches", "def tbptt_batches(data, batch_size, seq_len):\n    while True:\n"
+                    "        yield data[:batch_size * seq_len].reshape(batch_size, seq_len), data[1:batch_size * seq_len + 1].reshape(batch_size, seq_len)\n",
+                    {"test_tbptt_batches": r"tbptt_batches: yielded more than 9 batches"}),
+}
+
+
+@pytest.fixture(scope="module")
+def looping_graded(course, tmp_path_factory):
+    """alice's answers are right; bob's rnn_backward loops (03) and his tbptt_batches never ends (06)."""
+    course = copy_class(course, tmp_path_factory.mktemp("time_limit"))
+    layout = Layout(course)
+    feedback = {}
+    for a, (exercise, answer, _) in LOOPING.items():
+        release = nbformat.read(notebook_path(layout.release, a), as_version=4)
+        solution = nbformat.read(notebook_path(layout.source, a), as_version=4)
+        submit(course, "alice", a, make_submission(release, solution, "correct"))
+        submit(course, "bob", a, make_submission(release, solution, "correct", {exercise: answer}))
+        result = autograde(course, a)
+        assert result.returncode == 0, result.stderr[-3000:]
+        result = nbgrader(course, "generate_feedback", a, "--force")
+        assert result.returncode == 0, result.stderr[-3000:]
+        feedback[a] = html.unescape(layout.feedback_html("bob", a).read_text())
+    return grades(course), feedback
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("assignment", list(LOOPING))
+def test_a_looping_answer_scores_0_where_it_runs_and_the_feedback_says_why(looping_graded, assignment):
+    table, feedback = looping_graded
+    _, _, failing = LOOPING[assignment]
+    alice, bob = table["alice", assignment], table["bob", assignment]
+    assert alice.failed == [] and not alice.missing and not bob.missing
+    assert sorted(bob.failed) == sorted(failing)
+    assert all(bob.cells[cell] == 0 < alice.cells[cell] for cell in failing)
+    assert {k: v for k, v in bob.cells.items() if k not in failing} == {
+        k: v for k, v in alice.cells.items() if k not in failing}
+    for says in failing.values():      # the check's own limit, not the cell timeout or a dead kernel
+        assert re.search(says, feedback[assignment]), feedback[assignment][-3000:]
