@@ -608,9 +608,9 @@ def judge(exercise, mutant, message):
     right: a hint names a category of cause the wrong answer has (a hint that only says where the
     result is wrong, the category location, is no cause). wrong: a hint names categories of cause,
     none of them the wrong answer's. A crash or a hang is judged for cause only when it has a hint;
-    a time-out of this harness (the check had no limit of its own) is the cause hang."""
+    a time-out, the check's own (rnnlib.grading.core.TIME_LIMIT) or this harness's, is the cause hang."""
     head = message.split("\n")[0]
-    timeout = head.endswith(": TIMEOUT")
+    timeout = head.endswith(": TIMEOUT") or " did not return within " in head
     crashed = " raised " in head
     named = crashed or timeout or any(re.search(rf"(^|[\s(:'\"]){re.escape(w)}", message) for w in output_names(exercise))
     causes = [{"hang"}] if timeout else [categories(h) - {LOCATION} for h in hint_lines(message)]

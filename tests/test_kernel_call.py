@@ -96,3 +96,25 @@ def test_a_dict_read_from_an_object_carries_the_kernel_s_identities_of_its_value
     assert kernel.run("@0.grads", get=True)["identities"] == first
     kernel.run("@0.rebind")
     assert kernel.run("@0.grads", get=True)["identities"]["W"] != first["W"]
+
+
+def test_a_call_that_does_not_return_in_its_seconds_is_stopped_at_the_students_line(monkeypatch):
+    def spin(n):
+        while n > 0:
+            n = n + 1
+        return n
+
+    reply = Kernel(monkeypatch, spin=spin).run("spin", 1, seconds=0.2)
+    first = spin.__code__.co_firstlineno
+    assert reply["raised"] == "TimedOut"
+    assert reply["stopped_at"] in (["spin", first + 1, "while n > 0:"], ["spin", first + 2, "n = n + 1"])
+
+
+def test_a_generator_stays_in_the_kernel_and_is_read_one_item_at_a_time(monkeypatch):
+    def count(n):
+        yield from range(n)
+
+    kernel = Kernel(monkeypatch, count=count)
+    assert kernel.run("count", 2)["result"] == {"handle": 0, "iterator": True}
+    assert [kernel.run("@0.__next__")["result"] for _ in range(2)] == [0, 1]
+    assert kernel.run("@0.__next__")["raised"] == "StopIteration"

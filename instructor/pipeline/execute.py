@@ -20,6 +20,8 @@ import contextlib
 import copy
 import io
 import json
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -103,15 +105,22 @@ class ResilientExecute(Execute):
         cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=text)] if text else []
         cell.outputs += [error] if error else []
 
-    def call_in_kernel(self, name, payload, cell):
-        """Run the kernel's function `name` on the wire-encoded payload; returns its decoded reply dict."""
-        code = kernel_code(name, payload)
-        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
-        if self.wait_for_reply(msg_id, cell) is None:          # timed out; interrupted
-            if not self._responsive():
-                raise CellTimeoutError(f"{name} did not return and the kernel did not respond")
-            raise TimeoutError(f"it did not return within {self.timeout} s")
-        return run_sync(self._collect)(msg_id)
+    def call_in_kernel(self, name, request, cell):
+        """Run the kernel's function `name` on the request (its wire-encoded arguments); returns the
+        decoded reply dict. A check's time limit (rnnlib.grading.core.time_limit) goes with the call:
+        the kernel stops the student's code when it runs out, and raises TimedOut here."""
+        from rnnlib.grading.core import TimedOut
+        with _alarm_handed_over() as seconds:
+            code = kernel_code(name, json.dumps({**request, "seconds": seconds}))
+            msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
+            if self.wait_for_reply(msg_id, cell) is None:          # timed out; interrupted
+                if not self._responsive():
+                    raise CellTimeoutError(f"{name} did not return and the kernel did not respond")
+                raise TimeoutError(f"it did not return within {self.timeout} s")
+            reply = run_sync(self._collect)(msg_id)
+        if reply is not None and reply.get("raised") == "TimedOut":
+            raise TimedOut(tuple(reply["stopped_at"]))
+        return reply
 
     async def _collect(self, msg_id):
         """The reply published by the call, and whatever the student's function printed."""
@@ -171,6 +180,21 @@ def kernel_code(name, payload):
             f"_rnn_call['call']({name!r}, {payload!r}, _rnn_wire)\ndel _rnn_wire, _rnn_call\n")
 
 
+@contextlib.contextmanager
+def _alarm_handed_over():
+    """The seconds left on this process's alarm (a check's time limit), or None: the alarm is paused
+    while the kernel runs the call under what is left of it, since here it would stop the grader
+    waiting, not the student's code. It resumes afterwards, unless it ran out (the kernel saw to that)."""
+    left = signal.setitimer(signal.ITIMER_REAL, 0)[0]
+    started = time.monotonic()
+    try:
+        yield left or None
+    finally:
+        rest = left - (time.monotonic() - started)
+        if left and rest > 0:
+            signal.setitimer(signal.ITIMER_REAL, rest)
+
+
 def _sync(original, after, replaced=()):
     """Carry what the student's function did to its arguments back to the grader's objects."""
     if isinstance(original, np.ndarray):
@@ -201,8 +225,8 @@ class RemoteFunction:
 
     def __call__(self, *args, **kwargs):
         memo = {}
-        payload = json.dumps({"args": wire.encode(list(args), memo), "kwargs": wire.encode(kwargs, memo)})
-        reply = self.executor.call_in_kernel(self.name, payload, self.cell)
+        request = {"args": wire.encode(list(args), memo), "kwargs": wire.encode(kwargs, memo)}
+        reply = self.executor.call_in_kernel(self.name, request, self.cell)
         if reply is None:
             raise RuntimeError(f"{self.name} could not be run in the grading kernel")
         for original, after, replaced in zip(args, wire.decode(reply["args_after"], {}), reply["replaced"]):
@@ -217,6 +241,8 @@ def _result(executor, value, cell):
     """A decoded result, or a RemoteObject for a handle to an object that stayed in the kernel."""
     if isinstance(value, dict) and set(value) == {"handle"}:
         return RemoteObject(executor, f"@{int(value['handle'])}", cell)
+    if isinstance(value, dict) and set(value) == {"handle", "iterator"}:
+        return RemoteIterator(executor, f"@{int(value['handle'])}", cell)
     return wire.decode(value, {})
 
 
@@ -231,8 +257,8 @@ class RemoteObject:
         if attr.startswith("_"):            # no dunder probing (copy, numpy, IPython) goes to the kernel
             raise AttributeError(attr)
         path = f"{self.name}.{attr}"
-        payload = json.dumps({"args": wire.encode([], {}), "kwargs": wire.encode({}, {}), "get": True})
-        reply = self.executor.call_in_kernel(path, payload, self.cell)
+        request = {"args": wire.encode([], {}), "kwargs": wire.encode({}, {}), "get": True}
+        reply = self.executor.call_in_kernel(path, request, self.cell)
         if reply is None:
             raise RuntimeError(f"{path} could not be read in the grading kernel")
         if "raised" in reply:
@@ -251,3 +277,14 @@ class KernelDict(dict):
     def __init__(self, items, identities):
         super().__init__(items)
         self.identities = identities
+
+
+class RemoteIterator(RemoteObject):
+    """Stands for a generator the student's function returned: it stays in the kernel, and each
+    next() runs there, so a check takes only the items it needs, even from one that never ends."""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return RemoteFunction(self.executor, f"{self.name}.__next__", self.cell)()

@@ -1,4 +1,6 @@
 """The character language model: truncated-BPTT batches, Adagrad, sampling with temperature."""
+import itertools
+
 import numpy as np
 
 from .. import losses
@@ -19,13 +21,15 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
     from ..data import tbptt_batches as reference
     name = "tbptt_batches"
     data = np.arange(L, dtype=np.int64) * 3 % 1000          # distinct values, so positions are recognisable
-    def materialize(*args):   # a generator runs only when iterated: iterate inside _call's watch
-        return list(fn(*args))
-    got = LESSON.call(name, materialize, data.copy(), batch_size, seq_len, callbacks=(materialize,))
     expected = list(reference(data, batch_size, seq_len))
+    def materialize(*args):   # a generator runs only when iterated: iterate inside LESSON.call's watch and
+        # time limit, and only one batch past the expected ones, enough to tell that there are too many
+        return list(itertools.islice(fn(*args), len(expected) + 1))
+    got = LESSON.call(name, materialize, data.copy(), batch_size, seq_len, callbacks=(materialize,))
     if len(got) != len(expected):
         seg = L // batch_size
-        raise GradingFailure(f"{name}: yielded {len(got)} batches for len(data) = {L}, batch_size = {batch_size}, "
+        count = f"more than {len(expected)}" if len(got) > len(expected) else len(got)
+        raise GradingFailure(f"{name}: yielded {count} batches for len(data) = {L}, batch_size = {batch_size}, "
                              f"seq_len = {seq_len}; expected {len(expected)}. Look at how many batches the loop "
                              f"makes: each row reads its own segment of {seg} tokens, and the targets need one token "
                              f"more than the inputs.")

@@ -12,13 +12,18 @@ references and the checks' own code (rnnlib.grading, whose deliberately wrong va
 answers too). In the student's kernel a profiler sees such a call; in the autograder those
 functions are not there at all (they raise ``WITHHELD``), and both become the same message.
 """
+import contextlib
 import functools
 import importlib
 import inspect
 import operator
 import os
 import re
+import signal
 import sys
+import sysconfig
+import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,14 @@ TOL = 1e-7
 WITHHELD = "rnnlib's reference {} is withheld while this lesson is graded"
 _WITHHELD = re.compile(re.escape(WITHHELD).replace(r"\{\}", r"(\S+)"))
 _GRADING = f"{Path(__file__).resolve().parent}{os.sep}"      # the checks' own files start with this
+# Every call of the student's code from a check gets this many seconds. A fixed limit, generous
+# for every exercise: the slowest right answer (lesson 06's sample, 4000 draws in a Python loop)
+# takes about 0.4 s, the others milliseconds, so only code that will not finish reaches it; and
+# it ends a check well before the autograder's per-cell timeout (60 s, nbgrader_config.py).
+TIME_LIMIT = 10
+# Library code: a time limit names the innermost line that is none of these (the student's).
+_LIBRARIES = tuple({sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "purelib", "platlib")}
+                   | {f"{Path(__file__).resolve().parents[1]}{os.sep}"})
 
 
 class GradingFailure(AssertionError):
@@ -49,6 +62,62 @@ class GradingFailure(AssertionError):
             lines += ["", "Where it happened (most recent call last):"] + [
                 f"  {f.name}, line {f.lineno}: {f.line}" for f in frames]
         return lines
+
+
+class TimedOut(BaseException):
+    """Raised into the student's code when its time is up: a BaseException, so that their own
+    `except Exception` does not swallow it. stopped_at: (function, line number, line) where it
+    was stopped, when that was found elsewhere (the autograder's kernel); else its traceback says."""
+
+    def __init__(self, stopped_at=None):
+        super().__init__()
+        self.stopped_at = stopped_at
+
+
+def _time_up(signum, frame):
+    raise TimedOut()
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise TimedOut in whatever runs inside once `seconds` have passed.
+
+    SIGALRM, so only in the main thread (elsewhere the code runs without a limit). An alarm that
+    was already set (a benchmark's signal.alarm around a check) is put back afterwards, still
+    counting; if it is due before this limit, it stays in charge and no limit is added."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    earlier = signal.getitimer(signal.ITIMER_REAL)[0]
+    if 0 < earlier <= seconds:
+        yield
+        return
+    previous_handler = signal.signal(signal.SIGALRM, _time_up)
+    previous_left, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_left:          # 0 would disarm it: an alarm overdue by now fires at once
+            left = max(previous_left - (time.monotonic() - started), 1e-6)
+            signal.setitimer(signal.ITIMER_REAL, left, previous_interval)
+
+
+def timed_out(name, seconds, error):
+    """The message for a call of name that error (a TimedOut) stopped: the line of the student's
+    code it was stopped at, not the grader's."""
+    stopped_at = error.stopped_at
+    if stopped_at is None:
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_LIBRARIES)]
+        stopped_at = (frames[-1].name, frames[-1].lineno, frames[-1].line) if frames else None
+    where = ""
+    if stopped_at:
+        function, lineno, line = stopped_at
+        inside = "" if function == name.split(".")[-1] else f" of {function}"
+        where = f": it was stopped at line {lineno}{inside}" + (f": `{line}`" if line else "")
+    return f"{name} did not return within {seconds:g} s{where} — an endless loop?"
 
 
 def delegation(name, used):
@@ -129,9 +198,15 @@ class Lesson:
                 seen.append(forbidden.get(code, code.co_qualname))
 
         previous = sys.getprofile()
-        sys.setprofile(profile)
         try:
-            result = fn(*args, **kwargs)
+            with time_limit(TIME_LIMIT):          # armed outside the profile, which would take it for the student's
+                sys.setprofile(profile)
+                try:
+                    result = fn(*args, **kwargs)
+                finally:
+                    sys.setprofile(previous)
+        except TimedOut as e:
+            raise GradingFailure(timed_out(name, TIME_LIMIT, e)) from None
         except NotImplementedError:
             raise GradingFailure(f"{name} is not written yet (it raised NotImplementedError): replace the "
                                  f"`raise NotImplementedError()` line with your code and run its cell again.") from None
@@ -146,8 +221,6 @@ class Lesson:
             shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
             called = f"\n  (called with arrays of shapes {shapes})" if shapes else ""
             raise GradingFailure(f"{name} raised {type(e).__name__}: {e}{called}") from e
-        finally:
-            sys.setprofile(previous)
         if seen:
             raise delegation(name, seen[0])
         return result
