@@ -95,7 +95,7 @@ def test_gradients_written_into_new_arrays_are_named(student):
 
 
 def read_as_copies(cls):
-    """cls as the autograder sees it: every attribute read is a copy (instructor/execute.py's
+    """cls as the autograder sees it: every attribute read is a copy (instructor/pipeline/execute.py's
     RemoteObject), a dict with the identities its values have where the layer lives."""
     class Copies:
         def __init__(self, *args, **kwargs):

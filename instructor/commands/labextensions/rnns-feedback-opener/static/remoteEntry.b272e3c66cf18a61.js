@@ -2,7 +2,7 @@
  * Validate's dialog wraps its long lines.
  *
  * nbgrader's tab runs `filebrowser:go-to-path` with the submission's feedback; the course's student
- * exchange (instructor/student_exchange.py) makes that path the page itself, and go-to-path only
+ * exchange (instructor/pipeline/student_exchange.py) makes that path the page itself, and go-to-path only
  * selects a file in the file browser. Once it is done, this opens that page as a double click
  * would: `docmanager:open`, JupyterLab's HTML viewer (the page's maths is MathML, no script needed).
  *
