@@ -36,6 +36,8 @@ CASES = [
     ("bits_to_int", "(1 << np.arange(bits.shape[-1]))", "(2.0 ** np.arange(bits.shape[-1]))", "got float64"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx].tolist(), data[idx + 1].tolist()",
      "should be a numpy array of ints (token ids), got list"),
+    ("tbptt_batches", "    for k in range((segment - 1) // seq_len):\n", "    k = 0\n    while True:\n",
+     "the position never advances, so the generator never ends"),
     ("gru_step_forward", "x @ Wx + b, prev_h @ Wh", "x @ Wx, prev_h @ Wh", "inside the sigmoid of r: missing the bias b[0:5]"),
     ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = np.tanh(a[:, :H] + ah[:, :H])",
      "r uses tanh where it needs the sigmoid"),

@@ -26,6 +26,10 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
         # time limit, and only one batch past the expected ones, enough to tell that there are too many
         return list(itertools.islice(fn(*args), len(expected) + 1))
     got = LESSON.call(name, materialize, data.copy(), batch_size, seq_len, callbacks=(materialize,))
+    if len(got) > len(expected) and all(np.array_equal(a, b) for a, b in zip(got[-1], got[-2])):
+        raise GradingFailure(f"{name}: yielded the same batch again and again (it was stopped after {len(got)}, one "
+                             f"more than the {len(expected)} expected). Likely cause: the position never advances, so "
+                             f"the generator never ends: move it on by seq_len after each batch.")
     if len(got) != len(expected):
         seg = L // batch_size
         count = f"more than {len(expected)}" if len(got) > len(expected) else len(got)
