@@ -42,7 +42,9 @@ def test_copies_elsewhere_with_their_own_exchange_and_gradebook_share_a_fingerpr
     here = lesson_course(tmp_path / "here")
     there = lesson_course(tmp_path / "elsewhere" / "there", f"\nc.Exchange.root = {str(tmp_path / 'x')!r}\n"
                           f"c.CourseDirectory.db_url = 'sqlite:///{tmp_path / 'g.db'}'\n"
-                          "c.ExportPlugin.to = 'out.csv'\n")
+                          "c.ExportPlugin.to = 'out.csv'\n"
+                          'c.ExchangeFactory.collect = "nbgrader.exchange.default.collect.ExchangeCollect"\n'
+                          "c.GuardedCollect.ctime_tolerance = 5\n")
     assert key(here, kernel) == key(there, kernel)
 
 

@@ -1,7 +1,8 @@
 """What a lesson's text claims about its own figures holds for what its code computes.
 
 Each test runs a solution notebook as a student would, then one more cell that reads the figure's
-data from the kernel and checks it independently."""
+data from the kernel and checks it independently (two of lesson 07's share one run, each check
+right after its figure's cell)."""
 import nbformat
 import numpy as np
 import pytest
@@ -13,15 +14,28 @@ from instructor.model.layout import notebook_path
 pytestmark = pytest.mark.e2e        # each runs a lesson's solution notebook in a kernel
 
 
+def run_with_checks(assignment, checks):
+    """Execute the lesson's solution with each check (source) of checks {cell id: check} right after
+    the cell of that id, up to the last of them; returns {cell id: the text its check printed}."""
+    path = notebook_path(ROOT / "solutions", assignment)
+    nb = nbformat.read(path, as_version=4)
+    cells, printed = [], {}
+    for cell in nb.cells:
+        cells.append(cell)
+        if cell.get("id") in checks:
+            printed[cell.id] = nbformat.v4.new_code_cell(checks[cell.id])
+            cells.append(printed[cell.id])
+            if len(printed) == len(checks):
+                break
+    nb.cells = cells
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    return {after: "".join(o.get("text", "") for o in cell.outputs) for after, cell in printed.items()}
+
+
 def run_with(assignment, check, after):
     """Execute the lesson's solution up to the cell whose id is after, then check (source); returns
     the text check printed."""
-    path = notebook_path(ROOT / "solutions", assignment)
-    nb = nbformat.read(path, as_version=4)
-    nb.cells = nb.cells[:[c.get("id") for c in nb.cells].index(after) + 1]
-    nb.cells.append(nbformat.v4.new_code_cell(check))
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    return "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    return run_with_checks(assignment, {after: check})[after]
 
 
 def markdown(assignment):
@@ -63,12 +77,31 @@ import json
 print(json.dumps({"memory": [[cell, bias, k, acc] for (cell, bias), results in runs.items() for k, acc in results.items()],
                   "parity": [[layers, H, acc] for (layers, H), acc in parity_runs.items()]}))
 """
+ROUND_OFF_07 = """
+import json
+errors = {h: float(compare('dWx', grads['Wx'], numerical_gradient(loss_of, model.params['Wx'], h=h)).rel_error)
+          for h in (1e-6, 1e-5, 1e-4, 1e-3)}
+curves = {}
+for name, m in taggers.items():
+    right = m.predict(x) == y
+    curves[name] = [float(right[mask].mean()), right[:, :-2].mean(axis=0).tolist()]
+print(json.dumps({"errors": list(errors.values()), "loss": float(loss), "N": ids.shape[0], "T": ids.shape[1] - 1,
+                  "curves": curves}))
+"""
 
 
-def test_07_memory_task_and_depth_task_conclusions_hold():
+@pytest.fixture(scope="module")
+def lesson_07():
+    """What the checks of two of lesson 07's claims printed, each after its cell, in one run of the
+    lesson (a long one) up to the later cell: the round-off check changes nothing the depth task reads."""
+    return run_with_checks("07_lstm", {"deep_roundoff": ROUND_OFF_07, "depth_task": DUMP_07})
+
+
+@pytest.mark.xdist_group("lesson_07")         # one worker: one run of the lesson for both claims
+def test_07_memory_task_and_depth_task_conclusions_hold(lesson_07):
     import json
     text = markdown("07_lstm")
-    out = json.loads(run_with("07_lstm", DUMP_07, after="depth_task"))
+    out = json.loads(lesson_07["depth_task"])
     memory = {(cell, bias, k): acc for cell, bias, k, acc in out["memory"]}
     success = lambda accs: [a >= 0.95 for a in accs]
     # "Short memories are easy for all three"; LSTM and GRU with bias 3 "succeed at every distance, on every seed".
@@ -133,20 +166,11 @@ def test_06_race_and_samples_say_what_the_text_says():
     assert letters(after) > letters(before) + 0.2, (before, after)
 
 
-def test_07_round_off_and_look_ahead_figures_are_the_ones_printed():
+@pytest.mark.xdist_group("lesson_07")
+def test_07_round_off_and_look_ahead_figures_are_the_ones_printed(lesson_07):
     import json
     text = markdown("07_lstm")
-    out = json.loads(run_with("07_lstm", """
-import json
-errors = {h: float(compare('dWx', grads['Wx'], numerical_gradient(loss_of, model.params['Wx'], h=h)).rel_error)
-          for h in (1e-6, 1e-5, 1e-4, 1e-3)}
-curves = {}
-for name, m in taggers.items():
-    right = m.predict(x) == y
-    curves[name] = [float(right[mask].mean()), right[:, :-2].mean(axis=0).tolist()]
-print(json.dumps({"errors": list(errors.values()), "loss": float(loss), "N": ids.shape[0], "T": ids.shape[1] - 1,
-                  "curves": curves}))
-""", after="deep_roundoff").splitlines()[-1])
+    out = json.loads(lesson_07["deep_roundoff"].splitlines()[-1])
     e6, e5, e4, e3 = out["errors"]
     # "From h = 1e-6 to 1e-5 ... shrinks about ninefold (3.3e-6 to 3.8e-7) ... twofold, to 1.8e-7 ...
     # by h = 1e-3 truncation ... makes it rise again. No h brings it below 1e-7 here"

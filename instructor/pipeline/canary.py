@@ -43,9 +43,12 @@ STUDENTS = ("solution", "blank", "delegating")
 GRADER_FIRST = {"PYTHONPATH": str(sandbox.GRADER)}
 PACKAGES = ("nbgrader", "nbclient", "ipykernel", "jupyter_client", "numpy")
 # Settings in nbgrader_config.py that cannot change a verdict (None: the whole section): where the
-# course, its gradebook, the exchange, exports and LMS downloads are, and one grading run's sockets.
-ELSEWHERE = {"CourseDirectory": {"root", "db_url"}, "Exchange": None, "ExportPlugin": None, "ZipCollectApp": None,
-             "FileNameCollectorPlugin": None, "GradingKernelManager": {"ip"}}
+# course, its gradebook, the exchange, exports and LMS downloads are, which classes hand work in and
+# out through the exchange and how the collector checks it (autograde never uses them), and one
+# grading run's sockets.
+ELSEWHERE = {"CourseDirectory": {"root", "db_url"}, "Exchange": None, "ExchangeFactory": None, "GuardedCollect": None,
+             "ExportPlugin": None, "ZipCollectApp": None, "FileNameCollectorPlugin": None,
+             "GradingKernelManager": {"ip"}}
 SHARED_CACHE = "RNN_CANARY_CACHE"
 
 
