@@ -182,7 +182,8 @@ class Lesson:
         return {code: ref.split(":")[1] for ref in self.references for code in _codes(resolve(ref).__code__)}
 
     def call(self, name, fn, *args, callbacks=(), **kwargs):
-        """Run the student's fn; turn 'not written yet', crashes and delegation into clear failures.
+        """Run the student's fn for at most TIME_LIMIT seconds; turn 'not written yet', crashes, time-outs
+        and delegation into clear failures.
 
         callbacks: functions of ours that fn is given and may call (e.g. the f of numerical_gradient).
         """
