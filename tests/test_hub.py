@@ -22,7 +22,7 @@ import nbformat
 import pytest
 import requests
 
-from conftest import ROOT, free_port
+from conftest import IN_THE_RUN, ROOT, RUN, free_port
 from test_browser import ARGS, ARTIFACTS, CAUSE, CHROMIUM
 from instructor.commands import hub
 from instructor.commands.demo import BUGGY_RNN_BACKWARD
@@ -48,8 +48,11 @@ pytestmark = [pytest.mark.skipif(
 
 
 def run(*args, cwd, check=True, user=None):
+    """args run (as user, with that user's home and none of this test run's private folders)."""
     argv = ["runuser", "-u", user, "--", *args] if user else list(args)
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=900)
+    env = None if not user else {**{k: v for k, v in os.environ.items() if k not in (*IN_THE_RUN, RUN)},
+                                 "HOME": pwd.getpwnam(user).pw_dir}
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
     if check and done.returncode:
         pytest.fail(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done

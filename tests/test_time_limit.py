@@ -94,7 +94,8 @@ def test_an_endless_loop_in_a_sequence_backward_names_its_line_or_the_called_fun
 
 def test_an_endless_generator_is_read_one_batch_past_the_expected_ones():
     message = fails(grading.check_tbptt_batches, endless_batches)
-    assert message.startswith("tbptt_batches: yielded more than 9 batches for len(data) = 203")
+    assert message.startswith("tbptt_batches: yielded the same batch again and again (it was stopped after 10, one "
+                              "more than the 9 expected)")
 
 
 def test_a_generator_that_never_yields_is_stopped_at_its_line():
@@ -202,7 +203,7 @@ LOOPING = {   # assignment: (exercise, a looping answer, {test cell it fails: wh
                  "test_TimeRNN": looped("TimeRNN.backward", " of rnn_backward")}),   # it runs the student's rnn_backward
     "06_char_rnn": ("tbptt_batches", "def tbptt_batches(data, batch_size, seq_len):\n    while True:\n"
                     "        yield data[:batch_size * seq_len].reshape(batch_size, seq_len), data[1:batch_size * seq_len + 1].reshape(batch_size, seq_len)\n",
-                    {"test_tbptt_batches": r"tbptt_batches: yielded more than 9 batches"}),
+                    {"test_tbptt_batches": r"tbptt_batches: yielded the same batch again and again"}),
 }
 
 
