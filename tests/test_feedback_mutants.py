@@ -20,7 +20,7 @@ def test_every_declared_exercise_is_read_from_its_notebook():
     assert backward.visible == ["check_rnn_backward(rnn_backward)"] and len(backward.hidden) == 3
 
 
-def test_the_mutator_makes_the_issue_s_kinds_of_edit():
+def test_the_mutator_makes_every_kind_of_edit():
     lesson = {e.name: e for e in harness.exercises(["03"])}
     backward, step = lesson["rnn_backward"], lesson["rnn_step_backward"]
     kinds = {m.kind for m in harness.mutants(backward) + harness.mutants(step)}
