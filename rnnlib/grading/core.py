@@ -472,7 +472,7 @@ def activation_hint(label, got, act, terms):
             return f"{label} uses {other} where it needs the {act} (the wrong activation)"
     for term_label, term in terms:       # a term added to the result, outside the activation
         if np.any(term) and close(got, ACTIVATIONS[act][0](want - term) + term):
-            return f"{term_label} is missing inside the {act}: it is added after it, outside, where it belongs inside"
+            return f"{term_label} is missing inside the {act}: it is added after it; it belongs inside, with the other terms"
     _, inverse, (low, high) = ACTIVATIONS[act]
     if np.all((got > low) & (got < high)):
         with np.errstate(all="ignore"):
