@@ -122,7 +122,8 @@ BUGS = {"01_forward_pass": {"rnn_forward": "def rnn_forward(x, h0, Wx, Wh, b):\n
         "02_softmax_stability": {"softmax": "def softmax(z, axis=-1):\n    e = np.exp(z)\n    return e / e.sum(axis, keepdims=True)\n"},
         "04_vanishing_gradients": {"clip_grad_norm": "from rnnlib import clip_grad_norm\n"}}
 HOSTILE = "import os\nos._exit(1)\n"
-CLASS = {**{f"good{i}": "correct" for i in range(6)}, "buggy0": "buggy", "buggy1": "buggy", "blank0": "blank",
+HONEST = 3          # identical right answers: enough for the class's runs to interleave them with the others
+CLASS = {**{f"good{i}": "correct" for i in range(HONEST)}, "buggy0": "buggy", "buggy1": "buggy", "blank0": "blank",
          "hostile0": "hostile", "delegate0": "delegate", "broken0": "broken"}
 
 

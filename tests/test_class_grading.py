@@ -2,7 +2,7 @@
 notebook, the same scores when graded without a break, after the grader is killed in the middle
 and run again, and on a re-run. The grader is killed in the middle of the class's second lesson,
 so the interrupted run grades the first two lessons only: a third one would be graded after the
-resume exactly as in the uninterrupted run, at the cost of twelve more notebooks."""
+resume exactly as in the uninterrupted run, at the cost of nine more notebooks."""
 import os
 import signal
 import subprocess
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ASSIGNMENTS, CLASS, copy_class
+from conftest import ASSIGNMENTS, CLASS, HONEST, copy_class
 from instructor.model.gradebook import grades
 from instructor.model.layout import Layout
 from instructor.pipeline import sandbox
@@ -42,7 +42,7 @@ def test_every_student_has_one_row_per_notebook_and_sensible_scores(uninterrupte
     assert rows == len(CLASS) * len(ASSIGNMENTS) and len(scores) == rows
     for a in ASSIGNMENTS:
         full = total(scores["good0", a])
-        assert full > 0 and all(total(scores[f"good{i}", a]) == full for i in range(6))
+        assert full > 0 and all(total(scores[f"good{i}", a]) == full for i in range(HONEST))
         assert 0 < total(scores["buggy0", a]) < full and scores["buggy0", a] == scores["buggy1", a]
         assert total(scores["hostile0", a]) < full and total(scores["delegate0", a]) < full
         assert total(scores["blank0", a]) == total(scores["broken0", a]) == 0

@@ -2,7 +2,7 @@
 gradebook rows the serial run gives it (the sqlite gradebook written by the coordinator only); a
 worker killed while it grades and then the coordinator killed, and a rerun: the same rows, nobody
 graded twice. (On PostgreSQL, where every worker writes: tests/test_postgres.py.) The class's
-first two lessons are enough (24 submissions): lesson 04's notebook costs as much as both."""
+first two lessons are enough (18 submissions): lesson 04's notebook costs as much as both."""
 import json
 import os
 import re
