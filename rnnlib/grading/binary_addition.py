@@ -197,7 +197,8 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
         at = next(i for i, (line, _) in enumerate(problems) if line.startswith("params"))
         problems[at] = (problems[at][0], known)
     elif problems and not any(h for _, h in problems):
-        problems[0] = (problems[0][0], [_where(bool(loss_line), wrong)])
+        reading = _reading(fn, params, x, y, lr, mine, expected, seed)
+        problems[0] = (problems[0][0], ([reading] if reading else []) + [_where(bool(loss_line), wrong)])
     if problems:
         core.fail(name, problems)
     core.passed(name)
@@ -217,3 +218,204 @@ def _where(loss_wrong, wrong):
                 "Wx's and Wh's updates use.")
     return (f"only the update of {' and '.join(wrong)} is wrong: look at what only {'it uses' if len(wrong) == 1 else 'they use'} "
             f"(the array each step's delta is paired with, and the update line).")
+
+
+# --- reading a wrong step from what it did -------------------------------------------------------
+#
+# train_step returns only the loss and changes the weights, so its deltas are read back from the
+# changes: a short, wide probe (few time steps and examples, many hidden units) makes each weight's
+# gradient, a sum over steps of a state times a delta, pin the deltas down (core.read_back).
+
+PROBE_N, PROBE_T, PROBE_HIDDEN = 3, 4, 40
+
+
+def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0, hidden_act=lstm.sigmoid,
+                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2):
+    """The seed adder's forward and backward, with every intermediate, as numpy arrays:
+    hs (N, T+1, H), hs[:, 0] the zeros; ys, dz (output deltas) (N, T, 1); da (hidden deltas)
+    (N, T, H); loss, and the per-step losses (T,).
+
+    The keywords change the forward, as a wrong answer's reading needs: input_term, recurrent_term
+    scale those terms; output_state = -1 computes each output from the state before the step's;
+    hidden_act, output_act are the activations; transposed_Wh multiplies the state by Wh.T; the
+    loss is 0.5 * sum (yhat - target * y) ** power / N."""
+    Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
+    N, T, _ = x.shape
+    hs = [np.zeros((N, Wh.shape[0]))]
+    for t in range(T):
+        hs.append(hidden_act(input_term * x[:, t] @ Wx + recurrent_term * hs[-1] @ (Wh.T if transposed_Wh else Wh)))
+    ys = np.stack([output_act(hs[t + 1 + output_state] @ Wy) for t in range(T)], axis=1)
+    hs = np.stack(hs, axis=1)
+    step_losses = 0.5 * ((ys - target * y) ** power).sum(axis=(0, 2)) / N
+    dz = (ys - y) / N * ys * (1 - ys)
+    da = np.zeros((N, T, Wh.shape[0]))
+    for t in reversed(range(T)):
+        carried = da[:, t + 1] @ Wh.T if t + 1 < T else 0.0
+        da[:, t] = (dz[:, t] @ Wy.T + carried) * hs[:, t + 1] * (1 - hs[:, t + 1])
+    return {"hs": hs, "ys": ys, "dz": dz, "da": da, "loss": float(step_losses.sum()), "step_losses": step_losses}
+
+
+def _probe(seed):
+    """Params, x, y of the probe: PROBE_N examples of PROBE_T bits, PROBE_HIDDEN hidden units."""
+    from ..data import random_binary_addition_batch
+    rng = np.random.default_rng(seed + 1000)
+    x, y = random_binary_addition_batch(PROBE_N, width=PROBE_T, rng=rng)
+    params = {"Wx": rng.uniform(-1, 1, (2, PROBE_HIDDEN)), "Wh": rng.uniform(-1, 1, (PROBE_HIDDEN, PROBE_HIDDEN)) / 4,
+              "Wy": rng.uniform(-1, 1, (PROBE_HIDDEN, 1))}
+    return params, x, y
+
+
+def _run(fn, params, x, y, lr):
+    """The student's loss and weight changes (params minus the new weights) on copies."""
+    mine = {k: v.copy() for k, v in params.items()}
+    loss = LESSON.call("train_step", fn, mine, x.copy(), y.copy(), lr)
+    return float(loss), {k: params[k] - mine[k] for k in params}
+
+
+def _reading(fn, params, x, y, lr, mine, expected, seed):
+    """A hint read from what the student's step did (its weight changes and loss), or None."""
+    try:
+        return (_lr_reading(fn, params, x, y, lr, mine, expected)
+                or _forward_reading(fn, [(params, x, y), _probe(seed), _probe(seed + 1)], lr)
+                or _delta_reading(fn, *_probe(seed), lr))
+    except (GradingFailure, ValueError, FloatingPointError):   # the student's code fails on the probe: no reading
+        return None
+
+
+def _lr_reading(fn, params, x, y, lr, mine, expected):
+    """The weights' changes must be lr times a gradient that does not depend on lr: doubling lr
+    must double every change."""
+    _, doubled = _run(fn, params, x, y, 2 * lr)
+    off = [k for k in params if not core.close(mine[k], expected[k])
+           and not core.close(doubled[k], 2 * (params[k] - mine[k]))]
+    if not off:
+        return None
+    return (f"the change of {' and '.join(f'params[{k!r}]' for k in off)} does not double when lr doubles, so it is "
+            f"not lr times the gradient: the update must be W -= lr * dW, applied once the gradients are complete")
+
+
+_FORWARD_TERMS = (("input_term", "the input term x[:, t] @ Wx"),
+                  ("recurrent_term", "the recurrent term hs[-1] @ Wh (the previous state's)"))
+_TERM_ERRORS = ((0.0, "is missing inside the sigmoid"), (-1.0, "has the wrong sign inside the sigmoid"),
+                (2.0, "is counted twice inside the sigmoid"))
+# other readings of a wrong forward: _adder_pass's keywords, and what they say
+_FORWARDS = (({"output_state": -1}, "each output is computed from the previous state, hs[-2], not from the step's "
+                                    "new state"),
+             ({"hidden_act": np.tanh}, "the hidden state uses tanh where it needs the sigmoid (the wrong activation)"),
+             ({"output_act": np.tanh}, "the output uses tanh where it needs the sigmoid (the wrong activation)"),
+             ({"transposed_Wh": True}, "the previous state is multiplied by Wh.T instead of Wh (a transpose is extra)"),
+             ({"target": 0.0}, "the loss's error is yhat alone: the target y is missing from yhat - y"),
+             ({"target": -1.0}, "the loss's error yhat - y has the wrong sign on y (a + for a -)"),
+             ({"power": 1}, "the loss's error is not squared: the ** 2 is missing"))
+
+
+def _forward_reading(fn, cases, lr):
+    """Why the loss is wrong, when it is wrong alike on every one of cases [(params, x, y)]: a
+    constant factor or offset, a step's error left out, or a term of the forward missing, doubled
+    or sign-flipped, another activation or state, or the loss's error term changed."""
+    got = np.array([_run(fn, p, x, y, lr)[0] for p, x, y in cases])
+    right = [_adder_pass(p, x, y) for p, x, y in cases]
+    want = np.array([r["loss"] for r in right])
+    if core.close(got, want, 1e-9):
+        return None
+    sizes = np.array([x.shape[0] for _, x, _ in cases])
+    ratio = got / want
+    if core.close(ratio, sizes, 1e-9):
+        return "the loss is N times the right value on every batch tried (N, the batch size): the division by N is missing"
+    if core.close(ratio, 1 / sizes, 1e-9):
+        return "the loss is 1/N of the right value on every batch tried (N, the batch size): it is divided by N twice"
+    (scale, offset), *_ = np.linalg.lstsq(np.stack([want, np.ones_like(want)], axis=1), got, rcond=None)
+    if core.close(got, scale * want + offset, 1e-9) and len(cases) > 2:
+        if np.isclose(offset, 0, atol=1e-9):
+            return f"the loss is {core._times(scale, [])} on every batch tried"
+        return (f"the loss is {scale:.4g} times the right value {offset:+.4g} on every batch tried: a constant is "
+                f"extra (a + where a * belongs?)")
+    for t, where in ((0, "first"), (-1, "last")):
+        if core.close(got, want - np.array([r["step_losses"][t] for r in right]), 1e-9):
+            return f"the loss is missing the {where} time step's error: look at the range of the sum over the steps"
+    readings = [f"{label} {how}" for term, label in _FORWARD_TERMS for scale, how in _TERM_ERRORS
+                if core.close(got, _losses(cases, **{term: scale}), 1e-9)]
+    readings += [how for forward, how in _FORWARDS if core.close(got, _losses(cases, **forward), 1e-9)]
+    return "; or ".join(readings) or None
+
+
+def _losses(cases, **forward):
+    """The right losses of cases [(params, x, y)] with the forward changed as _adder_pass's keywords say."""
+    return np.array([_adder_pass(p, x, y, **forward)["loss"] for p, x, y in cases])
+
+
+def _delta_reading(fn, params, x, y, lr):
+    """Why the updates are wrong, from the output and hidden deltas read back from the changes of
+    Wy and Wh on the probe (the loss being right there)."""
+    loss, changes = _run(fn, params, x, y, lr)
+    right = _adder_pass(params, x, y)
+    if not np.isclose(loss, right["loss"], rtol=1e-9):
+        return None
+    hs, ys, dz, da = right["hs"], right["ys"], right["dz"], right["da"]
+    N, T, _ = x.shape
+    dz_got = core.read_back(changes["Wy"] / lr, [hs[:, t + 1] for t in range(T)])
+    if dz_got is None:
+        return ("the change of Wy is no sum of the hidden states h_1 .. h_T times deltas, as its gradient must be: "
+                "either each step's output delta is paired with another array than its new state hs[t + 1], or the "
+                "update line does not subtract lr times the summed gradient")
+    if not core.close(dz_got, dz, 1e-7):
+        return _output_delta(dz_got, right, y)
+    # step 0's delta meets hs[0], the zeros, in Wh's gradient: only steps 1 .. T-1 can be read back
+    da_got = core.read_back(changes["Wh"] / lr, [hs[:, t] for t in range(1, T)])
+    if da_got is None:
+        return ("the change of Wh is no sum of the previous states h_0 .. h_{T-1} times deltas, as its gradient must "
+                "be: either each step's hidden delta is paired with another array than the state before it, hs[t], or "
+                "the update line does not subtract lr times the summed gradient")
+    if not core.close(da_got, da[:, 1:], 1e-7):
+        return _hidden_delta(da_got, right, params)
+    return None
+
+
+def _output_delta(got, right, y):
+    """got (N, T, 1): the output deltas read back from Wy's change; right: _adder_pass's."""
+    ys, N = right["ys"], y.shape[0]
+    label = "the output delta dy (read back from Wy's change)"
+    error = ("the error (yhat - y) / N", (ys - y) / N, [("yhat / N", ys / N), ("the target y / N", -y / N)])
+    text = (core.product_reading(label, got, [error, ("the sigmoid derivative yhat * (1 - yhat)", ys * (1 - ys), [])])
+            or core.product_reading(label, got, [error, ("the sigmoid derivative's factor yhat", ys, []),
+                                                 ("the sigmoid derivative's factor (1 - yhat)", 1 - ys,
+                                                  [("its 1", np.ones_like(ys)), ("its - yhat", -ys)])]))
+    if text:
+        return text
+    text = core.relation(got, right["dz"], sizes=[core.batch_size(N)], time_axis=1)
+    return f"{label} is {text}" if text else None
+
+
+def _hidden_delta(got, right, params):
+    """got (N, T-1, H): the hidden deltas of steps 1 .. T-1 read back from Wh's change, each
+    compared with what the right formula makes of the student's own delta of the step after."""
+    hs, dz = right["hs"], right["dz"]
+    h = hs[:, 2:]                                                   # each of steps 1 .. T-1's new state
+    output = np.einsum("ntk,hk->nth", dz[:, 1:], params["Wy"])
+    carried = np.concatenate([got[:, 1:] @ params["Wh"].T, np.zeros_like(got[:, :1])], axis=1)
+    label = "the hidden delta da (read back from Wh's change)"
+    untransposed = np.concatenate([got[:, 1:] @ params["Wh"], np.zeros_like(got[:, :1])], axis=1)
+    inner = ("(dy @ Wy.T + da_next @ Wh.T)", output + carried,
+             [("the output's share dy @ Wy.T", output),
+              ("the delta carried back from step t+1, da_next @ Wh.T", carried)],
+             [("the delta carried back is multiplied by Wh, not its transpose Wh.T (a transpose is missing)",
+               output + untransposed)])
+    # the states a step's derivative may have been taken of instead of its own new state, hs[t + 1]
+    states = [("the state before the step, hs[t]", hs[:, 1:-1]), ("the first state, hs[1]", hs[:, 1:2] + 0 * h)]
+    if hs.shape[1] > 3:
+        states.append(("the state after the step, hs[t + 2]", np.concatenate([hs[:, 3:], hs[:, :1]], axis=1)))
+    text = (core.product_reading(label, got, [inner, ("the sigmoid derivative h * (1 - h)", h * (1 - h), [],
+                                                      [(f"it is taken of {s} instead of the step's own hs[t + 1]",
+                                                        v * (1 - v)) for s, v in states])])
+            or core.product_reading(label, got, [inner, ("the sigmoid derivative's factor h", h, [],
+                                                         [(f"it is {s} instead of the step's own hs[t + 1]", v)
+                                                          for s, v in states]),
+                                                 ("the sigmoid derivative's factor (1 - h)", 1 - h,
+                                                  [("its 1", np.ones_like(h)), ("its - h", -h)],
+                                                  [(f"it is 1 - {s} instead of 1 - the step's own hs[t + 1]", 1 - v)
+                                                   for s, v in states])]))
+    if text:
+        return text
+    text = core.relation(got, right["da"][:, 1:], sizes=[core.batch_size(got.shape[0])], time_axis=1,
+                         flow="backward")
+    return f"{label} is {text}" if text else None

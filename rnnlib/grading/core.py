@@ -636,6 +636,48 @@ def probe_terms(call, reference, args, terms):
     return None
 
 
+def read_back(grad, states):
+    """The per-step deltas d that make grad = sum over t of states[t].T @ d[:, t], or None.
+
+    grad: (H, K), a weight gradient made of one product per time step; states: T arrays (N, H),
+    the (right) states each step's delta is paired with. The deltas are found by least squares,
+    which pins them down only when the states' N * T rows are independent vectors of H > N * T
+    entries (a short, wide probe). None when grad is no such sum: then it pairs the deltas with
+    something other than these states. Returns (N, T, K)."""
+    N, T = states[0].shape[0], len(states)
+    rows = np.concatenate(states, axis=0).T                     # (H, T * N): column t * N + n is states[t][n]
+    if rows.shape[0] <= rows.shape[1] or np.linalg.matrix_rank(rows) < rows.shape[1]:
+        return None
+    deltas, *_ = np.linalg.lstsq(rows, grad, rcond=None)        # (T * N, K)
+    if not close(rows @ deltas, grad, 1e-8):
+        return None
+    return deltas.reshape(T, N, -1).transpose(1, 0, 2)
+
+
+def product_reading(label, got, factors):
+    """Why got, meant to be the product of factors, is wrong, read from what it is; else None.
+
+    factors: [(label, array, terms[, others])], terms as relation's (the parts that factor is the
+    sum of), others [(reading, array)]: what that factor may have been mixed up with (another time
+    step's state), and how to say so. Recognises one factor missing, or wrong in a way _term names (a missing,
+    doubled or sign-flipped term) or equal to one of its others, the other factors being right."""
+    readings = []
+    for k, (factor, value, terms, *others) in enumerate(factors):
+        rest = np.prod([f[1] for j, f in enumerate(factors) if j != k], axis=0)
+        if close(got, rest):
+            readings.append(f"{factor} is missing from {label}")
+            continue
+        if not (np.abs(rest) > 1e-6 * np.abs(rest).max()).all():
+            continue
+        implied = got / rest                        # what got says this factor is, the others being right
+        text = _term(implied, value, terms) or next(
+            (other for other, v in (others[0] if others else ()) if close(implied, v)), None)
+        if text:
+            readings.append(f"in {label}, {factor}: {text}")
+    # two readings that both fit are both told: the evidence cannot choose
+    return "; or ".join(readings) or None
+
+
 def fail(name, problems):
     """problems: list of (line, [hints]). Each distinct hint is given once, after the problems.
 
