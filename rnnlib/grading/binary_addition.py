@@ -85,7 +85,8 @@ def check_bits_to_int(fn, seed=0):
                                      f"are on the last axis (axis=-1).")
             reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
             linear = (bits * (2 * np.arange(width))).sum(-1)
-            hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
+            hints = (["the bits are read the wrong way round, most-significant first; bit k (counting from 0 at the "
+                      "front) is worth 2**k."]
                      if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else
                      ["bit k is worth 2**k (a power), not 2 * k."]
                      if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), linear) else

@@ -219,12 +219,13 @@ def _sample(fn, model, seed_ids, n, temperature, rng):
                                  f"numbers that sum to 1, the softmax of scores / temperature. Scores, or probabilities "
                                  f"divided by the temperature after the softmax, are not one.") from e.__cause__
         if isinstance(e.__cause__, ValueError) and "nan" in str(e.__cause__).lower():
-            raise GradingFailure(f"{e}\n  Likely cause: " + (
-                f"the probabilities contain NaN at temperature {temperature:g} but not at 1: the scores / temperature "
-                f"are large, and exp of them overflows (inf / inf = nan). Subtract the largest score before exp, as "
-                f"in lesson 02." if temperature < 1 and _finishes(fn, model, seed_ids, n) else
-                "the probabilities contain NaN even at temperature 1, so the scores are NaN already: look first at "
-                "the lines that compute the hidden state and the scores.")) from e.__cause__
+            # NaN already at temperature 1 says where (the state or the scores), not why: no cause is named
+            raise GradingFailure(f"{e}\n  " + (
+                f"Likely cause: the probabilities contain NaN at temperature {temperature:g} but not at 1: the scores / "
+                f"temperature are large, and exp of them overflows (inf / inf = nan). Subtract the largest score "
+                f"before exp, as in lesson 02." if temperature < 1 and _finishes(fn, model, seed_ids, n) else
+                "Where to look: the probabilities contain NaN even at temperature 1, so the scores are NaN already: "
+                "look first at the lines that compute the hidden state and the scores.")) from e.__cause__
         raise
 
 

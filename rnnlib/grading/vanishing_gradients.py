@@ -112,9 +112,12 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                              "of squares).", before[k] * min(1.0, max_norm / norm ** 2)),
                             ("the arrays were rescaled although their global norm is below max_norm: scale only when "
                              "the norm exceeds it (the factor is min(1, max_norm / total)).", before[k] * max_norm / norm),
-                            ("the arrays in the dict are unchanged although the global norm is above max_norm: look "
-                             "at the condition that decides whether to scale, at the scale factor, and at whether the "
-                             "scaled values reach the dict's arrays.", before[k])]
+                            # unchanged arrays have several causes that leave the same result: all are named
+                            ("the arrays in the dict are unchanged although the global norm is above max_norm: either "
+                             "the condition that decides whether to scale is wrong, or the scale factor is 1, or the "
+                             "loop over the arrays never runs, or the scaled values are not written into the dict's "
+                             "arrays in place (g *= factor changes the array; g = g * factor only rebinds the name g).",
+                             before[k])]
                 problems.append((line, core.hints(g, variants, before[k] * scale, f"grads[{k!r}]")))
                 break
         if problems:
