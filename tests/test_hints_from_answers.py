@@ -67,6 +67,10 @@ CASES = [
     ("softmax", "np.exp(z - z.max(axis=axis, keepdims=True))", "np.exp(2 * z - z.max(axis=axis, keepdims=True))",
      "z was changed by more than subtracting one number per slice"),
     ("clip_grad_norm", "g *= max_norm / total", "g = g * (max_norm / total)", "not written into the dict's arrays in place"),
+    ("rnn_step_forward", "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh((x @ Wx) * (prev_h @ Wh) + b)",
+     "the result is what no input at all gives: that term is missing"),
+    ("temporal_affine_forward", "out = h @ V + c", "out = h @ V / c", "the result is not a number in places"),
+    ("temporal_affine_forward", "out = h @ V + c", "out = h @ V - c", "with only the bias c (h = 0), the result is minus"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

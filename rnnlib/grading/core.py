@@ -636,6 +636,35 @@ def probe_terms(call, reference, args, terms):
     return None
 
 
+def probe_readings(call, reference, args, terms):
+    """What each term alone makes of a forward, read from what it is: sentences for the probes
+    (the other inputs set to zero, as in probe_terms) whose result is wrong.
+
+    A term alone that gives what no input at all gives is missing or in a product with the zeroed
+    terms; one that gives no number in places is divided by them (neither happens when the terms
+    are added); else relation reads the probe's result (a flipped sign, a factor)."""
+    nothing = reference(*(np.zeros_like(a) for a in args))
+    readings = []
+    for label, zeroed in terms:
+        probe = tuple(np.zeros_like(a) if i in zeroed else a for i, a in enumerate(args))
+        with np.errstate(all="ignore"):
+            got, want = call(*probe), reference(*probe)
+        for g, w, none in zip(got, want, nothing):
+            if not isinstance(g, np.ndarray) or g.shape != np.shape(w) or close(g, w, 1e-7):
+                continue
+            if not np.isfinite(g).all():
+                readings.append(f"with only {label}, the result is not a number in places (a division or modulo by "
+                                f"the terms that are zero there): the + that adds the terms is missing or replaced")
+            elif close(g, none, 1e-7):
+                readings.append(f"with only {label}, the result is what no input at all gives: that term is missing, "
+                                f"or it meets the other terms in a product or quotient where it must be added to them")
+            else:
+                text = relation(g, w)
+                readings += [f"with only {label}, the result is {text}"] if text else []
+            break
+    return readings
+
+
 def read_back(grad, states):
     """The per-step deltas d that make grad = sum over t of states[t].T @ d[:, t], or None.
 
