@@ -71,6 +71,12 @@ CASES = [
      "the result is what no input at all gives: that term is missing"),
     ("temporal_affine_forward", "out = h @ V + c", "out = h @ V / c", "the result is not a number in places"),
     ("temporal_affine_forward", "out = h @ V + c", "out = h @ V - c", "with only the bias c (h = 0), the result is minus"),
+    ("jacobian_norms", "np.diag(1 - h[k + 1] ** 2)", "np.diag(1 + h[k + 1] ** 2)",
+     "the error comes with h's values, which enter only through the tanh derivative"),
+    ("jacobian_norms", "for k in range(T - 2, -1, -1):", "for k in range(T - 2, 0, -1):",
+     "here norms[k] multiplies [0, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0] steps"),
+    ("jacobian_norms", "norms[k] = np.linalg.norm(J, 2)", "norms[k] = np.linalg.norm(J)",
+     "the Frobenius norm is taken instead of the spectral norm"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]
