@@ -77,6 +77,11 @@ CASES = [
      "here norms[k] multiplies [0, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0] steps"),
     ("jacobian_norms", "norms[k] = np.linalg.norm(J, 2)", "norms[k] = np.linalg.norm(J)",
      "the Frobenius norm is taken instead of the spectral norm"),
+    ("sample", 'h = np.tanh(p["W_embed"][token] @ p["Wx"] + h @ p["Wh"] + p["b"])',
+     'h = np.tanh(p["W_embed"][token] @ p["Wx"] + h @ p["Wh"].T + p["b"])',
+     "multiplies h by Wh.T instead of Wh (a transpose) while feeding the seed ids"),
+    ("sample", 'scores = (h @ p["V"] + p["c"]) / temperature', 'scores = (h @ p["V"]) / temperature',
+     "the scores' bias c is missing"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

@@ -185,7 +185,7 @@ def check_sample(fn, seed=0):
     got = [int(i) for i in greedy]
     if got != expected:
         core.fail(name, [(f"at temperature 0.001 (almost argmax) expected {expected}, got {got}",
-                          _greedy_hints(model, seed_ids, got, expected))])
+                          _greedy_hints(fn, model, seed_ids, got, expected))])
     again = [_sample(fn, model, seed_ids, 12, 1.0, np.random.default_rng(5)) for _ in range(2)]
     if again[0] != again[1]:
         core.fail(name, [(f"two runs with the same seeded rng gave different ids: {again[0]} and {again[1]}",
@@ -238,7 +238,7 @@ def _finishes(fn, model, seed_ids, n):
     return True
 
 
-def _greedy_hints(model, seed_ids, got, expected):
+def _greedy_hints(fn, model, seed_ids, got, expected):
     """What the greedy ids say about the mistake: only hints that the ids themselves support."""
     warm = model.sample(seed_ids, len(got), temperature=1.0, rng=np.random.default_rng(1))
     if got == warm:
@@ -253,6 +253,9 @@ def _greedy_hints(model, seed_ids, got, expected):
         if got == model.sample(seeds, len(got), temperature=1e-3, rng=np.random.default_rng(1)):
             return [f"{what}: feed every seed id through the network, carrying the hidden state, before the "
                     f"first new id is drawn from the scores after the last one."]
+    readings = _greedy_readings(fn, model, seed_ids, got, expected)
+    if readings:
+        return readings
     first = next(k for k, (a, b) in enumerate(zip(got, expected)) if a != b)
     if first == 0:
         return ["the first new id already differs: look at the state after the seed ids and at the scores "
@@ -260,3 +263,66 @@ def _greedy_hints(model, seed_ids, got, expected):
     right = "id 0 is right" if first == 1 else f"ids 0 to {first - 1} are right"
     return [f"{right} and id {first} differs: look at the lines between one draw and the next (how the id is drawn, "
             f"how it is fed back in, how the hidden state is updated)."]
+
+
+def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
+    """The argmax ids after feeding the ids fed (the last one gives the first scores), with the step's
+    terms changed as step (while generating) and seed_step (while feeding) say: {"input", "recurrent",
+    "bias": scale, "act": activation, "Wh": the recurrent matrix}; bias_c scales the scores' bias."""
+    def forward(token, h, change):
+        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], **(change or {})}
+        return m["act"](m["input"] * p["W_embed"][token] @ p["Wx"] + m["recurrent"] * h @ m["Wh"] + m["bias"] * p["b"])
+    h = np.zeros(p["Wh"].shape[0])
+    for token in fed[:-1]:
+        h = forward(token, h, seed_step)
+    token, out = fed[-1], []
+    for _ in range(n):
+        h = forward(token, h, step)
+        token = int(np.argmax(h @ p["V"] + bias_c * p["c"]))
+        out.append(token)
+    return out
+
+
+_STEP_TERMS = (("input", "the input term W_embed[token] @ Wx"), ("recurrent", "the recurrent term h @ Wh"),
+               ("bias", "the bias b"))
+_TERM_ERRORS = ((0.0, "is missing"), (-1.0, "has the wrong sign"), (2.0, "is counted twice"))
+
+
+def _step_changes(p):
+    """(change, what it says) for the recurrence's step: a term missing, sign-flipped or doubled,
+    the sigmoid for tanh, Wh transposed."""
+    changes = [({term: scale}, f"{label} {how}") for term, label in _STEP_TERMS for scale, how in _TERM_ERRORS]
+    return changes + [({"act": core.sigmoid}, "the step uses the sigmoid where the RNN needs tanh"),
+                      ({"Wh": p["Wh"].T}, "the recurrent term multiplies h by Wh.T instead of Wh (a transpose)")]
+
+
+def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
+    """A reading of greedy ids that no other reading explains: which ids were fed before the first
+    draw, or a term of the step changed while feeding the seed ids, while generating or in both.
+    A short id sequence is thin evidence, so a reading must also fit the ids the student's sample
+    gives for other seed ids; when two fit, both are named, when more, none."""
+    n, p = len(got), model.params
+    if _greedy_ids(p, seed_ids, n) != expected:      # argmax is not what temperature 0.001 gave: no reading
+        return []
+    candidates = [(lambda seeds, idx=idx: _greedy_ids(p, [seeds[i] for i in idx], n),
+                   f"the ids fed to the network before the first draw are {[seed_ids[i] for i in idx]}, not the seed "
+                   f"ids {list(seed_ids)} in order: feed each seed id once, in order, carrying the hidden state")
+                  for k in range(1, len(seed_ids) + 2) for idx in itertools.product(range(len(seed_ids)), repeat=k)
+                  if list(idx) != list(range(len(seed_ids)))]
+    for change, what in _step_changes(p):
+        for where, kwargs in (("while feeding the seed ids", {"seed_step": change}),
+                              ("while generating", {"step": change}),
+                              ("in every step", {"seed_step": change, "step": change})):
+            candidates.append((lambda seeds, kw=kwargs: _greedy_ids(p, seeds, n, **kw), f"{what} {where}"))
+    for scale, how in ((0.0, "is missing"), (-1.0, "has the wrong sign")):
+        candidates.append((lambda seeds, c=scale: _greedy_ids(p, seeds, n, bias_c=c),
+                           f"the scores' bias c {how} (scores = h @ V + c)"))
+    fits = [(ids, text) for ids, text in candidates if ids(list(seed_ids)) == got]
+    if not fits or len(fits) > 6:
+        return []
+    try:
+        other = [int(i) for i in _sample(fn, model, list(other_seeds), n, 1e-3, np.random.default_rng(1))]
+    except (GradingFailure, TypeError, ValueError):
+        return []
+    fits = list(dict.fromkeys(text for ids, text in fits if ids(list(other_seeds)) == other))
+    return ["; or ".join(fits)] if 0 < len(fits) <= 2 else []
