@@ -82,6 +82,10 @@ CASES = [
      "multiplies h by Wh.T instead of Wh (a transpose) while feeding the seed ids"),
     ("sample", 'scores = (h @ p["V"] + p["c"]) / temperature', 'scores = (h @ p["V"]) / temperature',
      "the scores' bias c is missing"),
+    ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
+     "batch k starts 1 * k positions in, where it must be seq_len * k"),
+    ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",
+     "y is shifted by 2 positions from x instead of by 1"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

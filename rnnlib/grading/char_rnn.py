@@ -46,20 +46,64 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
             arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr) if np.ndim(arr) else arr, ref.shape)
             if not np.array_equal(arr, ref):
                 row = int(np.argmax((arr != ref).any(axis=1)))
-                hints = []
-                if k == 0 and what == "x" and row > 0:
-                    hints.append(f"row i must start at offset i * (len(data) // batch_size) = {row * (L // batch_size)} "
-                                 f"for row {row} (seed 001: sample 2 of a length-1000 series starts at 500).")
-                if k > 0 and np.array_equal(arr, expected[0][0 if what == 'x' else 1]):
-                    hints.append("every batch starts again at the offsets: batch k must continue each row where "
-                                 "batch k-1 stopped, or the carried hidden state makes no sense.")
-                if what == "y" and np.array_equal(arr, ex):
-                    hints.append("y must be x shifted by one: the next token of each position.")
-                if not hints:
-                    hints.append(_positions_hint(arr[row], ref[row], what, row))
+                # the layout of every position read, when it has one; else what this one array shows
+                layout = _layout_reading(got, L, batch_size, seq_len)
+                hints = [layout] if layout else _array_hints(k, what, row, arr, ref, ex, expected, L // batch_size)
                 core.fail(name, [(f"batch {k}, {what} row {row}: expected {ref[row].tolist()}, got {arr[row].tolist()} "
                               f"(data[i] = 3 i mod 1000 here, so each value tells its position)", hints)])
     core.passed(name)
+
+
+def _array_hints(k, what, row, arr, ref, ex, expected, seg):
+    """Hints from one wrong array of batch k (x or y; ex is the right x): a row's start, a batch that
+    restarts, y equal to x, else how its positions are off."""
+    hints = []
+    if k == 0 and what == "x" and row > 0:
+        hints.append(f"row i must start at offset i * (len(data) // batch_size) = {row * seg} "
+                     f"for row {row} (seed 001: sample 2 of a length-1000 series starts at 500).")
+    if k > 0 and np.array_equal(arr, expected[0][0 if what == 'x' else 1]):
+        hints.append("every batch starts again at the offsets: batch k must continue each row where "
+                     "batch k-1 stopped, or the carried hidden state makes no sense.")
+    if what == "y" and np.array_equal(arr, ex):
+        hints.append("y must be x shifted by one: the next token of each position.")
+    return hints or [_positions_hint(arr[row], ref[row], what, row)]
+
+
+def _layout_reading(got, L, batch_size, seq_len):
+    """How the positions read are laid out, when they are an affine function of (row i, batch k,
+    column j) for x, and y's are x's plus a constant: each coefficient against the right one
+    (L // batch_size, seq_len, 1; y = x + 1). got: the yielded (x, y) pairs. None when the
+    positions follow no such rule (or the batches differ in shape)."""
+    if any(np.shape(a) != (batch_size, seq_len) for pair in got for a in pair):
+        return None
+    position = lambda v: np.asarray(v, dtype=np.int64) * 667 % 1000    # data[i] = 3 i mod 1000; 667 = 1/3 mod 1000
+    xs, ys = (np.stack([position(pair[m]) for pair in got]) for m in (0, 1))     # (K, B, S)
+    k, i, j = np.meshgrid(np.arange(len(got)), np.arange(batch_size), np.arange(seq_len), indexing="ij")
+    design = np.stack([i.ravel(), k.ravel(), j.ravel(), np.ones(k.size)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, xs.ravel().astype(float), rcond=None)
+    if not np.allclose(design @ coef, xs.ravel()) or len(set((ys - xs).ravel())) != 1:
+        return None
+    row, batch, column, start = np.round(coef).astype(int).tolist()
+    shift, seg = int((ys - xs).ravel()[0]), L // batch_size
+    found = []
+    if row != seg:
+        found.append(f"row i starts at {row} * i, but row i must start at offset i * (len(data) // batch_size) = "
+                     f"{seg} * i: the factor of the row index is wrong")
+    if batch == 0:
+        found.append("every batch starts again at the offsets: batch k must continue each row where batch k-1 stopped "
+                     f"(seq_len * k = {seq_len} * k positions in)")
+    elif batch != seq_len:
+        found.append(f"batch k starts {batch} * k positions in, where it must be seq_len * k = {seq_len} * k: the "
+                     f"factor of the batch index is wrong")
+    if column != 1:
+        found.append("within a row the positions run the wrong way (down by 1)" if column == -1 else
+                     f"within a row the positions step by {column} instead of 1: a factor on np.arange(seq_len) is wrong")
+    if start != 0:
+        found.append(f"every position of x is {start:+d} off: an extra constant is added to the positions")
+    if shift != 1:
+        found.append("y reads the same positions as x: it must be shifted by one, the next token (idx + 1)" if shift == 0
+                     else f"y is shifted by {shift} positions from x instead of by 1: it must read the next token, idx + 1")
+    return "; ".join(found) or None
 
 
 def _kind(value):
