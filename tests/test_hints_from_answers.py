@@ -86,6 +86,10 @@ CASES = [
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",
      "y is shifted by 2 positions from x instead of by 1"),
+    ("bits_to_int", "(1 << np.arange(bits.shape[-1]))", "(1 + np.arange(bits.shape[-1]))",
+     "bit k counts as [1, 2, 3, 4] (k = 0 .. 3) instead of 2**k = [1, 2, 4, 8]"),
+    ("int_to_bits", "return (np.asarray(n)[..., None] >> np.arange(width)) & 1",
+     "return (np.asarray(n)[..., None] + np.arange(width)) & 1", "the shift n >> k or the mask & 1"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

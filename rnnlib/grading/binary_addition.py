@@ -57,7 +57,7 @@ def check_int_to_bits(fn, seed=0):
                      if np.array_equal(got[..., :-1], expected[..., 1:]) or np.array_equal(got[..., 1:], expected[..., :-1])
                      else ["some entries are neither 0 nor 1: the mask & 1, which keeps only the lowest bit after the "
                            "shift, is missing or wrong."]
-                     if not np.isin(got, (0, 1)).all() else [])
+                     if not np.isin(got, (0, 1)).all() else [_bit_positions(n, width, got)])
             core.fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
     core.passed(name)
 
@@ -93,9 +93,59 @@ def check_bits_to_int(fn, seed=0):
                      core.hints(np.asarray(got, dtype=float), [], np.asarray(n, dtype=float), "the result",
                                 sizes=[("width", width, "the number of bits")])
                      if np.shape(got) == np.shape(n) else [])
+            if not hints and np.shape(got) == np.shape(n):
+                hints = [h for h in [_bit_weights(fn, bits, got)] if h]
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
+
+
+def _bit_positions(n, width, got):
+    """For 0/1 results that are not the bits of n in order: what each position holds (a bit of n,
+    its flip, or a constant), read from the values of many n; the extraction (n >> k) & 1 is not
+    computed."""
+    if np.size(n) < 5:      # a position's value says which bit it is only over many numbers
+        return ("the values are 0 and 1 but not n's bits in order: the shift n >> k or the mask & 1 that picks bit k "
+                "is missing or replaced")
+    bits = (np.asarray(n)[..., None] >> np.arange(width + 8)) & 1     # n's bits, and some above width
+    held = []
+    for k in range(width):
+        column = got[..., k]
+        same = [j for j in range(bits.shape[-1]) if np.array_equal(column, bits[..., j])]
+        flipped = [j for j in range(bits.shape[-1]) if np.array_equal(column, 1 - bits[..., j])]
+        held.append(f"bit {same[0]}" if same else f"1 - bit {flipped[0]}" if flipped else
+                    f"{int(column.flat[0])}" if np.all(column == column.flat[0]) else "?")
+    return (f"position k holds [{', '.join(held)}] of n instead of bit k: the shift n >> k or the mask & 1 that picks "
+            f"bit k is missing or replaced")
+
+
+def _bit_weights(fn, bits, got):
+    """What each bit counts for, read from probes: the all-zeros bits give the constant, one bit
+    set at a time gives each bit's weight. A hint when those explain got (the result for bits) and
+    differ from the powers of two; else None. bits: (..., width)."""
+    width = bits.shape[-1]
+    try:
+        zero = np.asarray(LESSON.call("bits_to_int", fn, np.zeros((1, width), dtype=bits.dtype)), dtype=float)
+        ones = np.asarray(LESSON.call("bits_to_int", fn, np.eye(width, dtype=bits.dtype)), dtype=float)
+    except GradingFailure:
+        return None
+    if zero.shape != (1,) or ones.shape != (width,):
+        return None
+    weights, constant = ones - zero[0], zero[0]
+    if not np.allclose(np.asarray(got, dtype=float), bits @ weights + constant):
+        return None
+    found = []
+    if not np.allclose(weights, 2.0 ** np.arange(width)):
+        found.append(f"bit k counts as {_numbers(weights)} (k = 0 .. {width - 1}) instead of 2**k = "
+                     f"{_numbers(2.0 ** np.arange(width))}: the factor each bit is multiplied by is wrong")
+    if constant:
+        found.append(f"with every bit 0 it returns {constant:g}, not 0: an extra constant is added to the bits' values "
+                     f"(a + where a * belongs?)")
+    return "; ".join(found) or None
+
+
+def _numbers(values):
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0, hidden_deriv=True, carry=True,
