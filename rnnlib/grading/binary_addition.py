@@ -1,4 +1,6 @@
 """Binary addition: bits least-significant first, and one BPTT step of the seed's sigmoid adder."""
+import itertools
+
 import numpy as np
 
 from .. import lstm
@@ -410,6 +412,11 @@ def _delta_reading(fn, params, x, y, lr):
                 "either each step's output delta is paired with another array than its new state hs[t + 1], or the "
                 "update line does not subtract lr times the summed gradient")
     if not core.close(dz_got, dz, 1e-7):
+        states = _pairing(dz_got, dz)
+        if states is not None:
+            return (f"Wy's update pairs the output deltas of steps t = 0 .. {T - 1} with the hidden states "
+                    f"hs[{', '.join('-' if j is None else str(j + 1) for j in states)}] instead of each step's own new "
+                    f"state hs[t + 1] = hs[{', '.join(str(t + 1) for t in range(T))}] (another time step's state)")
         return _output_delta(dz_got, right, y)
     # step 0's delta meets hs[0], the zeros, in Wh's gradient: only steps 1 .. T-1 can be read back
     da_got = core.read_back(changes["Wh"] / lr, [hs[:, t] for t in range(1, T)])
@@ -420,6 +427,22 @@ def _delta_reading(fn, params, x, y, lr):
     if not core.close(da_got, da[:, 1:], 1e-7):
         return _hidden_delta(da_got, right, params)
     return None
+
+
+def _pairing(got, steps):
+    """Which state each step's delta was paired with: got (N, J, K) holds the delta read back for
+    each of J states, steps (N, T, K) the right delta of each step. When every state's read-back
+    delta is the sum of the deltas of one set of steps, and no step is used twice: [state index of
+    step t, None when it meets no state (or the zeros)]; else None."""
+    T, owner = steps.shape[1], {}
+    atol = 1e-9 * np.abs(steps).max()          # a state paired with no step reads back as round-off, not zeros
+    for j in range(got.shape[1]):
+        sets = [S for r in range(T + 1) for S in itertools.combinations(range(T), r)
+                if np.allclose(got[:, j], steps[:, list(S)].sum(axis=1), rtol=1e-6, atol=atol)]
+        if len(sets) != 1 or any(t in owner for t in sets[0]):
+            return None
+        owner.update({t: j for t in sets[0]})
+    return [owner.get(t) for t in range(T)]
 
 
 def _output_delta(got, right, y):
@@ -465,8 +488,28 @@ def _hidden_delta(got, right, params):
                                                   [("its 1", np.ones_like(h)), ("its - h", -h)],
                                                   [(f"it is 1 - {s} instead of 1 - the step's own hs[t + 1]", 1 - v)
                                                    for s, v in states])]))
+    text = text or _derivative_states(got, inner[1], hs)
     if text:
         return text
     text = core.relation(got, right["da"][:, 1:], sizes=[core.batch_size(got.shape[0])], time_axis=1,
                          flow="backward")
     return f"{label} is {text}" if text else None
+
+
+def _derivative_states(got, inner, hs):
+    """When each step's hidden delta is inner * h_j * (1 - h_k) for states h_j, h_k of some steps
+    (not the step's own new state): which ones. got, inner (N, T-1, H) for steps 1 .. T-1; hs the
+    states (N, T+1, H)."""
+    S = got.shape[1]
+    own = hs[:, 2:]
+    for label, rest, form in (("h", inner * (1 - own), lambda v: v), ("(1 - h)", inner * own, lambda v: 1 - v)):
+        if not (np.abs(rest) > 1e-9).all():
+            continue
+        implied = got / rest
+        found = [next((j for j in range(hs.shape[1]) if core.close(implied[:, s], form(hs[:, j]), 1e-7)), None)
+                 for s in range(S)]
+        if None not in found and found != list(range(2, S + 2)):
+            return (f"in the hidden delta da (read back from Wh's change), the sigmoid derivative's factor {label} of "
+                    f"steps 1 .. {S} is taken of hs[{', '.join(map(str, found))}] instead of each step's own new state "
+                    f"hs[t + 1] = hs[{', '.join(map(str, range(2, S + 2)))}] (another time step's state)")
+    return None
