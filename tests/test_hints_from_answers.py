@@ -96,6 +96,8 @@ CASES = [
      "the sigmoid derivative's factor (1 - h): it is 1 - the first state, hs[1]"),
     ("train_step", "* hs[t + 1] * (1 - hs[t + 1])", "* hs[t + 1] * (1 - hs[t // 2])",
      "the sigmoid derivative's factor (1 - h) of steps 1 .. 3 is taken of hs[0, 1, 1]"),
+    ("train_step", "    Wy -= lr * dWy\n", "    Wy -= lr\n", "the gradient is missing from its update"),
+    ("train_step", "dWx += x[:, t].T @ da", "dWx += x[:, t].T @ dy", "its gradient has one column, broadcast"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

@@ -309,10 +309,12 @@ def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0
 
 
 def _probe(seed):
-    """Params, x, y of the probe: PROBE_N examples of PROBE_T bits, PROBE_HIDDEN hidden units."""
-    from ..data import random_binary_addition_batch
+    """Params, x, y of the probe: PROBE_N examples of PROBE_T steps, PROBE_HIDDEN hidden units.
+    Its inputs are not bits: a step with both inputs 0 would start from the constant state
+    sigmoid(0), and a constant vector among the states hides a constant change in the read-back."""
     rng = np.random.default_rng(seed + 1000)
-    x, y = random_binary_addition_batch(PROBE_N, width=PROBE_T, rng=rng)
+    x = rng.uniform(0.1, 1.0, (PROBE_N, PROBE_T, 2))
+    y = rng.integers(0, 2, (PROBE_N, PROBE_T, 1)).astype(float)
     params = {"Wx": rng.uniform(-1, 1, (2, PROBE_HIDDEN)), "Wh": rng.uniform(-1, 1, (PROBE_HIDDEN, PROBE_HIDDEN)) / 4,
               "Wy": rng.uniform(-1, 1, (PROBE_HIDDEN, 1))}
     return params, x, y
@@ -328,7 +330,7 @@ def _run(fn, params, x, y, lr):
 def _reading(fn, params, x, y, lr, mine, expected, seed):
     """A hint read from what the student's step did (its weight changes and loss), or None."""
     try:
-        return (_lr_reading(fn, params, x, y, lr, mine, expected)
+        return (_lr_reading(fn, params, x, y, lr, mine, expected) or _change_reading(params, mine, expected, lr)
                 or _forward_reading(fn, [(params, x, y), _probe(seed), _probe(seed + 1)], lr)
                 or _delta_reading(fn, *_probe(seed), lr))
     except (GradingFailure, ValueError, FloatingPointError):   # the student's code fails on the probe: no reading
@@ -345,6 +347,23 @@ def _lr_reading(fn, params, x, y, lr, mine, expected):
         return None
     return (f"the change of {' and '.join(f'params[{k!r}]' for k in off)} does not double when lr doubles, so it is "
             f"not lr times the gradient: the update must be W -= lr * dW, applied once the gradients are complete")
+
+
+def _change_reading(params, mine, expected, lr):
+    """A wrong weight whose change has no gradient's shape: the same number everywhere (the gradient
+    is not in the update), or one row or column repeated (a gradient of the wrong shape, broadcast)."""
+    for k in params:
+        change = (params[k] - mine[k]) / lr
+        if core.close(mine[k], expected[k]) or change.size < 2:
+            continue
+        if np.allclose(change, change.flat[0]):
+            return (f"params[{k!r}] moves by the same amount, {change.flat[0]:.4g} * lr, everywhere: the gradient is "
+                    f"missing from its update, W -= lr * dW")
+        for axis, what in ((1, "column"), (0, "row")):
+            if change.shape[axis] > 1 and np.allclose(change, np.take(change, [0], axis=axis)):
+                return (f"every {what} of params[{k!r}]'s change is the same: its gradient has one {what}, broadcast "
+                        f"across all {change.shape[axis]}, so a product in it uses the wrong array")
+    return None
 
 
 _FORWARD_TERMS = (("input_term", "the input term x[:, t] @ Wx"),
