@@ -55,7 +55,7 @@ CASES = [
      "the target y / N has the wrong sign"),
     ("train_step", "    Wx -= lr * dWx\n", "    Wx -= lr + dWx\n", "does not double when lr doubles"),
     ("train_step", "hs[-1] @ Wh))", "hs[-1] @ Wh.T))", "multiplied by Wh.T instead of Wh"),
-    ("train_step", "loss = 0.5 * sum(", "loss = 0.5 + sum(", "a constant is extra"),
+    ("train_step", "loss = 0.5 * sum(", "loss = 0.5 + sum(", "an extra constant is added"),
     ("train_step", "dWy += hs[t + 1].T @ dy", "dWy += hs[t].T @ dy",
      "pairs the output deltas of steps t = 0 .. 3 with the hidden states hs[-, 1, 2, 3]"),
     ("log_softmax", "np.exp(shifted).sum(axis=axis, keepdims=True)", "np.exp(shifted).sum(axis=0, keepdims=True)",
