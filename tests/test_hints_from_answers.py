@@ -98,6 +98,8 @@ CASES = [
      "the sigmoid derivative's factor (1 - h) of steps 1 .. 3 is taken of hs[0, 1, 1]"),
     ("train_step", "    Wy -= lr * dWy\n", "    Wy -= lr\n", "the gradient is missing from its update"),
     ("train_step", "dWx += x[:, t].T @ da", "dWx += x[:, t].T @ dy", "its gradient has one column, broadcast"),
+    ("adagrad_update", "cache[k] += grads[k] * grads[k]", "cache[k] += grads[k] + grads[k]",
+     "an update adds 2 times the gradient itself to the cache: the square is missing"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

@@ -139,6 +139,33 @@ _ADAGRAD_MISTAKES = [
 ]
 
 
+def _cache_reading(fn, params, cache, grads):
+    """What one update adds to the cache, read from a probe update on copies, against the squared
+    gradient it must add: nothing, the same number everywhere, a multiple of the gradient itself,
+    or a multiple of its square. None when it is none of these."""
+    mine_c = {k: v.copy() for k, v in cache.items()}
+    try:
+        LESSON.call("adagrad_update", fn, {k: v.copy() for k, v in params.items()},
+                    {k: g.copy() for k, g in grads.items()}, mine_c, 0.1)
+    except GradingFailure:
+        return None
+    added = np.concatenate([(mine_c[k] - cache[k]).ravel() for k in cache if k != "rare"])
+    g = np.concatenate([grads[k].ravel() for k in cache if k != "rare"])
+    if not np.isfinite(added).all() or core.close(added, g * g, 1e-7):
+        return None
+    if np.allclose(added, 0, atol=1e-12):
+        return "an update adds nothing to the cache: the squared gradient g * g is missing from it (cache += g * g)"
+    if np.allclose(added, added[0]):
+        return (f"an update adds {added[0]:.4g} to every cache entry, whatever the gradient: the squared gradient g * g "
+                f"is missing from it (cache += g * g)")
+    scale = float(np.vdot(added, g) / np.vdot(g, g))
+    if np.allclose(added, scale * g):
+        return (f"an update adds {scale:.4g} times the gradient itself to the cache: the square is missing "
+                f"(cache += g * g)")
+    text = core.relation(added, g * g)
+    return f"what an update adds to the cache is {text}" if text else None
+
+
 def _adagrad_where(mine, want):
     """Where to look, from which arrays are wrong: the cache feeds the step, not the other way round."""
     cache_wrong = any(core.mismatch("", mine[key], want[key]) for key in want if key[0] == "cache")
@@ -195,7 +222,8 @@ def check_adagrad_update(fn, seed=0):
         readable = [key for _, key in problems if key[1] != "rare"] or [key for _, key in problems]
         found = [(line, [(f"{d}[{k!r}]", text)] if not known and (d, k) in readable
                   and (text := core.relation(mine[d, k], want[d, k])) else []) for line, (d, k) in problems]
-        found[0] = (found[0][0], known or found[0][1] or [_adagrad_where(mine, want)])
+        reading = None if known or found[0][1] else _cache_reading(fn, params, cache, steps[0])
+        found[0] = (found[0][0], known or found[0][1] or ([reading] if reading else []) + [_adagrad_where(mine, want)])
         core.fail(name, found)
     core.passed(name)
 
