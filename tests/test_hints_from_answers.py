@@ -100,6 +100,8 @@ CASES = [
     ("train_step", "dWx += x[:, t].T @ da", "dWx += x[:, t].T @ dy", "its gradient has one column, broadcast"),
     ("adagrad_update", "cache[k] += grads[k] * grads[k]", "cache[k] += grads[k] + grads[k]",
      "an update adds 2 times the gradient itself to the cache: the square is missing"),
+    ("numerical_gradient", "grad[i] = (plus - minus) / (2 * h)", "grad[i] = (plus - minus) / (2 * h) + 1.0",
+     "the gradient is off by the same constant +1 on every entry"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

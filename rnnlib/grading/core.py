@@ -707,11 +707,12 @@ def product_reading(label, got, factors):
     return "; or ".join(readings) or None
 
 
-def affine_reading(what, got, want, sizes=()):
+def affine_reading(what, got, want, sizes=(), over="input tried"):
     """How got relates to want when got = a * want + b on every input tried, else None.
 
     got, want: one value of the result per input (at least 3 inputs, so that a line through them
-    is evidence). A constant factor a is named as _times names it; an offset b is an extra term."""
+    is evidence), or per entry of one result (over="entry"). A constant factor a is named as _times
+    names it; an offset b is an extra term."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if got.size < 3 or not np.isfinite(got).all() or close(got, want, 1e-9):
         return None
@@ -719,11 +720,11 @@ def affine_reading(what, got, want, sizes=()):
     if not close(got, a * want + b, 1e-9):
         return None
     if abs(b) <= 1e-9 * max(1.0, np.abs(want).max()):
-        return f"{what} is {_times(a, sizes)}, on every input tried"
+        return f"{what} is {_times(a, sizes)}, on every {over}"
     if np.isclose(a, 1):
-        return (f"{what} is off by the same constant {b:+.4g} on every input tried: an extra term is added to it, or a "
+        return (f"{what} is off by the same constant {b:+.4g} on every {over}: an extra term is added to it, or a "
                 f"term is missing")
-    return (f"{what} is {a:.4g} times the right value {b:+.4g} on every input tried: a constant factor is wrong and an "
+    return (f"{what} is {a:.4g} times the right value {b:+.4g} on every {over}: a constant factor is wrong and an "
             f"extra constant is added (a + where a * or / belongs?)")
 
 
