@@ -102,6 +102,8 @@ CASES = [
      "an update adds 2 times the gradient itself to the cache: the square is missing"),
     ("numerical_gradient", "grad[i] = (plus - minus) / (2 * h)", "grad[i] = (plus - minus) / (2 * h) + 1.0",
      "the gradient is off by the same constant +1 on every entry"),
+    ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets - k * seq_len + np.arange(seq_len)",
+     "batch k starts -5 * k positions in"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

@@ -69,6 +69,20 @@ def _array_hints(k, what, row, arr, ref, ex, expected, seg):
     return hints or [_positions_hint(arr[row], ref[row], what, row)]
 
 
+def _affine_positions(positions, L):
+    """(row, batch, column, start) when positions[k, i, j] = row * i + batch * k + column * j + start,
+    up to a multiple of L (a negative index reads from the end: data[-1] is data[L - 1]); else None."""
+    K, B, S = positions.shape
+    start = int(positions[0, 0, 0])
+    step = lambda p: int((p - start + L // 2) % L - L // 2)            # the nearest step, a wrap undone
+    coef = [step(positions[0, 1, 0]) if B > 1 else 0, step(positions[1, 0, 0]) if K > 1 else 0,
+            step(positions[0, 0, 1]) if S > 1 else 0]
+    k, i, j = np.meshgrid(np.arange(K), np.arange(B), np.arange(S), indexing="ij")
+    if not np.array_equal((coef[0] * i + coef[1] * k + coef[2] * j + start) % L, positions % L):
+        return None
+    return (*coef, start)
+
+
 def _layout_reading(got, L, batch_size, seq_len):
     """How the positions read are laid out, when they are an affine function of (row i, batch k,
     column j) for x, and y's are x's plus a constant: each coefficient against the right one
@@ -78,13 +92,12 @@ def _layout_reading(got, L, batch_size, seq_len):
         return None
     position = lambda v: np.asarray(v, dtype=np.int64) * 667 % 1000    # data[i] = 3 i mod 1000; 667 = 1/3 mod 1000
     xs, ys = (np.stack([position(pair[m]) for pair in got]) for m in (0, 1))     # (K, B, S)
-    k, i, j = np.meshgrid(np.arange(len(got)), np.arange(batch_size), np.arange(seq_len), indexing="ij")
-    design = np.stack([i.ravel(), k.ravel(), j.ravel(), np.ones(k.size)], axis=1)
-    coef, *_ = np.linalg.lstsq(design, xs.ravel().astype(float), rcond=None)
-    if not np.allclose(design @ coef, xs.ravel()) or len(set((ys - xs).ravel())) != 1:
+    coef = _affine_positions(xs, L)
+    shifts = set(((ys - xs + L // 2) % L - L // 2).ravel().tolist())      # y's offset from x, a negative index wrapped
+    if coef is None or len(shifts) != 1:
         return None
-    row, batch, column, start = np.round(coef).astype(int).tolist()
-    shift, seg = int((ys - xs).ravel()[0]), L // batch_size
+    row, batch, column, start = coef
+    shift, seg = shifts.pop(), L // batch_size
     found = []
     if row != seg:
         found.append(f"row i starts at {row} * i, but row i must start at offset i * (len(data) // batch_size) = "
