@@ -104,6 +104,8 @@ CASES = [
      "the gradient is off by the same constant +1 on every entry"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets - k * seq_len + np.arange(seq_len)",
      "batch k starts -5 * k positions in"),
+    ("train_step", "dy = (ys[t] - y[:, t]) / N * ys[t] * (1 - ys[t])", "dy = (ys[t] - y[:, t]) / N + ys[t] * (1 - ys[t])",
+     "the error (yhat - y) / N and the sigmoid derivative yhat * (1 - yhat) are added instead of multiplied"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]

@@ -703,8 +703,25 @@ def product_reading(label, got, factors):
             (other for other, v in (others[0] if others else ()) if close(implied, v)), None)
         if text:
             readings.append(f"in {label}, {factor}: {text}")
+    readings = readings or _combined(label, got, factors)
     # two readings that both fit are both told: the evidence cannot choose
     return "; or ".join(readings) or None
+
+
+def _combined(label, got, factors):
+    """got as the factors' first part and the rest joined by +, - or / instead of a product."""
+    for k in range(1, len(factors)):
+        first, rest = (np.prod([f[1] for f in part], axis=0) for part in (factors[:k], factors[k:]))
+        names = [" * ".join(f[0] for f in part) for part in (factors[:k], factors[k:])]
+        a, b = names
+        with np.errstate(all="ignore"):
+            joined = [(f"{a} and {b} are added instead of multiplied", first + rest),
+                      (f"{b} is subtracted from {a} instead of multiplying it", first - rest),
+                      (f"{a} is divided by {b} instead of multiplied by it", first / rest)]
+        for text, value in joined:
+            if np.isfinite(value).all() and close(got, value):
+                return [f"in {label}, {text}"]
+    return []
 
 
 def affine_reading(what, got, want, sizes=(), over="input tried"):
