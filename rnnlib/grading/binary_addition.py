@@ -283,20 +283,22 @@ PROBE_N, PROBE_T, PROBE_HIDDEN = 3, 4, 40
 
 
 def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0, hidden_act=lstm.sigmoid,
-                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2):
+                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2, multiplied=False):
     """The seed adder's forward and backward, with every intermediate, as numpy arrays:
     hs (N, T+1, H), hs[:, 0] the zeros; ys, dz (output deltas) (N, T, 1); da (hidden deltas)
     (N, T, H); loss, and the per-step losses (T,).
 
     The keywords change the forward, as a wrong answer's reading needs: input_term, recurrent_term
     scale those terms; output_state = -1 computes each output from the state before the step's;
-    hidden_act, output_act are the activations; transposed_Wh multiplies the state by Wh.T; the
-    loss is 0.5 * sum (yhat - target * y) ** power / N."""
+    hidden_act, output_act are the activations; transposed_Wh multiplies the state by Wh.T;
+    multiplied multiplies the two terms instead of adding them; the loss is
+    0.5 * sum (yhat - target * y) ** power / N."""
     Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
     N, T, _ = x.shape
     hs = [np.zeros((N, Wh.shape[0]))]
     for t in range(T):
-        hs.append(hidden_act(input_term * x[:, t] @ Wx + recurrent_term * hs[-1] @ (Wh.T if transposed_Wh else Wh)))
+        terms = (input_term * x[:, t] @ Wx, recurrent_term * hs[-1] @ (Wh.T if transposed_Wh else Wh))
+        hs.append(hidden_act(terms[0] * terms[1] if multiplied else terms[0] + terms[1]))
     ys = np.stack([output_act(hs[t + 1 + output_state] @ Wy) for t in range(T)], axis=1)
     hs = np.stack(hs, axis=1)
     step_losses = 0.5 * ((ys - target * y) ** power).sum(axis=(0, 2)) / N
@@ -383,6 +385,7 @@ _FORWARDS = (({"output_state": -1}, "each output is computed from the previous s
              ({"hidden_act": np.tanh}, "the hidden state uses tanh where it needs the sigmoid (the wrong activation)"),
              ({"output_act": np.tanh}, "the output uses tanh where it needs the sigmoid (the wrong activation)"),
              ({"transposed_Wh": True}, "the previous state is multiplied by Wh.T instead of Wh (a transpose is extra)"),
+             ({"multiplied": True}, "the input term and the recurrent term are multiplied instead of added"),
              ({"target": 0.0}, "the loss's error is yhat alone: the target y is missing from yhat - y"),
              ({"target": -1.0}, "the loss's error yhat - y has the wrong sign on y (a + for a -)"),
              ({"power": 1}, "the loss's error is not squared: the ** 2 is missing"))
@@ -491,7 +494,8 @@ def _hidden_delta(got, right, params):
              [("the output's share dy @ Wy.T", output),
               ("the delta carried back from step t+1, da_next @ Wh.T", carried)],
              [("the delta carried back is multiplied by Wh, not its transpose Wh.T (a transpose is missing)",
-               output + untransposed)])
+               output + untransposed),
+              ("the output's share and the delta carried back are multiplied instead of added", output * carried)])
     # the states a step's derivative may have been taken of instead of its own new state, hs[t + 1]
     states = [("the state before the step, hs[t]", hs[:, 1:-1]), ("the first state, hs[1]", hs[:, 1:2] + 0 * h)]
     if hs.shape[1] > 3:

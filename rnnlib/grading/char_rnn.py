@@ -353,10 +353,15 @@ def _greedy_hints(fn, model, seed_ids, got, expected):
 def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
     """The argmax ids after feeding the ids fed (the last one gives the first scores), with the step's
     terms changed as step (while generating) and seed_step (while feeding) say: {"input", "recurrent",
-    "bias": scale, "act": activation, "Wh": the recurrent matrix}; bias_c scales the scores' bias."""
+    "bias": scale, "act": activation, "Wh": the recurrent matrix, "times": k, terms k and k+1
+    multiplied}; bias_c scales the scores' bias."""
     def forward(token, h, change):
-        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], **(change or {})}
-        return m["act"](m["input"] * p["W_embed"][token] @ p["Wx"] + m["recurrent"] * h @ m["Wh"] + m["bias"] * p["b"])
+        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], "times": None, **(change or {})}
+        terms = [m["input"] * p["W_embed"][token] @ p["Wx"], m["recurrent"] * h @ m["Wh"], m["bias"] * p["b"]]
+        if m["times"] is not None:      # two neighbouring terms multiplied instead of added
+            k = m["times"]
+            terms[k:k + 2] = [terms[k] * terms[k + 1]]
+        return m["act"](sum(terms))
     h = np.zeros(p["Wh"].shape[0])
     for token in fed[:-1]:
         h = forward(token, h, seed_step)
@@ -375,10 +380,12 @@ _TERM_ERRORS = ((0.0, "is missing"), (-1.0, "has the wrong sign"), (2.0, "is cou
 
 def _step_changes(p):
     """(change, what it says) for the recurrence's step: a term missing, sign-flipped or doubled,
-    the sigmoid for tanh, Wh transposed."""
+    the sigmoid for tanh, Wh transposed, two terms multiplied."""
     changes = [({term: scale}, f"{label} {how}") for term, label in _STEP_TERMS for scale, how in _TERM_ERRORS]
     return changes + [({"act": core.sigmoid}, "the step uses the sigmoid where the RNN needs tanh"),
-                      ({"Wh": p["Wh"].T}, "the recurrent term multiplies h by Wh.T instead of Wh (a transpose)")]
+                      ({"Wh": p["Wh"].T}, "the recurrent term multiplies h by Wh.T instead of Wh (a transpose)"),
+                      ({"times": 0}, "the input term and the recurrent term are multiplied instead of added"),
+                      ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added")]
 
 
 def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
