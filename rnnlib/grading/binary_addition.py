@@ -1,4 +1,6 @@
 """Binary addition: bits least-significant first, and one BPTT step of the seed's sigmoid adder."""
+import itertools
+
 import numpy as np
 
 from .. import lstm
@@ -57,7 +59,7 @@ def check_int_to_bits(fn, seed=0):
                      if np.array_equal(got[..., :-1], expected[..., 1:]) or np.array_equal(got[..., 1:], expected[..., :-1])
                      else ["some entries are neither 0 nor 1: the mask & 1, which keeps only the lowest bit after the "
                            "shift, is missing or wrong."]
-                     if not np.isin(got, (0, 1)).all() else [])
+                     if not np.isin(got, (0, 1)).all() else [_bit_positions(n, width, got)])
             core.fail(name, [(f"for {what}: expected {expected.tolist()}, got {got.tolist()}", hints)])
     core.passed(name)
 
@@ -85,16 +87,67 @@ def check_bits_to_int(fn, seed=0):
                                      f"are on the last axis (axis=-1).")
             reversed_value = (bits[..., ::-1] * (1 << np.arange(width))).sum(-1)
             linear = (bits * (2 * np.arange(width))).sum(-1)
-            hints = (["the bits are read most-significant first; bit k (counting from 0 at the front) is worth 2**k."]
+            hints = (["the bits are read the wrong way round, most-significant first; bit k (counting from 0 at the "
+                      "front) is worth 2**k."]
                      if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), reversed_value) else
                      ["bit k is worth 2**k (a power), not 2 * k."]
                      if np.shape(got) == np.shape(n) and np.array_equal(np.asarray(got), linear) else
                      core.hints(np.asarray(got, dtype=float), [], np.asarray(n, dtype=float), "the result",
                                 sizes=[("width", width, "the number of bits")])
                      if np.shape(got) == np.shape(n) else [])
+            if not hints and np.shape(got) == np.shape(n):
+                hints = [h for h in [_bit_weights(fn, bits, got)] if h]
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
+
+
+def _bit_positions(n, width, got):
+    """For 0/1 results that are not the bits of n in order: what each position holds (a bit of n,
+    its flip, or a constant), read from the values of many n; the extraction (n >> k) & 1 is not
+    computed."""
+    if np.size(n) < 5:      # a position's value says which bit it is only over many numbers
+        return ("the values are 0 and 1 but not n's bits in order: the shift n >> k or the mask & 1 that picks bit k "
+                "is missing or replaced")
+    bits = (np.asarray(n)[..., None] >> np.arange(width + 8)) & 1     # n's bits, and some above width
+    held = []
+    for k in range(width):
+        column = got[..., k]
+        same = [j for j in range(bits.shape[-1]) if np.array_equal(column, bits[..., j])]
+        flipped = [j for j in range(bits.shape[-1]) if np.array_equal(column, 1 - bits[..., j])]
+        held.append(f"bit {same[0]}" if same else f"1 - bit {flipped[0]}" if flipped else
+                    f"{int(column.flat[0])}" if np.all(column == column.flat[0]) else "?")
+    return (f"position k holds [{', '.join(held)}] of n instead of bit k: the shift n >> k or the mask & 1 that picks "
+            f"bit k is missing or replaced")
+
+
+def _bit_weights(fn, bits, got):
+    """What each bit counts for, read from probes: the all-zeros bits give the constant, one bit
+    set at a time gives each bit's weight. A hint when those explain got (the result for bits) and
+    differ from the powers of two; else None. bits: (..., width)."""
+    width = bits.shape[-1]
+    try:
+        zero = np.asarray(LESSON.call("bits_to_int", fn, np.zeros((1, width), dtype=bits.dtype)), dtype=float)
+        ones = np.asarray(LESSON.call("bits_to_int", fn, np.eye(width, dtype=bits.dtype)), dtype=float)
+    except GradingFailure:
+        return None
+    if zero.shape != (1,) or ones.shape != (width,):
+        return None
+    weights, constant = ones - zero[0], zero[0]
+    if not np.allclose(np.asarray(got, dtype=float), bits @ weights + constant):
+        return None
+    found = []
+    if not np.allclose(weights, 2.0 ** np.arange(width)):
+        found.append(f"bit k counts as {_numbers(weights)} (k = 0 .. {width - 1}) instead of 2**k = "
+                     f"{_numbers(2.0 ** np.arange(width))}: the factor each bit is multiplied by is wrong")
+    if constant:
+        found.append(f"with every bit 0 it returns {constant:g}, not 0: an extra constant is added to the bits' values "
+                     f"(a + where a * belongs?)")
+    return "; ".join(found) or None
+
+
+def _numbers(values):
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def adder_train_step(params, x, y, lr, accumulate=True, deriv="output", sign=1.0, hidden_deriv=True, carry=True,
@@ -197,7 +250,8 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
         at = next(i for i, (line, _) in enumerate(problems) if line.startswith("params"))
         problems[at] = (problems[at][0], known)
     elif problems and not any(h for _, h in problems):
-        problems[0] = (problems[0][0], [_where(bool(loss_line), wrong)])
+        reading = _reading(fn, params, x, y, lr, mine, expected, seed)
+        problems[0] = (problems[0][0], ([reading] if reading else []) + [_where(bool(loss_line), wrong)])
     if problems:
         core.fail(name, problems)
     core.passed(name)
@@ -217,3 +271,267 @@ def _where(loss_wrong, wrong):
                 "Wx's and Wh's updates use.")
     return (f"only the update of {' and '.join(wrong)} is wrong: look at what only {'it uses' if len(wrong) == 1 else 'they use'} "
             f"(the array each step's delta is paired with, and the update line).")
+
+
+# --- reading a wrong step from what it did -------------------------------------------------------
+#
+# train_step returns only the loss and changes the weights, so its deltas are read back from the
+# changes: a short, wide probe (few time steps and examples, many hidden units) makes each weight's
+# gradient, a sum over steps of a state times a delta, pin the deltas down (core.read_back).
+
+PROBE_N, PROBE_T, PROBE_HIDDEN = 3, 4, 40
+
+
+def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0, hidden_act=lstm.sigmoid,
+                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2, multiplied=False):
+    """The seed adder's forward and backward, with every intermediate, as numpy arrays:
+    hs (N, T+1, H), hs[:, 0] the zeros; ys, dz (output deltas) (N, T, 1); da (hidden deltas)
+    (N, T, H); loss, and the per-step losses (T,).
+
+    The keywords change the forward, as a wrong answer's reading needs: input_term, recurrent_term
+    scale those terms; output_state = -1 computes each output from the state before the step's;
+    hidden_act, output_act are the activations; transposed_Wh multiplies the state by Wh.T;
+    multiplied multiplies the two terms instead of adding them; the loss is
+    0.5 * sum (yhat - target * y) ** power / N."""
+    Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
+    N, T, _ = x.shape
+    hs = [np.zeros((N, Wh.shape[0]))]
+    for t in range(T):
+        terms = (input_term * x[:, t] @ Wx, recurrent_term * hs[-1] @ (Wh.T if transposed_Wh else Wh))
+        hs.append(hidden_act(terms[0] * terms[1] if multiplied else terms[0] + terms[1]))
+    ys = np.stack([output_act(hs[t + 1 + output_state] @ Wy) for t in range(T)], axis=1)
+    hs = np.stack(hs, axis=1)
+    step_losses = 0.5 * ((ys - target * y) ** power).sum(axis=(0, 2)) / N
+    dz = (ys - y) / N * ys * (1 - ys)
+    da = np.zeros((N, T, Wh.shape[0]))
+    for t in reversed(range(T)):
+        carried = da[:, t + 1] @ Wh.T if t + 1 < T else 0.0
+        da[:, t] = (dz[:, t] @ Wy.T + carried) * hs[:, t + 1] * (1 - hs[:, t + 1])
+    return {"hs": hs, "ys": ys, "dz": dz, "da": da, "loss": float(step_losses.sum()), "step_losses": step_losses}
+
+
+def _probe(seed):
+    """Params, x, y of the probe: PROBE_N examples of PROBE_T steps, PROBE_HIDDEN hidden units.
+    Its inputs are not bits: a step with both inputs 0 would start from the constant state
+    sigmoid(0), and a constant vector among the states hides a constant change in the read-back."""
+    rng = np.random.default_rng(seed + 1000)
+    x = rng.uniform(0.1, 1.0, (PROBE_N, PROBE_T, 2))
+    y = rng.integers(0, 2, (PROBE_N, PROBE_T, 1)).astype(float)
+    params = {"Wx": rng.uniform(-1, 1, (2, PROBE_HIDDEN)), "Wh": rng.uniform(-1, 1, (PROBE_HIDDEN, PROBE_HIDDEN)) / 4,
+              "Wy": rng.uniform(-1, 1, (PROBE_HIDDEN, 1))}
+    return params, x, y
+
+
+def _batches(params, shape, seed, count=3):
+    """More (params, x, y) cases like the check's: same weights, same N and T, other additions."""
+    from ..data import random_binary_addition_batch
+    rng = np.random.default_rng(seed + 2000)
+    return [(params, *random_binary_addition_batch(shape[0], width=shape[1], rng=rng)) for _ in range(count)]
+
+
+def _run(fn, params, x, y, lr):
+    """The student's loss and weight changes (params minus the new weights) on copies."""
+    mine = {k: v.copy() for k, v in params.items()}
+    loss = LESSON.call("train_step", fn, mine, x.copy(), y.copy(), lr)
+    return float(loss), {k: params[k] - mine[k] for k in params}
+
+
+def _reading(fn, params, x, y, lr, mine, expected, seed):
+    """A hint read from what the student's step did (its weight changes and loss), or None."""
+    try:
+        return (_lr_reading(fn, params, x, y, lr, mine, expected) or _change_reading(params, mine, expected, lr)
+                or _forward_reading(fn, [(params, x, y)] + _batches(params, x.shape, seed), lr)
+                or _delta_reading(fn, *_probe(seed), lr))
+    except (GradingFailure, ValueError, FloatingPointError):   # the student's code fails on the probe: no reading
+        return None
+
+
+def _lr_reading(fn, params, x, y, lr, mine, expected):
+    """The weights' changes must be lr times a gradient that does not depend on lr: doubling lr
+    must double every change."""
+    _, doubled = _run(fn, params, x, y, 2 * lr)
+    off = [k for k in params if not core.close(mine[k], expected[k])
+           and not core.close(doubled[k], 2 * (params[k] - mine[k]))]
+    if not off:
+        return None
+    return (f"the change of {' and '.join(f'params[{k!r}]' for k in off)} does not double when lr doubles, so it is "
+            f"not lr times the gradient: the update must be W -= lr * dW, applied once the gradients are complete")
+
+
+def _change_reading(params, mine, expected, lr):
+    """A wrong weight whose change has no gradient's shape: the same number everywhere (the gradient
+    is not in the update), or one row or column repeated (a gradient of the wrong shape, broadcast)."""
+    for k in params:
+        change = (params[k] - mine[k]) / lr
+        if core.close(mine[k], expected[k]) or change.size < 2:
+            continue
+        if np.allclose(change, change.flat[0]):
+            return (f"params[{k!r}] moves by the same amount, {change.flat[0]:.4g} * lr, everywhere: the gradient is "
+                    f"missing from its update, W -= lr * dW")
+        for axis, what in ((1, "column"), (0, "row")):
+            if change.shape[axis] > 1 and np.allclose(change, np.take(change, [0], axis=axis)):
+                return (f"every {what} of params[{k!r}]'s change is the same: its gradient has one {what}, broadcast "
+                        f"across all {change.shape[axis]}, so a product in it uses the wrong array")
+    return None
+
+
+_FORWARD_TERMS = (("input_term", "the input term x[:, t] @ Wx"),
+                  ("recurrent_term", "the recurrent term hs[-1] @ Wh (the previous state's)"))
+_TERM_ERRORS = ((0.0, "is missing inside the sigmoid"), (-1.0, "has the wrong sign inside the sigmoid"),
+                (2.0, "is counted twice inside the sigmoid"))
+# other readings of a wrong forward: _adder_pass's keywords, and what they say
+_FORWARDS = (({"output_state": -1}, "each output is computed from the previous state, hs[-2], not from the step's "
+                                    "new state"),
+             ({"hidden_act": np.tanh}, "the hidden state uses tanh where it needs the sigmoid (the wrong activation)"),
+             ({"output_act": np.tanh}, "the output uses tanh where it needs the sigmoid (the wrong activation)"),
+             ({"transposed_Wh": True}, "the previous state is multiplied by Wh.T instead of Wh (a transpose is extra)"),
+             ({"multiplied": True}, "the input term and the recurrent term are multiplied instead of added"),
+             ({"target": 0.0}, "the loss's error is yhat alone: the target y is missing from yhat - y"),
+             ({"target": -1.0}, "the loss's error yhat - y has the wrong sign on y (a + for a -)"),
+             ({"power": 1}, "the loss's error is not squared: the ** 2 is missing"))
+
+
+def _forward_reading(fn, cases, lr):
+    """Why the loss is wrong, when it is wrong alike on every one of cases [(params, x, y)] (of one
+    N and T): a constant factor or offset, a step's error left out, or a term of the forward
+    missing, doubled or sign-flipped, another activation or state, or the loss's error changed."""
+    got = np.array([_run(fn, p, x, y, lr)[0] for p, x, y in cases])
+    right = [_adder_pass(p, x, y) for p, x, y in cases]
+    want = np.array([r["loss"] for r in right])
+    if core.close(got, want, 1e-9):
+        return None
+    N, T = cases[0][1].shape[:2]
+    text = core.affine_reading("the loss", got, want, [core.batch_size(N), ("T", T, "the number of bits, one per time step")])
+    if text:
+        return text
+    for t, where in ((0, "first"), (-1, "last")):
+        if core.close(got, want - np.array([r["step_losses"][t] for r in right]), 1e-9):
+            return f"the loss is missing the {where} time step's error: look at the range of the sum over the steps"
+    readings = [f"{label} {how}" for term, label in _FORWARD_TERMS for scale, how in _TERM_ERRORS
+                if core.close(got, _losses(cases, **{term: scale}), 1e-9)]
+    readings += [how for forward, how in _FORWARDS if core.close(got, _losses(cases, **forward), 1e-9)]
+    return "; or ".join(readings) or None
+
+
+def _losses(cases, **forward):
+    """The right losses of cases [(params, x, y)] with the forward changed as _adder_pass's keywords say."""
+    return np.array([_adder_pass(p, x, y, **forward)["loss"] for p, x, y in cases])
+
+
+def _delta_reading(fn, params, x, y, lr):
+    """Why the updates are wrong, from the output and hidden deltas read back from the changes of
+    Wy and Wh on the probe (the loss being right there)."""
+    loss, changes = _run(fn, params, x, y, lr)
+    right = _adder_pass(params, x, y)
+    if not np.isclose(loss, right["loss"], rtol=1e-9):
+        return None
+    hs, ys, dz, da = right["hs"], right["ys"], right["dz"], right["da"]
+    N, T, _ = x.shape
+    dz_got = core.read_back(changes["Wy"] / lr, [hs[:, t + 1] for t in range(T)])
+    if dz_got is None:
+        return ("the change of Wy is no sum of the hidden states h_1 .. h_T times deltas, as its gradient must be: "
+                "either each step's output delta is paired with another array than its new state hs[t + 1], or the "
+                "update line does not subtract lr times the summed gradient")
+    if not core.close(dz_got, dz, 1e-7):
+        states = _pairing(dz_got, dz)
+        if states is not None:
+            return (f"Wy's update pairs the output deltas of steps t = 0 .. {T - 1} with the hidden states "
+                    f"hs[{', '.join('-' if j is None else str(j + 1) for j in states)}] instead of each step's own new "
+                    f"state hs[t + 1] = hs[{', '.join(str(t + 1) for t in range(T))}] (another time step's state)")
+        return _output_delta(dz_got, right, y)
+    # step 0's delta meets hs[0], the zeros, in Wh's gradient: only steps 1 .. T-1 can be read back
+    da_got = core.read_back(changes["Wh"] / lr, [hs[:, t] for t in range(1, T)])
+    if da_got is None:
+        return ("the change of Wh is no sum of the previous states h_0 .. h_{T-1} times deltas, as its gradient must "
+                "be: either each step's hidden delta is paired with another array than the state before it, hs[t], or "
+                "the update line does not subtract lr times the summed gradient")
+    if not core.close(da_got, da[:, 1:], 1e-7):
+        return _hidden_delta(da_got, right, params)
+    return None
+
+
+def _pairing(got, steps):
+    """Which state each step's delta was paired with: got (N, J, K) holds the delta read back for
+    each of J states, steps (N, T, K) the right delta of each step. When every state's read-back
+    delta is the sum of the deltas of one set of steps, and no step is used twice: [state index of
+    step t, None when it meets no state (or the zeros)]; else None."""
+    T, owner = steps.shape[1], {}
+    atol = 1e-9 * np.abs(steps).max()          # a state paired with no step reads back as round-off, not zeros
+    for j in range(got.shape[1]):
+        sets = [S for r in range(T + 1) for S in itertools.combinations(range(T), r)
+                if np.allclose(got[:, j], steps[:, list(S)].sum(axis=1), rtol=1e-6, atol=atol)]
+        if len(sets) != 1 or any(t in owner for t in sets[0]):
+            return None
+        owner.update({t: j for t in sets[0]})
+    return [owner.get(t) for t in range(T)]
+
+
+def _output_delta(got, right, y):
+    """got (N, T, 1): the output deltas read back from Wy's change; right: _adder_pass's."""
+    ys, N = right["ys"], y.shape[0]
+    label = "the output delta dy (read back from Wy's change)"
+    error = ("the error (yhat - y) / N", (ys - y) / N, [("yhat / N", ys / N), ("the target y / N", -y / N)])
+    text = (core.product_reading(label, got, [error, ("the sigmoid derivative yhat * (1 - yhat)", ys * (1 - ys), [])])
+            or core.product_reading(label, got, [error, ("the sigmoid derivative's factor yhat", ys, []),
+                                                 ("the sigmoid derivative's factor (1 - yhat)", 1 - ys,
+                                                  [("its 1", np.ones_like(ys)), ("its - yhat", -ys)])]))
+    if text:
+        return text
+    text = core.relation(got, right["dz"], sizes=[core.batch_size(N)], time_axis=1)
+    return f"{label} is {text}" if text else None
+
+
+def _hidden_delta(got, right, params):
+    """got (N, T-1, H): the hidden deltas of steps 1 .. T-1 read back from Wh's change, each
+    compared with what the right formula makes of the student's own delta of the step after."""
+    hs, dz = right["hs"], right["dz"]
+    h = hs[:, 2:]                                                   # each of steps 1 .. T-1's new state
+    output = np.einsum("ntk,hk->nth", dz[:, 1:], params["Wy"])
+    carried = np.concatenate([got[:, 1:] @ params["Wh"].T, np.zeros_like(got[:, :1])], axis=1)
+    label = "the hidden delta da (read back from Wh's change)"
+    untransposed = np.concatenate([got[:, 1:] @ params["Wh"], np.zeros_like(got[:, :1])], axis=1)
+    inner = ("(dy @ Wy.T + da_next @ Wh.T)", output + carried,
+             [("the output's share dy @ Wy.T", output),
+              ("the delta carried back from step t+1, da_next @ Wh.T", carried)],
+             [("the delta carried back is multiplied by Wh, not its transpose Wh.T (a transpose is missing)",
+               output + untransposed),
+              ("the output's share and the delta carried back are multiplied instead of added", output * carried)])
+    # the states a step's derivative may have been taken of instead of its own new state, hs[t + 1]
+    states = [("the state before the step, hs[t]", hs[:, 1:-1]), ("the first state, hs[1]", hs[:, 1:2] + 0 * h)]
+    if hs.shape[1] > 3:
+        states.append(("the state after the step, hs[t + 2]", np.concatenate([hs[:, 3:], hs[:, :1]], axis=1)))
+    text = (core.product_reading(label, got, [inner, ("the sigmoid derivative h * (1 - h)", h * (1 - h), [],
+                                                      [(f"it is taken of {s} instead of the step's own hs[t + 1]",
+                                                        v * (1 - v)) for s, v in states])])
+            or core.product_reading(label, got, [inner, ("the sigmoid derivative's factor h", h, [],
+                                                         [(f"it is {s} instead of the step's own hs[t + 1]", v)
+                                                          for s, v in states]),
+                                                 ("the sigmoid derivative's factor (1 - h)", 1 - h,
+                                                  [("its 1", np.ones_like(h)), ("its - h", -h)],
+                                                  [(f"it is 1 - {s} instead of 1 - the step's own hs[t + 1]", 1 - v)
+                                                   for s, v in states])]))
+    text = text or _derivative_states(got, inner[1], hs)
+    if text:
+        return text
+    text = core.relation(got, right["da"][:, 1:], sizes=[core.batch_size(got.shape[0])], time_axis=1,
+                         flow="backward")
+    return f"{label} is {text}" if text else None
+
+
+def _derivative_states(got, inner, hs):
+    """When each step's hidden delta is inner * h_j * (1 - h_k) for states h_j, h_k of some steps
+    (not the step's own new state): which ones. got, inner (N, T-1, H) for steps 1 .. T-1; hs the
+    states (N, T+1, H)."""
+    S = got.shape[1]
+    own = hs[:, 2:]
+    for label, rest, form in (("h", inner * (1 - own), lambda v: v), ("(1 - h)", inner * own, lambda v: 1 - v)):
+        if not (np.abs(rest) > 1e-9).all():
+            continue
+        implied = got / rest
+        found = [next((j for j in range(hs.shape[1]) if core.close(implied[:, s], form(hs[:, j]), 1e-7)), None)
+                 for s in range(S)]
+        if None not in found and found != list(range(2, S + 2)):
+            return (f"in the hidden delta da (read back from Wh's change), the sigmoid derivative's factor {label} of "
+                    f"steps 1 .. {S} is taken of hs[{', '.join(map(str, found))}] instead of each step's own new state "
+                    f"hs[t + 1] = hs[{', '.join(map(str, range(2, S + 2)))}] (another time step's state)")
+    return None

@@ -46,20 +46,77 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
             arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr) if np.ndim(arr) else arr, ref.shape)
             if not np.array_equal(arr, ref):
                 row = int(np.argmax((arr != ref).any(axis=1)))
-                hints = []
-                if k == 0 and what == "x" and row > 0:
-                    hints.append(f"row i must start at offset i * (len(data) // batch_size) = {row * (L // batch_size)} "
-                                 f"for row {row} (seed 001: sample 2 of a length-1000 series starts at 500).")
-                if k > 0 and np.array_equal(arr, expected[0][0 if what == 'x' else 1]):
-                    hints.append("every batch starts again at the offsets: batch k must continue each row where "
-                                 "batch k-1 stopped, or the carried hidden state makes no sense.")
-                if what == "y" and np.array_equal(arr, ex):
-                    hints.append("y must be x shifted by one: the next token of each position.")
-                if not hints:
-                    hints.append(_positions_hint(arr[row], ref[row], what, row))
+                # the layout of every position read, when it has one; else what this one array shows
+                layout = _layout_reading(got, L, batch_size, seq_len)
+                hints = [layout] if layout else _array_hints(k, what, row, arr, ref, ex, expected, L // batch_size)
                 core.fail(name, [(f"batch {k}, {what} row {row}: expected {ref[row].tolist()}, got {arr[row].tolist()} "
                               f"(data[i] = 3 i mod 1000 here, so each value tells its position)", hints)])
     core.passed(name)
+
+
+def _array_hints(k, what, row, arr, ref, ex, expected, seg):
+    """Hints from one wrong array of batch k (x or y; ex is the right x): a row's start, a batch that
+    restarts, y equal to x, else how its positions are off."""
+    hints = []
+    if k == 0 and what == "x" and row > 0:
+        hints.append(f"row i must start at offset i * (len(data) // batch_size) = {row * seg} "
+                     f"for row {row} (seed 001: sample 2 of a length-1000 series starts at 500).")
+    if k > 0 and np.array_equal(arr, expected[0][0 if what == 'x' else 1]):
+        hints.append("every batch starts again at the offsets: batch k must continue each row where "
+                     "batch k-1 stopped, or the carried hidden state makes no sense.")
+    if what == "y" and np.array_equal(arr, ex):
+        hints.append("y must be x shifted by one: the next token of each position.")
+    return hints or [_positions_hint(arr[row], ref[row], what, row)]
+
+
+def _affine_positions(positions, L):
+    """(row, batch, column, start) when positions[k, i, j] = row * i + batch * k + column * j + start,
+    up to a multiple of L (a negative index reads from the end: data[-1] is data[L - 1]); else None."""
+    K, B, S = positions.shape
+    start = int(positions[0, 0, 0])
+    step = lambda p: int((p - start + L // 2) % L - L // 2)            # the nearest step, a wrap undone
+    coef = [step(positions[0, 1, 0]) if B > 1 else 0, step(positions[1, 0, 0]) if K > 1 else 0,
+            step(positions[0, 0, 1]) if S > 1 else 0]
+    k, i, j = np.meshgrid(np.arange(K), np.arange(B), np.arange(S), indexing="ij")
+    if not np.array_equal((coef[0] * i + coef[1] * k + coef[2] * j + start) % L, positions % L):
+        return None
+    return (*coef, start)
+
+
+def _layout_reading(got, L, batch_size, seq_len):
+    """How the positions read are laid out, when they are an affine function of (row i, batch k,
+    column j) for x, and y's are x's plus a constant: each coefficient against the right one
+    (L // batch_size, seq_len, 1; y = x + 1). got: the yielded (x, y) pairs. None when the
+    positions follow no such rule (or the batches differ in shape)."""
+    if any(np.shape(a) != (batch_size, seq_len) for pair in got for a in pair):
+        return None
+    position = lambda v: np.asarray(v, dtype=np.int64) * 667 % 1000    # data[i] = 3 i mod 1000; 667 = 1/3 mod 1000
+    xs, ys = (np.stack([position(pair[m]) for pair in got]) for m in (0, 1))     # (K, B, S)
+    coef = _affine_positions(xs, L)
+    shifts = set(((ys - xs + L // 2) % L - L // 2).ravel().tolist())      # y's offset from x, a negative index wrapped
+    if coef is None or len(shifts) != 1:
+        return None
+    row, batch, column, start = coef
+    shift, seg = shifts.pop(), L // batch_size
+    found = []
+    if row != seg:
+        found.append(f"row i starts at {row} * i, but row i must start at offset i * (len(data) // batch_size) = "
+                     f"{seg} * i: the factor of the row index is wrong")
+    if batch == 0:
+        found.append("every batch starts again at the offsets: batch k must continue each row where batch k-1 stopped "
+                     f"(seq_len * k = {seq_len} * k positions in)")
+    elif batch != seq_len:
+        found.append(f"batch k starts {batch} * k positions in, where it must be seq_len * k = {seq_len} * k: the "
+                     f"factor of the batch index is wrong")
+    if column != 1:
+        found.append("within a row the positions run the wrong way (down by 1)" if column == -1 else
+                     f"within a row the positions step by {column} instead of 1: a factor on np.arange(seq_len) is wrong")
+    if start != 0:
+        found.append(f"every position of x is {start:+d} off: an extra constant is added to the positions")
+    if shift != 1:
+        found.append("y reads the same positions as x: it must be shifted by one, the next token (idx + 1)" if shift == 0
+                     else f"y is shifted by {shift} positions from x instead of by 1: it must read the next token, idx + 1")
+    return "; ".join(found) or None
 
 
 def _kind(value):
@@ -93,6 +150,33 @@ _ADAGRAD_MISTAKES = [
                    "rule adds it outside, sqrt(cache) + eps. The two differ where the cache is tiny (the key 'rare' "
                    "here, whose gradients are about 1e-6)."),
 ]
+
+
+def _cache_reading(fn, params, cache, grads):
+    """What one update adds to the cache, read from a probe update on copies, against the squared
+    gradient it must add: nothing, the same number everywhere, a multiple of the gradient itself,
+    or a multiple of its square. None when it is none of these."""
+    mine_c = {k: v.copy() for k, v in cache.items()}
+    try:
+        LESSON.call("adagrad_update", fn, {k: v.copy() for k, v in params.items()},
+                    {k: g.copy() for k, g in grads.items()}, mine_c, 0.1)
+    except GradingFailure:
+        return None
+    added = np.concatenate([(mine_c[k] - cache[k]).ravel() for k in cache if k != "rare"])
+    g = np.concatenate([grads[k].ravel() for k in cache if k != "rare"])
+    if not np.isfinite(added).all() or core.close(added, g * g, 1e-7):
+        return None
+    if np.allclose(added, 0, atol=1e-12):
+        return "an update adds nothing to the cache: the squared gradient g * g is missing from it (cache += g * g)"
+    if np.allclose(added, added[0]):
+        return (f"an update adds {added[0]:.4g} to every cache entry, whatever the gradient: the squared gradient g * g "
+                f"is missing from it (cache += g * g)")
+    scale = float(np.vdot(added, g) / np.vdot(g, g))
+    if np.allclose(added, scale * g):
+        return (f"an update adds {scale:.4g} times the gradient itself to the cache: the square is missing "
+                f"(cache += g * g)")
+    text = core.relation(added, g * g)
+    return f"what an update adds to the cache is {text}" if text else None
 
 
 def _adagrad_where(mine, want):
@@ -151,7 +235,8 @@ def check_adagrad_update(fn, seed=0):
         readable = [key for _, key in problems if key[1] != "rare"] or [key for _, key in problems]
         found = [(line, [(f"{d}[{k!r}]", text)] if not known and (d, k) in readable
                   and (text := core.relation(mine[d, k], want[d, k])) else []) for line, (d, k) in problems]
-        found[0] = (found[0][0], known or found[0][1] or [_adagrad_where(mine, want)])
+        reading = None if known or found[0][1] else _cache_reading(fn, params, cache, steps[0])
+        found[0] = (found[0][0], known or found[0][1] or ([reading] if reading else []) + [_adagrad_where(mine, want)])
         core.fail(name, found)
     core.passed(name)
 
@@ -185,7 +270,7 @@ def check_sample(fn, seed=0):
     got = [int(i) for i in greedy]
     if got != expected:
         core.fail(name, [(f"at temperature 0.001 (almost argmax) expected {expected}, got {got}",
-                          _greedy_hints(model, seed_ids, got, expected))])
+                          _greedy_hints(fn, model, seed_ids, got, expected))])
     again = [_sample(fn, model, seed_ids, 12, 1.0, np.random.default_rng(5)) for _ in range(2)]
     if again[0] != again[1]:
         core.fail(name, [(f"two runs with the same seeded rng gave different ids: {again[0]} and {again[1]}",
@@ -219,12 +304,13 @@ def _sample(fn, model, seed_ids, n, temperature, rng):
                                  f"numbers that sum to 1, the softmax of scores / temperature. Scores, or probabilities "
                                  f"divided by the temperature after the softmax, are not one.") from e.__cause__
         if isinstance(e.__cause__, ValueError) and "nan" in str(e.__cause__).lower():
-            raise GradingFailure(f"{e}\n  Likely cause: " + (
-                f"the probabilities contain NaN at temperature {temperature:g} but not at 1: the scores / temperature "
-                f"are large, and exp of them overflows (inf / inf = nan). Subtract the largest score before exp, as "
-                f"in lesson 02." if temperature < 1 and _finishes(fn, model, seed_ids, n) else
-                "the probabilities contain NaN even at temperature 1, so the scores are NaN already: look first at "
-                "the lines that compute the hidden state and the scores.")) from e.__cause__
+            # NaN already at temperature 1 says where (the state or the scores), not why: no cause is named
+            raise GradingFailure(f"{e}\n  " + (
+                f"Likely cause: the probabilities contain NaN at temperature {temperature:g} but not at 1: the scores / "
+                f"temperature are large, and exp of them overflows (inf / inf = nan). Subtract the largest score "
+                f"before exp, as in lesson 02." if temperature < 1 and _finishes(fn, model, seed_ids, n) else
+                "Where to look: the probabilities contain NaN even at temperature 1, so the scores are NaN already: "
+                "look first at the lines that compute the hidden state and the scores.")) from e.__cause__
         raise
 
 
@@ -237,7 +323,7 @@ def _finishes(fn, model, seed_ids, n):
     return True
 
 
-def _greedy_hints(model, seed_ids, got, expected):
+def _greedy_hints(fn, model, seed_ids, got, expected):
     """What the greedy ids say about the mistake: only hints that the ids themselves support."""
     warm = model.sample(seed_ids, len(got), temperature=1.0, rng=np.random.default_rng(1))
     if got == warm:
@@ -252,6 +338,9 @@ def _greedy_hints(model, seed_ids, got, expected):
         if got == model.sample(seeds, len(got), temperature=1e-3, rng=np.random.default_rng(1)):
             return [f"{what}: feed every seed id through the network, carrying the hidden state, before the "
                     f"first new id is drawn from the scores after the last one."]
+    readings = _greedy_readings(fn, model, seed_ids, got, expected)
+    if readings:
+        return readings
     first = next(k for k, (a, b) in enumerate(zip(got, expected)) if a != b)
     if first == 0:
         return ["the first new id already differs: look at the state after the seed ids and at the scores "
@@ -259,3 +348,73 @@ def _greedy_hints(model, seed_ids, got, expected):
     right = "id 0 is right" if first == 1 else f"ids 0 to {first - 1} are right"
     return [f"{right} and id {first} differs: look at the lines between one draw and the next (how the id is drawn, "
             f"how it is fed back in, how the hidden state is updated)."]
+
+
+def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
+    """The argmax ids after feeding the ids fed (the last one gives the first scores), with the step's
+    terms changed as step (while generating) and seed_step (while feeding) say: {"input", "recurrent",
+    "bias": scale, "act": activation, "Wh": the recurrent matrix, "times": k, terms k and k+1
+    multiplied}; bias_c scales the scores' bias."""
+    def forward(token, h, change):
+        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], "times": None, **(change or {})}
+        terms = [m["input"] * p["W_embed"][token] @ p["Wx"], m["recurrent"] * h @ m["Wh"], m["bias"] * p["b"]]
+        if m["times"] is not None:      # two neighbouring terms multiplied instead of added
+            k = m["times"]
+            terms[k:k + 2] = [terms[k] * terms[k + 1]]
+        return m["act"](sum(terms))
+    h = np.zeros(p["Wh"].shape[0])
+    for token in fed[:-1]:
+        h = forward(token, h, seed_step)
+    token, out = fed[-1], []
+    for _ in range(n):
+        h = forward(token, h, step)
+        token = int(np.argmax(h @ p["V"] + bias_c * p["c"]))
+        out.append(token)
+    return out
+
+
+_STEP_TERMS = (("input", "the input term W_embed[token] @ Wx"), ("recurrent", "the recurrent term h @ Wh"),
+               ("bias", "the bias b"))
+_TERM_ERRORS = ((0.0, "is missing"), (-1.0, "has the wrong sign"), (2.0, "is counted twice"))
+
+
+def _step_changes(p):
+    """(change, what it says) for the recurrence's step: a term missing, sign-flipped or doubled,
+    the sigmoid for tanh, Wh transposed, two terms multiplied."""
+    changes = [({term: scale}, f"{label} {how}") for term, label in _STEP_TERMS for scale, how in _TERM_ERRORS]
+    return changes + [({"act": core.sigmoid}, "the step uses the sigmoid where the RNN needs tanh"),
+                      ({"Wh": p["Wh"].T}, "the recurrent term multiplies h by Wh.T instead of Wh (a transpose)"),
+                      ({"times": 0}, "the input term and the recurrent term are multiplied instead of added"),
+                      ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added")]
+
+
+def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
+    """A reading of greedy ids that no other reading explains: which ids were fed before the first
+    draw, or a term of the step changed while feeding the seed ids, while generating or in both.
+    A short id sequence is thin evidence, so a reading must also fit the ids the student's sample
+    gives for other seed ids; when two fit, both are named, when more, none."""
+    n, p = len(got), model.params
+    if _greedy_ids(p, seed_ids, n) != expected:      # argmax is not what temperature 0.001 gave: no reading
+        return []
+    candidates = [(lambda seeds, idx=idx: _greedy_ids(p, [seeds[i] for i in idx], n),
+                   f"the ids fed to the network before the first draw are {[seed_ids[i] for i in idx]}, not the seed "
+                   f"ids {list(seed_ids)} in order: feed each seed id once, in order, carrying the hidden state")
+                  for k in range(1, len(seed_ids) + 2) for idx in itertools.product(range(len(seed_ids)), repeat=k)
+                  if list(idx) != list(range(len(seed_ids)))]
+    for change, what in _step_changes(p):
+        for where, kwargs in (("while feeding the seed ids", {"seed_step": change}),
+                              ("while generating", {"step": change}),
+                              ("in every step", {"seed_step": change, "step": change})):
+            candidates.append((lambda seeds, kw=kwargs: _greedy_ids(p, seeds, n, **kw), f"{what} {where}"))
+    for scale, how in ((0.0, "is missing"), (-1.0, "has the wrong sign")):
+        candidates.append((lambda seeds, c=scale: _greedy_ids(p, seeds, n, bias_c=c),
+                           f"the scores' bias c {how} (scores = h @ V + c)"))
+    fits = [(ids, text) for ids, text in candidates if ids(list(seed_ids)) == got]
+    if not fits or len(fits) > 6:
+        return []
+    try:
+        other = [int(i) for i in _sample(fn, model, list(other_seeds), n, 1e-3, np.random.default_rng(1))]
+    except (GradingFailure, TypeError, ValueError):
+        return []
+    fits = list(dict.fromkeys(text for ids, text in fits if ids(list(other_seeds)) == other))
+    return ["; or ".join(fits)] if 0 < len(fits) <= 2 else []

@@ -636,6 +636,115 @@ def probe_terms(call, reference, args, terms):
     return None
 
 
+def probe_readings(call, reference, args, terms):
+    """What each term alone makes of a forward, read from what it is: sentences for the probes
+    (the other inputs set to zero, as in probe_terms) whose result is wrong.
+
+    A term alone that gives what no input at all gives is missing or in a product with the zeroed
+    terms; one that gives no number in places is divided by them (neither happens when the terms
+    are added); else relation reads the probe's result (a flipped sign, a factor)."""
+    nothing = reference(*(np.zeros_like(a) for a in args))
+    readings = []
+    for label, zeroed in terms:
+        probe = tuple(np.zeros_like(a) if i in zeroed else a for i, a in enumerate(args))
+        with np.errstate(all="ignore"):
+            got, want = call(*probe), reference(*probe)
+        for g, w, none in zip(got, want, nothing):
+            if not isinstance(g, np.ndarray) or g.shape != np.shape(w) or close(g, w, 1e-7):
+                continue
+            if not np.isfinite(g).all():
+                readings.append(f"with only {label}, the result is not a number in places (a division or modulo by "
+                                f"the terms that are zero there): the + that adds the terms is missing or replaced")
+            elif close(g, none, 1e-7):
+                readings.append(f"with only {label}, the result is what no input at all gives: that term is missing, "
+                                f"or it meets the other terms in a product or quotient where it must be added to them")
+            else:
+                text = relation(g, w)
+                readings += [f"with only {label}, the result is {text}"] if text else []
+            break
+    return readings
+
+
+def read_back(grad, states):
+    """The per-step deltas d that make grad = sum over t of states[t].T @ d[:, t], or None.
+
+    grad: (H, K), a weight gradient made of one product per time step; states: T arrays (N, H),
+    the (right) states each step's delta is paired with. The deltas are found by least squares,
+    which pins them down only when the states' N * T rows are independent vectors of H > N * T
+    entries (a short, wide probe). None when grad is no such sum: then it pairs the deltas with
+    something other than these states. Returns (N, T, K)."""
+    N, T = states[0].shape[0], len(states)
+    rows = np.concatenate(states, axis=0).T                     # (H, T * N): column t * N + n is states[t][n]
+    if rows.shape[0] <= rows.shape[1] or np.linalg.matrix_rank(rows) < rows.shape[1]:
+        return None
+    deltas, *_ = np.linalg.lstsq(rows, grad, rcond=None)        # (T * N, K)
+    if not close(rows @ deltas, grad, 1e-8):
+        return None
+    return deltas.reshape(T, N, -1).transpose(1, 0, 2)
+
+
+def product_reading(label, got, factors):
+    """Why got, meant to be the product of factors, is wrong, read from what it is; else None.
+
+    factors: [(label, array, terms[, others])], terms as relation's (the parts that factor is the
+    sum of), others [(reading, array)]: what that factor may have been mixed up with (another time
+    step's state), and how to say so. Recognises one factor missing, or wrong in a way _term names (a missing,
+    doubled or sign-flipped term) or equal to one of its others, the other factors being right."""
+    readings = []
+    for k, (factor, value, terms, *others) in enumerate(factors):
+        rest = np.prod([f[1] for j, f in enumerate(factors) if j != k], axis=0)
+        if close(got, rest):
+            readings.append(f"{factor} is missing from {label}")
+            continue
+        if not (np.abs(rest) > 1e-6 * np.abs(rest).max()).all():
+            continue
+        implied = got / rest                        # what got says this factor is, the others being right
+        text = _term(implied, value, terms) or next(
+            (other for other, v in (others[0] if others else ()) if close(implied, v)), None)
+        if text:
+            readings.append(f"in {label}, {factor}: {text}")
+    readings = readings or _combined(label, got, factors)
+    # two readings that both fit are both told: the evidence cannot choose
+    return "; or ".join(readings) or None
+
+
+def _combined(label, got, factors):
+    """got as the factors' first part and the rest joined by +, - or / instead of a product."""
+    for k in range(1, len(factors)):
+        first, rest = (np.prod([f[1] for f in part], axis=0) for part in (factors[:k], factors[k:]))
+        names = [" * ".join(f[0] for f in part) for part in (factors[:k], factors[k:])]
+        a, b = names
+        with np.errstate(all="ignore"):
+            joined = [(f"{a} and {b} are added instead of multiplied", first + rest),
+                      (f"{b} is subtracted from {a} instead of multiplying it", first - rest),
+                      (f"{a} is divided by {b} instead of multiplied by it", first / rest)]
+        for text, value in joined:
+            if np.isfinite(value).all() and close(got, value):
+                return [f"in {label}, {text}"]
+    return []
+
+
+def affine_reading(what, got, want, sizes=(), over="input tried"):
+    """How got relates to want when got = a * want + b on every input tried, else None.
+
+    got, want: one value of the result per input (at least 3 inputs, so that a line through them
+    is evidence), or per entry of one result (over="entry"). A constant factor a is named as _times
+    names it; an offset b is an extra term."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.size < 3 or not np.isfinite(got).all() or close(got, want, 1e-9):
+        return None
+    (a, b), *_ = np.linalg.lstsq(np.stack([want, np.ones_like(want)], axis=1), got, rcond=None)
+    if not close(got, a * want + b, 1e-9):
+        return None
+    if abs(b) <= 1e-9 * max(1.0, np.abs(want).max()):
+        return f"{what} is {_times(a, sizes)}, on every {over}"
+    if np.isclose(a, 1):
+        return (f"{what} is off by the same constant {b:+.4g} on every {over}: an extra term is added to it, or a "
+                f"term is missing")
+    return (f"{what} is {a:.4g} times the right value {b:+.4g} on every {over}: a constant factor is wrong and an "
+            f"extra constant is added (a + where a * or / belongs?)")
+
+
 def fail(name, problems):
     """problems: list of (line, [hints]). Each distinct hint is given once, after the problems.
 

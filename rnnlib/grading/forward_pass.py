@@ -57,9 +57,9 @@ def _check_step_forward_output(fn, args, label):
         found = None if hints else core.activation_hint("next_h", next_h, "tanh", terms)
         hints += [found] if found else []
         if not hints:
-            probe = core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda *a: rnn.rnn_step_forward(*a)[:1],
-                                     args, _STEP_TERMS)
-            hints += [probe] if probe else []
+            call, reference = lambda *a: LESSON.call(name, fn, *a)[:1], lambda *a: rnn.rnn_step_forward(*a)[:1]
+            probe = core.probe_terms(call, reference, args, _STEP_TERMS)
+            hints += ([probe] if probe else []) + core.probe_readings(call, reference, args, _STEP_TERMS)
         core.fail(name, [(line, hints)])
     return cache
 
@@ -145,9 +145,12 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     line = core.mismatch("out", out, expected)
     if line:
         hints = core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out", time_axis=1)
-        probe = None if hints else core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:1], lambda h, V, c: (h @ V + c,),
-                                                    (h, V, c), [("h @ V (c = 0)", (2,)), ("the bias c (h = 0)", (0,))])
-        core.fail(name, [(line, hints + ([probe] if probe else []))])
+        if not hints:
+            call, reference = lambda *a: LESSON.call(name, fn, *a)[:1], lambda h, V, c: (h @ V + c,)
+            terms = [("h @ V (c = 0)", (2,)), ("the bias c (h = 0)", (0,))]
+            probe = core.probe_terms(call, reference, (h, V, c), terms)
+            hints = ([probe] if probe else []) + core.probe_readings(call, reference, (h, V, c), terms)
+        core.fail(name, [(line, hints)])
     if not (isinstance(cache, tuple) and len(cache) == 3 and all(a is b or np.array_equal(a, b) for a, b in zip(cache, (h, V, c)))):
         order = core.misplaced(cache, (h, V, c), ("h", "V", "c")) if isinstance(cache, tuple) and len(cache) == 3 else None
         raise GradingFailure(f"{name}: the cache must be the tuple (h, V, c) that the backward reads."

@@ -97,10 +97,18 @@ def _normalisation(name, got, axis):
         total = got.sum(axis=axis) if name == "softmax" else np.exp(got).sum(axis=axis)
     what = "the values" if name == "softmax" else "their exps"
     if not np.allclose(total, 1, rtol=1e-9):
+        with np.errstate(all="ignore"):
+            values = got if name == "softmax" else np.exp(got)
+        others = [k for k in range(got.ndim) if k != axis % got.ndim and np.allclose(values.sum(axis=k), 1, rtol=1e-9)]
+        if others:     # normalised, but along another axis: the sum that normalises runs along it
+            return (f"{what} sum to 1 along axis {others[0]} instead of axis {axis}: the sum that normalises runs "
+                    f"along the wrong axis; use the `axis` argument (keepdims=True).")
         return (f"{what} do not sum to 1 along axis {axis}: look first at the line that normalises"
-                f"{'' if name == 'softmax' else ' (the log-sum-exp term)'}.")
-    return (f"{what} sum to 1 along axis {axis}, but the proportions are wrong: look first at the line that computes "
-            f"the exps from z.")
+                f"{'' if name == 'softmax' else ' (the term subtracted from z)'}.")
+    # normalised, yet not proportional to exp(z): z was changed by more than a shift of each slice
+    return (f"{what} sum to 1 along axis {axis}, but the proportions are wrong, so z was changed by more than "
+            f"subtracting one number per slice (its max) before the exps: look first at the line that computes the "
+            f"exps from z.")
 
 
 def check_softmax(fn, shape=(4, 6), scale=1.0, seed=0):
@@ -168,8 +176,10 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
     ]
     line = core.mismatch("loss", np.array([float(loss)]), np.array([ref_loss]))
     if line:
-        problems.append((line, core.hints(np.array([float(loss)]), [(h, np.array([v])) for h, v in loss_variants],
-                                          np.array([ref_loss]), "loss", sizes=sizes)))
+        found = core.hints(np.array([float(loss)]), [(h, np.array([v])) for h, v in loss_variants],
+                           np.array([ref_loss]), "loss", sizes=sizes)
+        reading = None if found else _loss_reading(fn, x, y, mask, float(loss), ref_loss, sizes, seed)
+        problems.append((line, found or ([reading] if reading else [])))
     core.as_array(name, "dx", dx, x.shape)
     line = core.mismatch("dx", dx, ref_dx)
     if line:
@@ -181,13 +191,34 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
             ("dx is averaged over N and T; only the batch average applies (divide by N).", ref_dx / T),
             ("the mask is not applied to dx: masked steps get zero gradient.", (p - onehot) / N),
         ]
-        problems.append((line, core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1)))
+        # dx = (p - onehot) * mask / N: the two terms whose sign or presence the answer may have wrong
+        terms = [("the one-hot target's term -onehot(y) * mask / N", -onehot * m[..., None] / N),
+                 ("the probabilities' term softmax(x) * mask / N", p * m[..., None] / N)]
+        problems.append((line, core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1, terms=terms)))
     if len(problems) == 1 and not problems[0][1]:
         line = problems[0][0]
-        problems[0] = (line, ["dx is right, so the probabilities are: look first at the line that forms the loss from "
-                              "the targets' log-probabilities." if line.startswith("loss")
+        problems[0] = (line, ["dx is right, so the probabilities are: look first at the line that forms the loss out "
+                              "of the targets' log-probabilities." if line.startswith("loss")
                               else "the loss is right, so the log-probabilities are: look first at the lines that form "
-                              "dx from the probabilities."])
+                              "dx out of the probabilities."])
     if problems:
         core.fail(name, problems)
     core.passed(name)
+
+
+def _loss_reading(fn, x, y, mask, loss, ref_loss, sizes, seed):
+    """How the loss relates to the right one over a few more score arrays of the same shape (same
+    targets and mask): a constant factor or an extra constant (core.affine_reading), else None."""
+    rng = np.random.default_rng(seed + 1)
+    got, want = [loss], [ref_loss]
+    for _ in range(3):
+        other = x + rng.standard_normal(x.shape)
+        try:
+            with np.errstate(all="ignore"):
+                result = LESSON.call("temporal_softmax_loss", fn, other.copy(), y, mask) if mask is not None else \
+                    LESSON.call("temporal_softmax_loss", fn, other.copy(), y)
+            got.append(float(result[0]))
+        except (GradingFailure, TypeError, ValueError, IndexError):
+            return None
+        want.append(losses.temporal_softmax_loss(other, y, mask)[0])
+    return core.affine_reading("the loss", got, want, sizes)

@@ -64,8 +64,44 @@ def check_jacobian_norms(fn, T=12, H=6, seed=0, scale=1.0):
         variants = [(hint, _jacobian_variant(h, Wh, **kw)) for kw, hint in _JACOBIAN_MISTAKES]
         variants.append(("off by one: norms[k] is for h's row k, and norms[T-1] = 1.",
                          np.concatenate([expected[1:], [1.0]])))
-        core.fail(name, [(line, core.hints(got, variants, expected, "norms", time_axis=0))])
+        found = core.hints(got, variants, expected, "norms", time_axis=0)
+        reading = None if any(isinstance(f, str) for f in found) else _jacobian_reading(fn, T, H, seed)
+        core.fail(name, [(line, found + ([reading] if reading else []))])
     core.passed(name)
+
+
+def _jacobian_reading(fn, T, H, seed, c=0.5):
+    """Why the norms are wrong, from two probes with h = 0, where every tanh derivative is 1:
+    with Wh = c * I each step's Jacobian is c * I, so norms[k] = c ** (the number of steps the
+    product multiplies); with a general Wh only a transpose or the factors' order can still be
+    wrong; right on both, the error comes with h's values, that is with the derivative."""
+    from ..gradflow import jacobian_norms as reference
+    name, zeros = "jacobian_norms", np.zeros((T, H))
+    got = np.asarray(LESSON.call(name, fn, zeros.copy(), c * np.eye(H)), dtype=float)
+    if got.shape != (T,) or not np.isfinite(got).all():
+        return None
+    if not core.close(got, reference(zeros, c * np.eye(H)), 1e-9):
+        # ||c**n I||_F = sqrt(H) c**n (norms[T-1], the identity's, may be written as 1 beforehand)
+        if core.close(got[:-1], np.sqrt(H) * reference(zeros, c * np.eye(H))[:-1], 1e-9):
+            return (f"with h = 0 and Wh = {c:g} * I the norms are sqrt(H) = {np.sqrt(H):.4g} times the right ones, as "
+                    f"the Frobenius norm of a multiple of the identity is: the Frobenius norm is taken instead of the "
+                    f"spectral norm, np.linalg.norm(J, 2)")
+        with np.errstate(all="ignore"):
+            steps = np.log(got) / np.log(c)
+        if not ((got > 0).all() and np.allclose(steps, np.round(steps), atol=1e-6)):
+            return None
+        return (f"with h = 0 and Wh = {c:g} * I, each step's Jacobian is {c:g} * I and norms[k] = {c:g} ** (the number "
+                f"of steps multiplied): here norms[k] multiplies {np.round(steps).astype(int).tolist()} steps, where it "
+                f"must multiply T-1-k = {list(range(T - 1, -1, -1))}: look at the loop's range and at what is carried "
+                f"from one k to the next")
+    Wh = np.random.default_rng(seed + 1).standard_normal((H, H)) / np.sqrt(H)
+    got = np.asarray(LESSON.call(name, fn, zeros.copy(), Wh.copy()), dtype=float)
+    if got.shape == (T,) and not core.close(got, reference(zeros, Wh), 1e-9):
+        return ("with h = 0 (every tanh derivative 1) the norms are right for Wh = 0.5 * I but not for a general Wh: a "
+                "transpose is missing or extra (Wh for Wh.T, or J.T), or the factors of the product are in the wrong order")
+    return ("with h = 0 (every tanh derivative 1) the norms are right for any Wh, so the error comes with h's values, "
+            "which enter only through the tanh derivative diag(1 - h_t**2): look at that factor (which step's h, the "
+            "square, the 1 -)")
 
 
 def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
@@ -112,9 +148,12 @@ def check_clip_grad_norm(fn, seed=0, max_norm=1.0):
                              "of squares).", before[k] * min(1.0, max_norm / norm ** 2)),
                             ("the arrays were rescaled although their global norm is below max_norm: scale only when "
                              "the norm exceeds it (the factor is min(1, max_norm / total)).", before[k] * max_norm / norm),
-                            ("the arrays in the dict are unchanged although the global norm is above max_norm: look "
-                             "at the condition that decides whether to scale, at the scale factor, and at whether the "
-                             "scaled values reach the dict's arrays.", before[k])]
+                            # unchanged arrays have several causes that leave the same result: all are named
+                            ("the arrays in the dict are unchanged although the global norm is above max_norm: either "
+                             "the condition that decides whether to scale is wrong, or the scale factor is 1, or the "
+                             "loop over the arrays never runs, or the scaled values are not written into the dict's "
+                             "arrays in place (g *= factor changes the array; g = g * factor only rebinds the name g).",
+                             before[k])]
                 problems.append((line, core.hints(g, variants, before[k] * scale, f"grads[{k!r}]")))
                 break
         if problems:
