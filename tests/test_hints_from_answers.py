@@ -22,7 +22,8 @@ CASES = [
     ("rnn_step_forward", "return next_h, cache", "return cache, next_h", "it returned (cache, next_h); the order is (next_h, cache)"),
     ("rnn_backward", "return dx, dh0, dWx, dWh, db", "return dx, dh0, dWh, dWx, db", "outputs returned in the wrong order"),
     ("rnn_backward", "dh[:, t] + dprev_h", "dh[:, t] + (dprev_h if t == T - 1 else 0)", "gradient flowing back from step t+1"),
-    ("lstm_step_backward", "dc = dnext_c + dnext_h", "dc = dnext_h", "dprev_c: missing the cell state's own path, dnext_c * f"),
+    ("lstm_step_backward", "dc = dnext_c + dnext_h", "dc = dnext_h", "dc, the cell state's total gradient (da's blocks of "
+     "gates i, f and g and dprev_c are computed from it), is wrong: missing dnext_c"),
     ("gru_step_backward", "dah @ Wh.T + dnext_h * z", "dah @ Wh.T", "directly, through z * prev_h"),
     ("clip_grad_norm", "    if total > max_norm:\n        for g in grads.values():\n            g *= max_norm / total",
      "    for g in grads.values():\n        g *= max_norm / total", "rescaled although their global norm is below max_norm"),
@@ -47,6 +48,18 @@ CASES = [
     ("lstm_step_forward", "sigmoid(a[:, 2 * H:3 * H])", "np.tanh(a[:, 2 * H:3 * H])", "o uses tanh where it needs the sigmoid"),
     ("rnn_step_forward", "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh(x @ Wx + prev_h @ Wh + b + b)",
      "inside the tanh of next_h: the bias b is counted twice"),
+    # lesson 07's backwards: da recovered from dWx = x.T @ da and read block by block as a product of factors
+    ("lstm_step_backward", "dc * prev_c * f * (1 - f)", "dc * prev_c * (1 - f)",
+     "da's block of gate f (columns 5:10 of dWx, dWh and db): missing the factor f of the sigmoid's derivative f * (1 - f)"),
+    ("lstm_step_backward", "dc * i * (1 - g ** 2)", "dc * i * (1 - g) ** 2",
+     "da's block of gate g (columns 15:20 of dWx, dWh and db): tanh's derivative 1 - g**2 is wrong"),
+    ("lstm_step_backward", "dnext_h * tanh_c * o * (1 - o)", "dnext_h * o * o * (1 - o)", "it uses o instead of tanh_c"),
+    ("lstm_step_backward", "dprev_c = da @ Wx.T, da @ Wh.T, dc * f", "dprev_c = da @ Wx.T, da @ Wh.T, dc * o",
+     "dprev_c (= dc * f): it uses o instead of f"),
+    ("gru_step_backward", "da_n = dnext_h * (1 - z) * (1 - n ** 2)", "da_n = dnext_h * (1 - n ** 2)",
+     "da's block of the candidate n (columns 10:15 of dWx and db): missing the factor (1 - z)"),
+    ("gru_step_backward", "da_r = da_n * hn", "da_r = dnext_h * hn",
+     "da's block of gate r (columns 0:5 of dWx and db): missing the factors (1 - z) and (1 - n**2)"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]
@@ -58,3 +71,20 @@ def test_the_message_names_the_cause(name, old, new, cause):
     assert old in exercise.source, (name, old)
     message = harness.run_calls(exercise, exercise.source.replace(old, new, 1), exercise.visible + exercise.hidden)
     assert message and cause in message, message
+
+
+def test_a_right_product_has_no_reading():
+    import numpy as np
+    from rnnlib.grading import core
+    rng = np.random.default_rng(0)
+    i, dc, g = 1 / (1 + np.exp(-rng.standard_normal((3, 5)))), rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    factors = [("dc", dc), ("g", g), ("i", i), ("(1 - i)", 1 - i)]
+    derivative = [((2, 3), "the sigmoid's derivative i * (1 - i)", "i", i)]
+    assert core.product_reading(dc * g * i * (1 - i), factors, [("g", g)], derivative) is None
+    assert "missing the factor g" in core.product_reading(dc * i * (1 - i), factors, [], derivative)
+
+
+@pytest.mark.parametrize("name", ["lstm_step_backward", "gru_step_backward"])
+def test_the_right_answer_gets_no_hint(name):
+    exercise = EXERCISES[name]
+    assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None

@@ -796,3 +796,194 @@ def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
                            **{key: value(cache) for key, value in extra.items()}}
         return found
     return relations
+
+
+# --- lesson 07 ---
+# Readings of a gradient built as a product of factors (the LSTM's and the GRU's gate blocks of da),
+# and a check of a backward that reads the student's own intermediate gradients before anything else.
+
+def _product(factors):
+    value = 1.0
+    for _, factor in factors:
+        value = value * factor
+    return value
+
+
+def _named(labels):
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _missing_factors(got, factors, derivatives):
+    """got is the product of some of factors, the others left out: their labels, else None."""
+    n = len(factors)
+    for size in range(1, n):
+        found = [dropped for dropped in _subsets(n, size)
+                 if close(got, _product([f for k, f in enumerate(factors) if k not in dropped]))]
+        if len(found) == 1:
+            dropped = found[0]
+            for indices, text, _, _ in derivatives:
+                if set(dropped) == set(indices):
+                    return f"missing {text}"
+                if set(dropped) < set(indices):
+                    return f"missing the factor {_named(factors[k][0] for k in dropped)} of {text}"
+            return f"missing the factor{'s' if size > 1 else ''} {_named(factors[k][0] for k in dropped)}"
+        if found:            # two ways to read it: say nothing
+            return None
+    return None
+
+
+def _subsets(n, size):
+    if size == 0:
+        return [()]
+    return [(*rest, k) for rest in _subsets(n, size - 1) for k in range(rest[-1] + 1 if rest else 0, n)]
+
+
+def _replaced_factor(got, factors, pool, sums):
+    """got is the product with one factor replaced by another quantity of pool: "X instead of Y", else None.
+    sums: {factor label: [(label, term)]}: a factor that is a sum, whose replacement by the sum less one
+    of its terms is that term missing."""
+    found = []
+    for k, (label, value) in enumerate(factors):
+        rest = _product(factors[:k] + factors[k + 1:])
+        for other, candidate in pool:
+            if other != label and np.shape(rest * candidate) == np.shape(got) and not close(candidate, value) \
+                    and close(got, rest * candidate):
+                less = [term for term, part in sums.get(label, ()) if close(candidate, value - part)]
+                found.append(f"{other} instead of {label}" + (f" ({label} with {less[0]} missing)" if less else ""))
+    return f"it uses {' or '.join(found)}" if 0 < len(found) <= 2 else None
+
+
+def _other_derivative(got, factors, derivatives, degree=3):
+    """got is the product with a derivative's factors replaced by another function (a polynomial of
+    degree <= 3) of the same variable: the evidence that the derivative itself is wrong, else None."""
+    for indices, text, variable, value in derivatives:
+        rest = _product([f for k, f in enumerate(factors) if k not in indices])
+        rest, v, g = (np.broadcast_to(a, np.shape(got)).ravel() for a in (rest, value, got))
+        usable = np.abs(rest) > 1e-6 * np.abs(rest).max(initial=0)
+        if len(np.unique(np.round(v[usable], 12))) < degree + 5:
+            continue        # too few points to tell a function of the variable from anything else
+        coefficients = np.polyfit(v[usable], g[usable] / rest[usable], degree)
+        if close(g, rest * np.polyval(coefficients, v)):
+            others = _named(factors[k][0] for k in range(len(factors)) if k not in indices)
+            return (f"{text} is wrong: {others} must be multiplied by it, and yours multiplies "
+                    f"{'it' if ' and ' not in others else 'them'} by another function of {variable}")
+    return None
+
+
+def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
+    """How got, meant to be the product of factors, differs from it, as the end of a hint; else None.
+
+    factors: [(label, array)] whose product (broadcast to got's shape) is the right value; pool:
+    [(label, array)] the other quantities at hand, which a factor may have been taken for;
+    derivatives: [(indices into factors, text, variable label, variable array)]: factors that
+    together are an activation's derivative, e.g. ((2, 3), "the sigmoid's derivative i * (1 - i)",
+    "i", i); terms: [(label, array)] the parts the right value is the sum of; sums: see
+    ``_replaced_factor``. Reads, in this order: a constant factor, the sign or a term of terms missing
+    or doubled (``relation``); factors left out;
+    one factor replaced by a quantity of pool; a derivative replaced by another function of its
+    variable. Each reading is true of every array equal to got; two that fit equally are both named
+    (or, beyond two, none)."""
+    want = _product(factors)
+    got = np.asarray(got, dtype=np.float64)
+    if np.shape(got) != np.shape(want) or close(got, want) or not np.isfinite(got).all():
+        return None
+    with np.errstate(all="ignore"):
+        return (relation(got, want, terms=terms) or _missing_factors(got, factors, derivatives) or
+                _replaced_factor(got, factors, pool, sums or {}) or _other_derivative(got, factors, derivatives))
+
+
+def sum_reading(got, terms, pool=()):
+    """How got, meant to be a sum of products, differs from it; else None.
+
+    terms: [(label, factors, derivatives)], each a product as ``product_reading`` takes it. Reads a
+    term missing, counted twice or with its sign flipped (``relation``), then one term's own product,
+    the others being right."""
+    parts = [(label, _product(factors)) for label, factors, _ in terms]
+    want = sum(value for _, value in parts)
+    text = relation(got, want, terms=parts)
+    if text or len(terms) < 2:
+        return text
+    for k, (label, factors, derivatives) in enumerate(terms):
+        rest = np.asarray(got) - sum(value for j, (_, value) in enumerate(parts) if j != k)
+        text = product_reading(rest, factors, pool, derivatives)
+        if text:
+            return f"in {label}: {text}"
+    return None
+
+
+def recover_rows(inputs, product):
+    """da from product = inputs.T @ da (a weight's gradient: dWx = x.T @ da), when inputs (N, D) has
+    rank N, so that da (N, K) is the only one; else None."""
+    N = inputs.shape[0]
+    if np.linalg.matrix_rank(inputs) < N or np.shape(product) != (inputs.shape[1], np.shape(product)[-1]):
+        return None
+    da, *_ = np.linalg.lstsq(inputs.T, product, rcond=None)
+    return da if close(inputs.T @ da, product, 1e-9) else None
+
+
+def agreed(witnesses, right):
+    """The value on which most witnesses (arrays, each one use of a quantity run backwards) agree,
+    at least two of them, the right value winning a tie; else the right value."""
+    votes = [sum(close(w, other) for other in witnesses) for w in witnesses]
+    best = max(votes, default=0)
+    if best < 2:
+        return right
+    winners = [w for w, v in zip(witnesses, votes) if v == best]
+    return next((w for w in winners if close(w, right)), winners[0])
+
+
+def read_quantities(quantities):
+    """The hints for the wrong ones of a backward's quantities, read from what they are; None when
+    one that is wrong has no reading (then the other hints say what they can).
+
+    quantities: [(intro, got, want, read)], each got the student's value (recovered from what they
+    returned), want what it should be given the student's own values before it, read() the end of
+    a hint or None."""
+    hints = []
+    for intro, got, want, read in quantities:
+        if got is None or close(got, want):
+            continue
+        text = read()
+        if not text:
+            return None
+        hints.append(f"{intro}: {text}")
+    return hints or None
+
+
+def check_backward_read(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, read, tol=TOL,
+                        **options):
+    """check_backward, reading the answer's own intermediate gradients first.
+
+    read(grads, douts, cache) -> [hint] or None: hints that explain every wrong gradient (e.g.
+    lesson 07's gate blocks of da, recovered from dWx = x.T @ da). They are given when no known
+    mistake matches and the gradients have the right shapes and order; otherwise, and for a right
+    answer, check_backward (with options) decides."""
+    __tracebackhide__ = True
+    report = gradcheck.check_gradients(forward, lambda *a: unpack(name, lesson.call(name, fn, *a), names),
+                                       inputs, names, tol=tol)
+    hints = None if report.ok else _read_hints(report, forward(*inputs)[-1], reference, variant, mistakes, read)
+    if hints:
+        checks = list(report.checks.values())
+        problems = [(f"{c.name}: relative error {c.rel_error:.1e} > tolerance {c.tol:.0e}; worst at index "
+                     f"{c.worst_index}: numerical gradient {c.numerical:.6g}, yours {c.analytic:.6g}", [])
+                    for c in checks if not c.ok]
+        problems[0] = (problems[0][0], hints)
+        ok = [c.name for c in checks if c.ok]
+        fail(name, problems + ([("correct: " + ", ".join(ok), [])] if ok else []))
+    check_backward(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, tol=tol, **options)
+
+
+def _read_hints(report, cache, reference, variant, mistakes, read):
+    """read's hints, or None where check_backward's own verdict comes first (a wrong shape, order or
+    number of results, an input written into, a known mistake)."""
+    grads, correct = report.grads, reference(*report.douts, cache)
+    if report.mutated or len(grads) != len(correct) or not all(c.shape_ok for c in report.checks.values()):
+        return None
+    if misplaced(grads, correct, [c.name for c in report.checks.values()]):
+        return None
+    for kwargs, _ in mistakes:
+        known = variant(*report.douts, cache, **kwargs)
+        if all(close(g, k) for g, k in zip(grads, known)) and not all(close(k, w) for k, w in zip(known, correct)):
+            return None
+    return read(grads, report.douts, cache)

@@ -276,13 +276,79 @@ _LSTM_SEQUENCE_MISTAKES = [
 ] + _LSTM_STEP_MISTAKES
 
 
+def _sigmoid_derivative(indices, gate, value):
+    return (indices, f"the sigmoid's derivative {gate} * (1 - {gate})", gate, value)
+
+
+def _tanh_derivative(index, of, value):
+    return ((index,), f"tanh's derivative 1 - {of}**2", of, value)
+
+
+def _block_intro(gate, k, H):
+    return f"da's block of gate {gate} (columns {k * H}:{(k + 1) * H} of dWx, dWh and db)"
+
+
+def _with_derivative_forms(pool, variables):
+    """pool, plus 1 - v and 1 - v**2 of each activation's output v: the forms a derivative's factors take."""
+    forms = [(f"(1 - {v})", 1 - value) for v, value in variables] + [(f"(1 - {v}**2)", 1 - value ** 2) for v, value in variables]
+    return [(label, value) for label, value in pool + forms if np.shape(value) == np.shape(variables[0][1])]
+
+
+def _lstm_step_reading(grads, douts, c):
+    """The student's dc and gate blocks of da, recovered from what they returned (da from dWx = x.T @ da,
+    dc from each of its four uses), each read against what it should be given the ones before it."""
+    dx, dprev_h, dprev_c, dWx, dWh, db = grads
+    dnext_h, dnext_c = douts
+    da = core.recover_rows(c.x, dWx)
+    if da is None:
+        da = core.recover_rows(c.prev_h, dWh)
+    if da is None:
+        return None
+    H = c.i.shape[1]
+    da_i, da_f, da_o, da_g = np.split(da, 4, axis=1)
+    through_h = dnext_h * c.o * (1 - c.tanh_c ** 2)
+    with np.errstate(all="ignore"):      # dc run back from each of its uses
+        dc = core.agreed([da_i / (c.g * c.i * (1 - c.i)), da_f / (c.prev_c * c.f * (1 - c.f)),
+                          da_g / (c.i * (1 - c.g ** 2)), dprev_c / c.f], dnext_c + through_h)
+    pool = [("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g), ("tanh_c", c.tanh_c), ("prev_c", c.prev_c),
+            ("prev_h", c.prev_h), ("dnext_h", dnext_h), ("dnext_c", dnext_c), ("dc", dc)]
+    pool = _with_derivative_forms(pool, pool[:5])
+    blocks = [("i", da_i, [("dc", dc), ("g", c.g), ("i", c.i), ("(1 - i)", 1 - c.i)], [_sigmoid_derivative((2, 3), "i", c.i)]),
+              ("f", da_f, [("dc", dc), ("prev_c", c.prev_c), ("f", c.f), ("(1 - f)", 1 - c.f)],
+               [_sigmoid_derivative((2, 3), "f", c.f)]),
+              ("o", da_o, [("dnext_h", dnext_h), ("tanh_c", c.tanh_c), ("o", c.o), ("(1 - o)", 1 - c.o)],
+               [_sigmoid_derivative((2, 3), "o", c.o)]),
+              ("g", da_g, [("dc", dc), ("i", c.i), ("(1 - g**2)", 1 - c.g ** 2)], [_tanh_derivative(2, "g", c.g)])]
+    dc_terms = [("dnext_c", [("dnext_c", dnext_c)], []),
+                ("the path through next_h", [("dnext_h", dnext_h), ("o", c.o), ("(1 - tanh_c**2)", 1 - c.tanh_c ** 2)],
+                 [_tanh_derivative(2, "tanh_c", c.tanh_c)])]
+
+    dc_parts = [("dnext_c", dnext_c), ("the path through next_h", through_h)]
+
+    def product(got, factors, derivatives, terms=()):
+        return lambda: core.product_reading(got, factors, pool, derivatives, terms, sums={"dc": dc_parts})
+    # dprev_c's own two paths, when dc is right: named as dc's terms, times f
+    dprev_c_terms = [] if not core.close(dc, dnext_c + through_h) else [
+        ("the cell state's own path, dnext_c * f", dnext_c * c.f),
+        ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", through_h * c.f)]
+    return core.read_quantities(
+        [("dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it), "
+          "is wrong", dc, dnext_c + through_h, lambda: core.sum_reading(dc, dc_terms, pool))]
+        + [(_block_intro(gate, k, H), got, core._product(factors), product(got, factors, derivatives))
+           for k, (gate, got, factors, derivatives) in enumerate(blocks)]
+        + [("dprev_c (= dc * f)", dprev_c, dc * c.f, product(dprev_c, [("dc", dc), ("f", c.f)], [], dprev_c_terms))]
+        + [(what, got, want, lambda: None) for what, got, want in
+           (("dx", dx, da @ c.Wx.T), ("dprev_h", dprev_h, da @ c.Wh.T), ("dWh", dWh, c.prev_h.T @ da),
+            ("db", db, da.sum(axis=0)))])
+
+
 def check_lstm_step_backward(fn, N=3, D=4, H=5, seed=0):
     """Check lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "lstm_step_backward", fn, lstm.lstm_step_forward, _lstm_step_inputs(N, D, H, seed),
-                        ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
-                        _lstm_step_backward_variant, _LSTM_STEP_MISTAKES, upstream=_STEP_UPSTREAM,
-                        relations=_step_relations)
+    core.check_backward_read(LESSON, "lstm_step_backward", fn, lstm.lstm_step_forward, _lstm_step_inputs(N, D, H, seed),
+                             ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
+                             _lstm_step_backward_variant, _LSTM_STEP_MISTAKES, _lstm_step_reading,
+                             upstream=_STEP_UPSTREAM, relations=_step_relations)
 
 
 def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
@@ -407,9 +473,48 @@ def _gru_step_relations(douts, cache):
             **{k: {"sizes": sizes, "blocks": blocks} for k in ("dWx", "dWh", "db")}}
 
 
+def _gru_step_reading(grads, douts, c):
+    """The student's da (from dWx = x.T @ da) and dah (from dWh = prev_h.T @ dah), block by block, each
+    read against what it should be given the blocks before it (da_r is made from da_n)."""
+    dx, dprev_h, dWx, dWh, db = grads
+    (dnext_h,) = douts
+    da = core.recover_rows(c.x, dWx)
+    if da is None:
+        return None
+    H = c.prev_h.shape[1]
+    da_r, da_z, da_n = np.split(da, 3, axis=1)
+    dah = core.recover_rows(c.prev_h, dWh)
+    pool = _with_derivative_forms([("r", c.r), ("z", c.z), ("n", c.n), ("hn", c.hn), ("prev_h", c.prev_h),
+                                   ("dnext_h", dnext_h), ("da_n", da_n), ("(prev_h - n)", c.prev_h - c.n)], [("r", c.r), ("z", c.z), ("n", c.n)])
+    blocks = [("n", 2, da_n, [("dnext_h", dnext_h), ("(1 - z)", 1 - c.z), ("(1 - n**2)", 1 - c.n ** 2)],
+               [_tanh_derivative(2, "n", c.n)]),
+              ("z", 1, da_z, [("dnext_h", dnext_h), ("(prev_h - n)", c.prev_h - c.n), ("z", c.z), ("(1 - z)", 1 - c.z)],
+               [_sigmoid_derivative((2, 3), "z", c.z)]),
+              # da_r = da_n * hn * r * (1 - r), read with da_n's own factors, and right when it is made from the student's da_n
+              ("r", 0, da_r, [("dnext_h", dnext_h), ("(1 - z)", 1 - c.z), ("(1 - n**2)", 1 - c.n ** 2), ("hn", c.hn),
+                              ("r", c.r), ("(1 - r)", 1 - c.r)],
+               [_tanh_derivative(2, "n", c.n), _sigmoid_derivative((4, 5), "r", c.r)])]
+    right_dah = np.concatenate([da_r, da_z, da_n * c.r], axis=1)
+
+    def product(got, factors, derivatives=()):
+        return lambda: core.product_reading(got, factors, pool, derivatives)
+    quantities = [(f"da's block of {'gate ' + gate if gate != 'n' else 'the candidate n'} (columns {k * H}:{(k + 1) * H} "
+                   f"of dWx and db)", got, da_n * c.hn * c.r * (1 - c.r) if gate == "r" else core._product(factors),
+                   product(got, factors, derivatives)) for gate, k, got, factors, derivatives in blocks]
+    if dah is not None:
+        quantities += [("the candidate's block of dah (columns {0}:{1} of dWh, da_n * r)".format(2 * H, 3 * H), dah[:, 2 * H:],
+                        da_n * c.r, product(dah[:, 2 * H:], [("da_n", da_n), ("r", c.r)])),
+                       ("dah's blocks of gates r and z", dah[:, :2 * H], da[:, :2 * H], lambda: None)]
+    else:
+        dah = right_dah
+    return core.read_quantities(quantities + [(what, got, want, lambda: None) for what, got, want in (
+        ("dx", dx, da @ c.Wx.T), ("db", db, da.sum(axis=0)), ("dWh", dWh, c.prev_h.T @ dah),
+        ("dprev_h", dprev_h, dah @ c.Wh.T + dnext_h * c.z))])
+
+
 def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
     """Check gru_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
-                        ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
-                        _GRU_STEP_MISTAKES, relations=_gru_step_relations)
+    core.check_backward_read(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
+                             ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
+                             _GRU_STEP_MISTAKES, _gru_step_reading, relations=_gru_step_relations)
