@@ -854,17 +854,64 @@ def _replaced_factor(got, factors, pool, sums):
     return f"it uses {' or '.join(found)}" if 0 < len(found) <= 2 else None
 
 
-def _other_derivative(got, factors, derivatives, degree=3):
-    """got is the product with a derivative's factors replaced by another function (a polynomial of
-    degree <= 3) of the same variable: the evidence that the derivative itself is wrong, else None."""
-    for indices, text, variable, value in derivatives:
+def _wrong_term_in_factor(got, factors, sums):
+    """A factor that is a sum (sums: {label: [(term label, term)]}) with one of its terms missing or
+    its sign flipped, the other factors right; else None."""
+    for k, (label, value) in enumerate(factors):
+        rest = _product(factors[:k] + factors[k + 1:])
+        for term, part in sums.get(label, ()):
+            if close(got, rest * (value - part)):
+                return f"{term} is missing from the factor {label}"
+            if close(got, rest * (value - 2 * part)):
+                return f"in the factor {label}, {term} has the wrong sign (a + for a -, or the difference the wrong way round)"
+    return None
+
+
+def _inverted_factor(got, factors):
+    """got is the product with one factor divided by instead of multiplied by; else None."""
+    found = [label for k, (label, value) in enumerate(factors)
+             if close(got, _product(factors[:k] + factors[k + 1:]) / value)]
+    return f"it divides by {found[0]} instead of multiplying by it" if len(found) == 1 else None
+
+
+def _formula(factors):
+    return " * ".join(label for label, _ in factors)
+
+
+def _split_product(got, factors):
+    """got is two groups of the factors added or subtracted instead of multiplied; else None."""
+    n = len(factors)
+    found = []
+    for size in range(1, n):
+        for group in _subsets(n, size):
+            if 0 not in group:          # each split once: the group holding the first factor
+                continue
+            a = [factors[k] for k in group]
+            b = [factors[k] for k in range(n) if k not in group]
+            for sign, op in ((1, "+"), (-1, "-")):
+                if close(got, _product(a) + sign * _product(b)):
+                    found.append(f"it computes {_formula(a)} {op} {_formula(b)} instead of the product {_formula(factors)}")
+            if close(got, _product(b) - _product(a)):
+                found.append(f"it computes {_formula(b)} - {_formula(a)} instead of the product {_formula(factors)}")
+    return found[0] if len(found) == 1 else None
+
+
+def _other_function(got, factors, functions):
+    """got is the product with some factors, together a function of one variable (an activation's
+    derivative, 1 - z), replaced by another function of that variable; else None.
+
+    The evidence: got divided by the other factors is, at every entry, one smooth function of the
+    variable (a combination of 1, v, v**2, v**3, 1/v and 1/v**2 fits it exactly), and there are
+    enough distinct values of the variable for that to mean something."""
+    for indices, text, variable, value in functions:
         rest = _product([f for k, f in enumerate(factors) if k not in indices])
         rest, v, g = (np.broadcast_to(a, np.shape(got)).ravel() for a in (rest, value, got))
-        usable = np.abs(rest) > 1e-6 * np.abs(rest).max(initial=0)
-        if len(np.unique(np.round(v[usable], 12))) < degree + 5:
+        usable = (np.abs(rest) > 1e-6 * np.abs(rest).max(initial=0)) & (np.abs(v) > 1e-3)
+        basis = np.stack([np.ones_like(v), v, v ** 2, v ** 3, 1 / v, 1 / v ** 2], axis=1)
+        if not usable.all() or len(np.unique(np.round(v, 12))) < basis.shape[1] + 6:
             continue        # too few points to tell a function of the variable from anything else
-        coefficients = np.polyfit(v[usable], g[usable] / rest[usable], degree)
-        if close(g, rest * np.polyval(coefficients, v)):
+        coefficients, *_ = np.linalg.lstsq(basis, g / rest, rcond=None)
+        if close(g, rest * (basis @ coefficients)):
             others = _named(factors[k][0] for k in range(len(factors)) if k not in indices)
             return (f"{text} is wrong: {others} must be multiplied by it, and yours multiplies "
                     f"{'it' if ' and ' not in others else 'them'} by another function of {variable}")
@@ -877,20 +924,24 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
     factors: [(label, array)] whose product (broadcast to got's shape) is the right value; pool:
     [(label, array)] the other quantities at hand, which a factor may have been taken for;
     derivatives: [(indices into factors, text, variable label, variable array)]: factors that
-    together are an activation's derivative, e.g. ((2, 3), "the sigmoid's derivative i * (1 - i)",
-    "i", i); terms: [(label, array)] the parts the right value is the sum of; sums: see
-    ``_replaced_factor``. Reads, in this order: a constant factor, the sign or a term of terms missing
-    or doubled (``relation``); factors left out;
-    one factor replaced by a quantity of pool; a derivative replaced by another function of its
-    variable. Each reading is true of every array equal to got; two that fit equally are both named
-    (or, beyond two, none)."""
+    together are one function of one variable, an activation's derivative for one, e.g. ((2, 3),
+    "the sigmoid's derivative i * (1 - i)", "i", i); terms: [(label, array)] the parts the right value
+    is the sum of; sums: {factor label: [(label, term)]} for factors that are sums. Reads, in this
+    order: a constant factor, the sign or a term of terms missing or doubled (``relation``); factors
+    left out; one factor replaced by a quantity of pool; a term of a factor missing or its sign
+    flipped; a factor divided by; the factors added or subtracted in two groups; a function of one
+    variable replaced by another. Each reading is true of every array equal to got; when two fit
+    equally, both are named (or, beyond two, none)."""
     want = _product(factors)
     got = np.asarray(got, dtype=np.float64)
     if np.shape(got) != np.shape(want) or close(got, want) or not np.isfinite(got).all():
         return None
+    sums = sums or {}
     with np.errstate(all="ignore"):
         return (relation(got, want, terms=terms) or _missing_factors(got, factors, derivatives) or
-                _replaced_factor(got, factors, pool, sums or {}) or _other_derivative(got, factors, derivatives))
+                _replaced_factor(got, factors, pool, sums) or _wrong_term_in_factor(got, factors, sums) or
+                _inverted_factor(got, factors) or _split_product(got, factors) or
+                _other_function(got, factors, derivatives))
 
 
 def sum_reading(got, terms, pool=()):
@@ -904,6 +955,8 @@ def sum_reading(got, terms, pool=()):
     text = relation(got, want, terms=parts)
     if text or len(terms) < 2:
         return text
+    if len(parts) == 2 and close(got, parts[0][1] * parts[1][1]):
+        return f"{parts[0][0]} and {parts[1][0]} are multiplied instead of added"
     for k, (label, factors, derivatives) in enumerate(terms):
         rest = np.asarray(got) - sum(value for j, (_, value) in enumerate(parts) if j != k)
         text = product_reading(rest, factors, pool, derivatives)

@@ -487,7 +487,7 @@ def _gru_step_reading(grads, douts, c):
     pool = _with_derivative_forms([("r", c.r), ("z", c.z), ("n", c.n), ("hn", c.hn), ("prev_h", c.prev_h),
                                    ("dnext_h", dnext_h), ("da_n", da_n), ("(prev_h - n)", c.prev_h - c.n)], [("r", c.r), ("z", c.z), ("n", c.n)])
     blocks = [("n", 2, da_n, [("dnext_h", dnext_h), ("(1 - z)", 1 - c.z), ("(1 - n**2)", 1 - c.n ** 2)],
-               [_tanh_derivative(2, "n", c.n)]),
+               [_tanh_derivative(2, "n", c.n), ((1,), "the candidate's share (1 - z)", "z", c.z)]),
               ("z", 1, da_z, [("dnext_h", dnext_h), ("(prev_h - n)", c.prev_h - c.n), ("z", c.z), ("(1 - z)", 1 - c.z)],
                [_sigmoid_derivative((2, 3), "z", c.z)]),
               # da_r = da_n * hn * r * (1 - r), read with da_n's own factors, and right when it is made from the student's da_n
@@ -496,8 +496,11 @@ def _gru_step_reading(grads, douts, c):
                [_tanh_derivative(2, "n", c.n), _sigmoid_derivative((4, 5), "r", c.r)])]
     right_dah = np.concatenate([da_r, da_z, da_n * c.r], axis=1)
 
+    # factors that are sums, whose terms can be missing or have the wrong sign
+    sums = {"(1 - z)": [("1", 1), ("z", -c.z)], "(prev_h - n)": [("prev_h", c.prev_h), ("n", -c.n)]}
+
     def product(got, factors, derivatives=()):
-        return lambda: core.product_reading(got, factors, pool, derivatives)
+        return lambda: core.product_reading(got, factors, pool, derivatives, sums=sums)
     quantities = [(f"da's block of {'gate ' + gate if gate != 'n' else 'the candidate n'} (columns {k * H}:{(k + 1) * H} "
                    f"of dWx and db)", got, da_n * c.hn * c.r * (1 - c.r) if gate == "r" else core._product(factors),
                    product(got, factors, derivatives)) for gate, k, got, factors, derivatives in blocks]
