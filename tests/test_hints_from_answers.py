@@ -57,7 +57,7 @@ CASES = [
     ("lstm_step_backward", "dprev_c = da @ Wx.T, da @ Wh.T, dc * f", "dprev_c = da @ Wx.T, da @ Wh.T, dc * o",
      "dprev_c (= dc * f): it uses o instead of f"),
     ("gru_step_backward", "da_n = dnext_h * (1 - z) * (1 - n ** 2)", "da_n = dnext_h * (1 - n ** 2)",
-     "da's block of the candidate n (columns 10:15 of dWx and db): missing the factor (1 - z)"),
+     "da's block of the candidate n (columns 10:15 of dWx and db): missing the candidate's share (1 - z)"),
     ("gru_step_backward", "da_r = da_n * hn", "da_r = dnext_h * hn",
      "da's block of gate r (columns 0:5 of dWx and db): missing the factors (1 - z) and (1 - n**2)"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
