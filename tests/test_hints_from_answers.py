@@ -60,6 +60,16 @@ CASES = [
      "da's block of the candidate n (columns 10:15 of dWx and db): missing the candidate's share (1 - z)"),
     ("gru_step_backward", "da_r = da_n * hn", "da_r = dnext_h * hn",
      "da's block of gate r (columns 0:5 of dWx and db): missing the factors (1 - z) and (1 - n**2)"),
+    # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
+    ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
+     "next_c: in the input path i * g: it uses g instead of i"),
+    ("gru_step_forward", "next_h = (1 - z) * n + z * prev_h", "next_h = (1 + z) * n + z * prev_h",
+     "in the factor (1 - z), z has the wrong sign"),
+    ("gru_step_forward", "n = np.tanh(a[:, 2 * H:] + r * hn)", "n = np.tanh(a[:, 2 * H:] + r + hn)",
+     "n: inside the tanh: in the reset recurrent term r * hn: it computes r + hn instead of the product r * hn"),
+    ("lstm_step_forward", "a = x @ Wx + prev_h @ Wh + b", "a = (x @ Wx + prev_h @ Wh) * b",
+     "i: inside the sigmoid: (the input term x @ Wx[:, 0:5] of gate i + the recurrent term prev_h @ Wh[:, 0:5] of gate i) "
+     "and (the bias b[0:5] of gate i) are multiplied instead of added"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]
@@ -84,7 +94,7 @@ def test_a_right_product_has_no_reading():
     assert "missing the factor g" in core.product_reading(dc * i * (1 - i), factors, [], derivative)
 
 
-@pytest.mark.parametrize("name", ["lstm_step_backward", "gru_step_backward"])
+@pytest.mark.parametrize("name", ["lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"])
 def test_the_right_answer_gets_no_hint(name):
     exercise = EXERCISES[name]
     assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None

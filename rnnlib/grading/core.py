@@ -944,7 +944,7 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
                 _other_function(got, factors, derivatives))
 
 
-def sum_reading(got, terms, pool=()):
+def sum_reading(got, terms, pool=(), sums=None):
     """How got, meant to be a sum of products, differs from it; else None.
 
     terms: [(label, factors, derivatives)], each a product as ``product_reading`` takes it. Reads a
@@ -955,14 +955,43 @@ def sum_reading(got, terms, pool=()):
     text = relation(got, want, terms=parts)
     if text or len(terms) < 2:
         return text
-    if len(parts) == 2 and close(got, parts[0][1] * parts[1][1]):
-        return f"{parts[0][0]} and {parts[1][0]} are multiplied instead of added"
+    text = _combined_terms(got, parts)
+    if text:
+        return text
     for k, (label, factors, derivatives) in enumerate(terms):
         rest = np.asarray(got) - sum(value for j, (_, value) in enumerate(parts) if j != k)
-        text = product_reading(rest, factors, pool, derivatives)
+        text = product_reading(rest, factors, pool, derivatives, sums=sums)
         if text:
             return f"in {label}: {text}"
     return None
+
+
+def _combined_terms(got, parts):
+    """got is the sum of parts with two of them, or two groups of them, multiplied or divided
+    instead of added; else None. parts: [(label, array)]."""
+    with np.errstate(all="ignore"):
+        return _combined(got, parts)
+
+
+def _combined(got, parts):
+    n, found = len(parts), []
+    combine = (("multiplied", lambda a, b: a * b), ("divided", lambda a, b: a / b))
+    for j in range(n):              # two terms combined, the others added
+        for k in range(n):
+            if j == k:
+                continue
+            rest = sum(parts[m][1] for m in range(n) if m not in (j, k))
+            found += [f"{parts[j][0]} and {parts[k][0]} are {how} instead of added" for how, op in combine
+                      if (how == "divided" or j < k) and close(got, rest + op(parts[j][1], parts[k][1]))]
+    for size in range(2, n):        # two groups of terms, each added up, combined
+        for group in _subsets(n, size):
+            a, b = [parts[m] for m in group], [parts[m] for m in range(n) if m not in group]
+            for first, second in ((a, b), (b, a)):
+                found += [f"({' + '.join(l for l, _ in first)}) and ({' + '.join(l for l, _ in second)}) are {how} "
+                          f"instead of added" for how, op in combine
+                          if (how == "divided" or first is a) and
+                          close(got, op(sum(v for _, v in first), sum(v for _, v in second)))]
+    return found[0] if len(set(found)) == 1 else None
 
 
 def recover_rows(inputs, product):

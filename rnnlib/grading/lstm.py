@@ -72,7 +72,8 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
                 for line in [core.mismatch(what, got, want)] if line]
     if problems and not any(h for _, h in problems):
-        found = core.first_wrong(_lstm_steps(args, cache, next_h, next_c, want_cache, want_c, want_h)) or \
+        found = _first_wrong(_lstm_steps(args, cache, next_h, next_c, want_cache, want_c, want_h),
+                             _lstm_readings(args, cache, want_cache)) or \
             core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
                              args, _STEP_TERMS)
         problems[0] = (problems[0][0], [found] if found else [])
@@ -80,6 +81,54 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
         core.fail(name, problems)
     core.check_cache(name, cache, want_cache, also={"next_c": want_c, "next_h": want_h})
     core.passed(name)
+
+
+_GENERIC = "{} is the first wrong quantity (the ones computed before it are right): look at how it is computed"
+
+
+def _first_wrong(steps, readings):
+    """core.first_wrong, and when it can only say which quantity is the first wrong one, that quantity
+    read from what it is: readings[label](got) -> the end of a hint or None."""
+    found = core.first_wrong(steps)
+    for label, got, want, *_ in steps:
+        if found == _GENERIC.format(label) and label in readings:
+            text = readings[label](got)
+            return f"{label}: {text}" if text else found
+    return found
+
+
+def _inside(act, label, terms):
+    """A reading of act(the sum of terms) (terms: [(label, factors, functions)]): the input the result
+    implies (run back through the activation's inverse), read as that sum."""
+    _, inverse, (low, high) = core.ACTIVATIONS[act]
+
+    def read(got):
+        if not np.all((got > low) & (got < high)):
+            return None
+        with np.errstate(all="ignore"):
+            text = core.sum_reading(inverse(got), terms)
+        return f"inside the {act}: {text}" if text else None
+    return read
+
+
+def _single(terms):
+    return [(label, [(label, value)], []) for label, value in terms]
+
+
+def _lstm_readings(args, cache, ref):
+    """How each of lstm_step_forward's quantities is read when it is the first wrong one (those before
+    it are right, so the cache's gates are the right ones)."""
+    x, prev_h, prev_c, Wx, Wh, b = args
+    H, c = prev_h.shape[1], ref
+    pool = _with_derivative_forms([("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g), ("prev_c", prev_c),
+                                   ("prev_h", prev_h), ("tanh_c", c.tanh_c)], [("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g)])
+    readings = {gate: _inside("tanh" if gate == "g" else "sigmoid", gate,
+                              _single(_gate_terms(x, prev_h, Wx, Wh, b, k, H, gate))) for k, gate in enumerate(_GATES)}
+    readings["next_c"] = lambda got: core.sum_reading(got, [
+        ("the forget path f * prev_c", [("f", c.f), ("prev_c", prev_c)], []),
+        ("the input path i * g", [("i", c.i), ("g", c.g)], [])], pool)
+    readings["next_h"] = lambda got: core.product_reading(got, [("o", c.o), ("tanh_c", c.tanh_c)], pool)
+    return readings
 
 
 def _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate):
@@ -402,10 +451,29 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     line = core.mismatch("next_h", next_h, want_h)
     if line:
         hints = core.hints(next_h, _gru_step_variants(*args), want_h)
-        found = None if hints else core.first_wrong(_gru_steps(args, cache, next_h, want_cache, want_h))
+        found = None if hints else _first_wrong(_gru_steps(args, cache, next_h, want_cache, want_h),
+                                                _gru_readings(args, want_cache))
         core.fail(name, [(line, hints or ([found] if found else []))])
     core.check_cache(name, cache, want_cache, also={"r * hn": want_cache.r * want_cache.hn, "next_h": want_h})
     core.passed(name)
+
+
+def _gru_readings(args, c):
+    """How each of gru_step_forward's quantities is read when it is the first wrong one."""
+    x, prev_h, Wx, Wh, b = args
+    H, n_cols = prev_h.shape[1], slice(2 * prev_h.shape[1], None)
+    pool = _with_derivative_forms([("r", c.r), ("z", c.z), ("n", c.n), ("hn", c.hn), ("prev_h", prev_h)],
+                                  [("r", c.r), ("z", c.z), ("n", c.n)])
+    readings = {gate: _inside("sigmoid", gate, _single(_gate_terms(x, prev_h, Wx, Wh, b, k, H, gate)))
+                for k, gate in enumerate("rz")}
+    readings["n"] = _inside("tanh", "n", _single([("the input term x @ Wx[:, 2H:]", x @ Wx[:, n_cols]),
+                                                  ("the bias b[2H:]", b[n_cols])])
+                            + [("the reset recurrent term r * hn", [("r", c.r), ("hn", c.hn)], [])])
+    sums = {"(1 - z)": [("1", 1), ("z", -c.z)]}
+    readings["next_h"] = lambda got: core.sum_reading(got, [
+        ("the candidate's share (1 - z) * n", [("(1 - z)", 1 - c.z), ("n", c.n)], [((0,), "the factor (1 - z)", "z", c.z)]),
+        ("the old state's share z * prev_h", [("z", c.z), ("prev_h", prev_h)], [])], pool, sums)
+    return readings
 
 
 def _gru_steps(args, cache, next_h, ref, want_h):
