@@ -896,6 +896,26 @@ def _split_product(got, factors):
     return found[0] if len(found) == 1 else None
 
 
+_OPERATORS = {"//": np.floor_divide, "%": np.mod, "**": np.power}
+
+
+def _other_operator(got, factors):
+    """got is the product, written in the order of factors, with one * typed as another operator
+    (//, % or **; / is ``_inverted_factor``), Python's precedence kept; else None."""
+    found = []
+    for k in range(1, len(factors)):
+        for symbol, op in _OPERATORS.items():
+            if symbol == "**":       # binds tighter than *: only the two factors beside it
+                value = _product(factors[:k - 1]) * op(factors[k - 1][1], factors[k][1]) * _product(factors[k + 1:])
+            else:                    # as tight as *, from the left: what comes before it, then the rest
+                value = op(_product(factors[:k]), factors[k][1]) * _product(factors[k + 1:])
+            if np.all(np.isfinite(value)) and close(got, value):
+                written = " * ".join(label for label, _ in factors[:k]) + f" {symbol} " + \
+                    " * ".join(label for label, _ in factors[k:])
+                found.append(f"it computes {written} instead of the product {_formula(factors)}")
+    return found[0] if len(found) == 1 else None
+
+
 def _other_function(got, factors, functions):
     """got is the product with some factors, together a function of one variable (an activation's
     derivative, 1 - z), replaced by another function of that variable; else None.
@@ -930,7 +950,7 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
     order: a constant factor, the sign or a term of terms missing or doubled (``relation``); factors
     left out; one factor replaced by a quantity of pool; a term of a factor missing or its sign
     flipped; a factor divided by; the factors added or subtracted in two groups; a function of one
-    variable replaced by another. Each reading is true of every array equal to got; when two fit
+    variable replaced by another; one * typed as another operator. Each reading is true of every array equal to got; when two fit
     equally, both are named (or, beyond two, none)."""
     want = _product(factors)
     got = np.asarray(got, dtype=np.float64)
@@ -941,7 +961,7 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
         return (relation(got, want, terms=terms) or _missing_factors(got, factors, derivatives) or
                 _replaced_factor(got, factors, pool, sums) or _wrong_term_in_factor(got, factors, sums) or
                 _inverted_factor(got, factors) or _split_product(got, factors) or
-                _other_function(got, factors, derivatives))
+                _other_function(got, factors, derivatives) or _other_operator(got, factors))
 
 
 def sum_reading(got, terms, pool=(), sums=None):
