@@ -217,7 +217,7 @@ def test_lstm_gates_that_share_a_wrong_dc_point_at_dc():
         return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
     message = fails(grading.check_lstm_step_backward, dc_plus_sign)
     assert "dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it)" in message
-    assert "in the path through next_h: tanh's derivative 1 - tanh_c**2 is wrong" in message
+    assert "in the path through next_h: in the factor (1 - tanh_c**2), tanh_c**2 has the wrong sign" in message
 
 
 def test_a_factor_that_is_also_a_test_size_names_both_causes():

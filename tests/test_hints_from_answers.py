@@ -60,6 +60,12 @@ CASES = [
      "da's block of the candidate n (columns 10:15 of dWx and db): missing the candidate's share (1 - z)"),
     ("gru_step_backward", "da_r = da_n * hn", "da_r = dnext_h * hn",
      "da's block of gate r (columns 0:5 of dWx and db): missing the factors (1 - z) and (1 - n**2)"),
+    ("lstm_step_backward", "dnext_h * tanh_c * o * (1 - o)", "dnext_h * tanh_c * o ** (1 - o)",
+     "it computes dnext_h * tanh_c * o ** (1 - o) instead of the product dnext_h * tanh_c * o * (1 - o)"),
+    ("gru_step_backward", "da_z = dnext_h * (prev_h - n)", "da_z = dnext_h * (prev_h / n)",
+     "in the factor (prev_h - n), the - is a /: it computes (prev_h / n)"),
+    ("gru_step_backward", "dah @ Wh.T + dnext_h * z", "dah @ Wh.T + dnext_h / z",
+     "dprev_h: in the direct path dnext_h * z: it divides by z instead of multiplying by it"),
     # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
     ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
      "next_c: in the input path i * g: it uses g instead of i"),

@@ -864,6 +864,13 @@ def _wrong_term_in_factor(got, factors, sums):
                 return f"{term} is missing from the factor {label}"
             if close(got, rest * (value - 2 * part)):
                 return f"in the factor {label}, {term} has the wrong sign (a + for a -, or the difference the wrong way round)"
+        parts = sums.get(label, ())
+        if len(parts) == 2:          # a difference a - b written with another operator
+            (a_label, a), (b_label, minus_b) = parts
+            found = [f"in the factor {label}, the - is a {symbol}: it computes ({a_label} {symbol} {b_label})"
+                     for symbol, op in _ALL_OPERATORS.items() if close(got, rest * op(a, -minus_b))]
+            if len(found) == 1:
+                return found[0]
     return None
 
 
@@ -897,6 +904,7 @@ def _split_product(got, factors):
 
 
 _OPERATORS = {"//": np.floor_divide, "%": np.mod, "**": np.power}
+_ALL_OPERATORS = {"*": np.multiply, "/": np.divide, **_OPERATORS}
 
 
 def _other_operator(got, factors):
@@ -975,7 +983,7 @@ def sum_reading(got, terms, pool=(), sums=None):
     text = relation(got, want, terms=parts)
     if text or len(terms) < 2:
         return text
-    text = _combined_terms(got, parts)
+    text = _combined_terms(got, parts) or (_junction(got, terms[0][1], terms[1][1]) if len(terms) == 2 else None)
     if text:
         return text
     for k, (label, factors, derivatives) in enumerate(terms):
@@ -984,6 +992,22 @@ def sum_reading(got, terms, pool=(), sums=None):
         if text:
             return f"in {label}: {text}"
     return None
+
+
+def _junction(got, first, second):
+    """got is the sum of two products (factors first, then second, as written) with its + typed as
+    another operator, Python's precedence kept: (prod(first) op second[0]) * the rest; else None."""
+    with np.errstate(all="ignore"):
+        found = []
+        for symbol, op in _ALL_OPERATORS.items():
+            if symbol == "**":
+                value = _product(first[:-1]) * op(first[-1][1], second[0][1]) * _product(second[1:])
+            else:
+                value = op(_product(first), second[0][1]) * _product(second[1:])
+            if np.all(np.isfinite(value)) and close(got, value):
+                found.append(f"it computes {_formula(first)} {symbol} {_formula(second)} instead of the sum "
+                             f"{_formula(first)} + {_formula(second)}")
+    return found[0] if len(found) == 1 else None
 
 
 def _combined_terms(got, parts):
@@ -1003,6 +1027,8 @@ def _combined(got, parts):
             rest = sum(parts[m][1] for m in range(n) if m not in (j, k))
             found += [f"{parts[j][0]} and {parts[k][0]} are {how} instead of added" for how, op in combine
                       if (how == "divided" or j < k) and close(got, rest + op(parts[j][1], parts[k][1]))]
+            found += [f"it computes {parts[j][0]} {symbol} {parts[k][0]} instead of adding them"
+                      for symbol, op in _OPERATORS.items() if close(got, rest + op(parts[j][1], parts[k][1]))]
     for size in range(2, n):        # two groups of terms, each added up, combined
         for group in _subsets(n, size):
             a, b = [parts[m] for m in group], [parts[m] for m in range(n) if m not in group]

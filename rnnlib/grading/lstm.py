@@ -372,17 +372,20 @@ def _lstm_step_reading(grads, douts, c):
                 ("the path through next_h", [("dnext_h", dnext_h), ("o", c.o), ("(1 - tanh_c**2)", 1 - c.tanh_c ** 2)],
                  [_tanh_derivative(2, "tanh_c", c.tanh_c)])]
 
-    dc_parts = [("dnext_c", dnext_c), ("the path through next_h", through_h)]
+    # factors that are sums: dc, and the derivatives' 1 - v and 1 - v**2
+    sums = {"dc": [("dnext_c", dnext_c), ("the path through next_h", through_h)],
+            **{f"(1 - {v})": [("1", 1), (v, -value)] for v, value in (("i", c.i), ("f", c.f), ("o", c.o))},
+            **{f"(1 - {v}**2)": [("1", 1), (f"{v}**2", -value ** 2)] for v, value in (("g", c.g), ("tanh_c", c.tanh_c))}}
 
     def product(got, factors, derivatives, terms=()):
-        return lambda: core.product_reading(got, factors, pool, derivatives, terms, sums={"dc": dc_parts})
+        return lambda: core.product_reading(got, factors, pool, derivatives, terms, sums=sums)
     # dprev_c's own two paths, when dc is right: named as dc's terms, times f
     dprev_c_terms = [] if not core.close(dc, dnext_c + through_h) else [
         ("the cell state's own path, dnext_c * f", dnext_c * c.f),
         ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", through_h * c.f)]
     return core.read_quantities(
         [("dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it), "
-          "is wrong", dc, dnext_c + through_h, lambda: core.sum_reading(dc, dc_terms, pool))]
+          "is wrong", dc, dnext_c + through_h, lambda: core.sum_reading(dc, dc_terms, pool, sums))]
         + [(_block_intro(gate, k, H), got, core._product(factors), product(got, factors, derivatives))
            for k, (gate, got, factors, derivatives) in enumerate(blocks)]
         + [("dprev_c (= dc * f)", dprev_c, dc * c.f, product(dprev_c, [("dc", dc), ("f", c.f)], [], dprev_c_terms))]
@@ -565,7 +568,8 @@ def _gru_step_reading(grads, douts, c):
     right_dah = np.concatenate([da_r, da_z, da_n * c.r], axis=1)
 
     # factors that are sums, whose terms can be missing or have the wrong sign
-    sums = {"(1 - z)": [("1", 1), ("z", -c.z)], "(prev_h - n)": [("prev_h", c.prev_h), ("n", -c.n)]}
+    sums = {"(1 - z)": [("1", 1), ("z", -c.z)], "(prev_h - n)": [("prev_h", c.prev_h), ("n", -c.n)],
+            "(1 - r)": [("1", 1), ("r", -c.r)], "(1 - n**2)": [("1", 1), ("n**2", -c.n ** 2)]}
 
     def product(got, factors, derivatives=()):
         return lambda: core.product_reading(got, factors, pool, derivatives, sums=sums)
@@ -578,9 +582,11 @@ def _gru_step_reading(grads, douts, c):
                        ("dah's blocks of gates r and z", dah[:, :2 * H], da[:, :2 * H], lambda: None)]
     else:
         dah = right_dah
+    dprev_h_terms = [("what flows back through dah, dah @ Wh.T", [("dah @ Wh.T", dah @ c.Wh.T)], []),
+                     ("the direct path dnext_h * z", [("dnext_h", dnext_h), ("z", c.z)], [])]
     return core.read_quantities(quantities + [(what, got, want, lambda: None) for what, got, want in (
-        ("dx", dx, da @ c.Wx.T), ("db", db, da.sum(axis=0)), ("dWh", dWh, c.prev_h.T @ dah),
-        ("dprev_h", dprev_h, dah @ c.Wh.T + dnext_h * c.z))])
+        ("dx", dx, da @ c.Wx.T), ("db", db, da.sum(axis=0)), ("dWh", dWh, c.prev_h.T @ dah))] + [
+        ("dprev_h", dprev_h, dah @ c.Wh.T + dnext_h * c.z, lambda: core.sum_reading(dprev_h, dprev_h_terms, pool))])
 
 
 def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
