@@ -104,3 +104,24 @@ def test_a_right_product_has_no_reading():
 def test_the_right_answer_gets_no_hint(name):
     exercise = EXERCISES[name]
     assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None
+
+
+def test_a_quantity_read_back_from_its_uses_is_wrong_only_when_no_use_holds_the_right_one():
+    import numpy as np
+    from rnnlib.grading import core
+    right = np.arange(1.0, 7.0).reshape(2, 3)
+    assert core.agreed([2 * right, 2 * right, 2 * right], right) is not None       # every use: a wrong dc
+    assert core.agreed([2 * right, 2 * right, right], right) is None                # a use holds the right one
+    assert core.agreed([2 * right, 3 * right, 4 * right], right) is right           # no two agree
+
+
+def test_lstm_blocks_scaled_one_by_one_while_dprev_c_is_right_name_no_wrong_dc():
+    """Three gate blocks, each doubled, agree on a dc twice the right one, but dprev_c = dc * f holds
+    the right dc: dc may be right and each block wrong, so the hint must not say that dc is wrong."""
+    exercise = EXERCISES["lstm_step_backward"]
+    old = "da = np.concatenate([dc * g * i * (1 - i), dc * prev_c * f * (1 - f),"
+    new = "da = np.concatenate([2 * dc * g * i * (1 - i), 2 * dc * prev_c * f * (1 - f),"
+    source = exercise.source.replace(old, new).replace("dc * i * (1 - g ** 2)]", "2 * dc * i * (1 - g ** 2)]")
+    assert source.count("2 * dc") == 3
+    message = harness.run_calls(exercise, source, exercise.visible)
+    assert message and "dc, the cell state's total gradient" not in message, message

@@ -1052,13 +1052,17 @@ def recover_rows(inputs, product):
 
 def agreed(witnesses, right):
     """The value on which most witnesses (arrays, each one use of a quantity run backwards) agree,
-    at least two of them, the right value winning a tie; else the right value."""
+    at least two of them; the right value when no two agree; None when a wrong value wins although
+    a witness holds the right one (then the quantity may be right and its uses wrong: two readings)."""
     votes = [sum(close(w, other) for other in witnesses) for w in witnesses]
     best = max(votes, default=0)
     if best < 2:
         return right
     winners = [w for w, v in zip(witnesses, votes) if v == best]
-    return next((w for w in winners if close(w, right)), winners[0])
+    winner = next((w for w in winners if close(w, right)), winners[0])
+    if not close(winner, right) and any(close(w, right) for w in witnesses):
+        return None
+    return winner
 
 
 def read_quantities(quantities):
