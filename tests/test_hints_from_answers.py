@@ -66,6 +66,9 @@ CASES = [
      "in the factor (prev_h - n), the - is a /: it computes (prev_h / n)"),
     ("gru_step_backward", "dah @ Wh.T + dnext_h * z", "dah @ Wh.T + dnext_h / z",
      "dprev_h: in the direct path dnext_h * z: it divides by z instead of multiplying by it"),
+    ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = sigmoid(a[:, :H] * ah[:, :H])",
+     "r: inside the sigmoid: (the input term x @ Wx[:, 0:5] of gate r + the bias b[0:5] of gate r) and (the recurrent "
+     "term prev_h @ Wh[:, 0:5] of gate r) are multiplied instead of added"),
     # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
     ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
      "next_c: in the input path i * g: it uses g instead of i"),

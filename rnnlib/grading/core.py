@@ -983,7 +983,7 @@ def sum_reading(got, terms, pool=(), sums=None):
     text = relation(got, want, terms=parts)
     if text or len(terms) < 2:
         return text
-    text = _combined_terms(got, parts) or (_junction(got, terms[0][1], terms[1][1]) if len(terms) == 2 else None)
+    text = _combined_terms(got, parts) or _junctions(got, parts, terms)
     if text:
         return text
     for k, (label, factors, derivatives) in enumerate(terms):
@@ -1007,6 +1007,25 @@ def _junction(got, first, second):
             if np.all(np.isfinite(value)) and close(got, value):
                 found.append(f"it computes {_formula(first)} {symbol} {_formula(second)} instead of the sum "
                              f"{_formula(first)} + {_formula(second)}")
+    return found[0] if len(found) == 1 else None
+
+
+def _junctions(got, parts, terms):
+    """got is the sum with one + typed as another operator: between two products (``_junction``), or
+    between the sum of the terms before it, computed first, and the next term; else None."""
+    if len(terms) == 2 and len(terms[0][1]) > 1:
+        return _junction(got, terms[0][1], terms[1][1])
+    found = []
+    with np.errstate(all="ignore"):
+        for k in range(1, len(terms)):
+            before = sum(value for _, value in parts[:k])
+            label = " + ".join(l for l, _ in parts[:k])
+            label = f"({label})" if k > 1 else label
+            factors, after = terms[k][1], sum(value for _, value in parts[k + 1:])
+            for symbol, op in _ALL_OPERATORS.items():
+                value = op(before, factors[0][1]) * _product(factors[1:]) + after
+                if np.all(np.isfinite(value)) and close(got, value):
+                    found.append(f"it computes {label} {symbol} {_formula(factors)} instead of adding them")
     return found[0] if len(found) == 1 else None
 
 

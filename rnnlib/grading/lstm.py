@@ -470,7 +470,8 @@ def _gru_readings(args, c):
     H, n_cols = prev_h.shape[1], slice(2 * prev_h.shape[1], None)
     pool = _with_derivative_forms([("r", c.r), ("z", c.z), ("n", c.n), ("hn", c.hn), ("prev_h", prev_h)],
                                   [("r", c.r), ("z", c.z), ("n", c.n)])
-    readings = {gate: _inside("sigmoid", gate, _single(_gate_terms(x, prev_h, Wx, Wh, b, k, H, gate)))
+    # in the order the lesson's GRU adds them: (x @ Wx + b) + prev_h @ Wh
+    readings = {gate: _inside("sigmoid", gate, _single([_gate_terms(x, prev_h, Wx, Wh, b, k, H, gate)[j] for j in (0, 2, 1)]))
                 for k, gate in enumerate("rz")}
     readings["n"] = _inside("tanh", "n", _single([("the input term x @ Wx[:, 2H:]", x @ Wx[:, n_cols]),
                                                   ("the bias b[2H:]", b[n_cols])])
