@@ -69,6 +69,9 @@ CASES = [
     ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = sigmoid(a[:, :H] * ah[:, :H])",
      "r: inside the sigmoid: (the input term x @ Wx[:, 0:5] of gate r + the bias b[0:5] of gate r) and (the recurrent "
      "term prev_h @ Wh[:, 0:5] of gate r) are multiplied instead of added"),
+    ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = sigmoid(ah[:, :H])",
+     "r: inside the sigmoid: missing the input term x @ Wx[:, 0:5] of gate r and the bias b[0:5] of gate r"),
+    ("lstm_forward", "h[:, t] = prev_h", "h[:, t] = h0", "h holds h0 at every time step"),
     # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
     ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
      "next_c: in the input path i * g: it uses g instead of i"),

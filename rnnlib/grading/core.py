@@ -983,7 +983,7 @@ def sum_reading(got, terms, pool=(), sums=None):
     text = relation(got, want, terms=parts)
     if text or len(terms) < 2:
         return text
-    text = _combined_terms(got, parts) or _junctions(got, parts, terms)
+    text = _missing_terms(got, parts) or _combined_terms(got, parts) or _junctions(got, parts, terms)
     if text:
         return text
     for k, (label, factors, derivatives) in enumerate(terms):
@@ -1008,6 +1008,17 @@ def _junction(got, first, second):
                 found.append(f"it computes {_formula(first)} {symbol} {_formula(second)} instead of the sum "
                              f"{_formula(first)} + {_formula(second)}")
     return found[0] if len(found) == 1 else None
+
+
+def _missing_terms(got, parts):
+    """got is the sum of only some of parts (two or more left out; one is ``relation``'s); else None."""
+    n = len(parts)
+    for size in range(2, n):
+        found = [dropped for dropped in _subsets(n, size)
+                 if close(got, sum(v for k, (_, v) in enumerate(parts) if k not in dropped))]
+        if len(found) == 1:
+            return "missing " + _named(parts[k][0] for k in found[0])
+    return None
 
 
 def _junctions(got, parts, terms):

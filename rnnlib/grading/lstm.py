@@ -174,6 +174,8 @@ def _lstm_forward_variants(x, h0, Wx, Wh, b):
          "at t = 0).", c_reset),
         ("h[:, t] holds the state *before* step t; it must hold next_h, the state after the step.",
          np.concatenate([h0[:, None], h[:, :-1]], axis=1)),
+        ("h holds h0 at every time step: each step's next_h must be stored, h[:, t] = next_h, instead of the "
+         "initial state.", np.repeat(h0[:, None], x.shape[1], axis=1)),
         ("h0 is ignored: the first step must start from the given h0, not from zeros.",
          lstm.lstm_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
         ("the cell state starts from h0 instead of zeros: h0 is the initial hidden state only; c0 = 0.",
