@@ -802,7 +802,8 @@ def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
 # Readings of a gradient built as a product of factors (the LSTM's and the GRU's gate blocks of da),
 # and a check of a backward that reads the student's own intermediate gradients before anything else.
 
-def _product(factors):
+def product_of(factors):
+    """The product of factors, [(label, array)]."""
     value = 1.0
     for _, factor in factors:
         value = value * factor
@@ -819,7 +820,7 @@ def _missing_factors(got, factors, derivatives):
     n = len(factors)
     for size in range(1, n):
         found = [dropped for dropped in _subsets(n, size)
-                 if close(got, _product([f for k, f in enumerate(factors) if k not in dropped]))]
+                 if close(got, product_of([f for k, f in enumerate(factors) if k not in dropped]))]
         if len(found) == 1:
             dropped = found[0]
             for indices, text, _, _ in derivatives:
@@ -845,7 +846,7 @@ def _replaced_factor(got, factors, pool, sums):
     of its terms is that term missing."""
     found = []
     for k, (label, value) in enumerate(factors):
-        rest = _product(factors[:k] + factors[k + 1:])
+        rest = product_of(factors[:k] + factors[k + 1:])
         for other, candidate in pool:
             if other != label and np.shape(rest * candidate) == np.shape(got) and not close(candidate, value) \
                     and close(got, rest * candidate):
@@ -858,7 +859,7 @@ def _wrong_term_in_factor(got, factors, sums):
     """A factor that is a sum (sums: {label: [(term label, term)]}) with one of its terms missing or
     its sign flipped, the other factors right; else None."""
     for k, (label, value) in enumerate(factors):
-        rest = _product(factors[:k] + factors[k + 1:])
+        rest = product_of(factors[:k] + factors[k + 1:])
         for term, part in sums.get(label, ()):
             if close(got, rest * (value - part)):
                 return f"{term} is missing from the factor {label}"
@@ -877,7 +878,7 @@ def _wrong_term_in_factor(got, factors, sums):
 def _inverted_factor(got, factors):
     """got is the product with one factor divided by instead of multiplied by; else None."""
     found = [label for k, (label, value) in enumerate(factors)
-             if close(got, _product(factors[:k] + factors[k + 1:]) / value)]
+             if close(got, product_of(factors[:k] + factors[k + 1:]) / value)]
     return f"it divides by {found[0]} instead of multiplying by it" if len(found) == 1 else None
 
 
@@ -896,9 +897,9 @@ def _split_product(got, factors):
             a = [factors[k] for k in group]
             b = [factors[k] for k in range(n) if k not in group]
             for sign, op in ((1, "+"), (-1, "-")):
-                if close(got, _product(a) + sign * _product(b)):
+                if close(got, product_of(a) + sign * product_of(b)):
                     found.append(f"it computes {_formula(a)} {op} {_formula(b)} instead of the product {_formula(factors)}")
-            if close(got, _product(b) - _product(a)):
+            if close(got, product_of(b) - product_of(a)):
                 found.append(f"it computes {_formula(b)} - {_formula(a)} instead of the product {_formula(factors)}")
     return found[0] if len(found) == 1 else None
 
@@ -914,9 +915,9 @@ def _other_operator(got, factors):
     for k in range(1, len(factors)):
         for symbol, op in _OPERATORS.items():
             if symbol == "**":       # binds tighter than *: only the two factors beside it
-                value = _product(factors[:k - 1]) * op(factors[k - 1][1], factors[k][1]) * _product(factors[k + 1:])
+                value = product_of(factors[:k - 1]) * op(factors[k - 1][1], factors[k][1]) * product_of(factors[k + 1:])
             else:                    # as tight as *, from the left: what comes before it, then the rest
-                value = op(_product(factors[:k]), factors[k][1]) * _product(factors[k + 1:])
+                value = op(product_of(factors[:k]), factors[k][1]) * product_of(factors[k + 1:])
             if np.all(np.isfinite(value)) and close(got, value):
                 written = " * ".join(label for label, _ in factors[:k]) + f" {symbol} " + \
                     " * ".join(label for label, _ in factors[k:])
@@ -932,7 +933,7 @@ def _other_function(got, factors, functions):
     variable (a combination of 1, v, v**2, v**3, 1/v and 1/v**2 fits it exactly), and there are
     enough distinct values of the variable for that to mean something."""
     for indices, text, variable, value in functions:
-        rest = _product([f for k, f in enumerate(factors) if k not in indices])
+        rest = product_of([f for k, f in enumerate(factors) if k not in indices])
         rest, v, g = (np.broadcast_to(a, np.shape(got)).ravel() for a in (rest, value, got))
         usable = (np.abs(rest) > 1e-6 * np.abs(rest).max(initial=0)) & (np.abs(v) > 1e-3)
         basis = np.stack([np.ones_like(v), v, v ** 2, v ** 3, 1 / v, 1 / v ** 2], axis=1)
@@ -958,9 +959,9 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
     order: a constant factor, the sign or a term of terms missing or doubled (``relation``); factors
     left out; one factor replaced by a quantity of pool; a term of a factor missing or its sign
     flipped; a factor divided by; the factors added or subtracted in two groups; a function of one
-    variable replaced by another; one * typed as another operator. Each reading is true of every array equal to got; when two fit
-    equally, both are named (or, beyond two, none)."""
-    want = _product(factors)
+    variable replaced by another; one * typed as another operator. Each reading is true of every
+    array equal to got; when two fit equally, both are named (or, beyond two, none)."""
+    want = product_of(factors)
     got = np.asarray(got, dtype=np.float64)
     if np.shape(got) != np.shape(want) or close(got, want) or not np.isfinite(got).all():
         return None
@@ -975,10 +976,11 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
 def sum_reading(got, terms, pool=(), sums=None):
     """How got, meant to be a sum of products, differs from it; else None.
 
-    terms: [(label, factors, derivatives)], each a product as ``product_reading`` takes it. Reads a
-    term missing, counted twice or with its sign flipped (``relation``), then one term's own product,
-    the others being right."""
-    parts = [(label, _product(factors)) for label, factors, _ in terms]
+    terms: [(label, factors, derivatives)], each a product as ``product_reading`` takes it (pool and
+    sums too). Reads a term missing, counted twice or with its sign flipped (``relation``); several
+    terms missing; terms multiplied, divided or joined by another operator instead of added; then
+    one term's own product, the others being right."""
+    parts = [(label, product_of(factors)) for label, factors, _ in terms]
     want = sum(value for _, value in parts)
     text = relation(got, want, terms=parts)
     if text or len(terms) < 2:
@@ -1001,9 +1003,9 @@ def _junction(got, first, second):
         found = []
         for symbol, op in _ALL_OPERATORS.items():
             if symbol == "**":
-                value = _product(first[:-1]) * op(first[-1][1], second[0][1]) * _product(second[1:])
+                value = product_of(first[:-1]) * op(first[-1][1], second[0][1]) * product_of(second[1:])
             else:
-                value = op(_product(first), second[0][1]) * _product(second[1:])
+                value = op(product_of(first), second[0][1]) * product_of(second[1:])
             if np.all(np.isfinite(value)) and close(got, value):
                 found.append(f"it computes {_formula(first)} {symbol} {_formula(second)} instead of the sum "
                              f"{_formula(first)} + {_formula(second)}")
@@ -1034,7 +1036,7 @@ def _junctions(got, parts, terms):
             label = f"({label})" if k > 1 else label
             factors, after = terms[k][1], sum(value for _, value in parts[k + 1:])
             for symbol, op in _ALL_OPERATORS.items():
-                value = op(before, factors[0][1]) * _product(factors[1:]) + after
+                value = op(before, factors[0][1]) * product_of(factors[1:]) + after
                 if np.all(np.isfinite(value)) and close(got, value):
                     found.append(f"it computes {label} {symbol} {_formula(factors)} instead of adding them")
     return found[0] if len(found) == 1 else None

@@ -352,51 +352,71 @@ def _lstm_step_reading(grads, douts, c):
     dx, dprev_h, dprev_c, dWx, dWh, db = grads
     dnext_h, dnext_c = douts
     da = core.recover_rows(c.x, dWx)
-    if da is None:
-        da = core.recover_rows(c.prev_h, dWh)
+    da = core.recover_rows(c.prev_h, dWh) if da is None else da
     if da is None:
         return None
-    H = c.i.shape[1]
-    da_i, da_f, da_o, da_g = np.split(da, 4, axis=1)
-    through_h = dnext_h * c.o * (1 - c.tanh_c ** 2)
-    with np.errstate(all="ignore"):      # dc run back from each of its uses
-        dc = core.agreed([da_i / (c.g * c.i * (1 - c.i)), da_f / (c.prev_c * c.f * (1 - c.f)),
-                          da_g / (c.i * (1 - c.g ** 2)), dprev_c / c.f], dnext_c + through_h)
+    right_dc = dnext_c + dnext_h * c.o * (1 - c.tanh_c ** 2)
+    dc = _student_dc(da, dprev_c, c, right_dc)
     if dc is None:
         return None
     pool = [("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g), ("tanh_c", c.tanh_c), ("prev_c", c.prev_c),
             ("prev_h", c.prev_h), ("dnext_h", dnext_h), ("dnext_c", dnext_c), ("dc", dc)]
-    pool = _with_derivative_forms(pool, pool[:5])
-    blocks = [("i", da_i, [("dc", dc), ("g", c.g), ("i", c.i), ("(1 - i)", 1 - c.i)], [_sigmoid_derivative((2, 3), "i", c.i)]),
-              ("f", da_f, [("dc", dc), ("prev_c", c.prev_c), ("f", c.f), ("(1 - f)", 1 - c.f)],
-               [_sigmoid_derivative((2, 3), "f", c.f)]),
-              ("o", da_o, [("dnext_h", dnext_h), ("tanh_c", c.tanh_c), ("o", c.o), ("(1 - o)", 1 - c.o)],
-               [_sigmoid_derivative((2, 3), "o", c.o)]),
-              ("g", da_g, [("dc", dc), ("i", c.i), ("(1 - g**2)", 1 - c.g ** 2)], [_tanh_derivative(2, "g", c.g)])]
-    dc_terms = [("dnext_c", [("dnext_c", dnext_c)], []),
-                ("the path through next_h", [("dnext_h", dnext_h), ("o", c.o), ("(1 - tanh_c**2)", 1 - c.tanh_c ** 2)],
-                 [_tanh_derivative(2, "tanh_c", c.tanh_c)])]
-
-    # factors that are sums: dc, and the derivatives' 1 - v and 1 - v**2
-    sums = {"dc": [("dnext_c", dnext_c), ("the path through next_h", through_h)],
-            **{f"(1 - {v})": [("1", 1), (v, -value)] for v, value in (("i", c.i), ("f", c.f), ("o", c.o))},
-            **{f"(1 - {v}**2)": [("1", 1), (f"{v}**2", -value ** 2)] for v, value in (("g", c.g), ("tanh_c", c.tanh_c))}}
+    pool, sums = _with_derivative_forms(pool, pool[:5]), _lstm_sums(c, dnext_h, dnext_c)
 
     def product(got, factors, derivatives, terms=()):
         return lambda: core.product_reading(got, factors, pool, derivatives, terms, sums=sums)
-    # dprev_c's own two paths, when dc is right: named as dc's terms, times f
-    dprev_c_terms = [] if not core.close(dc, dnext_c + through_h) else [
-        ("the cell state's own path, dnext_c * f", dnext_c * c.f),
-        ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", through_h * c.f)]
+    H = c.i.shape[1]
     return core.read_quantities(
         [("dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it), "
-          "is wrong", dc, dnext_c + through_h, lambda: core.sum_reading(dc, dc_terms, pool, sums))]
-        + [(_block_intro(gate, k, H), got, core._product(factors), product(got, factors, derivatives))
-           for k, (gate, got, factors, derivatives) in enumerate(blocks)]
-        + [("dprev_c (= dc * f)", dprev_c, dc * c.f, product(dprev_c, [("dc", dc), ("f", c.f)], [], dprev_c_terms))]
+          "is wrong", dc, right_dc, lambda: core.sum_reading(dc, _dc_terms(c, dnext_h, dnext_c), pool, sums))]
+        + [(_block_intro(gate, k, H), got, core.product_of(factors), product(got, factors, derivatives))
+           for k, (gate, got, factors, derivatives) in enumerate(_lstm_blocks(da, dc, dnext_h, c))]
+        + [("dprev_c (= dc * f)", dprev_c, dc * c.f,
+            product(dprev_c, [("dc", dc), ("f", c.f)], [], _dprev_c_terms(c, dnext_h, dnext_c, dc, right_dc)))]
         + [(what, got, want, lambda: None) for what, got, want in
-           (("dx", dx, da @ c.Wx.T), ("dprev_h", dprev_h, da @ c.Wh.T), ("dWh", dWh, c.prev_h.T @ da),
-            ("db", db, da.sum(axis=0)))])
+           (("dx", dx, da @ c.Wx.T), ("dprev_h", dprev_h, da @ c.Wh.T), ("dWx", dWx, c.x.T @ da),
+            ("dWh", dWh, c.prev_h.T @ da), ("db", db, da.sum(axis=0)))])
+
+
+def _student_dc(da, dprev_c, c, right_dc):
+    """dc (N, H) as the student's gradients use it: run back from the blocks of gates i, f, g of da and
+    from dprev_c = dc * f, the value most of them agree on (see core.agreed)."""
+    da_i, da_f, _, da_g = np.split(da, 4, axis=1)
+    with np.errstate(all="ignore"):
+        return core.agreed([da_i / (c.g * c.i * (1 - c.i)), da_f / (c.prev_c * c.f * (1 - c.f)),
+                            da_g / (c.i * (1 - c.g ** 2)), dprev_c / c.f], right_dc)
+
+
+def _lstm_blocks(da, dc, dnext_h, c):
+    """Each gate block of da (N, 4H) with the factors whose product it should be, and its derivative's."""
+    da_i, da_f, da_o, da_g = np.split(da, 4, axis=1)
+    return [("i", da_i, [("dc", dc), ("g", c.g), ("i", c.i), ("(1 - i)", 1 - c.i)], [_sigmoid_derivative((2, 3), "i", c.i)]),
+            ("f", da_f, [("dc", dc), ("prev_c", c.prev_c), ("f", c.f), ("(1 - f)", 1 - c.f)],
+             [_sigmoid_derivative((2, 3), "f", c.f)]),
+            ("o", da_o, [("dnext_h", dnext_h), ("tanh_c", c.tanh_c), ("o", c.o), ("(1 - o)", 1 - c.o)],
+             [_sigmoid_derivative((2, 3), "o", c.o)]),
+            ("g", da_g, [("dc", dc), ("i", c.i), ("(1 - g**2)", 1 - c.g ** 2)], [_tanh_derivative(2, "g", c.g)])]
+
+
+def _dc_terms(c, dnext_h, dnext_c):
+    return [("dnext_c", [("dnext_c", dnext_c)], []),
+            ("the path through next_h", [("dnext_h", dnext_h), ("o", c.o), ("(1 - tanh_c**2)", 1 - c.tanh_c ** 2)],
+             [_tanh_derivative(2, "tanh_c", c.tanh_c)])]
+
+
+def _lstm_sums(c, dnext_h, dnext_c):
+    """The factors that are sums, by label: dc, and the derivatives' 1 - v and 1 - v**2."""
+    return {"dc": [("dnext_c", dnext_c), ("the path through next_h", dnext_h * c.o * (1 - c.tanh_c ** 2))],
+            **{f"(1 - {v})": [("1", 1), (v, -value)] for v, value in (("i", c.i), ("f", c.f), ("o", c.o))},
+            **{f"(1 - {v}**2)": [("1", 1), (f"{v}**2", -value ** 2)] for v, value in (("g", c.g), ("tanh_c", c.tanh_c))}}
+
+
+def _dprev_c_terms(c, dnext_h, dnext_c, dc, right_dc):
+    """dprev_c's two paths, named as dc's terms times f, when the student's dc is right."""
+    if not core.close(dc, right_dc):
+        return []
+    return [("the cell state's own path, dnext_c * f", dnext_c * c.f),
+            ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", dnext_h * c.o * (1 - c.tanh_c ** 2) * c.f)]
 
 
 def check_lstm_step_backward(fn, N=3, D=4, H=5, seed=0):
@@ -580,7 +600,7 @@ def _gru_step_reading(grads, douts, c):
     def product(got, factors, derivatives=()):
         return lambda: core.product_reading(got, factors, pool, derivatives, sums=sums)
     quantities = [(f"da's block of {'gate ' + gate if gate != 'n' else 'the candidate n'} (columns {k * H}:{(k + 1) * H} "
-                   f"of dWx and db)", got, da_n * c.hn * c.r * (1 - c.r) if gate == "r" else core._product(factors),
+                   f"of dWx and db)", got, da_n * c.hn * c.r * (1 - c.r) if gate == "r" else core.product_of(factors),
                    product(got, factors, derivatives)) for gate, k, got, factors, derivatives in blocks]
     if dah is not None:
         quantities += [("the candidate's block of dah (columns {0}:{1} of dWh, da_n * r)".format(2 * H, 3 * H), dah[:, 2 * H:],
