@@ -131,3 +131,17 @@ def test_lstm_blocks_scaled_one_by_one_while_dprev_c_is_right_name_no_wrong_dc()
     assert source.count("2 * dc") == 3
     message = harness.run_calls(exercise, source, exercise.visible)
     assert message and "dc, the cell state's total gradient" not in message, message
+
+
+def test_the_readings_of_right_gradients_are_empty():
+    """The readings that recover da (and dc) from what the backward returned find nothing to say
+    about the reference's own gradients."""
+    import numpy as np
+    from rnnlib import gru, lstm
+    from rnnlib.grading import lstm as checks
+    rng = np.random.default_rng(5)
+    cache = lstm.lstm_step_forward(*checks._lstm_step_inputs(3, 4, 5, 0))[-1]
+    douts = (rng.standard_normal((3, 5)), rng.standard_normal((3, 5)))
+    assert checks._lstm_step_reading(lstm.lstm_step_backward(*douts, cache), douts, cache) is None
+    cache = gru.gru_step_forward(*checks._gru_step_inputs(3, 4, 5, 0))[-1]
+    assert checks._gru_step_reading(gru.gru_step_backward(douts[0], cache), douts[:1], cache) is None
