@@ -72,6 +72,10 @@ CASES = [
     ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = sigmoid(ah[:, :H])",
      "r: inside the sigmoid: missing the input term x @ Wx[:, 0:5] of gate r and the bias b[0:5] of gate r"),
     ("lstm_forward", "h[:, t] = prev_h", "h[:, t] = h0", "h holds h0 at every time step"),
+    ("lstm_step_backward", "dc = dnext_c + dnext_h * o", "dc = dnext_c + dnext_h ** o",
+     "hold nan (not a number): an operation with no real result happened on the way"),
+    ("gru_step_forward", "next_h = (1 - z) * n + z * prev_h", "next_h = (1 - z) * n + z * prev_h ** z",
+     "next_h holds nan (not a number): an operation with no real result happened on the way"),
     # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
     ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
      "next_c: in the input path i * g: it uses g instead of i"),

@@ -1115,6 +1115,11 @@ def read_quantities(quantities):
     return hints or None
 
 
+# Where a nan in a result comes from: no formula of these lessons gives one, only an invalid operation.
+NAN_CAUSE = ("an operation with no real result happened on the way, such as a power ** of a negative number with a "
+             "fractional exponent, the square root or log of a negative number, or 0 / 0")
+
+
 def check_backward_read(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, read, tol=TOL,
                         **options):
     """check_backward, reading the answer's own intermediate gradients first.
@@ -1150,4 +1155,7 @@ def _read_hints(report, cache, reference, variant, mistakes, read):
         known = variant(*report.douts, cache, **kwargs)
         if all(close(g, k) for g, k in zip(grads, known)) and not all(close(k, w) for k, w in zip(known, correct)):
             return None
+    nan = [c.name for c, g in zip(report.checks.values(), grads) if np.isnan(g).any()]
+    if nan:     # no formula gives nan: only an operation without a real result does
+        return [f"{_named(nan)} hold{'s' if len(nan) == 1 else ''} nan (not a number): {NAN_CAUSE}"]
     return read(grads, report.douts, cache)

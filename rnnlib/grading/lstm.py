@@ -18,6 +18,15 @@ LESSON = Lesson(
 )
 
 
+def _as_array(name, what, value, shape):
+    """core.as_array, whose message for a nan (of the right type and shape) also says where a nan comes from."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape == tuple(shape) and np.isnan(value).any():
+        idx = tuple(int(i) for i in np.argwhere(np.isnan(value))[0])
+        raise GradingFailure(f"{name}: {what} contains nan at index {idx}; expected finite values. Likely cause: "
+                             f"{what} holds nan (not a number): {core.NAN_CAUSE}.")
+    return core.as_array(name, what, value, shape)
+
+
 def _lstm_step_inputs(N, D, H, seed):
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)),
@@ -65,8 +74,8 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     want_h, want_c, want_cache = lstm.lstm_step_forward(*args)
     next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"),
                                         (want_h, want_c, want_cache))
-    core.as_array(name, "next_h", next_h, want_h.shape)
-    core.as_array(name, "next_c", next_c, want_c.shape)
+    _as_array(name, "next_h", next_h, want_h.shape)
+    _as_array(name, "next_c", next_c, want_c.shape)
     variants = _lstm_step_variants(*args)
     problems = [(line, core.hints(got, [(hint, v[k]) for hint, *v in variants], want, what))
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
@@ -202,7 +211,7 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
     args = _lstm_seq_inputs(N, T, D, H, seed)
     want, want_cache = lstm.lstm_forward(*args)
     h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (want, want_cache))
-    core.as_array(name, "h", h, want.shape)
+    _as_array(name, "h", h, want.shape)
     line = core.mismatch("h", h, want)
     if line:
         core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1, flow="forward"))])
@@ -475,7 +484,7 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     args = _gru_step_inputs(N, D, H, seed)
     want_h, want_cache = gru.gru_step_forward(*args)
     next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (want_h, want_cache))
-    core.as_array(name, "next_h", next_h, want_h.shape)
+    _as_array(name, "next_h", next_h, want_h.shape)
     line = core.mismatch("next_h", next_h, want_h)
     if line:
         hints = core.hints(next_h, _gru_step_variants(*args), want_h)
