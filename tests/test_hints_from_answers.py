@@ -76,6 +76,11 @@ CASES = [
      "hold nan (not a number): an operation with no real result happened on the way"),
     ("gru_step_forward", "next_h = (1 - z) * n + z * prev_h", "next_h = (1 - z) * n + z * prev_h ** z",
      "next_h holds nan (not a number): an operation with no real result happened on the way"),
+    ("lstm_backward", "dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))",
+     "dprev_h, dprev_c = np.zeros((N, H)), dh[:, -1].copy()",
+     "an extra gradient enters the last step, t = 5, as its carried dprev_c (it is dh[:, -1])"),
+    ("lstm_backward", "for t in reversed(range(T)):", "for t in reversed(range(T - 1)):",
+     "the last step, t = 5, gets no gradient at all, as if it were skipped"),
     # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
     ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
      "next_c: in the input path i * g: it uses g instead of i"),

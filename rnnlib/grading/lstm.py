@@ -437,12 +437,60 @@ def check_lstm_step_backward(fn, N=3, D=4, H=5, seed=0):
                              upstream=_STEP_UPSTREAM, relations=_step_relations)
 
 
+def _backward_from(dh, cache, dh_last, dc_last):
+    """BPTT (dx, dh0, dWx, dWh, db) started with dh_last and dc_last (N, H) as the gradients carried
+    into the last step, which are zeros in the right backward."""
+    dx, dprev_h, dprev_c = np.zeros((*dh.shape[:2], cache[0].x.shape[1])), dh_last, dc_last
+    weights = [0, 0, 0]
+    for t in reversed(range(dh.shape[1])):
+        dx[:, t], dprev_h, dprev_c, *step = lstm.lstm_step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])
+        weights = [w + g for w, g in zip(weights, step)]
+    return (dx, dprev_h, *weights)
+
+
+def _flat(grads):
+    return np.concatenate([np.ravel(g) for g in grads])
+
+
+def _lstm_sequence_reading(grads, douts, cache):
+    """An extra gradient carried into the last step: the student's gradients are the backward started
+    with some nonzero dprev_h or dprev_c. The backward is linear in those two (N, H) arrays, so they are
+    found by least squares, one unit of each at a time."""
+    (dh,) = douts
+    N, T, H = dh.shape
+    zeros = np.zeros((N, H))
+    right = _flat(_backward_from(dh, cache, zeros, zeros))
+    units = [(k, np.eye(N * H)[j].reshape(N, H)) for k in range(2) for j in range(N * H)]
+    columns = np.stack([_flat(_backward_from(dh, cache, *((u, zeros) if k == 0 else (zeros, u)))) - right
+                        for k, u in units], axis=1)
+    extra, *_ = np.linalg.lstsq(columns, _flat(grads) - right, rcond=None)
+    if not core.close(columns @ extra, _flat(grads) - right):
+        return None
+    # dh[:, -1] and a carried dprev_h enter the last step only as their sum: read the sum
+    into_h, into_c = dh[:, -1] + extra[:N * H].reshape(N, H), extra[N * H:].reshape(N, H)
+    last, tiny = f"the last step, t = {T - 1},", 1e-8 * np.abs(dh).max()
+    if np.abs(into_h).max() <= tiny and np.abs(into_c).max() <= tiny:
+        return [f"{last} gets no gradient at all, as if it were skipped: look at the time loop's range"]
+    hints = []
+    if not core.close(into_h, dh[:, -1]):
+        what = ("no gradient" if np.abs(into_h).max() <= tiny else
+                "twice dh[:, -1]" if core.close(into_h, 2 * dh[:, -1]) else "dh[:, -1] plus something else")
+        hints.append(f"{last} gets {what} for its hidden state instead of dh[:, -1] alone: nothing else comes back "
+                     f"to it (the carried dprev_h starts at zeros)")
+    if np.abs(into_c).max() > tiny:
+        named = " (it is dh[:, -1])" if core.close(into_c, dh[:, -1]) else ""
+        hints.append(f"an extra gradient enters {last} as its carried dprev_c{named}: the backward must start with "
+                     f"dprev_c = zeros, since nothing comes back from after the last step")
+    return hints or None
+
+
 def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
     """Check lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
-                        ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
-                        _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_SEQUENCE_RELATIONS)
+    core.check_backward_read(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
+                             ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
+                             _LSTM_SEQUENCE_MISTAKES, _lstm_sequence_reading, tol=gradcheck.tolerance(T),
+                             relations=_SEQUENCE_RELATIONS)
 
 
 # --- the GRU step (section 4 of the lesson) ---------------------------------------------------
