@@ -1116,8 +1116,9 @@ def read_quantities(quantities):
 
 
 # Where a nan in a result comes from: no formula of these lessons gives one, only an invalid operation.
-NAN_CAUSE = ("an operation with no real result happened on the way, such as a power ** of a negative number with a "
-             "fractional exponent, the square root or log of a negative number, or 0 / 0")
+NAN_CAUSE = ("an operation with no real result happened on the way, such as a division by zero (or // or % by "
+             "zero), a power ** of a negative number with a fractional exponent, or the square root or log of a "
+             "negative number")
 
 
 def check_backward_read(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, read, tol=TOL,
