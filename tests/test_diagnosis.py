@@ -117,7 +117,7 @@ def test_lstm_sequence_backward_that_skips_the_last_step_says_so():
         dx, dh0, dWx, dWh, db = lstm_backward(dh[:, :-1], cache[:-1])
         return np.concatenate([dx, np.zeros_like(dx[:, :1])], axis=1), dh0, dWx, dWh, db
     message = fails(grading.check_lstm_backward, skips_last)
-    assert "dx: zero at time step t = 5 and wrong at the others" in message
+    assert "the last step, t = 5, gets no gradient at all, as if it were skipped: look at the time loop's range" in message
 
 
 def test_clipping_into_a_new_array_is_named():
@@ -216,8 +216,8 @@ def test_lstm_gates_that_share_a_wrong_dc_point_at_dc():
                         dc * i * (1 - g ** 2)])
         return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
     message = fails(grading.check_lstm_step_backward, dc_plus_sign)
-    assert "dWx, dWh, db: only the columns of gates i and f and g (columns 0:5, 5:10, 15:20) are wrong" in message
-    assert "look at dc, which these three gates' gradients go through and o's does not" in message
+    assert "dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it)" in message
+    assert "in the path through next_h: in the factor (1 - tanh_c**2), tanh_c**2 has the wrong sign" in message
 
 
 def test_a_factor_that_is_also_a_test_size_names_both_causes():

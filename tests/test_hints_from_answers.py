@@ -22,7 +22,8 @@ CASES = [
     ("rnn_step_forward", "return next_h, cache", "return cache, next_h", "it returned (cache, next_h); the order is (next_h, cache)"),
     ("rnn_backward", "return dx, dh0, dWx, dWh, db", "return dx, dh0, dWh, dWx, db", "outputs returned in the wrong order"),
     ("rnn_backward", "dh[:, t] + dprev_h", "dh[:, t] + (dprev_h if t == T - 1 else 0)", "gradient flowing back from step t+1"),
-    ("lstm_step_backward", "dc = dnext_c + dnext_h", "dc = dnext_h", "dprev_c: missing the cell state's own path, dnext_c * f"),
+    ("lstm_step_backward", "dc = dnext_c + dnext_h", "dc = dnext_h", "dc, the cell state's total gradient (da's blocks of "
+     "gates i, f and g and dprev_c are computed from it), is wrong: missing dnext_c"),
     ("gru_step_backward", "dah @ Wh.T + dnext_h * z", "dah @ Wh.T", "directly, through z * prev_h"),
     ("clip_grad_norm", "    if total > max_norm:\n        for g in grads.values():\n            g *= max_norm / total",
      "    for g in grads.values():\n        g *= max_norm / total", "rescaled although their global norm is below max_norm"),
@@ -106,6 +107,49 @@ CASES = [
      "batch k starts -5 * k positions in"),
     ("train_step", "dy = (ys[t] - y[:, t]) / N * ys[t] * (1 - ys[t])", "dy = (ys[t] - y[:, t]) / N + ys[t] * (1 - ys[t])",
      "the error (yhat - y) / N and the sigmoid derivative yhat * (1 - yhat) are added instead of multiplied"),
+    # lesson 07's backwards: da recovered from dWx = x.T @ da and read block by block as a product of factors
+    ("lstm_step_backward", "dc * prev_c * f * (1 - f)", "dc * prev_c * (1 - f)",
+     "da's block of gate f (columns 5:10 of dWx, dWh and db): missing the factor f of the sigmoid's derivative f * (1 - f)"),
+    ("lstm_step_backward", "dc * i * (1 - g ** 2)", "dc * i * (1 - g) ** 2",
+     "da's block of gate g (columns 15:20 of dWx, dWh and db): tanh's derivative 1 - g**2 is wrong"),
+    ("lstm_step_backward", "dnext_h * tanh_c * o * (1 - o)", "dnext_h * o * o * (1 - o)", "it uses o instead of tanh_c"),
+    ("lstm_step_backward", "dprev_c = da @ Wx.T, da @ Wh.T, dc * f", "dprev_c = da @ Wx.T, da @ Wh.T, dc * o",
+     "dprev_c (= dc * f): it uses o instead of f"),
+    ("gru_step_backward", "da_n = dnext_h * (1 - z) * (1 - n ** 2)", "da_n = dnext_h * (1 - n ** 2)",
+     "da's block of the candidate n (columns 10:15 of dWx and db): missing the candidate's share (1 - z)"),
+    ("gru_step_backward", "da_r = da_n * hn", "da_r = dnext_h * hn",
+     "da's block of gate r (columns 0:5 of dWx and db): missing the factors (1 - z) and (1 - n**2)"),
+    ("lstm_step_backward", "dnext_h * tanh_c * o * (1 - o)", "dnext_h * tanh_c * o ** (1 - o)",
+     "it computes dnext_h * tanh_c * o ** (1 - o) instead of the product dnext_h * tanh_c * o * (1 - o)"),
+    ("gru_step_backward", "da_z = dnext_h * (prev_h - n)", "da_z = dnext_h * (prev_h / n)",
+     "in the factor (prev_h - n), the - is a /: it computes (prev_h / n)"),
+    ("gru_step_backward", "dah @ Wh.T + dnext_h * z", "dah @ Wh.T + dnext_h / z",
+     "dprev_h: in the direct path dnext_h * z: it divides by z instead of multiplying by it"),
+    ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = sigmoid(a[:, :H] * ah[:, :H])",
+     "r: inside the sigmoid: (the input term x @ Wx[:, 0:5] of gate r + the bias b[0:5] of gate r) and (the recurrent "
+     "term prev_h @ Wh[:, 0:5] of gate r) are multiplied instead of added"),
+    ("gru_step_forward", "r, z = sigmoid(a[:, :H] + ah[:, :H])", "r, z = sigmoid(ah[:, :H])",
+     "r: inside the sigmoid: missing the input term x @ Wx[:, 0:5] of gate r and the bias b[0:5] of gate r"),
+    ("lstm_forward", "h[:, t] = prev_h", "h[:, t] = h0", "h holds h0 at every time step"),
+    ("lstm_step_backward", "dc = dnext_c + dnext_h * o", "dc = dnext_c + dnext_h ** o",
+     "hold nan (not a number): an operation with no real result happened on the way"),
+    ("gru_step_forward", "next_h = (1 - z) * n + z * prev_h", "next_h = (1 - z) * n + z * prev_h ** z",
+     "next_h holds nan (not a number): an operation with no real result happened on the way"),
+    ("lstm_backward", "dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))",
+     "dprev_h, dprev_c = np.zeros((N, H)), dh[:, -1].copy()",
+     "an extra gradient enters the last step, t = 5, as its carried dprev_c (it is dh[:, -1])"),
+    ("lstm_backward", "for t in reversed(range(T)):", "for t in reversed(range(T - 1)):",
+     "the last step, t = 5, gets no gradient at all, as if it were skipped"),
+    # lesson 07's forwards: the first wrong quantity read as a sum of products, inside its activation if it has one
+    ("lstm_step_forward", "next_c = f * prev_c + i * g", "next_c = f * prev_c + g * g",
+     "next_c: in the input path i * g: it uses g instead of i"),
+    ("gru_step_forward", "next_h = (1 - z) * n + z * prev_h", "next_h = (1 + z) * n + z * prev_h",
+     "in the factor (1 - z), z has the wrong sign"),
+    ("gru_step_forward", "n = np.tanh(a[:, 2 * H:] + r * hn)", "n = np.tanh(a[:, 2 * H:] + r + hn)",
+     "n: inside the tanh: in the reset recurrent term r * hn: it computes r + hn instead of the product r * hn"),
+    ("lstm_step_forward", "a = x @ Wx + prev_h @ Wh + b", "a = (x @ Wx + prev_h @ Wh) * b",
+     "i: inside the sigmoid: (the input term x @ Wx[:, 0:5] of gate i + the recurrent term prev_h @ Wh[:, 0:5] of gate i) "
+     "and (the bias b[0:5] of gate i) are multiplied instead of added"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
 ]
@@ -117,3 +161,55 @@ def test_the_message_names_the_cause(name, old, new, cause):
     assert old in exercise.source, (name, old)
     message = harness.run_calls(exercise, exercise.source.replace(old, new, 1), exercise.visible + exercise.hidden)
     assert message and cause in message, message
+
+
+def test_a_right_product_has_no_reading():
+    import numpy as np
+    from rnnlib.grading import core
+    rng = np.random.default_rng(0)
+    i, dc, g = 1 / (1 + np.exp(-rng.standard_normal((3, 5)))), rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    factors = [("dc", dc), ("g", g), ("i", i), ("(1 - i)", 1 - i)]
+    derivative = [((2, 3), "the sigmoid's derivative i * (1 - i)", "i", i)]
+    assert core.product_reading(dc * g * i * (1 - i), factors, [("g", g)], derivative) is None
+    assert "missing the factor g" in core.product_reading(dc * i * (1 - i), factors, [], derivative)
+
+
+@pytest.mark.parametrize("name", ["lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"])
+def test_the_right_answer_gets_no_hint(name):
+    exercise = EXERCISES[name]
+    assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None
+
+
+def test_a_quantity_read_back_from_its_uses_is_wrong_only_when_no_use_holds_the_right_one():
+    import numpy as np
+    from rnnlib.grading import core
+    right = np.arange(1.0, 7.0).reshape(2, 3)
+    assert core.agreed([2 * right, 2 * right, 2 * right], right) is not None       # every use: a wrong dc
+    assert core.agreed([2 * right, 2 * right, right], right) is None                # a use holds the right one
+    assert core.agreed([2 * right, 3 * right, 4 * right], right) is right           # no two agree
+
+
+def test_lstm_blocks_scaled_one_by_one_while_dprev_c_is_right_name_no_wrong_dc():
+    """Three gate blocks, each doubled, agree on a dc twice the right one, but dprev_c = dc * f holds
+    the right dc: dc may be right and each block wrong, so the hint must not say that dc is wrong."""
+    exercise = EXERCISES["lstm_step_backward"]
+    old = "da = np.concatenate([dc * g * i * (1 - i), dc * prev_c * f * (1 - f),"
+    new = "da = np.concatenate([2 * dc * g * i * (1 - i), 2 * dc * prev_c * f * (1 - f),"
+    source = exercise.source.replace(old, new).replace("dc * i * (1 - g ** 2)]", "2 * dc * i * (1 - g ** 2)]")
+    assert source.count("2 * dc") == 3
+    message = harness.run_calls(exercise, source, exercise.visible)
+    assert message and "dc, the cell state's total gradient" not in message, message
+
+
+def test_the_readings_of_right_gradients_are_empty():
+    """The readings that recover da (and dc) from what the backward returned find nothing to say
+    about the reference's own gradients."""
+    import numpy as np
+    from rnnlib import gru, lstm
+    from rnnlib.grading import lstm as checks
+    rng = np.random.default_rng(5)
+    cache = lstm.lstm_step_forward(*checks._lstm_step_inputs(3, 4, 5, 0))[-1]
+    douts = (rng.standard_normal((3, 5)), rng.standard_normal((3, 5)))
+    assert checks._lstm_step_reading(lstm.lstm_step_backward(*douts, cache), douts, cache) is None
+    cache = gru.gru_step_forward(*checks._gru_step_inputs(3, 4, 5, 0))[-1]
+    assert checks._gru_step_reading(gru.gru_step_backward(douts[0], cache), douts[:1], cache) is None

@@ -905,3 +905,367 @@ def sequence_relations(step, weights=("dWx", "dWh", "db"), **extra):
                            **{key: value(cache) for key, value in extra.items()}}
         return found
     return relations
+
+
+# --- lesson 07 ---
+# Readings of a gradient built as a product of factors (the LSTM's and the GRU's gate blocks of da),
+# and a check of a backward that reads the student's own intermediate gradients before anything else.
+
+def product_of(factors):
+    """The product of factors, [(label, array)]."""
+    value = 1.0
+    for _, factor in factors:
+        value = value * factor
+    return value
+
+
+def _named(labels):
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _missing_factors(got, factors, derivatives):
+    """got is the product of some of factors, the others left out: their labels, else None."""
+    n = len(factors)
+    for size in range(1, n):
+        found = [dropped for dropped in _subsets(n, size)
+                 if close(got, product_of([f for k, f in enumerate(factors) if k not in dropped]))]
+        if len(found) == 1:
+            dropped = found[0]
+            for indices, text, _, _ in derivatives:
+                if set(dropped) == set(indices):
+                    return f"missing {text}"
+                if set(dropped) < set(indices):
+                    return f"missing the factor {_named(factors[k][0] for k in dropped)} of {text}"
+            return f"missing the factor{'s' if size > 1 else ''} {_named(factors[k][0] for k in dropped)}"
+        if found:            # two ways to read it: say nothing
+            return None
+    return None
+
+
+def _subsets(n, size):
+    if size == 0:
+        return [()]
+    return [(*rest, k) for rest in _subsets(n, size - 1) for k in range(rest[-1] + 1 if rest else 0, n)]
+
+
+def _replaced_factor(got, factors, pool, sums):
+    """got is the product with one factor replaced by another quantity of pool: "X instead of Y", else None.
+    sums: {factor label: [(label, term)]}: a factor that is a sum, whose replacement by the sum less one
+    of its terms is that term missing."""
+    found = []
+    for k, (label, value) in enumerate(factors):
+        rest = product_of(factors[:k] + factors[k + 1:])
+        for other, candidate in pool:
+            if other != label and np.shape(rest * candidate) == np.shape(got) and not close(candidate, value) \
+                    and close(got, rest * candidate):
+                less = [term for term, part in sums.get(label, ()) if close(candidate, value - part)]
+                found.append(f"{other} instead of {label}" + (f" ({label} with {less[0]} missing)" if less else ""))
+    return f"it uses {' or '.join(found)}" if 0 < len(found) <= 2 else None
+
+
+def _wrong_term_in_factor(got, factors, sums):
+    """A factor that is a sum (sums: {label: [(term label, term)]}) with one of its terms missing or
+    its sign flipped, the other factors right; else None."""
+    for k, (label, value) in enumerate(factors):
+        rest = product_of(factors[:k] + factors[k + 1:])
+        for term, part in sums.get(label, ()):
+            if close(got, rest * (value - part)):
+                return f"{term} is missing from the factor {label}"
+            if close(got, rest * (value - 2 * part)):
+                return f"in the factor {label}, {term} has the wrong sign (a + for a -, or the difference the wrong way round)"
+        parts = sums.get(label, ())
+        if len(parts) == 2:          # a difference a - b written with another operator
+            (a_label, a), (b_label, minus_b) = parts
+            found = [f"in the factor {label}, the - is a {symbol}: it computes ({a_label} {symbol} {b_label})"
+                     for symbol, op in _ALL_OPERATORS.items() if close(got, rest * op(a, -minus_b))]
+            if len(found) == 1:
+                return found[0]
+    return None
+
+
+def _inverted_factor(got, factors):
+    """got is the product with one factor divided by instead of multiplied by; else None."""
+    found = [label for k, (label, value) in enumerate(factors)
+             if close(got, product_of(factors[:k] + factors[k + 1:]) / value)]
+    return f"it divides by {found[0]} instead of multiplying by it" if len(found) == 1 else None
+
+
+def _formula(factors):
+    return " * ".join(label for label, _ in factors)
+
+
+def _split_product(got, factors):
+    """got is two groups of the factors added or subtracted instead of multiplied; else None."""
+    n = len(factors)
+    found = []
+    for size in range(1, n):
+        for group in _subsets(n, size):
+            if 0 not in group:          # each split once: the group holding the first factor
+                continue
+            a = [factors[k] for k in group]
+            b = [factors[k] for k in range(n) if k not in group]
+            for sign, op in ((1, "+"), (-1, "-")):
+                if close(got, product_of(a) + sign * product_of(b)):
+                    found.append(f"it computes {_formula(a)} {op} {_formula(b)} instead of the product {_formula(factors)}")
+            if close(got, product_of(b) - product_of(a)):
+                found.append(f"it computes {_formula(b)} - {_formula(a)} instead of the product {_formula(factors)}")
+    return found[0] if len(found) == 1 else None
+
+
+_OPERATORS = {"//": np.floor_divide, "%": np.mod, "**": np.power}
+_ALL_OPERATORS = {"*": np.multiply, "/": np.divide, **_OPERATORS}
+
+
+def _other_operator(got, factors):
+    """got is the product, written in the order of factors, with one * typed as another operator
+    (//, % or **; / is ``_inverted_factor``), Python's precedence kept; else None."""
+    found = []
+    for k in range(1, len(factors)):
+        for symbol, op in _OPERATORS.items():
+            if symbol == "**":       # binds tighter than *: only the two factors beside it
+                value = product_of(factors[:k - 1]) * op(factors[k - 1][1], factors[k][1]) * product_of(factors[k + 1:])
+            else:                    # as tight as *, from the left: what comes before it, then the rest
+                value = op(product_of(factors[:k]), factors[k][1]) * product_of(factors[k + 1:])
+            if np.all(np.isfinite(value)) and close(got, value):
+                written = " * ".join(label for label, _ in factors[:k]) + f" {symbol} " + \
+                    " * ".join(label for label, _ in factors[k:])
+                found.append(f"it computes {written} instead of the product {_formula(factors)}")
+    return found[0] if len(found) == 1 else None
+
+
+def _other_function(got, factors, functions):
+    """got is the product with some factors, together a function of one variable (an activation's
+    derivative, 1 - z), replaced by another function of that variable; else None.
+
+    The evidence: got divided by the other factors is, at every entry, one smooth function of the
+    variable (a combination of 1, v, v**2, v**3, 1/v and 1/v**2 fits it exactly), and there are
+    enough distinct values of the variable for that to mean something."""
+    for indices, text, variable, value in functions:
+        rest = product_of([f for k, f in enumerate(factors) if k not in indices])
+        rest, v, g = (np.broadcast_to(a, np.shape(got)).ravel() for a in (rest, value, got))
+        usable = (np.abs(rest) > 1e-6 * np.abs(rest).max(initial=0)) & (np.abs(v) > 1e-3)
+        basis = np.stack([np.ones_like(v), v, v ** 2, v ** 3, 1 / v, 1 / v ** 2], axis=1)
+        if not usable.all() or len(np.unique(np.round(v, 12))) < basis.shape[1] + 6:
+            continue        # too few points to tell a function of the variable from anything else
+        coefficients, *_ = np.linalg.lstsq(basis, g / rest, rcond=None)
+        if close(g, rest * (basis @ coefficients)):
+            others = _named(factors[k][0] for k in range(len(factors)) if k not in indices)
+            return (f"{text} is wrong: {others} must be multiplied by it, and yours multiplies "
+                    f"{'it' if ' and ' not in others else 'them'} by another function of {variable}")
+    return None
+
+
+def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
+    """How got, meant to be the product of factors, differs from it, as the end of a hint; else None.
+
+    factors: [(label, array)] whose product (broadcast to got's shape) is the right value; pool:
+    [(label, array)] the other quantities at hand, which a factor may have been taken for;
+    derivatives: [(indices into factors, text, variable label, variable array)]: factors that
+    together are one function of one variable, an activation's derivative for one, e.g. ((2, 3),
+    "the sigmoid's derivative i * (1 - i)", "i", i); terms: [(label, array)] the parts the right value
+    is the sum of; sums: {factor label: [(label, term)]} for factors that are sums. Reads, in this
+    order: a constant factor, the sign or a term of terms missing or doubled (``relation``); factors
+    left out; one factor replaced by a quantity of pool; a term of a factor missing or its sign
+    flipped; a factor divided by; the factors added or subtracted in two groups; a function of one
+    variable replaced by another; one * typed as another operator. Each reading is true of every
+    array equal to got; when two fit equally, both are named (or, beyond two, none)."""
+    want = product_of(factors)
+    got = np.asarray(got, dtype=np.float64)
+    if np.shape(got) != np.shape(want) or close(got, want) or not np.isfinite(got).all():
+        return None
+    sums = sums or {}
+    with np.errstate(all="ignore"):
+        return (relation(got, want, terms=terms) or _missing_factors(got, factors, derivatives) or
+                _replaced_factor(got, factors, pool, sums) or _wrong_term_in_factor(got, factors, sums) or
+                _inverted_factor(got, factors) or _split_product(got, factors) or
+                _other_function(got, factors, derivatives) or _other_operator(got, factors))
+
+
+def sum_reading(got, terms, pool=(), sums=None):
+    """How got, meant to be a sum of products, differs from it; else None.
+
+    terms: [(label, factors, derivatives)], each a product as ``product_reading`` takes it (pool and
+    sums too). Reads a term missing, counted twice or with its sign flipped (``relation``); several
+    terms missing; terms multiplied, divided or joined by another operator instead of added; then
+    one term's own product, the others being right."""
+    parts = [(label, product_of(factors)) for label, factors, _ in terms]
+    want = sum(value for _, value in parts)
+    text = relation(got, want, terms=parts)
+    if text or len(terms) < 2:
+        return text
+    text = _missing_terms(got, parts) or _combined_terms(got, parts) or _junctions(got, parts, terms)
+    if text:
+        return text
+    for k, (label, factors, derivatives) in enumerate(terms):
+        rest = np.asarray(got) - sum(value for j, (_, value) in enumerate(parts) if j != k)
+        text = product_reading(rest, factors, pool, derivatives, sums=sums)
+        if text:
+            return f"in {label}: {text}"
+    return None
+
+
+def _junction(got, first, second):
+    """got is the sum of two products (factors first, then second, as written) with its + typed as
+    another operator, Python's precedence kept: (prod(first) op second[0]) * the rest; else None."""
+    with np.errstate(all="ignore"):
+        found = []
+        for symbol, op in _ALL_OPERATORS.items():
+            if symbol == "**":
+                value = product_of(first[:-1]) * op(first[-1][1], second[0][1]) * product_of(second[1:])
+            else:
+                value = op(product_of(first), second[0][1]) * product_of(second[1:])
+            if np.all(np.isfinite(value)) and close(got, value):
+                found.append(f"it computes {_formula(first)} {symbol} {_formula(second)} instead of the sum "
+                             f"{_formula(first)} + {_formula(second)}")
+    return found[0] if len(found) == 1 else None
+
+
+def _missing_terms(got, parts):
+    """got is the sum of only some of parts (two or more left out; one is ``relation``'s); else None."""
+    n = len(parts)
+    for size in range(2, n):
+        found = [dropped for dropped in _subsets(n, size)
+                 if close(got, sum(v for k, (_, v) in enumerate(parts) if k not in dropped))]
+        if len(found) == 1:
+            return "missing " + _named(parts[k][0] for k in found[0])
+    return None
+
+
+def _junctions(got, parts, terms):
+    """got is the sum with one + typed as another operator: between two products (``_junction``), or
+    between the sum of the terms before it, computed first, and the next term; else None."""
+    if len(terms) == 2 and len(terms[0][1]) > 1:
+        return _junction(got, terms[0][1], terms[1][1])
+    found = []
+    with np.errstate(all="ignore"):
+        for k in range(1, len(terms)):
+            before = sum(value for _, value in parts[:k])
+            label = " + ".join(l for l, _ in parts[:k])
+            label = f"({label})" if k > 1 else label
+            factors, after = terms[k][1], sum(value for _, value in parts[k + 1:])
+            for symbol, op in _ALL_OPERATORS.items():
+                value = op(before, factors[0][1]) * product_of(factors[1:]) + after
+                if np.all(np.isfinite(value)) and close(got, value):
+                    found.append(f"it computes {label} {symbol} {_formula(factors)} instead of adding them")
+    return found[0] if len(found) == 1 else None
+
+
+def _combined_terms(got, parts):
+    """got is the sum of parts with two of them, or two groups of them, multiplied or divided
+    instead of added; else None. parts: [(label, array)]."""
+    with np.errstate(all="ignore"):
+        return _combined(got, parts)
+
+
+def _combined(got, parts):
+    n, found = len(parts), []
+    combine = (("multiplied", lambda a, b: a * b), ("divided", lambda a, b: a / b))
+    for j in range(n):              # two terms combined, the others added
+        for k in range(n):
+            if j == k:
+                continue
+            rest = sum(parts[m][1] for m in range(n) if m not in (j, k))
+            found += [f"{parts[j][0]} and {parts[k][0]} are {how} instead of added" for how, op in combine
+                      if (how == "divided" or j < k) and close(got, rest + op(parts[j][1], parts[k][1]))]
+            found += [f"it computes {parts[j][0]} {symbol} {parts[k][0]} instead of adding them"
+                      for symbol, op in _OPERATORS.items() if close(got, rest + op(parts[j][1], parts[k][1]))]
+    for size in range(2, n):        # two groups of terms, each added up, combined
+        for group in _subsets(n, size):
+            a, b = [parts[m] for m in group], [parts[m] for m in range(n) if m not in group]
+            for first, second in ((a, b), (b, a)):
+                found += [f"({' + '.join(l for l, _ in first)}) and ({' + '.join(l for l, _ in second)}) are {how} "
+                          f"instead of added" for how, op in combine
+                          if (how == "divided" or first is a) and
+                          close(got, op(sum(v for _, v in first), sum(v for _, v in second)))]
+    return found[0] if len(set(found)) == 1 else None
+
+
+def recover_rows(inputs, product):
+    """da from product = inputs.T @ da (a weight's gradient: dWx = x.T @ da), when inputs (N, D) has
+    rank N, so that da (N, K) is the only one; else None."""
+    N = inputs.shape[0]
+    if np.linalg.matrix_rank(inputs) < N or np.shape(product) != (inputs.shape[1], np.shape(product)[-1]):
+        return None
+    da, *_ = np.linalg.lstsq(inputs.T, product, rcond=None)
+    return da if close(inputs.T @ da, product, 1e-9) else None
+
+
+def agreed(witnesses, right):
+    """The value on which most witnesses (arrays, each one use of a quantity run backwards) agree,
+    at least two of them; the right value when no two agree; None when a wrong value wins although
+    a witness holds the right one (then the quantity may be right and its uses wrong: two readings)."""
+    votes = [sum(close(w, other) for other in witnesses) for w in witnesses]
+    best = max(votes, default=0)
+    if best < 2:
+        return right
+    winners = [w for w, v in zip(witnesses, votes) if v == best]
+    winner = next((w for w in winners if close(w, right)), winners[0])
+    if not close(winner, right) and any(close(w, right) for w in witnesses):
+        return None
+    return winner
+
+
+def read_quantities(quantities):
+    """The hints for the wrong ones of a backward's quantities, read from what they are; None when
+    one that is wrong has no reading (then the other hints say what they can).
+
+    quantities: [(intro, got, want, read)], each got the student's value (recovered from what they
+    returned), want what it should be given the student's own values before it, read() the end of
+    a hint or None."""
+    hints = []
+    for intro, got, want, read in quantities:
+        if got is None or close(got, want):
+            continue
+        text = read()
+        if not text:
+            return None
+        hints.append(f"{intro}: {text}")
+    return hints or None
+
+
+# Where a nan in a result comes from: no formula of these lessons gives one, only an invalid operation.
+NAN_CAUSE = ("an operation with no real result happened on the way, such as a division by zero (or // or % by "
+             "zero), a power ** of a negative number with a fractional exponent, or the square root or log of a "
+             "negative number")
+
+
+def check_backward_read(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, read, tol=TOL,
+                        **options):
+    """check_backward, reading the answer's own intermediate gradients first.
+
+    read(grads, douts, cache) -> [hint] or None: hints that explain every wrong gradient (e.g.
+    lesson 07's gate blocks of da, recovered from dWx = x.T @ da). They are given when no known
+    mistake matches and the gradients have the right shapes and order; otherwise, and for a right
+    answer, check_backward (with options) decides."""
+    __tracebackhide__ = True
+    report = gradcheck.check_gradients(forward, lambda *a: unpack(name, lesson.call(name, fn, *a), names),
+                                       inputs, names, tol=tol)
+    hints = None if report.ok else _read_hints(report, forward(*inputs)[-1], reference, variant, mistakes, read)
+    if hints:
+        checks = list(report.checks.values())
+        problems = [(f"{c.name}: relative error {c.rel_error:.1e} > tolerance {c.tol:.0e}; worst at index "
+                     f"{c.worst_index}: numerical gradient {c.numerical:.6g}, yours {c.analytic:.6g}", [])
+                    for c in checks if not c.ok]
+        problems[0] = (problems[0][0], hints)
+        ok = [c.name for c in checks if c.ok]
+        fail(name, problems + ([("correct: " + ", ".join(ok), [])] if ok else []))
+    check_backward(lesson, name, fn, forward, inputs, names, reference, variant, mistakes, tol=tol, **options)
+
+
+def _read_hints(report, cache, reference, variant, mistakes, read):
+    """read's hints, or None where check_backward's own verdict comes first (a wrong shape, order or
+    number of results, an input written into, a known mistake)."""
+    grads, correct = report.grads, reference(*report.douts, cache)
+    if report.mutated or len(grads) != len(correct) or not all(c.shape_ok for c in report.checks.values()):
+        return None
+    if misplaced(grads, correct, [c.name for c in report.checks.values()]):
+        return None
+    for kwargs, _ in mistakes:
+        known = variant(*report.douts, cache, **kwargs)
+        if all(close(g, k) for g, k in zip(grads, known)) and not all(close(k, w) for k, w in zip(known, correct)):
+            return None
+    nan = [c.name for c, g in zip(report.checks.values(), grads) if np.isnan(g).any()]
+    if nan:     # no formula gives nan: only an operation without a real result does
+        return [f"{_named(nan)} hold{'s' if len(nan) == 1 else ''} nan (not a number): {NAN_CAUSE}"]
+    return read(grads, report.douts, cache)

@@ -18,6 +18,15 @@ LESSON = Lesson(
 )
 
 
+def _as_array(name, what, value, shape):
+    """core.as_array, whose message for a nan (of the right type and shape) also says where a nan comes from."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape == tuple(shape) and np.isnan(value).any():
+        idx = tuple(int(i) for i in np.argwhere(np.isnan(value))[0])
+        raise GradingFailure(f"{name}: {what} contains nan at index {idx}; expected finite values. Likely cause: "
+                             f"{what} holds nan (not a number): {core.NAN_CAUSE}.")
+    return core.as_array(name, what, value, shape)
+
+
 def _lstm_step_inputs(N, D, H, seed):
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)),
@@ -65,14 +74,16 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
     want_h, want_c, want_cache = lstm.lstm_step_forward(*args)
     next_h, next_c, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "next_c", "cache"),
                                         (want_h, want_c, want_cache))
-    core.as_array(name, "next_h", next_h, want_h.shape)
-    core.as_array(name, "next_c", next_c, want_c.shape)
+    _as_array(name, "next_h", next_h, want_h.shape)
+    _as_array(name, "next_c", next_c, want_c.shape)
     variants = _lstm_step_variants(*args)
     problems = [(line, core.hints(got, [(hint, v[k]) for hint, *v in variants], want, what))
                 for k, (what, got, want) in enumerate((("next_h", next_h, want_h), ("next_c", next_c, want_c)))
                 for line in [core.mismatch(what, got, want)] if line]
     if problems and not any(h for _, h in problems):
-        found = core.first_wrong(_lstm_steps(args, cache, next_h, next_c, want_cache, want_c, want_h)) or \
+        # read only when the student's cache shows which quantities before the first wrong one are right
+        readings = _lstm_readings(args, cache, want_cache) if _fields(cache, want_cache)[0] is not None else {}
+        found = _first_wrong(_lstm_steps(args, cache, next_h, next_c, want_cache, want_c, want_h), readings) or \
             core.probe_terms(lambda *a: LESSON.call(name, fn, *a)[:2], lambda *a: lstm.lstm_step_forward(*a)[:2],
                              args, _STEP_TERMS)
         problems[0] = (problems[0][0], [found] if found else [])
@@ -80,6 +91,54 @@ def check_lstm_step_forward(fn, N=3, D=4, H=5, seed=0):
         core.fail(name, problems)
     core.check_cache(name, cache, want_cache, also={"next_c": want_c, "next_h": want_h})
     core.passed(name)
+
+
+_GENERIC = "{} is the first wrong quantity (the ones computed before it are right): look at how it is computed"
+
+
+def _first_wrong(steps, readings):
+    """core.first_wrong, and when it can only say which quantity is the first wrong one, that quantity
+    read from what it is: readings[label](got) -> the end of a hint or None."""
+    found = core.first_wrong(steps)
+    for label, got, want, *_ in steps:
+        if found == _GENERIC.format(label) and label in readings:
+            text = readings[label](got)
+            return f"{label}: {text}" if text else found
+    return found
+
+
+def _inside(act, label, terms):
+    """A reading of act(the sum of terms) (terms: [(label, factors, functions)]): the input the result
+    implies (run back through the activation's inverse), read as that sum."""
+    _, inverse, (low, high) = core.ACTIVATIONS[act]
+
+    def read(got):
+        if not np.all((got > low) & (got < high)):
+            return None
+        with np.errstate(all="ignore"):
+            text = core.sum_reading(inverse(got), terms)
+        return f"inside the {act}: {text}" if text else None
+    return read
+
+
+def _single(terms):
+    return [(label, [(label, value)], []) for label, value in terms]
+
+
+def _lstm_readings(args, cache, ref):
+    """How each of lstm_step_forward's quantities is read when it is the first wrong one (those before
+    it are right, so the cache's gates are the right ones)."""
+    x, prev_h, prev_c, Wx, Wh, b = args
+    H, c = prev_h.shape[1], ref
+    pool = _with_derivative_forms([("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g), ("prev_c", prev_c),
+                                   ("prev_h", prev_h), ("tanh_c", c.tanh_c)], [("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g)])
+    readings = {gate: _inside("tanh" if gate == "g" else "sigmoid", gate,
+                              _single(_gate_terms(x, prev_h, Wx, Wh, b, k, H, gate))) for k, gate in enumerate(_GATES)}
+    readings["next_c"] = lambda got: core.sum_reading(got, [
+        ("the forget path f * prev_c", [("f", c.f), ("prev_c", prev_c)], []),
+        ("the input path i * g", [("i", c.i), ("g", c.g)], [])], pool)
+    readings["next_h"] = lambda got: core.product_reading(got, [("o", c.o), ("tanh_c", c.tanh_c)], pool)
+    return readings
 
 
 def _gate_terms(x, prev_h, Wx, Wh, b, k, H, gate):
@@ -124,6 +183,8 @@ def _lstm_forward_variants(x, h0, Wx, Wh, b):
          "at t = 0).", c_reset),
         ("h[:, t] holds the state *before* step t; it must hold next_h, the state after the step.",
          np.concatenate([h0[:, None], h[:, :-1]], axis=1)),
+        ("h holds h0 at every time step: each step's next_h must be stored, h[:, t] = next_h, instead of the "
+         "initial state.", np.repeat(h0[:, None], x.shape[1], axis=1)),
         ("h0 is ignored: the first step must start from the given h0, not from zeros.",
          lstm.lstm_forward(x, np.zeros_like(h0), Wx, Wh, b)[0]),
         ("the cell state starts from h0 instead of zeros: h0 is the initial hidden state only; c0 = 0.",
@@ -150,7 +211,7 @@ def check_lstm_forward(fn, N=2, T=4, D=3, H=5, seed=0):
     args = _lstm_seq_inputs(N, T, D, H, seed)
     want, want_cache = lstm.lstm_forward(*args)
     h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (want, want_cache))
-    core.as_array(name, "h", h, want.shape)
+    _as_array(name, "h", h, want.shape)
     line = core.mismatch("h", h, want)
     if line:
         core.fail(name, [(line, core.hints(h, _lstm_forward_variants(*args), want, "h", time_axis=1, flow="forward"))])
@@ -276,21 +337,160 @@ _LSTM_SEQUENCE_MISTAKES = [
 ] + _LSTM_STEP_MISTAKES
 
 
+def _sigmoid_derivative(indices, gate, value):
+    return (indices, f"the sigmoid's derivative {gate} * (1 - {gate})", gate, value)
+
+
+def _tanh_derivative(index, of, value):
+    return ((index,), f"tanh's derivative 1 - {of}**2", of, value)
+
+
+def _block_intro(gate, k, H):
+    return f"da's block of gate {gate} (columns {k * H}:{(k + 1) * H} of dWx, dWh and db)"
+
+
+def _with_derivative_forms(pool, variables):
+    """pool, plus 1 - v and 1 - v**2 of each activation's output v: the forms a derivative's factors take."""
+    forms = [(f"(1 - {v})", 1 - value) for v, value in variables] + [(f"(1 - {v}**2)", 1 - value ** 2) for v, value in variables]
+    return [(label, value) for label, value in pool + forms if np.shape(value) == np.shape(variables[0][1])]
+
+
+def _lstm_step_reading(grads, douts, c):
+    """The student's dc and gate blocks of da, recovered from what they returned (da from dWx = x.T @ da,
+    dc from each of its four uses), each read against what it should be given the ones before it."""
+    dx, dprev_h, dprev_c, dWx, dWh, db = grads
+    dnext_h, dnext_c = douts
+    da = core.recover_rows(c.x, dWx)
+    da = core.recover_rows(c.prev_h, dWh) if da is None else da
+    if da is None:
+        return None
+    right_dc = dnext_c + dnext_h * c.o * (1 - c.tanh_c ** 2)
+    dc = _student_dc(da, dprev_c, c, right_dc)
+    if dc is None:
+        return None
+    pool = [("i", c.i), ("f", c.f), ("o", c.o), ("g", c.g), ("tanh_c", c.tanh_c), ("prev_c", c.prev_c),
+            ("prev_h", c.prev_h), ("dnext_h", dnext_h), ("dnext_c", dnext_c), ("dc", dc)]
+    pool, sums = _with_derivative_forms(pool, pool[:5]), _lstm_sums(c, dnext_h, dnext_c)
+
+    def product(got, factors, derivatives, terms=()):
+        return lambda: core.product_reading(got, factors, pool, derivatives, terms, sums=sums)
+    H = c.i.shape[1]
+    return core.read_quantities(
+        [("dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it), "
+          "is wrong", dc, right_dc, lambda: core.sum_reading(dc, _dc_terms(c, dnext_h, dnext_c), pool, sums))]
+        + [(_block_intro(gate, k, H), got, core.product_of(factors), product(got, factors, derivatives))
+           for k, (gate, got, factors, derivatives) in enumerate(_lstm_blocks(da, dc, dnext_h, c))]
+        + [("dprev_c (= dc * f)", dprev_c, dc * c.f,
+            product(dprev_c, [("dc", dc), ("f", c.f)], [], _dprev_c_terms(c, dnext_h, dnext_c, dc, right_dc)))]
+        + [(what, got, want, lambda: None) for what, got, want in
+           (("dx", dx, da @ c.Wx.T), ("dprev_h", dprev_h, da @ c.Wh.T), ("dWx", dWx, c.x.T @ da),
+            ("dWh", dWh, c.prev_h.T @ da), ("db", db, da.sum(axis=0)))])
+
+
+def _student_dc(da, dprev_c, c, right_dc):
+    """dc (N, H) as the student's gradients use it: run back from the blocks of gates i, f, g of da and
+    from dprev_c = dc * f, the value most of them agree on (see core.agreed)."""
+    da_i, da_f, _, da_g = np.split(da, 4, axis=1)
+    with np.errstate(all="ignore"):
+        return core.agreed([da_i / (c.g * c.i * (1 - c.i)), da_f / (c.prev_c * c.f * (1 - c.f)),
+                            da_g / (c.i * (1 - c.g ** 2)), dprev_c / c.f], right_dc)
+
+
+def _lstm_blocks(da, dc, dnext_h, c):
+    """Each gate block of da (N, 4H) with the factors whose product it should be, and its derivative's."""
+    da_i, da_f, da_o, da_g = np.split(da, 4, axis=1)
+    return [("i", da_i, [("dc", dc), ("g", c.g), ("i", c.i), ("(1 - i)", 1 - c.i)], [_sigmoid_derivative((2, 3), "i", c.i)]),
+            ("f", da_f, [("dc", dc), ("prev_c", c.prev_c), ("f", c.f), ("(1 - f)", 1 - c.f)],
+             [_sigmoid_derivative((2, 3), "f", c.f)]),
+            ("o", da_o, [("dnext_h", dnext_h), ("tanh_c", c.tanh_c), ("o", c.o), ("(1 - o)", 1 - c.o)],
+             [_sigmoid_derivative((2, 3), "o", c.o)]),
+            ("g", da_g, [("dc", dc), ("i", c.i), ("(1 - g**2)", 1 - c.g ** 2)], [_tanh_derivative(2, "g", c.g)])]
+
+
+def _dc_terms(c, dnext_h, dnext_c):
+    return [("dnext_c", [("dnext_c", dnext_c)], []),
+            ("the path through next_h", [("dnext_h", dnext_h), ("o", c.o), ("(1 - tanh_c**2)", 1 - c.tanh_c ** 2)],
+             [_tanh_derivative(2, "tanh_c", c.tanh_c)])]
+
+
+def _lstm_sums(c, dnext_h, dnext_c):
+    """The factors that are sums, by label: dc, and the derivatives' 1 - v and 1 - v**2."""
+    return {"dc": [("dnext_c", dnext_c), ("the path through next_h", dnext_h * c.o * (1 - c.tanh_c ** 2))],
+            **{f"(1 - {v})": [("1", 1), (v, -value)] for v, value in (("i", c.i), ("f", c.f), ("o", c.o))},
+            **{f"(1 - {v}**2)": [("1", 1), (f"{v}**2", -value ** 2)] for v, value in (("g", c.g), ("tanh_c", c.tanh_c))}}
+
+
+def _dprev_c_terms(c, dnext_h, dnext_c, dc, right_dc):
+    """dprev_c's two paths, named as dc's terms times f, when the student's dc is right."""
+    if not core.close(dc, right_dc):
+        return []
+    return [("the cell state's own path, dnext_c * f", dnext_c * c.f),
+            ("the path through next_h, dnext_h * o * (1 - tanh_c**2) * f", dnext_h * c.o * (1 - c.tanh_c ** 2) * c.f)]
+
+
 def check_lstm_step_backward(fn, N=3, D=4, H=5, seed=0):
     """Check lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "lstm_step_backward", fn, lstm.lstm_step_forward, _lstm_step_inputs(N, D, H, seed),
-                        ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
-                        _lstm_step_backward_variant, _LSTM_STEP_MISTAKES, upstream=_STEP_UPSTREAM,
-                        relations=_step_relations)
+    core.check_backward_read(LESSON, "lstm_step_backward", fn, lstm.lstm_step_forward, _lstm_step_inputs(N, D, H, seed),
+                             ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), lstm.lstm_step_backward,
+                             _lstm_step_backward_variant, _LSTM_STEP_MISTAKES, _lstm_step_reading,
+                             upstream=_STEP_UPSTREAM, relations=_step_relations)
+
+
+def _backward_from(dh, cache, dh_last, dc_last):
+    """BPTT (dx, dh0, dWx, dWh, db) started with dh_last and dc_last (N, H) as the gradients carried
+    into the last step, which are zeros in the right backward."""
+    dx, dprev_h, dprev_c = np.zeros((*dh.shape[:2], cache[0].x.shape[1])), dh_last, dc_last
+    weights = [0, 0, 0]
+    for t in reversed(range(dh.shape[1])):
+        dx[:, t], dprev_h, dprev_c, *step = lstm.lstm_step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])
+        weights = [w + g for w, g in zip(weights, step)]
+    return (dx, dprev_h, *weights)
+
+
+def _flat(grads):
+    return np.concatenate([np.ravel(g) for g in grads])
+
+
+def _lstm_sequence_reading(grads, douts, cache):
+    """An extra gradient carried into the last step: the student's gradients are the backward started
+    with some nonzero dprev_h or dprev_c. The backward is linear in those two (N, H) arrays, so they are
+    found by least squares, one unit of each at a time."""
+    (dh,) = douts
+    N, T, H = dh.shape
+    zeros = np.zeros((N, H))
+    right = _flat(_backward_from(dh, cache, zeros, zeros))
+    units = [(k, np.eye(N * H)[j].reshape(N, H)) for k in range(2) for j in range(N * H)]
+    columns = np.stack([_flat(_backward_from(dh, cache, *((u, zeros) if k == 0 else (zeros, u)))) - right
+                        for k, u in units], axis=1)
+    extra, *_ = np.linalg.lstsq(columns, _flat(grads) - right, rcond=None)
+    if not core.close(columns @ extra, _flat(grads) - right):
+        return None
+    # dh[:, -1] and a carried dprev_h enter the last step only as their sum: read the sum
+    into_h, into_c = dh[:, -1] + extra[:N * H].reshape(N, H), extra[N * H:].reshape(N, H)
+    last, tiny = f"the last step, t = {T - 1},", 1e-8 * np.abs(dh).max()
+    if np.abs(into_h).max() <= tiny and np.abs(into_c).max() <= tiny:
+        return [f"{last} gets no gradient at all, as if it were skipped: look at the time loop's range"]
+    hints = []
+    if not core.close(into_h, dh[:, -1]):
+        what = ("no gradient" if np.abs(into_h).max() <= tiny else
+                "twice dh[:, -1]" if core.close(into_h, 2 * dh[:, -1]) else "dh[:, -1] plus something else")
+        hints.append(f"{last} gets {what} for its hidden state instead of dh[:, -1] alone: nothing else comes back "
+                     f"to it (the carried dprev_h starts at zeros)")
+    if np.abs(into_c).max() > tiny:
+        named = " (it is dh[:, -1])" if core.close(into_c, dh[:, -1]) else ""
+        hints.append(f"an extra gradient enters {last} as its carried dprev_c{named}: the backward must start with "
+                     f"dprev_c = zeros, since nothing comes back from after the last step")
+    return hints or None
 
 
 def check_lstm_backward(fn, N=2, T=6, D=3, H=4, seed=0):
     """Check lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
-                        ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
-                        _LSTM_SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_SEQUENCE_RELATIONS)
+    core.check_backward_read(LESSON, "lstm_backward", fn, lstm.lstm_forward, _lstm_seq_inputs(N, T, D, H, seed),
+                             ("dx", "dh0", "dWx", "dWh", "db"), lstm.lstm_backward, _lstm_backward_variant,
+                             _LSTM_SEQUENCE_MISTAKES, _lstm_sequence_reading, tol=gradcheck.tolerance(T),
+                             relations=_SEQUENCE_RELATIONS)
 
 
 # --- the GRU step (section 4 of the lesson) ---------------------------------------------------
@@ -332,14 +532,34 @@ def check_gru_step_forward(fn, N=3, D=4, H=5, seed=0):
     args = _gru_step_inputs(N, D, H, seed)
     want_h, want_cache = gru.gru_step_forward(*args)
     next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (want_h, want_cache))
-    core.as_array(name, "next_h", next_h, want_h.shape)
+    _as_array(name, "next_h", next_h, want_h.shape)
     line = core.mismatch("next_h", next_h, want_h)
     if line:
         hints = core.hints(next_h, _gru_step_variants(*args), want_h)
-        found = None if hints else core.first_wrong(_gru_steps(args, cache, next_h, want_cache, want_h))
+        readings = _gru_readings(args, want_cache) if _fields(cache, want_cache)[0] is not None else {}
+        found = None if hints else _first_wrong(_gru_steps(args, cache, next_h, want_cache, want_h), readings)
         core.fail(name, [(line, hints or ([found] if found else []))])
     core.check_cache(name, cache, want_cache, also={"r * hn": want_cache.r * want_cache.hn, "next_h": want_h})
     core.passed(name)
+
+
+def _gru_readings(args, c):
+    """How each of gru_step_forward's quantities is read when it is the first wrong one."""
+    x, prev_h, Wx, Wh, b = args
+    H, n_cols = prev_h.shape[1], slice(2 * prev_h.shape[1], None)
+    pool = _with_derivative_forms([("r", c.r), ("z", c.z), ("n", c.n), ("hn", c.hn), ("prev_h", prev_h)],
+                                  [("r", c.r), ("z", c.z), ("n", c.n)])
+    # in the order the lesson's GRU adds them: (x @ Wx + b) + prev_h @ Wh
+    readings = {gate: _inside("sigmoid", gate, _single([_gate_terms(x, prev_h, Wx, Wh, b, k, H, gate)[j] for j in (0, 2, 1)]))
+                for k, gate in enumerate("rz")}
+    readings["n"] = _inside("tanh", "n", _single([("the input term x @ Wx[:, 2H:]", x @ Wx[:, n_cols]),
+                                                  ("the bias b[2H:]", b[n_cols])])
+                            + [("the reset recurrent term r * hn", [("r", c.r), ("hn", c.hn)], [])])
+    sums = {"(1 - z)": [("1", 1), ("z", -c.z)]}
+    readings["next_h"] = lambda got: core.sum_reading(got, [
+        ("the candidate's share (1 - z) * n", [("(1 - z)", 1 - c.z), ("n", c.n)], [((0,), "the factor (1 - z)", "z", c.z)]),
+        ("the old state's share z * prev_h", [("z", c.z), ("prev_h", prev_h)], [])], pool, sums)
+    return readings
 
 
 def _gru_steps(args, cache, next_h, ref, want_h):
@@ -407,9 +627,54 @@ def _gru_step_relations(douts, cache):
             **{k: {"sizes": sizes, "blocks": blocks} for k in ("dWx", "dWh", "db")}}
 
 
+def _gru_step_reading(grads, douts, c):
+    """The student's da (from dWx = x.T @ da) and dah (from dWh = prev_h.T @ dah), block by block, each
+    read against what it should be given the blocks before it (da_r is made from da_n)."""
+    dx, dprev_h, dWx, dWh, db = grads
+    (dnext_h,) = douts
+    da = core.recover_rows(c.x, dWx)
+    if da is None:
+        return None
+    H = c.prev_h.shape[1]
+    da_r, da_z, da_n = np.split(da, 3, axis=1)
+    dah = core.recover_rows(c.prev_h, dWh)
+    pool = _with_derivative_forms([("r", c.r), ("z", c.z), ("n", c.n), ("hn", c.hn), ("prev_h", c.prev_h),
+                                   ("dnext_h", dnext_h), ("da_n", da_n), ("(prev_h - n)", c.prev_h - c.n)], [("r", c.r), ("z", c.z), ("n", c.n)])
+    blocks = [("n", 2, da_n, [("dnext_h", dnext_h), ("(1 - z)", 1 - c.z), ("(1 - n**2)", 1 - c.n ** 2)],
+               [_tanh_derivative(2, "n", c.n), ((1,), "the candidate's share (1 - z)", "z", c.z)]),
+              ("z", 1, da_z, [("dnext_h", dnext_h), ("(prev_h - n)", c.prev_h - c.n), ("z", c.z), ("(1 - z)", 1 - c.z)],
+               [_sigmoid_derivative((2, 3), "z", c.z)]),
+              # da_r = da_n * hn * r * (1 - r), read with da_n's own factors, and right when it is made from the student's da_n
+              ("r", 0, da_r, [("dnext_h", dnext_h), ("(1 - z)", 1 - c.z), ("(1 - n**2)", 1 - c.n ** 2), ("hn", c.hn),
+                              ("r", c.r), ("(1 - r)", 1 - c.r)],
+               [_tanh_derivative(2, "n", c.n), _sigmoid_derivative((4, 5), "r", c.r)])]
+    right_dah = np.concatenate([da_r, da_z, da_n * c.r], axis=1)
+
+    # factors that are sums, whose terms can be missing or have the wrong sign
+    sums = {"(1 - z)": [("1", 1), ("z", -c.z)], "(prev_h - n)": [("prev_h", c.prev_h), ("n", -c.n)],
+            "(1 - r)": [("1", 1), ("r", -c.r)], "(1 - n**2)": [("1", 1), ("n**2", -c.n ** 2)]}
+
+    def product(got, factors, derivatives=()):
+        return lambda: core.product_reading(got, factors, pool, derivatives, sums=sums)
+    quantities = [(f"da's block of {'gate ' + gate if gate != 'n' else 'the candidate n'} (columns {k * H}:{(k + 1) * H} "
+                   f"of dWx and db)", got, da_n * c.hn * c.r * (1 - c.r) if gate == "r" else core.product_of(factors),
+                   product(got, factors, derivatives)) for gate, k, got, factors, derivatives in blocks]
+    if dah is not None:
+        quantities += [("the candidate's block of dah (columns {0}:{1} of dWh, da_n * r)".format(2 * H, 3 * H), dah[:, 2 * H:],
+                        da_n * c.r, product(dah[:, 2 * H:], [("da_n", da_n), ("r", c.r)])),
+                       ("dah's blocks of gates r and z", dah[:, :2 * H], da[:, :2 * H], lambda: None)]
+    else:
+        dah = right_dah
+    dprev_h_terms = [("what flows back through dah, dah @ Wh.T", [("dah @ Wh.T", dah @ c.Wh.T)], []),
+                     ("the direct path dnext_h * z", [("dnext_h", dnext_h), ("z", c.z)], [])]
+    return core.read_quantities(quantities + [(what, got, want, lambda: None) for what, got, want in (
+        ("dx", dx, da @ c.Wx.T), ("db", db, da.sum(axis=0)), ("dWh", dWh, c.prev_h.T @ dah))] + [
+        ("dprev_h", dprev_h, dah @ c.Wh.T + dnext_h * c.z, lambda: core.sum_reading(dprev_h, dprev_h_terms, pool))])
+
+
 def check_gru_step_backward(fn, N=3, D=4, H=5, seed=0):
     """Check gru_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db) against numerical gradients."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
-                        ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
-                        _GRU_STEP_MISTAKES, relations=_gru_step_relations)
+    core.check_backward_read(LESSON, "gru_step_backward", fn, gru.gru_step_forward, _gru_step_inputs(N, D, H, seed),
+                             ("dx", "dprev_h", "dWx", "dWh", "db"), gru.gru_step_backward, _gru_step_backward_variant,
+                             _GRU_STEP_MISTAKES, _gru_step_reading, relations=_gru_step_relations)
