@@ -170,8 +170,8 @@ def test_a_right_product_has_no_reading():
     i, dc, g = 1 / (1 + np.exp(-rng.standard_normal((3, 5)))), rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
     factors = [("dc", dc), ("g", g), ("i", i), ("(1 - i)", 1 - i)]
     derivative = [((2, 3), "the sigmoid's derivative i * (1 - i)", "i", i)]
-    assert core.product_reading(dc * g * i * (1 - i), factors, [("g", g)], derivative) is None
-    assert "missing the factor g" in core.product_reading(dc * i * (1 - i), factors, [], derivative)
+    assert core.gate_product_reading(dc * g * i * (1 - i), factors, [("g", g)], derivative) is None
+    assert "missing the factor g" in core.gate_product_reading(dc * i * (1 - i), factors, [], derivative)
 
 
 @pytest.mark.parametrize("name", ["lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"])

@@ -1056,7 +1056,7 @@ def _other_function(got, factors, functions):
     return None
 
 
-def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
+def gate_product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
     """How got, meant to be the product of factors, differs from it, as the end of a hint; else None.
 
     factors: [(label, array)] whose product (broadcast to got's shape) is the right value; pool:
@@ -1085,7 +1085,7 @@ def product_reading(got, factors, pool=(), derivatives=(), terms=(), sums=None):
 def sum_reading(got, terms, pool=(), sums=None):
     """How got, meant to be a sum of products, differs from it; else None.
 
-    terms: [(label, factors, derivatives)], each a product as ``product_reading`` takes it (pool and
+    terms: [(label, factors, derivatives)], each a product as ``gate_product_reading`` takes it (pool and
     sums too). Reads a term missing, counted twice or with its sign flipped (``relation``); several
     terms missing; terms multiplied, divided or joined by another operator instead of added; then
     one term's own product, the others being right."""
@@ -1099,7 +1099,7 @@ def sum_reading(got, terms, pool=(), sums=None):
         return text
     for k, (label, factors, derivatives) in enumerate(terms):
         rest = np.asarray(got) - sum(value for j, (_, value) in enumerate(parts) if j != k)
-        text = product_reading(rest, factors, pool, derivatives, sums=sums)
+        text = gate_product_reading(rest, factors, pool, derivatives, sums=sums)
         if text:
             return f"in {label}: {text}"
     return None
@@ -1155,10 +1155,10 @@ def _combined_terms(got, parts):
     """got is the sum of parts with two of them, or two groups of them, multiplied or divided
     instead of added; else None. parts: [(label, array)]."""
     with np.errstate(all="ignore"):
-        return _combined(got, parts)
+        return _combined_parts(got, parts)
 
 
-def _combined(got, parts):
+def _combined_parts(got, parts):
     n, found = len(parts), []
     combine = (("multiplied", lambda a, b: a * b), ("divided", lambda a, b: a / b))
     for j in range(n):              # two terms combined, the others added

@@ -137,7 +137,7 @@ def _lstm_readings(args, cache, ref):
     readings["next_c"] = lambda got: core.sum_reading(got, [
         ("the forget path f * prev_c", [("f", c.f), ("prev_c", prev_c)], []),
         ("the input path i * g", [("i", c.i), ("g", c.g)], [])], pool)
-    readings["next_h"] = lambda got: core.product_reading(got, [("o", c.o), ("tanh_c", c.tanh_c)], pool)
+    readings["next_h"] = lambda got: core.gate_product_reading(got, [("o", c.o), ("tanh_c", c.tanh_c)], pool)
     return readings
 
 
@@ -373,7 +373,7 @@ def _lstm_step_reading(grads, douts, c):
     pool, sums = _with_derivative_forms(pool, pool[:5]), _lstm_sums(c, dnext_h, dnext_c)
 
     def product(got, factors, derivatives, terms=()):
-        return lambda: core.product_reading(got, factors, pool, derivatives, terms, sums=sums)
+        return lambda: core.gate_product_reading(got, factors, pool, derivatives, terms, sums=sums)
     H = c.i.shape[1]
     return core.read_quantities(
         [("dc, the cell state's total gradient (da's blocks of gates i, f and g and dprev_c are computed from it), "
@@ -655,7 +655,7 @@ def _gru_step_reading(grads, douts, c):
             "(1 - r)": [("1", 1), ("r", -c.r)], "(1 - n**2)": [("1", 1), ("n**2", -c.n ** 2)]}
 
     def product(got, factors, derivatives=()):
-        return lambda: core.product_reading(got, factors, pool, derivatives, sums=sums)
+        return lambda: core.gate_product_reading(got, factors, pool, derivatives, sums=sums)
     quantities = [(f"da's block of {'gate ' + gate if gate != 'n' else 'the candidate n'} (columns {k * H}:{(k + 1) * H} "
                    f"of dWx and db)", got, da_n * c.hn * c.r * (1 - c.r) if gate == "r" else core.product_of(factors),
                    product(got, factors, derivatives)) for gate, k, got, factors, derivatives in blocks]
