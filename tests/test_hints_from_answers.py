@@ -83,6 +83,13 @@ CASES = [
      "multiplies h by Wh.T instead of Wh (a transpose) while feeding the seed ids"),
     ("sample", 'scores = (h @ p["V"] + p["c"]) / temperature', 'scores = (h @ p["V"]) / temperature',
      "the scores' bias c is missing"),
+    # where numerical_gradient evaluated f, recorded by the objective it is given
+    ("numerical_gradient", "x[i] = old + h\n", "x[i] = h * x[i]\n",
+     "the first evaluation of f sees x[i] = x[i] * h instead of x[i] + h: x[i] is scaled by h"),
+    ("numerical_gradient", "x[i] = old - h\n", "x[i] = h + old\n",
+     "both evaluations of f see x[i] = x[i] + h: f at x[i] - h is never evaluated"),
+    ("numerical_gradient", "grad[i] = (plus - minus) / (2 * h)", "grad[i] = (plus - minus) // h // 2",
+     "the gradient is (f(x+h) - f(x-h)) // (2h)"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",

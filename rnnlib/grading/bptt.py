@@ -15,6 +15,94 @@ LESSON = Lesson(
 )
 
 
+class _RecordingObjective(gradcheck.SumOf):
+    """SumOf that also keeps a copy of x at every evaluation: where the student's loop evaluated f."""
+
+    def __init__(self, x, g, A=1.0):
+        super().__init__(x, g, A)
+        self.points = []
+
+    def __call__(self):
+        self.points.append(self.x.copy())
+        return super().__call__()
+
+
+# How a moved entry x[i] can relate to its old value and h, read from the points f was evaluated at:
+# (what it is, how to say it, the value). Only a reading that holds at every moved entry is named.
+_MOVES = [("x[i] + h", None, lambda old, h: old + h), ("x[i] - h", None, lambda old, h: old - h),
+          ("x[i] * h", "x[i] is scaled by h", lambda old, h: old * h),
+          ("x[i] / h", "x[i] is divided by h", lambda old, h: old / h),
+          ("x[i] // h", "x[i] is divided by h and rounded down", lambda old, h: old // h),
+          ("x[i] % h", "x[i] becomes the remainder of x[i] divided by h", lambda old, h: old % h),
+          ("x[i] ** h", "x[i] is raised to the power h", lambda old, h: old ** h)]
+
+
+def _moves(points, x0):
+    """The first and second value each entry was moved to, as (flat index, old, [values]) triples,
+    when every evaluation moved exactly one entry; else None. points: the arrays f saw, each x0's shape."""
+    moved = {}
+    for p in points:
+        with np.errstate(invalid="ignore"):
+            changed = np.flatnonzero(~((p == x0) | (np.isnan(p) & np.isnan(x0))))
+        if changed.size != 1:
+            return None
+        moved.setdefault(int(changed[0]), []).append(p.flat[changed[0]])
+    return [(i, x0.flat[i], values) for i, values in sorted(moved.items())]
+
+
+def _move_hint(points, x0, h):
+    """What the loop evaluates f at, when it is not x[i] + h and x[i] - h: a hint, else None."""
+    moves = _moves(points, x0)
+    if not moves or len(moves) != x0.size or any(len(values) != 2 for _, _, values in moves):
+        return None
+    said = []
+    for side, right in ((0, "x[i] + h"), (1, "x[i] - h")):
+        with np.errstate(all="ignore"):
+            readings = [(text, gloss) for text, gloss, move in _MOVES
+                        if all(np.array_equal(move(old, h), values[side], equal_nan=True) for _, old, values in moves)]
+        if readings and readings[0][0] == right:
+            continue
+        if readings and readings[0][1] is None:     # both evaluations at one of the two right points
+            said.append(f"both evaluations of f see x[i] = {readings[0][0]}: f at {right} is never evaluated, so "
+                        f"the centred difference is that of one point with itself")
+            continue
+        if not readings:     # no clean reading: say nothing
+            return None
+        text, gloss = readings[0]
+        nan = " (nan where x[i] < 0)" if any(np.isnan(values[side]) for _, _, values in moves) else ""
+        said.append(f"{'the first' if side == 0 else 'the second'} evaluation of f sees x[i] = {text}{nan} instead "
+                    f"of {right}: {gloss} where it should move by h")
+    return "; ".join(said) + "." if said else None
+
+
+# How the gradient can combine the difference f(x + h) - f(x - h) with 2h, when f was evaluated at the
+# right points: (what it is, how to say it, the value).
+_QUOTIENTS = [("(f(x+h) - f(x-h)) // (2h)", "the difference is divided by 2h and rounded down, so the fractional "
+               "part is lost: use / (true division)", lambda d, h: d // (2 * h)),
+              ("(f(x+h) - f(x-h)) % (2h)", "it is the remainder of the difference divided by 2h, not their "
+               "quotient: use /", lambda d, h: d % (2 * h)),
+              ("(f(x+h) - f(x-h)) ** (2h)", "the difference is raised to the power 2h instead of divided by 2h",
+               lambda d, h: d ** (2 * h))]
+
+
+def _quotient_hint(got, objective, x0, h):
+    """A hint when got is the centred difference combined with 2h by another operator than /, else None."""
+    differences = np.empty(x0.size)
+    for i in range(x0.size):
+        values = []
+        for step in (h, -h):
+            old = objective.x.flat[i]
+            objective.x.flat[i] = old + step
+            values.append(objective())
+            objective.x.flat[i] = old
+        differences[i] = values[0] - values[1]
+    with np.errstate(all="ignore"):
+        for text, gloss, combine in _QUOTIENTS:
+            if np.array_equal(np.ravel(got), combine(differences, h), equal_nan=True):
+                return f"the gradient is {text}: {gloss}."
+    return None
+
+
 def check_numerical_gradient(fn, seed=0):
     """Check numerical_gradient(f, x, h=1e-5): centred differences, x restored, any shape."""
     __tracebackhide__ = True
@@ -24,7 +112,7 @@ def check_numerical_gradient(fn, seed=0):
     for x0, g, A_, what in [(rng.standard_normal(5), "cube", 1.0, "f(x) = sum(x**3), x of shape (5,)"),
                             (rng.standard_normal((3, 4)), "tanh", A, "f(x) = sum(tanh(A * x)), x of shape (3, 4)")]:
         x = x0.copy()
-        objective = gradcheck.SumOf(x, g, A_)
+        objective = _RecordingObjective(x, g, A_)
         exact = gradcheck.SumOf(x0.copy(), g, A_).gradient()
         got = LESSON.call(name, fn, objective, x, callbacks=(objective.__call__,))
         if not np.array_equal(x, x0):
@@ -33,10 +121,18 @@ def check_numerical_gradient(fn, seed=0):
                                  f"{x0[x != x0][0]:.6g} to {x[x != x0][0]:.6g}). Likely cause: it changes its input x in "
                                  f"place and leaves it changed: put x[i] back to its old value after evaluating "
                                  f"f(x + h) and f(x - h).")
+        h = 1e-5
+        if isinstance(got, np.ndarray) and got.shape == x.shape and not np.isfinite(got).all():
+            moved = _move_hint(objective.points, x0, h)
+            if moved:
+                core.fail(name, [(f"the gradient of {what} contains nan or inf", [moved])])
         core.as_array(name, f"the gradient of {what}", got, x.shape)
         line = core.mismatch(f"gradient of {what}", got, exact, tol=1e-7)
         if line:
-            h, probe = 1e-5, gradcheck.SumOf(x0.copy(), g, A_)
+            probe = gradcheck.SumOf(x0.copy(), g, A_)
+            moved = _move_hint(objective.points, x0, h)
+            if moved:
+                core.fail(name, [(line, [moved])])
             forward_diff, backward_diff = np.empty(x0.size), np.empty(x0.size)
             f0 = gradcheck.SumOf(x0, g, A_)()
             for i in range(x0.size):
@@ -52,6 +148,7 @@ def check_numerical_gradient(fn, seed=0):
                         (one_sided.format("divided by 2h"), backward_diff.reshape(x0.shape) / 2),
                         ("twice the right value: divide the centred difference by 2h, not h.", 2 * exact)]
             found = core.hints(got, variants, exact, "the gradient")
+            found = found or [q for q in [_quotient_hint(got, gradcheck.SumOf(x0.copy(), g, A_), x0, h)] if q]
             affine = None if found else core.affine_reading("the gradient", got.ravel(), exact.ravel(), over="entry")
             core.fail(name, [(line, found or ([affine] if affine else []))])
     core.passed(name)
