@@ -38,7 +38,43 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
             variants = [("normalised along the wrong axis: use the `axis` argument (and keepdims=True).",
                          reference(z, axis=other)) for other in range(z.ndim) if other % z.ndim != axis % z.ndim]
             hints = core.hints(got, variants + extra_variants(z, axis), expected, name)
-            core.fail(name, [(line, hints or [_per_slice(name, got, expected, axis) or _normalisation(name, got, axis)])])
+            core.fail(name, [(line, hints or [_combination_hint(name, got, z, axis) or _per_slice(name, got, expected, axis)
+                                              or _normalisation(name, got, axis)])])
+
+
+# How the two quantities of a slice can be combined, with how to say it: softmax divides the shifted
+# exps e by their sum s, log_softmax subtracts the log-sum-exp from the shifted logits.
+_COMBINATIONS = {
+    "softmax": ("e = exp(z - max) and s, their sum along the axis", "the exps are not divided by their sum", {
+        "e": ("", lambda e, s: e), "e + s": ("adds the sum to them", np.add), "e - s": ("subtracts the sum from them", np.subtract),
+        "e * s": ("multiplies them by it", np.multiply), "e ** s": ("raises them to its power", np.power),
+        "e // s": ("floor-divides them by it, which rounds each value down to 0", np.floor_divide)}),
+    "log_softmax": ("s = z - max and lse = log(sum(exp(s))) along the axis", "the log-sum-exp is not subtracted "
+                    "from the shifted logits", {
+        "s + lse": ("adds it to them", np.add), "s * lse": ("multiplies them by it", np.multiply),
+        "s / lse": ("divides them by it", np.divide), "s // lse": ("floor-divides them by it", np.floor_divide),
+        "s % lse": ("takes the remainder of their division by it", np.mod),
+        "s ** lse": ("raises them to its power", np.power)}),
+}
+
+
+def _combination_hint(name, got, z, axis):
+    """A hint when got combines the slice's two quantities (see _COMBINATIONS) by another operation than
+    the right one, on every entry; None when no operation, or more than one, gives got."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    with np.errstate(all="ignore"):
+        if name == "softmax":
+            first = np.exp(shifted)
+            second = first.sum(axis=axis, keepdims=True)
+        else:
+            first, second = shifted, np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        quantities, head, readings = _COMBINATIONS[name]
+        found = [(formula, gloss) for formula, (gloss, op) in readings.items()
+                 if core.close(got, op(first, second), 1e-9)]
+    if len(found) != 1:
+        return None
+    formula, gloss = found[0]
+    return f"every value is {formula}, with {quantities}: {head}" + (f"; {formula} {gloss}" if gloss else "")
 
 
 def _non_finite(name, got, z, axis):
