@@ -98,6 +98,9 @@ CASES = [
     ("log_softmax", "return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))",
      "lse = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))\n    return lse * shifted",
      "every value is s * lse"),
+    # nan out of rnn_backward: from which step backward on (a carried gradient normalised by its norm, 0 at T-1)
+    ("rnn_backward", "dh[:, t] + dprev_h", "dh[:, t] + dprev_h / np.linalg.norm(dprev_h)",
+     "It starts at t = T-1, the first step backward, where the gradient carried back from step t+1 is still zeros"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",

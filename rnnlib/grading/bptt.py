@@ -224,9 +224,39 @@ def check_rnn_step_backward(fn, N=4, D=5, H=6, seed=0):
                         _STEP_MISTAKES, upstream=_STEP_UPSTREAM, relations=_step_relations)
 
 
+def _non_finite_steps(fn, inputs, seed):
+    """Fail when rnn_backward returns nan or inf for finite inputs, saying from which step backward on.
+
+    With dx (N, T, D) finite at the later steps and not from step k down, the loop broke at step k; at
+    t = T-1 the gradient carried back from step t+1 is still zeros, the classic place to divide by 0."""
+    __tracebackhide__ = True
+    names = ("dx", "dh0", "dWx", "dWh", "db")
+    x, _, _, Wh, _ = inputs
+    cache = rnn.rnn_forward(*inputs)[-1]
+    dh = np.random.default_rng(seed + 1).standard_normal((x.shape[0], x.shape[1], Wh.shape[0]))
+    with np.errstate(all="ignore"):
+        grads = core.unpack("rnn_backward", LESSON.call("rnn_backward", fn, dh, cache), names)
+    bad = [n for n, g in zip(names, grads) if isinstance(g, np.ndarray) and g.dtype.kind == "f" and not np.isfinite(g).all()]
+    dx = grads[0]
+    if not bad or not isinstance(dx, np.ndarray) or dx.shape != x.shape:
+        return
+    broken = [t for t in range(x.shape[1]) if not np.isfinite(dx[:, t]).all()]
+    if not broken:
+        return
+    T, first = x.shape[1], max(broken)
+    where = ("at t = T-1, the first step backward, where the gradient carried back from step t+1 is still zeros: "
+             "look at what the loop does with it there" if first == T - 1 else
+             f"at t = {first}, going backward (the steps after it are finite): look at what the loop does at step "
+             f"{first}")
+    core.fail("rnn_backward", [(f"{', '.join(bad)} hold{'s' if len(bad) == 1 else ''} nan or inf (for finite inputs); "
+                                f"dx is not finite from t = {first} down to 0",
+                                [f"{core.NAN_CAUSE}. It starts {where}"])])
+
+
 def check_rnn_backward(fn, N=2, T=10, D=3, H=5, seed=0):
     """Check rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
     __tracebackhide__ = True
+    _non_finite_steps(fn, seq_inputs(N, T, D, H, seed), seed)
     core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, seq_inputs(N, T, D, H, seed),
                         ("dx", "dh0", "dWx", "dWh", "db"), rnn.rnn_backward, _rnn_backward_variant,
                         _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_RNN_RELATIONS)
