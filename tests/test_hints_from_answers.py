@@ -101,6 +101,10 @@ CASES = [
     # nan out of rnn_backward: from which step backward on (a carried gradient normalised by its norm, 0 at T-1)
     ("rnn_backward", "dh[:, t] + dprev_h", "dh[:, t] + dprev_h / np.linalg.norm(dprev_h)",
      "It starts at t = T-1, the first step backward, where the gradient carried back from step t+1 is still zeros"),
+    # rnn_backward is linear in dh: how many times each step's dh[:, t] entered, read from the gradients
+    ("rnn_backward", "rnn_step_backward(dh[:, t] + dprev_h, cache[t])",
+     "rnn_step_backward(dh[:, t] * (2 if t == 0 else 1) + dprev_h, cache[t])",
+     "dh[:, 0] enters step 0 twice (an extra copy)"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",

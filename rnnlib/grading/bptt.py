@@ -224,26 +224,35 @@ def check_rnn_step_backward(fn, N=4, D=5, H=6, seed=0):
                         _STEP_MISTAKES, upstream=_STEP_UPSTREAM, relations=_step_relations)
 
 
-def _non_finite_steps(fn, inputs, seed):
-    """Fail when rnn_backward returns nan or inf for finite inputs, saying from which step backward on.
+_SEQUENCE_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
 
-    With dx (N, T, D) finite at the later steps and not from step k down, the loop broke at step k; at
-    t = T-1 the gradient carried back from step t+1 is still zeros, the classic place to divide by 0."""
+
+def _probe_rnn_backward(fn, inputs, seed):
+    """The student's rnn_backward on one more upstream gradient: (dh (N, T, H), cache, its 5 results)."""
     __tracebackhide__ = True
-    names = ("dx", "dh0", "dWx", "dWh", "db")
     x, _, _, Wh, _ = inputs
     cache = rnn.rnn_forward(*inputs)[-1]
     dh = np.random.default_rng(seed + 1).standard_normal((x.shape[0], x.shape[1], Wh.shape[0]))
     with np.errstate(all="ignore"):
-        grads = core.unpack("rnn_backward", LESSON.call("rnn_backward", fn, dh, cache), names)
-    bad = [n for n, g in zip(names, grads) if isinstance(g, np.ndarray) and g.dtype.kind == "f" and not np.isfinite(g).all()]
-    dx = grads[0]
-    if not bad or not isinstance(dx, np.ndarray) or dx.shape != x.shape:
+        grads = core.unpack("rnn_backward", LESSON.call("rnn_backward", fn, dh, cache), _SEQUENCE_GRADS)
+    return dh, cache, grads
+
+
+def _non_finite_steps(grads, dh):
+    """Fail when rnn_backward returned nan or inf for finite inputs, saying from which step backward on.
+
+    With dx (N, T, D) finite at the later steps and not from step k down, the loop broke at step k; at
+    t = T-1 the gradient carried back from step t+1 is still zeros, the classic place to divide by 0."""
+    __tracebackhide__ = True
+    bad = [n for n, g in zip(_SEQUENCE_GRADS, grads)
+           if isinstance(g, np.ndarray) and g.dtype.kind == "f" and not np.isfinite(g).all()]
+    dx, T = grads[0], dh.shape[1]
+    if not bad or not isinstance(dx, np.ndarray) or dx.ndim != 3 or dx.shape[:2] != dh.shape[:2]:
         return
-    broken = [t for t in range(x.shape[1]) if not np.isfinite(dx[:, t]).all()]
+    broken = [t for t in range(T) if not np.isfinite(dx[:, t]).all()]
     if not broken:
         return
-    T, first = x.shape[1], max(broken)
+    first = max(broken)
     where = ("at t = T-1, the first step backward, where the gradient carried back from step t+1 is still zeros: "
              "look at what the loop does with it there" if first == T - 1 else
              f"at t = {first}, going backward (the steps after it are finite): look at what the loop does at step "
@@ -253,13 +262,59 @@ def _non_finite_steps(fn, inputs, seed):
                                 [f"{core.NAN_CAUSE}. It starts {where}"])])
 
 
+def _upstream_counts(grads, dh, cache):
+    """How many times each step's dh[:, t] enters, when the student's gradients are exactly the right
+    backward of dh with each step scaled by a number of its own (BPTT is linear in dh): (T,) or None."""
+    if not all(isinstance(g, np.ndarray) and g.shape == r.shape and np.isfinite(g).all()
+               for g, r in zip(grads, rnn.rnn_backward(dh, cache))):
+        return None
+    got = np.concatenate([g.ravel() for g in grads])
+    columns = []
+    for t in range(dh.shape[1]):
+        only_t = np.zeros_like(dh)
+        only_t[:, t] = dh[:, t]
+        columns.append(np.concatenate([r.ravel() for r in rnn.rnn_backward(only_t, cache)]))
+    columns = np.stack(columns, axis=1)
+    counts, *_ = np.linalg.lstsq(columns, got, rcond=None)
+    if not core.close(columns @ counts, got, 1e-9) or np.allclose(counts, 1, atol=1e-6):
+        return None
+    return counts
+
+
+def _counts_hint(counts):
+    """The hint for per-step counts of dh (see _upstream_counts), in words."""
+    T = counts.size
+    odd = [t for t in range(T) if not np.isclose(counts[t], 1, atol=1e-6)]
+    if len(odd) > 3:
+        return None
+
+    def entering(t):
+        c = counts[t]
+        at = "T-1" if t == T - 1 else str(t)
+        if np.isclose(c, 0, atol=1e-6):
+            return f"dh[:, {at}] never enters step {at} (it is missing)"
+        if np.isclose(c, 2, atol=1e-6):
+            return f"dh[:, {at}] enters step {at} twice (an extra copy)"
+        return f"dh[:, {at}] enters step {at} {c:.4g} times"
+    text = ("every gradient is the right backward of an upstream dh whose steps count once each, except: "
+            + "; ".join(entering(t) for t in odd))
+    if odd == [T - 1] and np.isclose(counts[-1], 2, atol=1e-6):
+        text += (". Nothing flows back into the last step from after it: the carried gradient starts at zeros, "
+                 "not at dh[:, -1]")
+    return text
+
+
 def check_rnn_backward(fn, N=2, T=10, D=3, H=5, seed=0):
     """Check rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db) against numerical gradients (BPTT)."""
     __tracebackhide__ = True
-    _non_finite_steps(fn, seq_inputs(N, T, D, H, seed), seed)
-    core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, seq_inputs(N, T, D, H, seed),
-                        ("dx", "dh0", "dWx", "dWh", "db"), rnn.rnn_backward, _rnn_backward_variant,
-                        _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_RNN_RELATIONS)
+    inputs = seq_inputs(N, T, D, H, seed)
+    dh, cache, grads = _probe_rnn_backward(fn, inputs, seed)
+    _non_finite_steps(grads, dh)
+    counts = _upstream_counts(grads, dh, cache)
+    core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, inputs,
+                        _SEQUENCE_GRADS, rnn.rnn_backward, _rnn_backward_variant,
+                        _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_RNN_RELATIONS,
+                        upstream=None if counts is None else _counts_hint(counts))
 
 
 def _affine_backward_variant(dout, cache, dc="sum"):
