@@ -292,7 +292,7 @@ def _counts_hint(counts):
         c = counts[t]
         at = "T-1" if t == T - 1 else str(t)
         if np.isclose(c, 0, atol=1e-6):
-            return f"dh[:, {at}] never enters step {at} (it is missing)"
+            return f"dh[:, {at}] counts for nothing (it is missing, or step {at} is never run)"
         if np.isclose(c, 2, atol=1e-6):
             return f"dh[:, {at}] enters step {at} twice (an extra copy)"
         return f"dh[:, {at}] enters step {at} {c:.4g} times"
@@ -311,10 +311,18 @@ def check_rnn_backward(fn, N=2, T=10, D=3, H=5, seed=0):
     dh, cache, grads = _probe_rnn_backward(fn, inputs, seed)
     _non_finite_steps(grads, dh)
     counts = _upstream_counts(grads, dh, cache)
-    core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, inputs,
-                        _SEQUENCE_GRADS, rnn.rnn_backward, _rnn_backward_variant,
-                        _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_RNN_RELATIONS,
-                        upstream=None if counts is None else _counts_hint(counts))
+    counted = None if counts is None else _counts_hint(counts)
+    try:
+        core.check_backward(LESSON, "rnn_backward", fn, rnn.rnn_forward, inputs,
+                            _SEQUENCE_GRADS, rnn.rnn_backward, _rnn_backward_variant,
+                            _SEQUENCE_MISTAKES, tol=gradcheck.tolerance(T), relations=_RNN_RELATIONS)
+    except GradingFailure as failure:
+        if not counted:
+            raise
+        # the counts explain every gradient at once: they come first, before what each gradient's own reading says
+        lines = str(failure).split("\n")
+        at = next((k for k, line in enumerate(lines) if line.startswith("  Likely cause:")), len(lines))
+        raise GradingFailure("\n".join(lines[:at] + [f"  Likely cause: {counted}."] + lines[at:])) from None
 
 
 def _affine_backward_variant(dout, cache, dc="sum"):
