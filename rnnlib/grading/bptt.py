@@ -30,6 +30,8 @@ class _RecordingObjective(gradcheck.SumOf):
 # How a moved entry x[i] can relate to its old value and h, read from the points f was evaluated at:
 # (what it is, how to say it, the value). Only a reading that holds at every moved entry is named.
 _MOVES = [("x[i] + h", None, lambda old, h: old + h), ("x[i] - h", None, lambda old, h: old - h),
+          ("h", "x[i] is set to h, its old value dropped", lambda old, h: h),
+          ("-h", "x[i] is set to -h, its old value dropped", lambda old, h: -h),
           ("x[i] * h", "x[i] is scaled by h", lambda old, h: old * h),
           ("x[i] / h", "x[i] is divided by h", lambda old, h: old / h),
           ("x[i] // h", "x[i] is divided by h and rounded down", lambda old, h: old // h),
@@ -48,6 +50,22 @@ def _moves(points, x0):
             return None
         moved.setdefault(int(changed[0]), []).append(p.flat[changed[0]])
     return [(i, x0.flat[i], values) for i, values in sorted(moved.items())]
+
+
+def _several_moved(points, x0):
+    """A hint when an evaluation of f sees more than one entry of x moved, else None."""
+    for p in points:
+        moved = np.argwhere(p != x0)
+        if len(moved) > 1:
+            break
+    else:
+        return None
+    row = x0.ndim > 1 and len(moved) == x0[0].size and (moved[:, 0] == moved[0, 0]).all()
+    where = (f"the whole row x[{moved[0, 0]}] of the {x0.shape} x" if row else
+             ", ".join(f"x[{', '.join(str(int(i)) for i in m)}]" for m in moved[:3]) + (", ..." if len(moved) > 3 else ""))
+    return (f"f is evaluated with {len(moved)} entries of x moved at once ({where}): each partial derivative moves "
+            f"one entry at a time, so loop over every index of x (np.ndindex(x.shape) walks them for any shape)"
+            + (", not over its rows" if row else ""))
 
 
 def _move_hint(points, x0, h):
@@ -71,7 +89,7 @@ def _move_hint(points, x0, h):
         text, gloss = readings[0]
         nan = " (nan where x[i] < 0)" if any(np.isnan(values[side]) for _, _, values in moves) else ""
         said.append(f"{'the first' if side == 0 else 'the second'} evaluation of f sees x[i] = {text}{nan} instead "
-                    f"of {right}: {gloss} where it should move by h")
+                    f"of {right}: {gloss}, where it should move by h")
     return "; ".join(said) + "." if said else None
 
 
@@ -130,7 +148,7 @@ def check_numerical_gradient(fn, seed=0):
         line = core.mismatch(f"gradient of {what}", got, exact, tol=1e-7)
         if line:
             probe = gradcheck.SumOf(x0.copy(), g, A_)
-            moved = _move_hint(objective.points, x0, h)
+            moved = _several_moved(objective.points, x0) or _move_hint(objective.points, x0, h)
             if moved:
                 core.fail(name, [(line, [moved])])
             forward_diff, backward_diff = np.empty(x0.size), np.empty(x0.size)
