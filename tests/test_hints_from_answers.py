@@ -110,6 +110,11 @@ CASES = [
     ("numerical_gradient", "for i in np.ndindex(x.shape):\n        old = x[i]",
      "for i in range(x.shape[0]):\n        old = x[i].copy()",
      "f is evaluated with 4 entries of x moved at once (the whole row x[0] of the (3, 4) x)"),
+    # the loss read over a few more score arrays: an operation between the summed loss and N, a rounding per step
+    ("temporal_softmax_loss", "loss = -(picked * mask).sum() / N", "loss = float(np.floor_divide(-(picked * mask).sum(), N))",
+     "the loss is the summed loss floor-divided by N (// N)"),
+    ("temporal_softmax_loss", "loss = -(picked * mask).sum() / N", "loss = -np.floor(picked * mask).sum() / N",
+     "each step's log-probability is rounded down to a whole number before the sum"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",

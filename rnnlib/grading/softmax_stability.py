@@ -244,9 +244,10 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
 
 def _loss_reading(fn, x, y, mask, loss, ref_loss, sizes, seed):
     """How the loss relates to the right one over a few more score arrays of the same shape (same
-    targets and mask): a constant factor or an extra constant (core.affine_reading), else None."""
+    targets and mask): a constant factor or an extra constant (core.affine_reading), or another
+    operation than / between the summed loss and N, or a rounding of each step's term; else None."""
     rng = np.random.default_rng(seed + 1)
-    got, want = [loss], [ref_loss]
+    got, scores = [loss], [x]
     for _ in range(3):
         other = x + rng.standard_normal(x.shape)
         try:
@@ -256,5 +257,37 @@ def _loss_reading(fn, x, y, mask, loss, ref_loss, sizes, seed):
             got.append(float(result[0]))
         except (GradingFailure, TypeError, ValueError, IndexError):
             return None
-        want.append(losses.temporal_softmax_loss(other, y, mask)[0])
-    return core.affine_reading("the loss", got, want, sizes)
+        scores.append(other)
+    want = [losses.temporal_softmax_loss(other, y, mask)[0] for other in scores]
+    m = np.ones(y.shape) if mask is None else mask
+    # each step's term of the summed loss, -log p(target) * mask: (N, T) per score array
+    terms = [-np.take_along_axis(losses.log_softmax(other), y[..., None], -1)[..., 0] * m for other in scores]
+    return (core.affine_reading("the loss", got, want, sizes) or _total_reading(got, terms, y.shape[0])
+            or _term_reading(got, terms, y.shape[0]))
+
+
+def _total_reading(got, terms, N):
+    """A hint when the loss is the summed loss S combined with N by another operation than S / N."""
+    totals = np.array([t.sum() for t in terms])
+    readings = [("is the summed loss floor-divided by N (// N): it is rounded down to a whole number, its fractional "
+                 "digits lost; divide with /", totals // N),
+                ("is the remainder of the summed loss divided by N (% N), not their quotient", totals % N),
+                ("is the summed loss raised to the power N (** N) instead of divided by N", totals ** N),
+                ("is minus the summed loss raised to the power N (** binds before a minus sign) instead of divided "
+                 "by N", -(totals ** N))]
+    found = [text for text, value in readings if core.close(np.array(got), value, 1e-9)]
+    # the two powers agree for an odd N: one reading, the first, then says it
+    return f"the loss {found[0]}" if found else None
+
+
+def _term_reading(got, terms, N):
+    """A hint when the loss sums each step's term rounded down, or only its fractional part."""
+    with np.errstate(all="ignore"):
+        readings = [("each step's log-probability is rounded down to a whole number before the sum, its fractional "
+                     "digits lost (a // where the log-probabilities should be multiplied by the mask)",
+                     [-np.floor(-t).sum() / N for t in terms]),
+                    ("only the fractional part of each step's log-probability is summed, its whole-number part "
+                     "dropped (a % where the log-probabilities should be multiplied by the mask)",
+                     [-np.mod(-t, 1).sum() / N for t in terms])]
+    found = [text for text, value in readings if core.close(np.array(got), np.array(value), 1e-9)]
+    return found[0] if len(found) == 1 else None
