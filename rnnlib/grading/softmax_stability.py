@@ -43,12 +43,14 @@ def _check_distribution_fn(name, fn, reference, shape, scale, seed, extra_varian
 
 
 # How the two quantities of a slice can be combined, with how to say it: softmax divides the shifted
-# exps e by their sum s, log_softmax subtracts the log-sum-exp from the shifted logits.
+# exps e by their sum s, log_softmax subtracts the log-sum-exp from the shifted logits (op None: the
+# logits z themselves divided by s).
 _COMBINATIONS = {
     "softmax": ("e = exp(z - max) and s, their sum along the axis", "the exps are not divided by their sum", {
         "e": ("", lambda e, s: e), "e + s": ("adds the sum to them", np.add), "e - s": ("subtracts the sum from them", np.subtract),
         "e * s": ("multiplies them by it", np.multiply), "e ** s": ("raises them to its power", np.power),
-        "e // s": ("floor-divides them by it, which rounds each value down to 0", np.floor_divide)}),
+        "e // s": ("floor-divides them by it, which rounds each value down to 0", np.floor_divide),
+        "z / s": ("divides the logits z by it instead of the exps", None)}),
     "log_softmax": ("s = z - max and lse = log(sum(exp(s))) along the axis", "the log-sum-exp is not subtracted "
                     "from the shifted logits", {
         "s + lse": ("adds it to them", np.add), "s * lse": ("multiplies them by it", np.multiply),
@@ -70,7 +72,7 @@ def _combination_hint(name, got, z, axis):
             first, second = shifted, np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         quantities, head, readings = _COMBINATIONS[name]
         found = [(formula, gloss) for formula, (gloss, op) in readings.items()
-                 if core.close(got, op(first, second), 1e-9)]
+                 if core.close(got, op(first, second) if op else z / second, 1e-9)]
     if len(found) != 1:
         return None
     formula, gloss = found[0]
@@ -230,7 +232,9 @@ def check_temporal_softmax_loss(fn, N=3, T=4, V=5, scale=1.0, use_mask=False, se
         # dx = (p - onehot) * mask / N: the two terms whose sign or presence the answer may have wrong
         terms = [("the one-hot target's term -onehot(y) * mask / N", -onehot * m[..., None] / N),
                  ("the probabilities' term softmax(x) * mask / N", p * m[..., None] / N)]
-        problems.append((line, core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1, terms=terms)))
+        found = core.hints(dx, dx_variants, ref_dx, "dx", sizes=sizes, time_axis=1, terms=terms)
+        targeted = None if found else _target_entries_hint(dx, ref_dx, onehot * m[..., None] > 0, N)
+        problems.append((line, found or ([targeted] if targeted else [])))
     if len(problems) == 1 and not problems[0][1]:
         line = problems[0][0]
         problems[0] = (line, ["dx is right, so the probabilities are: look first at the line that forms the loss out "
@@ -291,3 +295,15 @@ def _term_reading(got, terms, N):
                      [-np.mod(-t, 1).sum() / N for t in terms])]
     found = [text for text, value in readings if core.close(np.array(got), np.array(value), 1e-9)]
     return found[0] if len(found) == 1 else None
+
+
+def _target_entries_hint(dx, ref_dx, targets, N):
+    """A hint when dx (N, T, V) is wrong only at the counted steps' target classes (targets, bool (N, T, V))."""
+    wrong = ~np.isclose(dx, ref_dx, rtol=1e-7, atol=1e-12)
+    if not wrong.any() or (wrong & ~targets).any():
+        return None
+    if np.allclose(dx[targets], 1 / N, rtol=1e-9):
+        return ("dx is wrong only at the target classes y, where it is 1 / N: the targets' entries are set to 1 (=) "
+                "instead of decreased by 1 (-= 1), so the one-hot target's -1 is missing")
+    return ("dx is wrong only at the target classes y, the other entries are right: look at the line that takes the "
+            "one-hot target off the probabilities")
