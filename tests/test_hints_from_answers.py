@@ -120,6 +120,12 @@ CASES = [
     ("temporal_softmax_loss", "dx[np.arange(N)[:, None], np.arange(T), y] -= 1",
      "np.put_along_axis(dx, y[..., None], 1.0, axis=-1)",
      "dx is wrong only at the target classes y, where it is 1 / N: the targets' entries are set to 1"),
+    # lesson 01: the output has the bias's shape, holds h0 at every step, or holds nan
+    ("rnn_step_forward", "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh((x @ Wx + prev_h @ Wh).sum(axis=0) + b)",
+     "(4,) is the shape of the bias b alone"),
+    ("rnn_step_forward", "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh(x @ Wx + prev_h @ Wh + np.sqrt(b))",
+     "next_h holds nan (not a number)"),
+    ("rnn_forward", "h[:, t] = prev_h", "h[:, t] = h0.copy()", "h[:, t] holds h0 at every step"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",

@@ -13,6 +13,22 @@ LESSON = Lesson(
 )
 
 
+def _as_output(name, what, value, shape, bias=None):
+    """core.as_array, whose message also says where a nan comes from, and when the output has the
+    shape of the bias alone. bias: (its name, its array, the terms that carry the other axes)."""
+    __tracebackhide__ = True
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape == tuple(shape) and np.isnan(value).any():
+        idx = tuple(int(i) for i in np.argwhere(np.isnan(value))[0])
+        raise GradingFailure(f"{name}: {what} contains nan at index {idx}; expected finite values. Likely cause: "
+                             f"{what} holds nan (not a number): {core.NAN_CAUSE}.")
+    if bias and isinstance(value, np.ndarray) and value.shape != tuple(shape) and value.shape == np.shape(bias[1]):
+        label, _, terms = bias
+        raise GradingFailure(f"{name}: {what} has shape {value.shape}, expected {tuple(shape)}. {value.shape} is the "
+                             f"shape of the bias {label} alone: the other axes are lost, as when {terms} (which carry "
+                             f"them) {'are' if ' and ' in terms else 'is'} missing or summed away.")
+    return core.as_array(name, what, value, shape)
+
+
 def _cs231n_step_inputs():
     N, D, H = 3, 10, 4
     return (np.linspace(-0.4, 0.7, num=N * D).reshape(N, D), np.linspace(-0.2, 0.5, num=N * H).reshape(N, H),
@@ -48,7 +64,7 @@ def _check_step_forward_output(fn, args, label):
     name = "rnn_step_forward"
     expected, ref_cache = rnn.rnn_step_forward(*args)
     next_h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("next_h", "cache"), (expected, ref_cache))
-    core.as_array(name, "next_h", next_h, expected.shape)
+    _as_output(name, "next_h", next_h, expected.shape, ("b", args[4], "x @ Wx and prev_h @ Wh"))
     line = core.mismatch(f"next_h ({label})", next_h, expected)
     if line:
         hints = core.hints(next_h, _step_forward_variants(*args), expected, "next_h")
@@ -110,6 +126,8 @@ def _forward_variants(x, h0, Wx, Wh, b):
         ("every step reads x[:, 0]: step t must read x[:, t].", first_only),
         ("the state is not carried: each step must start from the previous step's next_h.",
          np.tanh(x @ Wx + h0[:, None] @ Wh + b)),
+        ("h[:, t] holds h0 at every step: each step stores the initial state instead of its new state next_h.",
+         np.repeat(h0[:, None], x.shape[1], axis=1)),
     ]
 
 
@@ -123,7 +141,7 @@ def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
     for label, args in cases:
         expected, ref_cache = rnn.rnn_forward(*args)
         h, cache = core.unpack(name, LESSON.call(name, fn, *args), ("h", "cache"), (expected, ref_cache))
-        core.as_array(name, "h", h, expected.shape)
+        _as_output(name, "h", h, expected.shape)
         line = core.mismatch(f"h ({label})", h, expected)
         if line:
             core.fail(name, [(line, core.hints(h, _forward_variants(*args), expected, "h", time_axis=1, flow="forward"))])
@@ -141,7 +159,7 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     h, V, c = rng.standard_normal((N, T, H)), rng.standard_normal((H, M)), rng.standard_normal(M)
     expected = h @ V + c
     out, cache = core.unpack(name, LESSON.call(name, fn, h, V, c), ("out", "cache"), (expected, (h, V, c)))
-    core.as_array(name, "out", out, expected.shape)
+    _as_output(name, "out", out, expected.shape, ("c", c, "h @ V"))
     line = core.mismatch("out", out, expected)
     if line:
         hints = core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out", time_axis=1)
