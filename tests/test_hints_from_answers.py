@@ -126,6 +126,12 @@ CASES = [
     ("rnn_step_forward", "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh(x @ Wx + prev_h @ Wh + np.sqrt(b))",
      "next_h holds nan (not a number)"),
     ("rnn_forward", "h[:, t] = prev_h", "h[:, t] = h0.copy()", "h[:, t] holds h0 at every step"),
+    # TimeRNN: an attribute of another array's shape holds the wrong array
+    ("TimeRNN", 'self.params = {"Wx": Wx, "Wh": Wh, "b": b}', 'self.params = dict(zip(("Wx", "Wh", "b"), (Wh, Wx, b)))',
+     "params['Wx'] has shape (4, 4), expected (3, 4). It is the shape of Wh: the wrong array is stored there"),
+    ("TimeRNN", "dx, self.dh0, dWx, dWh, db = rnn_backward(dhs, self.cache)",
+     "dx, dh0, dWx, dWh, db = rnn_backward(dhs, self.cache)\n        self.dh0 = dx[:, -1]",
+     "It is the shape of a step's input x[:, t] or its gradient dx[:, t], (N, D)"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = offsets + k + np.arange(seq_len)",
      "batch k starts 1 * k positions in, where it must be seq_len * k"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[idx + 2]",

@@ -384,8 +384,16 @@ def _layer_attribute(name, layer, attr):
                              f"(or, for self.h and self.dh0, in forward and backward).") from None
 
 
-def _same(name, what, got, expected, hint=None):
-    """Fail with the worst entry if got differs from expected (hint: the likely cause)."""
+def _same(name, what, got, expected, hint=None, shapes=()):
+    """Fail with the worst entry if got differs from expected (hint: the likely cause).
+
+    shapes: (label, shape) of the other arrays at hand: a got of one of these shapes holds the wrong array."""
+    __tracebackhide__ = True
+    other = isinstance(got, np.ndarray) and got.shape != np.shape(expected) and next(
+        (label for label, shape in shapes if tuple(shape) == got.shape), None)
+    if other:
+        raise GradingFailure(f"{name}: {what} has shape {got.shape}, expected {np.shape(expected)}. It is the shape of "
+                             f"{other}: the wrong array is stored there.")
     core.as_array(name, what, got, np.shape(expected))
     line = core.mismatch(what, got, expected)
     if line:
@@ -412,8 +420,9 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
                                  f"{sorted(d) if isinstance(d, dict) else type(d).__name__}."
                                  + ("" if isinstance(d, dict) else " Likely cause: the wrong type (DLFS2 keeps lists): "
                                     "this course's layers keep a dict keyed by the parameters' names."))
+    weights = [(key, value.shape) for key, value in (("Wx", Wx), ("Wh", Wh), ("b", b))]
     for key, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
-        _same(name, f"params[{key!r}]", params[key], value)
+        _same(name, f"params[{key!r}]", params[key], value, shapes=weights)
         _same(name, f"grads[{key!r}] before any backward", grads[key], np.zeros_like(value),
               "grads start as zeros of each parameter's shape (np.zeros_like).")
 
@@ -453,7 +462,9 @@ def check_TimeRNN(cls, N=2, T=5, D=3, H=4, blocks=3, seed=0):
               "the gradients of an earlier call are kept and added to: state carried across calls. Each "
               "backward sets self.grads to this forward's gradients ([...] =, not +=).")
     _same(name, "self.dh0 after backward", _layer_attribute(name, layer, "dh0"), dh0_ref,
-          "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.")
+          "self.dh0 is the gradient of the state this forward started from: rnn_backward's dh0.",
+          shapes=[("a step's input x[:, t] or its gradient dx[:, t], (N, D), instead of the gradient of the initial "
+                   "state h0, (N, H)", (N, D)), ("dx, (N, T, D)", (N, T, D)), ("dh, (N, T, H)", (N, T, H))])
 
     LESSON.call(f"{name}.reset_state", layer.reset_state)
     hs = LESSON.call(f"{name}.forward", layer.forward, x[:, :T])
