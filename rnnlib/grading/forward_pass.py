@@ -151,6 +151,23 @@ def check_rnn_forward(fn, N=2, T=3, D=4, H=5, seed=0):
     core.passed(name)
 
 
+def _positions_moved(out, expected):
+    """A hint when out (N, T, M) holds the right score vectors, each at another (n, t) position, else None."""
+    N, T, M = expected.shape
+    got, want = out.reshape(N * T, M), expected.reshape(N * T, M)
+    source = [next((k for k in range(N * T) if np.allclose(row, want[k], rtol=1e-9, atol=1e-12)), None) for row in got]
+    if None in source or sorted(source) != list(range(N * T)) or source == list(range(N * T)):
+        return None
+    at = next(k for k in range(N * T) if source[k] != k)
+    (n, t), (n2, t2) = divmod(at, T), divmod(source[at], T)
+    head = f"every score vector is right but sits at another position (out[{n}, {t}] holds the scores of h[{n2}, {t2}])"
+    time_major = [(k % N) * T + k // N for k in range(N * T)]    # (T, N) rows read back as (N, T)
+    if source == time_major:
+        return (f"{head}: a reshape mixes the batch and time axes, as when h is flattened time-major (a transpose) and "
+                f"the scores are reshaped back batch-major without undoing it")
+    return f"{head}: look at how the positions are indexed, reshaped or transposed"
+
+
 def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     """Check temporal_affine_forward(h, V, c) -> (out, cache)."""
     __tracebackhide__ = True
@@ -163,6 +180,8 @@ def check_temporal_affine_forward(fn, N=2, T=3, H=4, M=5, seed=0):
     line = core.mismatch("out", out, expected)
     if line:
         hints = core.hints(out, [("the bias c is missing: out = h @ V + c.", h @ V)], expected, "out", time_axis=1)
+        moved = None if hints else _positions_moved(out, expected)
+        hints += [moved] if moved else []
         if not hints:
             call, reference = lambda *a: LESSON.call(name, fn, *a)[:1], lambda h, V, c: (h @ V + c,)
             terms = [("h @ V (c = 0)", (2,)), ("the bias c (h = 0)", (0,))]
