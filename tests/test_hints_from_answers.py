@@ -266,3 +266,34 @@ def test_the_readings_of_right_gradients_are_empty():
     assert checks._lstm_step_reading(lstm.lstm_step_backward(*douts, cache), douts, cache) is None
     cache = gru.gru_step_forward(*checks._gru_step_inputs(3, 4, 5, 0))[-1]
     assert checks._gru_step_reading(gru.gru_step_backward(douts[0], cache), douts[:1], cache) is None
+
+
+def test_the_readings_of_lessons_01_to_03_are_empty_for_right_results():
+    import numpy as np
+    from rnnlib import gradcheck, losses, rnn
+    from rnnlib.grading import bptt, forward_pass, softmax_stability
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((4, 6))
+    for name, fn in (("softmax", losses.softmax), ("log_softmax", losses.log_softmax)):
+        assert softmax_stability._combination_hint(name, fn(z, axis=-1), z, -1) is None
+    x0, h = rng.standard_normal(5), 1e-5
+    objective = bptt._RecordingObjective(x0.copy(), "cube")
+    right = gradcheck.numerical_gradient(objective, objective.x, h)
+    assert bptt._move_hint(objective.points, x0, h) is None and bptt._several_moved(objective.points, x0) is None
+    assert bptt._quotient_hint(right, gradcheck.SumOf(x0.copy(), "cube"), x0, h) is None
+    inputs = forward_pass.seq_inputs(2, 6, 3, 4, 0)
+    cache = rnn.rnn_forward(*inputs)[-1]
+    dh = rng.standard_normal((2, 6, 4))
+    assert bptt._upstream_counts(rnn.rnn_backward(dh, cache), dh, cache) is None
+    scores = rng.standard_normal((2, 3, 5))
+    assert forward_pass._positions_moved(scores, scores) is None
+    y = rng.integers(5, size=(2, 3))
+    dx = losses.temporal_softmax_loss(scores, y)[1]
+    assert softmax_stability._target_entries_hint(dx, dx, np.eye(5)[y] > 0, 2) is None
+
+
+@pytest.mark.parametrize("name", ["numerical_gradient", "rnn_backward", "softmax", "log_softmax", "temporal_softmax_loss",
+                                  "rnn_step_forward", "rnn_forward", "temporal_affine_forward", "TimeRNN"])
+def test_the_right_answers_of_lessons_01_to_03_pass(name):
+    exercise = EXERCISES[name]
+    assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None
