@@ -288,10 +288,10 @@ def _term_reading(got, terms, N):
     """A hint when the loss sums each step's term rounded down, or only its fractional part."""
     with np.errstate(all="ignore"):
         readings = [("each step's log-probability is rounded down to a whole number before the sum, its fractional "
-                     "digits lost (a // where the log-probabilities should be multiplied by the mask)",
+                     "digits lost (as // by a mask of ones does, where a product with the mask belongs)",
                      [-np.floor(-t).sum() / N for t in terms]),
                     ("only the fractional part of each step's log-probability is summed, its whole-number part "
-                     "dropped (a % where the log-probabilities should be multiplied by the mask)",
+                     "dropped (as % by a mask of ones does, where a product with the mask belongs)",
                      [-np.mod(-t, 1).sum() / N for t in terms])]
     found = [text for text, value in readings if core.close(np.array(got), np.array(value), 1e-9)]
     return found[0] if len(found) == 1 else None
