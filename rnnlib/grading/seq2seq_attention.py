@@ -91,8 +91,8 @@ _BACKWARD_MISTAKES = [
      "weights.transpose(0, 2, 1) @ dcontext, besides the path through the scores."),
     ({"keys": False}, "the encoder states also enter the scores: dkeys also gets dscores.transpose(0, 2, 1) @ query "
      "/ sqrt(H), besides weights.transpose(0, 2, 1) @ dcontext."),
-    ({"softmax": "no_sum"}, "the softmax's backward has two terms: dscores = w * (dw - (dw * w).sum(axis=-1, "
-     "keepdims=True)); the sum term is missing."),
+    ({"softmax": "no_sum"}, "the softmax's derivative has two terms, since each weight depends on every score of "
+     "its row, not only its own: dscores = w * (dw - (dw * w).sum(axis=-1, keepdims=True)); the sum term is missing."),
     ({"softmax": "none"}, "the gradient must go back through the softmax: dscores = w * (dw - (dw * w).sum(axis=-1, "
      "keepdims=True)), not dweights itself."),
     ({"softmax": "wrong_axis"}, "the softmax ran over the encoder steps (the last axis), so the sum in its backward "
@@ -177,12 +177,41 @@ def _decoded(name, result):
     return [int(t) for t in tokens], float(score)
 
 
-def _log_likelihood(decoder, bos, tokens):
-    state, last, total = decoder.start(bos), bos, 0.0
+def _chosen_log_probs(decoder, bos, tokens):
+    """The log-probability of each of tokens (list) after the ones before it, starting from bos: (len(tokens),)."""
+    state, last, found = decoder.start(bos), bos, []
     for t in tokens:
         log_probs, state = decoder(np.array([last]), state)
-        total, last = total + float(log_probs[0, t]), t
-    return total
+        found.append(float(log_probs[0, t]))
+        last = t
+    return np.array(found)
+
+
+def _log_likelihood(decoder, bos, tokens):
+    return float(_chosen_log_probs(decoder, bos, tokens).sum())
+
+
+def _score_reading(score, tokens, decoder, bos):
+    """Why score, reported with the right tokens, is not their log-likelihood, read from what it is; else None."""
+    parts = _chosen_log_probs(decoder, bos, tokens)
+    total = parts.sum()
+    if np.isclose(score, -total):
+        return "the score is minus the right one: the log-probabilities are subtracted (a -= or a flipped sign) where they must be added"
+    if np.isclose(score, np.exp(total)):
+        return ("the score is the sequence's probability, the product of the tokens' probabilities, instead of its "
+                "log-probability, the sum of their log-probabilities")
+    if len(parts) > 1 and np.isclose(score, parts[-1]) and not np.isclose(parts[-1], total):
+        return ("the score is the last token's log-probability alone: a hypothesis's score must add up the "
+                "log-probabilities of all its tokens (total += ..., scores[:, None] + log_probs), not be overwritten")
+    if len(parts) > 1 and np.isclose(score, parts.mean()):
+        return "the score is the mean of the tokens' log-probabilities: it is their sum (no length normalisation)"
+    return None
+
+
+def _stopped_early(tokens, want, eos, max_len):
+    """tokens is the right sequence cut short, neither at eos nor at max_len: the loop ended too soon."""
+    return (tokens and tokens[-1] != eos and len(tokens) < max_len and len(tokens) < len(want)
+            and tokens == want[:len(tokens)])
 
 
 def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len, greedy=None):
@@ -195,14 +224,22 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
         hints.append(f"at most max_len = {max_len} tokens: stop after max_len steps.")
     elif eos in tokens[:-1]:
         hints.append("stop as soon as eos is chosen: nothing follows it.")
-    elif greedy is not None and tokens == greedy[0] and want != greedy[0] and decoder.log_probs.ndim == 2:
-        hints.append("this is greedy decoding's answer: at every step keep the `width` best extensions of all kept "
-                     "hypotheses (scores summed along each hypothesis), not only the best one.")
+    elif _stopped_early(tokens, want, eos, max_len):
+        hints.append(f"it stops after {len(tokens)} tokens, neither at eos nor at max_len = {max_len}: the loop "
+                     f"ends too soon (look at its range or its condition).")
+    elif (greedy is not None and tokens == greedy[0] and np.isclose(score, greedy[1]) and want != greedy[0]
+          and decoder.log_probs.ndim == 2):
+        # one hypothesis kept per step: by design (greedy's argmax) or because the number kept is computed wrong
+        hints.append("this is greedy decoding's answer, as if only one hypothesis were kept at each step: keep the "
+                     "width - len(finished) best extensions of all kept hypotheses (scores summed along each "
+                     "hypothesis), not only the best one; if you meant to, check how that number is computed (a term "
+                     "or an operator of width - len(finished) missing or replaced).")
     if greedy is not None and decoder.log_probs.ndim == 3 and tokens != want:
         hints.append("on this decoder the next token depends on the state: each kept hypothesis must carry on "
                      "the state its own parent's step returned (new_state[parents]), in the order the beam keeps them.")
     if tokens == want and not np.isclose(score, want_score):
-        hints.append("the tokens are right but the score is not: it is the sum of the chosen tokens' "
+        hints.append(_score_reading(score, tokens, decoder, bos) or
+                     "the tokens are right but the score is not: it is the sum of the chosen tokens' "
                      "log-probabilities, log_probs[b, token] at each step (not probabilities, not a mean).")
     elif tokens != want and np.isclose(score, _log_likelihood(decoder, bos, tokens)) and score < want_score:
         hints.append(f"your sequence is a real one, but less likely than {want} (log-probability {want_score:.4f}).")
