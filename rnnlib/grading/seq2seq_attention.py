@@ -61,6 +61,108 @@ def _forward_variants(query, keys, mask):
     return variants
 
 
+def _centred_logs(weights, real):
+    """The log of each row of weights (N, T, S) less its mean over the real steps: a softmax's scores, centred."""
+    logs = np.where(real, np.log(np.where(real, weights, 1.0)), 0.0)
+    return np.where(real, logs - logs.sum(-1, keepdims=True) / real.sum(-1, keepdims=True), 0.0)
+
+
+_AXES = {0: "axis 0, the batch", 1: "axis 1, the decoder steps"}
+
+
+def _scores_reading(got_weights, want_weights, mask, H):
+    """The weights are a softmax over the encoder steps of scores that are wrong in a readable way: c times
+    the right ones (c = sqrt(H), 1/sqrt(H), -1, ...), or shifted by a number that changes along the encoder
+    steps (a max over another axis); else None. The log of a softmax is its scores less one number per
+    row: centring each row's logs over its real steps leaves the scores, centred."""
+    real = np.broadcast_to(mask[:, None, :], want_weights.shape)
+    if (got_weights[real] <= 0).any() or (real.sum(-1) < 2).all():
+        return None
+    got, want = _centred_logs(got_weights, real), _centred_logs(want_weights, real)
+    c = float(np.vdot(got, want) / np.vdot(want, want)) if want.any() else 1.0
+    if not np.isclose(c, 1) and core.close(got, c * want):
+        sizes = [("sqrt(H)", np.sqrt(H), "the scale, H = %d" % H), ("H", H, "the size of a state")]
+        return "the weights are a softmax of scores that are " + core._times(c, sizes)
+    shift = got - want
+    for axis, where in _AXES.items():
+        if got.shape[axis] > 1 and core.close(shift, np.broadcast_to(shift.mean(axis, keepdims=True), shift.shape)):
+            return (f"the scores are shifted by a number that changes along the encoder steps and is the same along "
+                    f"{where}: the max subtracted is taken along {where}, instead of along the last axis (axis=-1), so it "
+                    f"no longer cancels in the softmax")
+    return None
+
+
+def _weights_reading(weights, want, mask, H):
+    """Why the cache's weights (N, T, S), which the student's context is made of, are wrong; else None."""
+    padded = ~np.broadcast_to(mask[:, None, :], want.shape)
+    if padded.any() and np.abs(weights[padded]).max() > 1e-9:
+        return ("the padded encoder steps (mask False) get weight: their scores must be -inf before the softmax, so "
+                "that exp gives exactly 0 there")
+    for axis, where in _AXES.items():
+        totals = weights.sum(axis=axis)
+        if weights.shape[axis] > 1 and core.close(totals, np.ones_like(totals)) and \
+                not core.close(weights.sum(axis=-1), np.ones_like(weights.sum(axis=-1))):
+            return (f"the weights are normalised along {where}: the softmax runs along the last axis (axis=-1), "
+                    f"over the encoder steps")
+    totals = weights.sum(axis=-1)
+    if core.close(totals, np.full_like(totals, totals.flat[0])) and not np.isclose(totals.flat[0], 1):
+        sizes = [("S", weights.shape[2], "the number of encoder steps"), ("T", weights.shape[1], "the number of decoder steps")]
+        return "the weights are " + core._times(totals.flat[0], sizes) + " (each row must add up to 1)"
+    if not core.close(totals, np.ones_like(totals)):
+        return None
+    return _scores_reading(weights, want, mask, H)
+
+
+def _context_reading(query, keys, context, cache, want_cache, mask=None):
+    """A hint read from the student's weights when their context is made of them; else None."""
+    mask = np.ones(keys.shape[:2], dtype=bool) if mask is None else mask
+    weights = cache[2] if isinstance(cache, tuple) and len(cache) == 3 else None
+    if not isinstance(weights, np.ndarray) or weights.shape != want_cache.weights.shape:
+        return None
+    if not np.isfinite(weights).all() or not core.close(context, weights @ keys):
+        if core.close(weights, want_cache.weights):
+            return "the weights in the cache are right, so the error is after them: the context is weights @ keys"
+        return None
+    return _weights_reading(weights, want_cache.weights, mask, query.shape[2])
+
+
+def _nan_reading(fn, args):
+    """The context holds nan or inf: whether it does without the mask too, read by calling fn again."""
+    query, keys, mask = args
+    try:
+        probe = LESSON.call("attention_forward", fn, query, keys, None)
+        unmasked = probe[0]
+    except (GradingFailure, TypeError, IndexError):
+        return None
+    if not isinstance(probe, tuple) or len(probe) != 2:
+        return None
+    want, want_cache = attention.attention_forward(query, keys)
+    if not isinstance(unmasked, np.ndarray) or unmasked.shape != want.shape or not np.isfinite(unmasked).all():
+        return None
+    if core.close(unmasked, want):
+        return ("without a mask (mask=None) the context is right, so the nan comes from the padded steps: there the "
+                "shifted scores meet inf - inf. The padded scores must be -inf (that sign), and the number subtracted "
+                "from a row must be its max over the encoder steps (axis=-1, the max, not the min), which is finite")
+    reading = _context_reading(query, keys, unmasked, probe[1], want_cache)
+    return f"without a mask (mask=None) the context is finite but wrong: {reading}" if reading else None
+
+
+def _check_large_scores(fn, args, name):
+    """The softmax must not overflow: the same inputs scaled up give scores of several hundred."""
+    query, keys, mask = args
+    large = (query * 30, keys * 30, mask)
+    context = core.unpack(name, LESSON.call(name, fn, *large), ("context", "cache"))[0]
+    want = attention.attention_forward(*large)[0]
+    if isinstance(context, np.ndarray) and context.shape == want.shape and not np.isfinite(context).all():
+        raise GradingFailure(f"{name}: with large scores (query and keys 30 times larger, scores of several hundred) "
+                             f"the context holds nan or inf, while it is right at ordinary sizes. Likely cause: exp "
+                             f"overflows: subtract each row's max score before the exp (the max trick), so that every "
+                             f"exponent is at most 0.")
+    line = core.mismatch("context", context, want, tol=1e-6)
+    if line:
+        core.fail(name, [(f"with large scores (query and keys 30 times larger): {line}", [])])
+
+
 def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
     """Check attention_forward(query, keys, mask) -> (context, cache)."""
     __tracebackhide__ = True
@@ -68,11 +170,21 @@ def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
     args = _attention_inputs(N, T, S, H, seed)
     want, want_cache = attention.attention_forward(*args)
     context, cache = core.unpack(name, LESSON.call(name, fn, *args), ("context", "cache"), (want, want_cache))
+    if isinstance(context, np.ndarray) and context.shape == want.shape and not np.isfinite(context).all():
+        nan = _nan_reading(fn, args)
+        if nan:
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(context))[0])
+            raise GradingFailure(f"{name}: context contains {context[idx]} at index {idx}; expected finite values. "
+                                 f"Likely cause: {nan}.")
     core.as_array(name, "context", context, want.shape)
     line = core.mismatch("context", context, want)
     if line:
-        core.fail(name, [(line, core.hints(context, _forward_variants(*args), want, "context", time_axis=1))])
+        found = core.hints(context, _forward_variants(*args), want)
+        reading = None if found else _context_reading(args[0], args[1], context, cache, want_cache, args[2])
+        found = found or ([reading] if reading else core.hints(context, [], want, "context", time_axis=1))
+        core.fail(name, [(line, found)])
     core.check_cache(name, cache, want_cache)
+    _check_large_scores(fn, args, name)
     core.passed(name)
 
 
