@@ -222,13 +222,112 @@ def _backward_relations(douts, cache):
     return {"dquery": {"sizes": sizes, "time_axis": 1}, "dkeys": {"sizes": sizes, "time_axis": 1}}
 
 
+# Python's operators a slip may put where one belongs: how each joins two arrays.
+_JOINS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "//": np.floor_divide, "%": np.mod,
+          "**": np.power}
+
+
+def _joined(got, first, second, right, combine=lambda v: v):
+    """The operators (other than right) that, joining first and second, then combine, give got: [symbol]."""
+    found = []
+    with np.errstate(all="ignore"):
+        for symbol, op in _JOINS.items():
+            value = combine(op(first, second))
+            if symbol != right and np.isfinite(value).all() and core.close(got, value):
+                found.append(symbol)
+    return found
+
+
+def _dquery_reading(dquery, through, scale):
+    """dquery (N, T, H) against dscores @ keys / sqrt(H): the division's operator replaced; else None."""
+    found = _joined(dquery, through, 1 / scale, "/")
+    if len(found) == 1:
+        return (f"dquery is (dscores @ keys) {found[0]} sqrt(H), where dscores @ keys must be divided by sqrt(H)")
+    return None
+
+
+def _dkeys_reading(dkeys, values, scores_path, root):
+    """dkeys (N, S, H) against values + scores_path / sqrt(H), the two paths' sum, each as Python groups
+    the answer's one line: values + through / sqrt(H); else None. scores_path: dscores.T @ query (no scale)."""
+    # the + between the paths replaced: values - p / r, or (values op p) / r for the operators as tight as /
+    joins = [s for s in _joined(dkeys, values, scores_path / root, "+") if s == "-"]
+    joins += [s for s in _joined(dkeys, values, scores_path, "+", lambda v: v / root) if s not in ("+", "-")]
+    if len(joins) == 1:
+        return (f"dkeys joins its two paths with {joins[0]} instead of adding them: dkeys = weights.T @ dcontext (as "
+                f"values) + dscores.T @ query / sqrt(H) (as keys)")
+    scale = _joined(dkeys - values, scores_path, root, "/")
+    if len(scale) == 1:
+        return (f"in dkeys, the path through the scores is (dscores.T @ query) {scale[0]} sqrt(H), where it must be "
+                f"divided by sqrt(H)")
+    return None
+
+
+def _softmax_backward_reading(dscores, weights, dweights):
+    """The student's dscores (N, T, S) against w * (dw - (dw * w).sum(-1)): a reading; else None."""
+    total = (dweights * weights).sum(axis=-1, keepdims=True)
+    inner = "(dweights - (dweights * weights).sum(axis=-1))"
+    factors = [("weights", weights), (inner, dweights - total)]
+    text = core.gate_product_reading(
+        dscores, factors, pool=[("dweights", dweights)],
+        terms=[("the term weights * dweights", weights * dweights),
+               ("the sum term -weights * (dweights * weights).sum(axis=-1)", -weights * total)],
+        sums={inner: [("dweights", dweights), ("the sum (dweights * weights).sum(axis=-1)", -total)]})
+    if text:
+        return text
+    # the sum term, read where the weights are not 0: weights * (dweights - X) = dscores
+    live = weights > 1e-12
+    X = np.where(live, dweights - dscores / np.where(live, weights, 1.0), 0.0)
+    for axis, where in _AXES.items():
+        other = np.where(live, (dweights * weights).sum(axis=axis, keepdims=True), 0.0)
+        if core.close(X, other) and not core.close(X, np.where(live, total, 0.0)):
+            return (f"the sum (dweights * weights).sum(...) runs along {where}; the softmax normalised over the "
+                    f"encoder steps, so its backward sums along the last axis (axis=-1)")
+    text = core.relation(X, np.where(live, total, 0.0), sizes=[("S", weights.shape[2], "the number of encoder steps")])
+    return f"the sum (dweights * weights).sum(axis=-1) is {text}" if text else None
+
+
+def _recovered_dscores(dkeys, values, query, scale):
+    """dscores (N, T, S) from dkeys = values + dscores.T @ query * scale, when every query[n] (T, H) has rank T
+    (so that only one dscores fits); else None."""
+    N, T, H = query.shape
+    if T > H or any(np.linalg.matrix_rank(q) < T for q in query):
+        return None
+    through = (dkeys - values) / scale                               # (N, S, H) = dscores.T @ query
+    return np.stack([np.linalg.lstsq(q.T, x.T, rcond=None)[0] for q, x in zip(query, through)])   # (N, T, S)
+
+
+def _backward_reading(grads, douts, cache):
+    """Hints read from the student's dquery and dkeys (see check_backward_read); None when none explains them."""
+    dquery, dkeys = grads
+    (dcontext,) = douts
+    query, keys, weights = cache
+    scale = 1 / np.sqrt(query.shape[2])
+    dweights = dcontext @ keys.transpose(0, 2, 1)
+    right = attention.attention_backward(dcontext, cache)
+    dscores = weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))
+    values = weights.transpose(0, 2, 1) @ dcontext
+    query_ok, keys_ok = core.close(dquery, right[0]), core.close(dkeys, right[1])
+    if keys_ok and not query_ok:
+        text = _dquery_reading(dquery, dscores @ keys, scale)
+        return [text] if text else None
+    if query_ok and not keys_ok:
+        text = _dkeys_reading(dkeys, values, dscores.transpose(0, 2, 1) @ query, 1 / scale)
+        return [text] if text else None
+    theirs = _recovered_dscores(dkeys, values, query, scale)
+    if theirs is None or not core.close(dquery, theirs @ keys * scale) or core.close(theirs, dscores):
+        return None
+    text = _softmax_backward_reading(theirs, weights, dweights)
+    return [f"dscores, the gradient of the scores (read back from your dkeys, and your dquery agrees), is wrong: "
+            f"{text}"] if text else None
+
+
 def check_attention_backward(fn, N=2, T=3, S=4, H=3, seed=0):
     """Check attention_backward(dcontext, cache) -> (dquery, dkeys) against numerical gradients."""
     __tracebackhide__ = True
-    core.check_backward(LESSON, "attention_backward", fn, attention.attention_forward,
-                        _attention_inputs(N, T, S, H, seed), ("dquery", "dkeys"), attention.attention_backward,
-                        _backward_variant, _BACKWARD_MISTAKES, upstream=_BACKWARD_UPSTREAM,
-                        relations=_backward_relations)
+    core.check_backward_read(LESSON, "attention_backward", fn, attention.attention_forward,
+                             _attention_inputs(N, T, S, H, seed), ("dquery", "dkeys"), attention.attention_backward,
+                             _backward_variant, _BACKWARD_MISTAKES, _backward_reading, upstream=_BACKWARD_UPSTREAM,
+                             relations=_backward_relations)
 
 
 # --- decoding ------------------------------------------------------------------------------------
