@@ -47,7 +47,7 @@ def _forward_variants(query, keys, mask):
         ("the scores are divided by H; the scale is 1/sqrt(H).", _softmax(scores / H, mask) @ keys),
         ("the padded steps' weights are zeroed after the softmax, so the others no longer sum to 1: mask the "
          "scores (-inf) before the softmax instead.", _softmax(scores / np.sqrt(H), everywhere) * mask[:, None] @ keys),
-        ("the padded steps' scores are set to 0, which still gives them weight: set them to -inf.",
+        ("the mask sets the padded steps' scores to 0, which still gives them weight: set them to -inf.",
          _softmax(np.where(mask[:, None, :], scores, 0.0) / np.sqrt(H), everywhere) @ keys),
     ]
     if query.shape[1] == keys.shape[1]:
@@ -110,6 +110,11 @@ def _weights_reading(weights, want, mask, H):
         return "the weights are " + core._times(totals.flat[0], sizes) + " (each row must add up to 1)"
     if not core.close(totals, np.ones_like(totals)):
         return None
+    real = np.broadcast_to(mask[:, None, :], want.shape)
+    uniform = real / real.sum(-1, keepdims=True)
+    if core.close(weights, uniform) and not core.close(want, uniform):
+        return ("every real encoder step gets the same weight, 1 / (the number of real steps): the scores are missing "
+                "from what goes into the exp (it is the same for every step of a row)")
     return _scores_reading(weights, want, mask, H)
 
 
@@ -145,6 +150,12 @@ def _nan_reading(fn, args):
                 "from a row must be its max over the encoder steps (axis=-1, the max, not the min), which is finite")
     reading = _context_reading(query, keys, unmasked, probe[1], want_cache)
     return f"without a mask (mask=None) the context is finite but wrong: {reading}" if reading else None
+
+
+def _scores_of(query, keys, mask):
+    """{name: array} of the scores (N, T, S), before and after the mask, by which a misplaced cache field is named."""
+    scores = query @ keys.transpose(0, 2, 1) / np.sqrt(query.shape[2])
+    return {"the scores (masked)": np.where(mask[:, None, :], scores, -np.inf), "the scores": scores}
 
 
 def _check_large_scores(fn, args, name):
@@ -183,7 +194,7 @@ def check_attention_forward(fn, N=2, T=4, S=4, H=3, seed=0):
         reading = None if found else _context_reading(args[0], args[1], context, cache, want_cache, args[2])
         found = found or ([reading] if reading else core.hints(context, [], want, "context", time_axis=1))
         core.fail(name, [(line, found)])
-    core.check_cache(name, cache, want_cache)
+    core.check_cache(name, cache, want_cache, also=_scores_of(*args))
     _check_large_scores(fn, args, name)
     core.passed(name)
 
@@ -246,7 +257,7 @@ def _dquery_reading(dquery, through, scale):
     return None
 
 
-def _dkeys_reading(dkeys, values, scores_path, root):
+def _dkeys_reading(dkeys, values, scores_path, root, others=()):
     """dkeys (N, S, H) against values + scores_path / sqrt(H), the two paths' sum, each as Python groups
     the answer's one line: values + through / sqrt(H); else None. scores_path: dscores.T @ query (no scale)."""
     # the + between the paths replaced: values - p / r, or (values op p) / r for the operators as tight as /
@@ -255,6 +266,10 @@ def _dkeys_reading(dkeys, values, scores_path, root):
     if len(joins) == 1:
         return (f"dkeys joins its two paths with {joins[0]} instead of adding them: dkeys = weights.T @ dcontext (as "
                 f"values) + dscores.T @ query / sqrt(H) (as keys)")
+    for label, path in others:      # [(label, dscores.T @ that array)]: another array in query's place
+        if core.close(dkeys, values + path / root):
+            return (f"in dkeys, the path through the scores multiplies dscores.T by {label} instead of query: "
+                    f"dscores.T @ query / sqrt(H)")
     scale = _joined(dkeys - values, scores_path, root, "/")
     if len(scale) == 1:
         return (f"in dkeys, the path through the scores is (dscores.T @ query) {scale[0]} sqrt(H), where it must be "
@@ -282,6 +297,10 @@ def _softmax_backward_reading(dscores, weights, dweights):
         if core.close(X, other) and not core.close(X, np.where(live, total, 0.0)):
             return (f"the sum (dweights * weights).sum(...) runs along {where}; the softmax normalised over the "
                     f"encoder steps, so its backward sums along the last axis (axis=-1)")
+    for label, other in (("dweights", "weights"), ("weights", "dweights")):
+        alone = (dweights if label == "dweights" else weights).sum(axis=-1, keepdims=True)
+        if core.close(X, np.where(live, alone, 0.0)):
+            return f"the sum term is {label}.sum(axis=-1): {other} is missing from it, (dweights * weights).sum(axis=-1)"
     text = core.relation(X, np.where(live, total, 0.0), sizes=[("S", weights.shape[2], "the number of encoder steps")])
     return f"the sum (dweights * weights).sum(axis=-1) is {text}" if text else None
 
@@ -311,7 +330,8 @@ def _backward_reading(grads, douts, cache):
         text = _dquery_reading(dquery, dscores @ keys, scale)
         return [text] if text else None
     if query_ok and not keys_ok:
-        text = _dkeys_reading(dkeys, values, dscores.transpose(0, 2, 1) @ query, 1 / scale)
+        text = _dkeys_reading(dkeys, values, dscores.transpose(0, 2, 1) @ query, 1 / scale,
+                              [("dcontext", dscores.transpose(0, 2, 1) @ dcontext)])
         return [text] if text else None
     theirs = _recovered_dscores(dkeys, values, query, scale)
     if theirs is None or not core.close(dquery, theirs @ keys * scale) or core.close(theirs, dscores):
@@ -419,6 +439,26 @@ def _score_reading(score, tokens, decoder, bos):
     return None
 
 
+def _best_after(decoder, token, state):
+    return int(np.argmax(decoder(np.array([token]), state)[0][0]))
+
+
+def _fed_reading(tokens, decoder, bos):
+    """What greedy's steps were fed, read from the tokens they chose: each the best after bos, or the best
+    given the initial state with the right token; else None."""
+    if len(tokens) < 2:
+        return None
+    start = decoder.start(bos)
+    if all(t == _best_after(decoder, bos, start) for t in tokens):
+        return ("every token is the one most likely right after bos: each step must be fed the token the previous "
+                "step chose, not bos")
+    fed = [bos] + tokens[:-1]
+    if decoder.log_probs.ndim == 3 and all(t == _best_after(decoder, f, start) for t, f in zip(tokens, fed)):
+        return ("every token is the one most likely given the initial state: each step must be passed the state "
+                "the previous step returned, not the initial one")
+    return None
+
+
 def _stopped_early(tokens, want, eos, max_len):
     """tokens is the right sequence cut short, neither at eos nor at max_len: the loop ended too soon."""
     return (tokens and tokens[-1] != eos and len(tokens) < max_len and len(tokens) < len(want)
@@ -445,6 +485,8 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
                      "width - len(finished) best extensions of all kept hypotheses (scores summed along each "
                      "hypothesis), not only the best one; if you meant to, check how that number is computed (a term "
                      "or an operator of width - len(finished) missing or replaced).")
+    if greedy is None and tokens != want and not hints and _fed_reading(tokens, decoder, bos):
+        hints.append(_fed_reading(tokens, decoder, bos) + ".")
     if greedy is not None and decoder.log_probs.ndim == 3 and tokens != want:
         hints.append("on this decoder the next token depends on the state: each kept hypothesis must carry on "
                      "the state its own parent's step returned (new_state[parents]), in the order the beam keeps them.")
