@@ -297,6 +297,10 @@ def _softmax_backward_reading(dscores, weights, dweights):
         if core.close(X, other) and not core.close(X, np.where(live, total, 0.0)):
             return (f"the sum (dweights * weights).sum(...) runs along {where}; the softmax normalised over the "
                     f"encoder steps, so its backward sums along the last axis (axis=-1)")
+    joined = _joined(X, dweights, weights, "*", lambda v: np.where(live, v.sum(axis=-1, keepdims=True), 0.0))
+    if len(joined) == 1:
+        return (f"the sum term adds up dweights {joined[0]} weights where it must add up dweights * weights: the two "
+                f"are joined by {joined[0]} instead of multiplied")
     for label, other in (("dweights", "weights"), ("weights", "dweights")):
         alone = (dweights if label == "dweights" else weights).sum(axis=-1, keepdims=True)
         if core.close(X, np.where(live, alone, 0.0)):
@@ -427,7 +431,8 @@ def _score_reading(score, tokens, decoder, bos):
     parts = _chosen_log_probs(decoder, bos, tokens)
     total = parts.sum()
     if np.isclose(score, -total):
-        return "the score is minus the right one: the log-probabilities are subtracted (a -= or a flipped sign) where they must be added"
+        return ("the score is minus their log-likelihood: the log-probabilities are subtracted (a -= or a flipped "
+                "sign) where they must be added")
     if np.isclose(score, np.exp(total)):
         return ("the score is the sequence's probability, the product of the tokens' probabilities, instead of its "
                 "log-probability, the sum of their log-probabilities")
@@ -472,9 +477,12 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
     elif want and want[-1] == eos and tokens == want[:-1]:
         hints.append("the output ends with eos: keep eos as its last token.")
     elif len(tokens) > max_len:
-        hints.append(f"at most max_len = {max_len} tokens: stop after max_len steps.")
+        hints.append(f"at most max_len = {max_len} tokens: the loop must stop after max_len steps, one token each.")
     elif eos in tokens[:-1]:
-        hints.append("stop as soon as eos is chosen: nothing follows it.")
+        hints.append("the loop must stop as soon as eos is chosen (its condition tests for eos): nothing follows it.")
+    elif not tokens:
+        hints.append("it returns no tokens: the loop never ran a step (its condition is false from the start), or "
+                     "the chosen tokens are never appended (missing).")
     elif _stopped_early(tokens, want, eos, max_len):
         hints.append(f"it stops after {len(tokens)} tokens, neither at eos nor at max_len = {max_len}: the loop "
                      f"ends too soon (look at its range or its condition).")
@@ -494,6 +502,9 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
         hints.append(_score_reading(score, tokens, decoder, bos) or
                      "the tokens are right but the score is not: it is the sum of the chosen tokens' "
                      "log-probabilities, log_probs[b, token] at each step (not probabilities, not a mean).")
+    elif tokens != want and not np.isclose(score, _log_likelihood(decoder, bos, tokens)) and \
+            _score_reading(score, tokens, decoder, bos):
+        hints.append("for the tokens it returns, " + _score_reading(score, tokens, decoder, bos) + ".")
     elif tokens != want and np.isclose(score, _log_likelihood(decoder, bos, tokens)) and score < want_score:
         hints.append(f"your sequence is a real one, but less likely than {want} (log-probability {want_score:.4f}).")
     return hints
