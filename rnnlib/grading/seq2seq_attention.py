@@ -142,8 +142,12 @@ def _nan_reading(fn, args):
     if not isinstance(probe, tuple) or len(probe) != 2:
         return None
     want, want_cache = attention.attention_forward(query, keys)
-    if not isinstance(unmasked, np.ndarray) or unmasked.shape != want.shape or not np.isfinite(unmasked).all():
+    if not isinstance(unmasked, np.ndarray) or unmasked.shape != want.shape:
         return None
+    if not np.isfinite(unmasked).all():
+        return ("the context is not a number even when no step is padded: in the softmax an exp overflowed to inf "
+                "(and inf / inf is nan), or an operation with no real result happened (0 / 0, a power ** of a "
+                "negative number with a fractional exponent, the log or square root of a negative number)")
     if core.close(unmasked, want):
         return ("without a mask (mask=None) the context is right, so the nan comes from the padded steps: there the "
                 "shifted scores meet inf - inf. The padded scores must be -inf (that sign), and the number subtracted "
@@ -464,10 +468,9 @@ def _fed_reading(tokens, decoder, bos):
     return None
 
 
-def _stopped_early(tokens, want, eos, max_len):
-    """tokens is the right sequence cut short, neither at eos nor at max_len: the loop ended too soon."""
-    return (tokens and tokens[-1] != eos and len(tokens) < max_len and len(tokens) < len(want)
-            and tokens == want[:len(tokens)])
+def _stopped_early(tokens, eos, max_len):
+    """tokens ends neither at eos nor at max_len, which no decoding does: it ended too soon."""
+    return bool(tokens) and tokens[-1] != eos and len(tokens) < max_len
 
 
 def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len, greedy=None):
@@ -483,7 +486,7 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
     elif not tokens:
         hints.append("it returns no tokens: the loop never ran a step (its condition is false from the start), or "
                      "the chosen tokens are never appended (missing).")
-    elif _stopped_early(tokens, want, eos, max_len):
+    elif _stopped_early(tokens, eos, max_len):
         hints.append(f"it stops after {len(tokens)} tokens, neither at eos nor at max_len = {max_len}: the loop "
                      f"ends too soon (look at its range or its condition).")
     elif (greedy is not None and tokens == greedy[0] and np.isclose(score, greedy[1]) and want != greedy[0]
