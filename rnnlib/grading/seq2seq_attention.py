@@ -457,15 +457,14 @@ def _fed_reading(tokens, decoder, bos):
     given the initial state with the right token; else None."""
     if len(tokens) < 2:
         return None
-    start = decoder.start(bos)
+    start, fed, readings = decoder.start(bos), [bos] + tokens[:-1], []
     if all(t == _best_after(decoder, bos, start) for t in tokens):
-        return ("every token is the one most likely right after bos: each step must be fed the token the previous "
-                "step chose, not bos")
-    fed = [bos] + tokens[:-1]
+        readings.append("every token is the one most likely right after bos: each step must be fed the token the "
+                        "previous step chose, not bos")
     if decoder.log_probs.ndim == 3 and all(t == _best_after(decoder, f, start) for t, f in zip(tokens, fed)):
-        return ("every token is the one most likely given the initial state: each step must be passed the state "
-                "the previous step returned, not the initial one")
-    return None
+        readings.append("every token is the one most likely given the initial state: each step must be passed the "
+                        "state the previous step returned, not the initial one")
+    return "; or ".join(readings) or None     # both fit: the evidence cannot choose
 
 
 def _stopped_early(tokens, eos, max_len):
