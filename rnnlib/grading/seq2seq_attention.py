@@ -393,7 +393,8 @@ def _random_table(V, seed, order=1):
 
 
 def _cases(seed):
-    """(what, decoder, bos, max_len) of the checks: the designed case, random tables, a table that rarely ends."""
+    """(what, decoder, bos, max_len, eos) of the checks: the designed case, random tables, a table that rarely
+    ends, and one whose eos is not token 0 (nor the smallest or largest id: a test of eos must be ==)."""
     never = np.log(np.full((4, 4), 0.02) + np.diag([0.0, 0.92, 0.92, 0.92]))
     never -= np.log(np.exp(never).sum(axis=1, keepdims=True))
     return [("the designed case (rnnlib.grading.seq2seq_attention.TRAP)", decoding.TableDecoder(TRAP), 3, 5),
@@ -402,7 +403,9 @@ def _cases(seed):
             (f"a random table of order two (the state holds the token before the last; seed {seed})",
              decoding.TableDecoder(_random_table(4, seed, order=2)), 3, 5),
             ("a table of order two (rnnlib.grading.seq2seq_attention.TRAP2) whose best sequence needs each "
-             "hypothesis to keep its own state", decoding.TableDecoder(TRAP2), 3, 5)]
+             "hypothesis to keep its own state", decoding.TableDecoder(TRAP2), 3, 5),
+            (f"a random table of 6 tokens whose eos is token 3 (seed {seed})", decoding.TableDecoder(_random_table(6, seed)),
+             5, 6, 3)]
 
 
 def _decoded(name, result):
@@ -513,13 +516,14 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
 
 
 def _check_decoding(name, call, reference, seed, width=None):
-    for what, decoder, bos, max_len in _cases(seed):
-        args = (decoder, decoder.start(bos), bos, EOS, max_len) + ((width,) if width else ())
+    for what, decoder, bos, max_len, *other_eos in _cases(seed):
+        eos = other_eos[0] if other_eos else EOS
+        args = (decoder, decoder.start(bos), bos, eos, max_len) + ((width,) if width else ())
         tokens, score = _decoded(name, LESSON.call(name, call, *args, callbacks=(decoder.__call__,)))
         want, want_score = reference(*args)
         if tokens != want or not np.isclose(score, want_score, rtol=1e-9, atol=1e-12):
             greedy = decoding.greedy_decode(*args[:5]) if width else None
-            hints = _decoding_hints(tokens, score, want, want_score, decoder, bos, EOS, max_len, greedy)
+            hints = _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len, greedy)
             core.fail(name, [(f"on {what}" + (f", width {width}" if width else "") + f": expected tokens {want} "
                               f"(log-probability {want_score:.6g}), got {tokens} ({score:.6g})", hints)])
 
@@ -528,7 +532,7 @@ def check_greedy_decode(fn, seed=0):
     """Check greedy_decode(step, state, bos, eos, max_len) -> (tokens, log_prob) on table decoders."""
     __tracebackhide__ = True
     _check_decoding("greedy_decode", fn, decoding.greedy_decode, seed)
-    core.passed("greedy_decode", " (5 decoders, the designed cases among them)")
+    core.passed("greedy_decode", " (6 decoders, the designed cases among them)")
 
 
 def check_beam_search(fn, widths=(2, 1, 3), seed=0):
