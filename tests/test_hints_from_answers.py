@@ -184,6 +184,11 @@ CASES = [
     ("greedy_decode", "while len(tokens) < max_len", "while len(tokens) > max_len", "it returns no tokens"),
     ("beam_search", "(scores[:, None] + log_probs)", "(scores[:, None] - log_probs)", "the score is minus their log-likelihood"),
     ("beam_search", "if token == eos:", "if token != eos:", "neither at eos nor at max_len"),
+    ("beam_search", "finished.append((hypotheses[parent] + [token],", "finished.append(([token],",
+     "the tokens before them are missing"),
+    ("beam_search", "(scores[:, None] + log_probs)", "(scores[:, None] + 0 * log_probs)", "the score is 0"),
+    ("attention_backward", 'dkeys = dkeys + np.einsum("nts,nth->nsh", dscores, query) / np.sqrt(H)',
+     'dkeys = dkeys + np.einsum("nts,nth->nsh", dscores, query)', "the path through the scores is not divided by sqrt(H)"),
 ]
 
 

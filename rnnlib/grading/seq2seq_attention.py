@@ -274,7 +274,14 @@ def _dkeys_reading(dkeys, values, scores_path, root, others=()):
         if core.close(dkeys, values + path / root):
             return (f"in dkeys, the path through the scores multiplies dscores.T by {label} instead of query: "
                     f"dscores.T @ query / sqrt(H)")
-    scale = _joined(dkeys - values, scores_path, root, "/")
+    through = dkeys - values
+    if core.close(through, scores_path):
+        return ("in dkeys, the path through the scores is not divided by sqrt(H): it is dscores.T @ query / sqrt(H), "
+                "as the forward divided the scores by sqrt(H)")
+    if core.close(through, np.full_like(through, root)):
+        return ("in dkeys, the path through the scores is the number sqrt(H) alone: dscores.T @ query is missing from "
+                "it, dscores.T @ query / sqrt(H)")
+    scale = _joined(through, scores_path, root, "/")
     if len(scale) == 1:
         return (f"in dkeys, the path through the scores is (dscores.T @ query) {scale[0]} sqrt(H), where it must be "
                 f"divided by sqrt(H)")
@@ -437,6 +444,8 @@ def _score_reading(score, tokens, decoder, bos):
     """Why score, reported with the right tokens, is not their log-likelihood, read from what it is; else None."""
     parts = _chosen_log_probs(decoder, bos, tokens)
     total = parts.sum()
+    if score == 0 and total != 0:
+        return "the score is 0: the tokens' log-probabilities are never added to it"
     if np.isclose(score, -total):
         return ("the score is minus their log-likelihood: the log-probabilities are subtracted (a -= or a flipped "
                 "sign) where they must be added")
@@ -480,11 +489,15 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
     if tokens == [bos] + want or (tokens and tokens[0] == bos and tokens[1:] == want[:len(tokens) - 1]):
         hints.append("the output starts after bos: do not include bos itself.")
     elif want and want[-1] == eos and tokens == want[:-1]:
-        hints.append("the output ends with eos: keep eos as its last token.")
+        hints.append("eos is missing from the end of the output: the output ends with eos; keep eos as its last token.")
     elif len(tokens) > max_len:
         hints.append(f"at most max_len = {max_len} tokens: the loop must stop after max_len steps, one token each.")
     elif eos in tokens[:-1]:
         hints.append("the loop must stop as soon as eos is chosen (its condition tests for eos): nothing follows it.")
+    elif tokens and len(tokens) < len(want) and tokens == want[-len(tokens):] and np.isclose(score, want_score):
+        hints.append(f"the score is the right one, but the tokens are only the last {len(tokens)} of {want}: the "
+                     f"tokens before them are missing; a finished hypothesis keeps its whole sequence, its parent's "
+                     f"tokens + [token].")
     elif not tokens:
         hints.append("it returns no tokens: the loop never ran a step (its condition is false from the start), or "
                      "the chosen tokens are never appended (missing).")
