@@ -187,6 +187,7 @@ CASES = [
     ("beam_search", "finished.append((hypotheses[parent] + [token],", "finished.append(([token],",
      "the tokens before them are missing"),
     ("beam_search", "(scores[:, None] + log_probs)", "(scores[:, None] + 0 * log_probs)", "the score is 0"),
+    ("beam_search", "np.argsort(-total,", "np.argsort(total,", "the start of the best sequence [2, 0], already scored"),
     ("attention_backward", 'dkeys = dkeys + np.einsum("nts,nth->nsh", dscores, query) / np.sqrt(H)',
      'dkeys = dkeys + np.einsum("nts,nth->nsh", dscores, query)', "the path through the scores is not divided by sqrt(H)"),
 ]

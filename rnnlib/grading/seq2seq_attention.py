@@ -484,6 +484,20 @@ def _stopped_early(tokens, eos, max_len):
     return bool(tokens) and tokens[-1] != eos and len(tokens) < max_len
 
 
+def _ended_too_soon(tokens, score, want, decoder, bos):
+    """A beam's answer, shorter and less likely than want: want's start of the same length already beat it
+    (scores only fall as a sequence grows), so a likelier sequence was within reach when it finished. Three
+    ways lead there, and the result cannot tell them apart: all are named."""
+    start = want[:len(tokens)]
+    return (f"your sequence {tokens} (log-probability {score:.4f}) ends after {len(tokens)} token"
+            f"{'s' if len(tokens) > 1 else ''}, when {start}, the start of the best sequence {want}, already scored "
+            f"{_log_likelihood(decoder, bos, start):.4f} (and scores only fall as a sequence grows): the loop stopped "
+            f"too early (stop only when width hypotheses are finished, when no live one can still beat the best "
+            f"finished, or after max_len steps), or that start was pruned (keep the width - len(finished) highest "
+            f"scores: mind the sign of the sort key), or another finished hypothesis was returned instead of the one "
+            f"with the highest score.")
+
+
 def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len, greedy=None):
     hints = []
     if tokens == [bos] + want or (tokens and tokens[0] == bos and tokens[1:] == want[:len(tokens) - 1]):
@@ -524,7 +538,9 @@ def _decoding_hints(tokens, score, want, want_score, decoder, bos, eos, max_len,
             _score_reading(score, tokens, decoder, bos):
         hints.append("for the tokens it returns, " + _score_reading(score, tokens, decoder, bos) + ".")
     elif tokens != want and np.isclose(score, _log_likelihood(decoder, bos, tokens)) and score < want_score:
-        hints.append(f"your sequence is a real one, but less likely than {want} (log-probability {want_score:.4f}).")
+        hints.append(_ended_too_soon(tokens, score, want, decoder, bos) if greedy is not None and
+                     len(tokens) < len(want) else
+                     f"your sequence is a real one, but less likely than {want} (log-probability {want_score:.4f}).")
     return hints
 
 
