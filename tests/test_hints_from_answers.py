@@ -156,6 +156,8 @@ CASES = [
     ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)", "scores = scores",
      "exp overflows: subtract each row's max score"),
     ("attention_forward", "scores, -np.inf)", "scores, np.inf)", "without a mask (mask=None) the context is right"),
+    ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)",
+     "scores = scores * scores.max(axis=-1, keepdims=True)", "the nan comes with the padded steps"),
     ("attention_forward", "weights.sum(axis=-1, keepdims=True)", "weights.sum(axis=1, keepdims=True)",
      "the weights are normalised along axis 1, the decoder steps"),
     ("attention_forward", "scores.max(axis=-1, keepdims=True)", "scores.max(axis=1, keepdims=True)",

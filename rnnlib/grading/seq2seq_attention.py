@@ -153,7 +153,12 @@ def _nan_reading(fn, args):
                 "shifted scores meet inf - inf. The padded scores must be -inf (that sign), and the number subtracted "
                 "from a row must be its max over the encoder steps (axis=-1, the max, not the min), which is finite")
     reading = _context_reading(query, keys, unmasked, probe[1], want_cache)
-    return f"without a mask (mask=None) the context is finite but wrong: {reading}" if reading else None
+    if reading:
+        return f"without a mask (mask=None) the context is finite but wrong: {reading}"
+    return ("the nan comes with the padded steps: without a mask (mask=None) the context is finite, though wrong too; "
+            "with it, the padded steps' scores (-inf, or whatever marks them) meet an operation with no real result "
+            "(inf - inf, 0 * inf, inf / inf, 0 / 0). Once they are -inf, only subtract a finite number from the "
+            "scores (each row's max over the encoder steps) before the exp")
 
 
 def _scores_of(query, keys, mask):
