@@ -258,37 +258,43 @@ def _joined(got, first, second, right, combine=lambda v: v):
     return found
 
 
-def _dquery_reading(dquery, through, scale):
-    """dquery (N, T, H) against dscores @ keys / sqrt(H): the division's operator replaced; else None."""
-    found = _joined(dquery, through, 1 / scale, "/")
+def _dquery_reading(dquery, through, root):
+    """dquery (N, T, H) against through / root (through = dscores @ keys, root = sqrt(H)): the division
+    written with another operator; else None."""
+    found = _joined(dquery, through, root, "/")
     if len(found) == 1:
-        return (f"dquery is (dscores @ keys) {found[0]} sqrt(H), where dscores @ keys must be divided by sqrt(H)")
+        return f"dquery is (dscores @ keys) {found[0]} sqrt(H), where dscores @ keys must be divided by sqrt(H)"
     return None
 
 
 def _dkeys_reading(dkeys, values, scores_path, root, others=()):
-    """dkeys (N, S, H) against values + scores_path / sqrt(H), the two paths' sum, each as Python groups
-    the answer's one line: values + through / sqrt(H); else None. scores_path: dscores.T @ query (no scale)."""
-    # the + between the paths replaced: values - p / r, or (values op p) / r for the operators as tight as /
+    """dkeys (N, S, H) against values + scores_path / root, its two paths (values = weights.T @ dcontext,
+    scores_path = dscores.T @ query, root = sqrt(H)): the + or the / written otherwise, query replaced by
+    one of others [(label, dscores.T @ that array)], the division or the product missing; else None."""
+    # the + replaced, as Python groups the line: values - p / r, or (values op p) / r for *, /, //, %, **
     joins = [s for s in _joined(dkeys, values, scores_path / root, "+") if s == "-"]
     joins += [s for s in _joined(dkeys, values, scores_path, "+", lambda v: v / root) if s not in ("+", "-")]
     if len(joins) == 1:
         return (f"dkeys joins its two paths with {joins[0]} instead of adding them: dkeys = weights.T @ dcontext (as "
                 f"values) + dscores.T @ query / sqrt(H) (as keys)")
-    for label, path in others:      # [(label, dscores.T @ that array)]: another array in query's place
+    for label, path in others:
         if core.close(dkeys, values + path / root):
             return (f"in dkeys, the path through the scores multiplies dscores.T by {label} instead of query: "
                     f"dscores.T @ query / sqrt(H)")
-    through = dkeys - values
-    if core.close(through, scores_path):
+    return _scores_path_reading(dkeys - values, scores_path, root)
+
+
+def _scores_path_reading(got, scores_path, root):
+    """dkeys's path through the scores, got (N, S, H), against scores_path / root; else None."""
+    if core.close(got, scores_path):
         return ("in dkeys, the path through the scores is not divided by sqrt(H): it is dscores.T @ query / sqrt(H), "
                 "as the forward divided the scores by sqrt(H)")
-    if core.close(through, np.full_like(through, root)):
+    if core.close(got, np.full_like(got, root)):
         return ("in dkeys, the path through the scores is the number sqrt(H) alone: dscores.T @ query is missing from "
                 "it, dscores.T @ query / sqrt(H)")
-    scale = _joined(through, scores_path, root, "/")
-    if len(scale) == 1:
-        return (f"in dkeys, the path through the scores is (dscores.T @ query) {scale[0]} sqrt(H), where it must be "
+    found = _joined(got, scores_path, root, "/")
+    if len(found) == 1:
+        return (f"in dkeys, the path through the scores is (dscores.T @ query) {found[0]} sqrt(H), where it must be "
                 f"divided by sqrt(H)")
     return None
 
@@ -347,7 +353,7 @@ def _backward_reading(grads, douts, cache):
     values = weights.transpose(0, 2, 1) @ dcontext
     query_ok, keys_ok = core.close(dquery, right[0]), core.close(dkeys, right[1])
     if keys_ok and not query_ok:
-        text = _dquery_reading(dquery, dscores @ keys, scale)
+        text = _dquery_reading(dquery, dscores @ keys, 1 / scale)
         return [text] if text else None
     if query_ok and not keys_ok:
         text = _dkeys_reading(dkeys, values, dscores.transpose(0, 2, 1) @ query, 1 / scale,
