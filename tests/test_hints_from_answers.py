@@ -157,6 +157,8 @@ CASES = [
      "exp overflows: subtract each row's max score"),
     ("attention_forward", "scores, -np.inf)", "scores, np.inf)", "without a mask (mask=None) the context is right"),
     ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)",
+     "scores = -scores.max(axis=-1, keepdims=True)", "the weights in the cache have shape (2, 4, 1), expected (2, 4, 4)"),
+    ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)",
      "scores = scores * scores.max(axis=-1, keepdims=True)", "the nan comes with the padded steps"),
     ("attention_forward", "weights.sum(axis=-1, keepdims=True)", "weights.sum(axis=1, keepdims=True)",
      "the weights are normalised along axis 1, the decoder steps"),

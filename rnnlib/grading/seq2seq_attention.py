@@ -122,8 +122,11 @@ def _context_reading(query, keys, context, cache, want_cache, mask=None):
     """A hint read from the student's weights when their context is made of them; else None."""
     mask = np.ones(keys.shape[:2], dtype=bool) if mask is None else mask
     weights = cache[2] if isinstance(cache, tuple) and len(cache) == 3 else None
-    if not isinstance(weights, np.ndarray) or weights.shape != want_cache.weights.shape:
+    if not isinstance(weights, np.ndarray):
         return None
+    if weights.shape != want_cache.weights.shape:     # the context is made of weights of another shape
+        why = core.shape_hint(weights.shape, want_cache.weights.shape).strip()
+        return f"the weights in the cache have shape {weights.shape}, expected {want_cache.weights.shape}. {why}" if why else None
     if not np.isfinite(weights).all() or not core.close(context, weights @ keys):
         if core.close(weights, want_cache.weights):
             return "the weights in the cache are right, so the error is after them: the context is weights @ keys"
