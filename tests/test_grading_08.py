@@ -77,7 +77,7 @@ def test_a_right_backward_passes(capsys):
 @pytest.mark.parametrize("mistake,cause", [
     ({"values": False}, "the encoder states are the values too"),
     ({"keys": False}, "the encoder states also enter the scores"),
-    ({"sum_term": False}, "the softmax's backward has two terms"),
+    ({"sum_term": False}, "the softmax's derivative has two terms"),
     ({"scale": False}, "the forward divided the scores by sqrt(H)"),
 ])
 def test_backward_mistakes_are_named(mistake, cause):

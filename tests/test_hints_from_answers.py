@@ -205,6 +205,48 @@ CASES = [
      "and (the bias b[0:5] of gate i) are multiplied instead of added"),
     ("softmax", "return e / e.sum(axis=axis, keepdims=True)", "return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)",
      "has dtype float32, expected float64"),
+    # lesson 08's attention: the weights read from the cache, calls without the mask or with large scores
+    ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)", "scores = scores",
+     "exp overflows: subtract each row's max score"),
+    ("attention_forward", "scores, -np.inf)", "scores, np.inf)", "without a mask (mask=None) the context is right"),
+    ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)",
+     "scores = -scores.max(axis=-1, keepdims=True)", "the weights in the cache have shape (2, 4, 1), expected (2, 4, 4)"),
+    ("attention_forward", "scores = scores - scores.max(axis=-1, keepdims=True)",
+     "scores = scores * scores.max(axis=-1, keepdims=True)", "the nan comes with the padded steps"),
+    ("attention_forward", "weights.sum(axis=-1, keepdims=True)", "weights.sum(axis=1, keepdims=True)",
+     "the weights are normalised along axis 1, the decoder steps"),
+    ("attention_forward", "scores.max(axis=-1, keepdims=True)", "scores.max(axis=1, keepdims=True)",
+     "the max subtracted is taken along axis 1, the decoder steps"),
+    ("attention_forward", 'scores = np.einsum("nth,nsh->nts", query, keys)', 'scores = 0 * np.einsum("nth,nsh->nts", query, keys)',
+     "every real encoder step gets the same weight"),
+    ("attention_forward", 'np.einsum("nth,nsh->nts", query, keys) / np.sqrt(H)', 'np.einsum("nth,nsh->nts", query, keys) * np.sqrt(H)',
+     "the weights are a softmax of scores that are H times the right value"),
+    ("attention_backward", 'dscores, keys) / np.sqrt(H)', 'dscores, keys) + np.sqrt(H)',
+     "dquery is (dscores @ keys) + sqrt(H)"),
+    ("attention_backward", "dkeys = dkeys + np.einsum", "dkeys = dkeys * np.einsum", "dkeys joins its two paths with *"),
+    ("attention_backward", 'dscores, query) / np.sqrt(H)', 'dscores, dcontext) / np.sqrt(H)',
+     "multiplies dscores.T by dcontext instead of query"),
+    ("attention_backward", "(dweights * weights).sum(", "(dweights + weights).sum(",
+     "the two are joined by + instead of multiplied"),
+    ("attention_backward", "(dweights * weights).sum(", "dweights.sum(", "weights is missing from it"),
+    ("attention_backward", "dweights - (dweights * weights)", "dweights + (dweights * weights)",
+     "has the wrong sign"),
+    # lesson 08's decoding: the score and the tokens read by replaying them on the decoder
+    ("greedy_decode", "total += float(log_probs[0, last])", "total = float(log_probs[0, last])",
+     "the score is the last token's log-probability alone"),
+    ("greedy_decode", "step(np.array([last]), state)", "step(np.array([bos]), state)",
+     "every token is the one most likely right after bos"),
+    ("greedy_decode", "log_probs, state = step(np.array([last]), state)", "log_probs, _ = step(np.array([last]), state)",
+     "every token is the one most likely given the initial state"),
+    ("greedy_decode", "while len(tokens) < max_len", "while len(tokens) > max_len", "it returns no tokens"),
+    ("beam_search", "(scores[:, None] + log_probs)", "(scores[:, None] - log_probs)", "the score is minus their log-likelihood"),
+    ("beam_search", "if token == eos:", "if token != eos:", "neither at eos nor at max_len"),
+    ("beam_search", "finished.append((hypotheses[parent] + [token],", "finished.append(([token],",
+     "the tokens before them are missing"),
+    ("beam_search", "(scores[:, None] + log_probs)", "(scores[:, None] + 0 * log_probs)", "the score is 0"),
+    ("beam_search", "np.argsort(-total,", "np.argsort(total,", "the start of the best sequence [2, 0], already scored"),
+    ("attention_backward", 'dkeys = dkeys + np.einsum("nts,nth->nsh", dscores, query) / np.sqrt(H)',
+     'dkeys = dkeys + np.einsum("nts,nth->nsh", dscores, query)', "the path through the scores is not divided by sqrt(H)"),
 ]
 
 
@@ -227,7 +269,8 @@ def test_a_right_product_has_no_reading():
     assert "missing the factor g" in core.gate_product_reading(dc * i * (1 - i), factors, [], derivative)
 
 
-@pytest.mark.parametrize("name", ["lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward"])
+@pytest.mark.parametrize("name", ["lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward",
+                                  "attention_forward", "attention_backward", "greedy_decode", "beam_search"])
 def test_the_right_answer_gets_no_hint(name):
     exercise = EXERCISES[name]
     assert harness.run_calls(exercise, exercise.source, exercise.visible + exercise.hidden) is None
