@@ -518,7 +518,9 @@ def run_calls(exercise, source, calls):
             except Exception as e:   # a check that crashed: a bug of ours, reported as such
                 return f"CHECK CRASHED {type(e).__name__}: {e}"
             finally:
+                # the next item starts as a notebook does: no alarm pending, no handler of ours
                 signal.alarm(0)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
     return None
 
 
