@@ -265,7 +265,9 @@ def check_sample(fn, seed=0):
         raise GradingFailure(f"{name}: should return a list of n = 12 ids, got {type(greedy).__name__}"
                              + (f" of length {len(greedy)}" if hasattr(greedy, "__len__") else "") + "."
                              + (" Likely cause: the wrong type: return a Python list (list(...) or .tolist())."
-                                if isinstance(greedy, np.ndarray) and len(greedy) == 12 else ""))
+                                if isinstance(greedy, np.ndarray) and len(greedy) == 12 else
+                                f" Likely cause: {_count_reading(len(greedy), 12)}"
+                                if isinstance(greedy, list) else ""))
     expected = model.sample(seed_ids, 12, temperature=1e-3, rng=np.random.default_rng(1))
     got = [int(i) for i in greedy]
     if got != expected:
@@ -290,6 +292,15 @@ def check_sample(fn, seed=0):
             core.fail(name, [(f"at temperature {temperature}, 4000 draws gave frequencies {np.round(freq, 3).tolist()}, "
                           f"expected about {np.round(want, 3).tolist()}", hints)])
     core.passed(name)
+
+
+def _count_reading(count, n):
+    """Why a list of count ids came back where n were asked for: the drawing loop's count."""
+    if count == 0:
+        return ("no id was appended: the loop that draws the n new ids never ran, or never appended the id it "
+                "drew to the list.")
+    return (f"{count} ids were appended, not n = {n}: the loop that draws the new ids must run n times, after the "
+            f"seed ids are fed, and append one id per pass.")
 
 
 def _sample(fn, model, seed_ids, n, temperature, rng):
@@ -341,6 +352,9 @@ def _greedy_hints(fn, model, seed_ids, got, expected):
     readings = _greedy_readings(fn, model, seed_ids, got, expected)
     if readings:
         return readings
+    scale = _bias_scale(fn)
+    if scale is not None:
+        return [scale]
     first = next(k for k, (a, b) in enumerate(zip(got, expected)) if a != b)
     if first == 0:
         return ["the first new id already differs: look at the state after the seed ids and at the scores "
@@ -348,6 +362,36 @@ def _greedy_hints(fn, model, seed_ids, got, expected):
     right = "id 0 is right" if first == 1 else f"ids 0 to {first - 1} are right"
     return [f"{right} and id {first} differs: look at the lines between one draw and the next (how the id is drawn, "
             f"how it is fed back in, how the hidden state is updated)."]
+
+
+def _bias_scale(fn, draws=4000):
+    """What the draws of a model whose scores are its bias c alone (V = 0) say, at temperature 1:
+    they must follow softmax(c). When they follow softmax(k * c) for another k (0: c has no effect,
+    -1: its sign is flipped), a hint; None when they follow softmax(c), or no k fits them."""
+    flat = _state_free_model()
+    c = flat.params["c"]
+    c[:] = np.linspace(1.5, -1.2, len(c))       # no zero among them: c may end up a divisor
+    try:
+        ids = _sample(fn, flat, [0], draws, 1.0, np.random.default_rng(0))
+        freq = np.bincount(np.asarray(ids, dtype=int), minlength=len(c)) / draws
+    except (GradingFailure, TypeError, ValueError):
+        return None
+    if freq.shape != c.shape or (freq == 0).any():
+        return None
+    centred = c - c.mean()
+    k = float(np.vdot(np.log(freq), centred) / np.vdot(centred, centred))    # log p = k c + const
+    fits = lambda k: np.abs(freq - losses.softmax(k * c)).max() < 0.035
+    if fits(1.0) or not fits(k):
+        return None
+    seen = f"with V = 0 the scores are the bias c alone, and at temperature 1 the ids drawn must follow softmax(c)"
+    if fits(0.0):
+        return (f"{seen}, yet every id comes out about equally often: c never reaches the probabilities. It must be "
+                f"added to the scores, scores = h @ V + c")
+    if fits(-1.0):
+        return f"{seen}, yet they follow softmax(-c): c has the wrong sign in the scores (scores = h @ V + c)"
+    return (f"{seen}, yet they follow softmax({k:.2f} * c): there c reaches the softmax scaled by about {k:.2f}. "
+            f"The scores, or c in them, are multiplied by a factor, where at temperature 1 nothing may scale them "
+            f"(p = softmax((h @ V + c) / T))")
 
 
 def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
@@ -388,11 +432,12 @@ def _step_changes(p):
                       ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added")]
 
 
-def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
+def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=((3, 0, 5), (6, 2, 4), (5, 5, 0))):
     """A reading of greedy ids that no other reading explains: which ids were fed before the first
     draw, or a term of the step changed while feeding the seed ids, while generating or in both.
     A short id sequence is thin evidence, so a reading must also fit the ids the student's sample
-    gives for other seed ids; when two fit, both are named, when more, none."""
+    gives for other seed ids (the state forgets old ids fast, so several sets of them); when two fit,
+    both are named, when more, none."""
     n, p = len(got), model.params
     if _greedy_ids(p, seed_ids, n) != expected:      # argmax is not what temperature 0.001 gave: no reading
         return []
@@ -410,11 +455,23 @@ def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
         candidates.append((lambda seeds, c=scale: _greedy_ids(p, seeds, n, bias_c=c),
                            f"the scores' bias c {how} (scores = h @ V + c)"))
     fits = [(ids, text) for ids, text in candidates if ids(list(seed_ids)) == got]
-    if not fits or len(fits) > 6:
-        return []
-    try:
-        other = [int(i) for i in _sample(fn, model, list(other_seeds), n, 1e-3, np.random.default_rng(1))]
-    except (GradingFailure, TypeError, ValueError):
-        return []
-    fits = list(dict.fromkeys(text for ids, text in fits if ids(list(other_seeds)) == other))
+    for seeds in other_seeds if fits else ():
+        other = _argmax_ids(fn, model, list(seeds), n)
+        if other is None:
+            return []
+        fits = [(ids, text) for ids, text in fits if ids(list(seeds)) == other]
+    fits = list(dict.fromkeys(text for ids, text in fits))
     return ["; or ".join(fits)] if 0 < len(fits) <= 2 else []
+
+
+def _argmax_ids(fn, model, seed_ids, n):
+    """The ids the student's sample draws at a temperature so low that each draw is the argmax, or
+    None when it fails. 1e-6 leaves no near-tie of scores to chance; an answer that overflows there
+    is asked at 1e-3."""
+    for temperature in (1e-6, 1e-3):
+        try:
+            ids = _sample(fn, model, seed_ids, n, temperature, np.random.default_rng(1))
+            return [int(i) for i in ids]
+        except (GradingFailure, TypeError, ValueError):
+            continue
+    return None
