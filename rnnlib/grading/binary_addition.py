@@ -286,7 +286,8 @@ PROBE_N, PROBE_T, PROBE_HIDDEN = 3, 4, 40
 
 
 def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0, hidden_act=lstm.sigmoid,
-                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2, multiplied=False, output_from=None):
+                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2, multiplied=False, output_from=None,
+                inline=None):
     """The seed adder's forward and backward, with every intermediate, as numpy arrays:
     hs (N, T+1, H), hs[:, 0] the zeros; ys, dz (output deltas) (N, T, 1); da (hidden deltas)
     (N, T, H); loss, and the per-step losses (T,).
@@ -295,13 +296,16 @@ def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0
     scale those terms; output_state = -1 computes each output from the state before the step's,
     output_from = j every output from the state hs[j];
     hidden_act, output_act are the activations; transposed_Wh multiplies the state by Wh.T;
-    multiplied multiplies the two terms instead of adding them; the loss is
+    multiplied multiplies the two terms instead of adding them, inline joins the input term to the
+    previous state by that function before the state meets Wh, as x @ Wx * h @ Wh does; the loss is
     0.5 * sum (yhat - target * y) ** power / N."""
     Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
     N, T, _ = x.shape
     hs = [np.zeros((N, Wh.shape[0]))]
     for t in range(T):
         terms = (input_term * x[:, t] @ Wx, recurrent_term * hs[-1] @ (Wh.T if transposed_Wh else Wh))
+        if inline is not None:          # * and @ bind alike, left to right: x @ Wx * h @ Wh is ((x @ Wx) * h) @ Wh
+            terms = (inline(input_term * x[:, t] @ Wx, hs[-1]) @ Wh, 0.0)
         hs.append(hidden_act(terms[0] * terms[1] if multiplied else terms[0] + terms[1]))
     ys = np.stack([output_act(hs[t + 1 + output_state if output_from is None else output_from] @ Wy)
                    for t in range(T)], axis=1)
@@ -394,6 +398,9 @@ _FORWARDS = (({"output_state": -1}, "each output is computed from the previous s
                                     "new state"),
              ({"output_from": 1}, "every step reads the first state, hs[1], for its output, not the step's new "
                                   "state hs[-1]"),
+             *(({"inline": join}, f"the input term is joined to the recurrent term by {op} instead of +: as {op} and "
+                                  f"@ bind alike, left to right, x[:, t] @ Wx {op} hs[-1] @ Wh is "
+                                  f"((x[:, t] @ Wx) {op} hs[-1]) @ Wh") for join, op in ((np.multiply, "*"),)),
              ({"hidden_act": np.tanh}, "the hidden state uses tanh where it needs the sigmoid (the wrong activation)"),
              ({"output_act": np.tanh}, "the output uses tanh where it needs the sigmoid (the wrong activation)"),
              ({"transposed_Wh": True}, "the previous state is multiplied by Wh.T instead of Wh (a transpose is extra)"),

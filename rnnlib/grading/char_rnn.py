@@ -43,6 +43,10 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                 raise GradingFailure(f"{name}: {what} of batch {k} should be a numpy array of ints (token ids), got "
                                      f"{_kind(arr)}. Likely cause: the wrong type: index the data array with an "
                                      f"array of positions (data[idx]), which keeps its int dtype.")
+            rows = _rows_reading(what, np.shape(arr), batch_size, seq_len)
+            if rows:
+                raise GradingFailure(f"{name}: {what} of batch {k} has shape {np.shape(arr)}, expected {ref.shape}. "
+                                     f"Likely cause: {rows}")
             arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr) if np.ndim(arr) else arr, ref.shape)
             if not np.array_equal(arr, ref):
                 row = int(np.argmax((arr != ref).any(axis=1)))
@@ -52,6 +56,20 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                 core.fail(name, [(f"batch {k}, {what} row {row}: expected {ref[row].tolist()}, got {arr[row].tolist()} "
                               f"(data[i] = 3 i mod 1000 here, so each value tells its position)", hints)])
     core.passed(name)
+
+
+def _rows_reading(what, shape, batch_size, seq_len):
+    """Why x or y of a batch has one token, or one row, where it must have batch_size rows of seq_len;
+    else None. The positions read are offsets (batch_size, 1) + np.arange(seq_len): what the shape lacks
+    says which part did not reach them."""
+    if shape == ():
+        return (f"{what} is a single token, so its index is one number: it must be the array of positions"
+                + (" idx" if what == "x" else ", shifted by one, idx + 1") + f", shape ({batch_size}, {seq_len}).")
+    if shape == (seq_len,) and batch_size != seq_len:
+        return (f"{what} is one row of seq_len tokens: the row offsets, np.arange(batch_size)[:, None] * segment of "
+                f"shape ({batch_size}, 1), are missing from its positions (or they are not a column, so nothing "
+                f"makes the rows).")
+    return None
 
 
 def _array_hints(k, what, row, arr, ref, ex, expected, seg):
@@ -140,8 +158,8 @@ def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
 _ADAGRAD_MISTAKES = [
     ("reset", "the cache must accumulate the squared gradients of every update so far; here it holds only the "
               "last update's (it is reset instead of added to)."),
-    ("stale", "the step divides by the cache from before this update's squared gradient is added: add first, "
-              "then take the step."),
+    ("stale", "the step divides by the cache of the previous step, before this update's squared gradient is added "
+              "to it: add first, then take the step."),
     ("no_sqrt", "the square root is missing: the step divides by the cache itself; Adagrad divides by its square root "
                 "(plus eps)."),
     ("sign", "the update has the wrong sign: the parameters moved up the gradient; the update subtracts the step."),
@@ -394,17 +412,24 @@ def _bias_scale(fn, draws=4000):
             f"(p = softmax((h @ V + c) / T))")
 
 
-def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
+def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0, state_v=1.0, feedback=True):
     """The argmax ids after feeding the ids fed (the last one gives the first scores), with the step's
     terms changed as step (while generating) and seed_step (while feeding) say: {"input", "recurrent",
     "bias": scale, "act": activation, "Wh": the recurrent matrix, "times": k, terms k and k+1
-    multiplied}; bias_c scales the scores' bias."""
+    multiplied, "divided": k, term k divided by term k+1, "inline": np.multiply or np.divide, the
+    input term joined to h by it before h meets Wh}; bias_c scales the scores' bias, state_v their
+    term h @ V; feedback=False feeds the last id fed at every step instead of the id just drawn."""
+    @np.errstate(all="ignore")      # a term divided by a zero state is inf, as the student's would be
     def forward(token, h, change):
-        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], "times": None, **(change or {})}
+        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], "times": None,
+             "divided": None, "inline": None, **(change or {})}
         terms = [m["input"] * p["W_embed"][token] @ p["Wx"], m["recurrent"] * h @ m["Wh"], m["bias"] * p["b"]]
-        if m["times"] is not None:      # two neighbouring terms multiplied instead of added
-            k = m["times"]
-            terms[k:k + 2] = [terms[k] * terms[k + 1]]
+        for key, join in (("times", np.multiply), ("divided", np.divide)):
+            if m[key] is not None:      # two neighbouring terms joined by * or / instead of +
+                k = m[key]
+                terms[k:k + 2] = [join(terms[k], terms[k + 1])]
+        if m["inline"] is not None:     # * and @ bind alike, left to right: e @ Wx * h @ Wh is ((e @ Wx) * h) @ Wh
+            terms[:2] = [m["inline"](terms[0], h) @ m["Wh"]]
         return m["act"](sum(terms))
     h = np.zeros(p["Wh"].shape[0])
     for token in fed[:-1]:
@@ -412,8 +437,9 @@ def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
     token, out = fed[-1], []
     for _ in range(n):
         h = forward(token, h, step)
-        token = int(np.argmax(h @ p["V"] + bias_c * p["c"]))
-        out.append(token)
+        drawn = int(np.argmax(state_v * h @ p["V"] + bias_c * p["c"]))
+        token = drawn if feedback else token
+        out.append(drawn)
     return out
 
 
@@ -424,12 +450,19 @@ _TERM_ERRORS = ((0.0, "is missing"), (-1.0, "has the wrong sign"), (2.0, "is cou
 
 def _step_changes(p):
     """(change, what it says) for the recurrence's step: a term missing, sign-flipped or doubled,
-    the sigmoid for tanh, Wh transposed, two terms multiplied."""
+    the sigmoid for tanh, Wh transposed, two terms multiplied or divided instead of added."""
     changes = [({term: scale}, f"{label} {how}") for term, label in _STEP_TERMS for scale, how in _TERM_ERRORS]
+    changes.append(({"input": 0.0, "recurrent": 0.0}, "the input term and the recurrent term are both missing: the "
+                                                      "step is tanh(b) alone"))
     return changes + [({"act": core.sigmoid}, "the step uses the sigmoid where the RNN needs tanh"),
                       ({"Wh": p["Wh"].T}, "the recurrent term multiplies h by Wh.T instead of Wh (a transpose)"),
                       ({"times": 0}, "the input term and the recurrent term are multiplied instead of added"),
-                      ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added")]
+                      ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added"),
+                      ({"divided": 1}, "the recurrent term is divided by the bias b instead of added to it")] + [
+                      ({"inline": join}, f"the input term is joined to the recurrent term by {op} instead of +: as {op} "
+                                         f"and @ bind alike, left to right, W_embed[token] @ Wx {op} h @ Wh is "
+                                         f"((W_embed[token] @ Wx) {op} h) @ Wh")
+                      for join, op in ((np.multiply, "*"), (np.divide, "/"))]
 
 
 def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=((3, 0, 5), (6, 2, 4), (5, 5, 0))):
@@ -454,6 +487,12 @@ def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=((3, 0, 5),
     for scale, how in ((0.0, "is missing"), (-1.0, "has the wrong sign")):
         candidates.append((lambda seeds, c=scale: _greedy_ids(p, seeds, n, bias_c=c),
                            f"the scores' bias c {how} (scores = h @ V + c)"))
+    candidates += [(lambda seeds: _greedy_ids(p, seeds, n, state_v=0.0),
+                    "the scores are c alone: their term h @ V is missing (scores = h @ V + c), so the state never "
+                    "reaches the draws"),
+                   (lambda seeds: _greedy_ids(p, seeds, n, feedback=False),
+                    "the id drawn is not fed back in: every step while generating reads the last seed id, where it "
+                    "must read the id the previous step drew")]
     fits = [(ids, text) for ids, text in candidates if ids(list(seed_ids)) == got]
     for seeds in other_seeds if fits else ():
         other = _argmax_ids(fn, model, list(seeds), n)
