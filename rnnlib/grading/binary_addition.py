@@ -1,5 +1,6 @@
 """Binary addition: bits least-significant first, and one BPTT step of the seed's sigmoid adder."""
 import itertools
+import re
 
 import numpy as np
 
@@ -72,7 +73,13 @@ def check_bits_to_int(fn, seed=0):
     rng = np.random.default_rng(seed)
     for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
         bits = int_to_bits(n, width)
-        got = LESSON.call(name, fn, bits.copy())
+        try:
+            got = LESSON.call(name, fn, bits.copy())
+        except GradingFailure as e:
+            reading = _axis_crash(e.__cause__, bits.shape)
+            if reading:
+                raise GradingFailure(f"{e}\n  Likely cause: {reading}") from e.__cause__
+            raise
         integral = isinstance(got, (int, np.integer)) or isinstance(got, np.ndarray) and got.dtype.kind in "iu"
         if not integral and (isinstance(got, (list, tuple)) or np.shape(got) == np.shape(n)
                              and np.array_equal(np.asarray(got, dtype=float), n)):   # the values right, the type not
@@ -100,6 +107,21 @@ def check_bits_to_int(fn, seed=0):
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
+
+
+def _axis_crash(error, shape):
+    """Why bits_to_int crashed on bits of this shape, when the error names an axis or a length that
+    shape does not have on its last axis: the bits' axis is the last one, whatever the ndim. Else None."""
+    text = str(error)
+    last = f"the bits are on the last axis, whatever the number of axes: bits.shape[-1] and axis=-1"
+    if type(error).__name__ == "AxisError" or isinstance(error, IndexError) and "tuple index" in text:
+        return (f"the bits here have shape {shape}, {len(shape)} axis{'es' if len(shape) > 1 else ''}: an axis or an index "
+                f"into bits.shape that they do not have is used; {last}.")
+    lengths = [int(v) for v in re.findall(r"\((\d+),\)", text)] if "broadcast" in text else []
+    if lengths and lengths[0] != shape[-1] and lengths[0] in shape[:-1]:
+        return (f"one power per bit is needed, {shape[-1]} of them, but there are {lengths[0]}, the length of another "
+                f"axis of bits {shape}: {last}.")
+    return None
 
 
 def _bit_positions(n, width, got):
