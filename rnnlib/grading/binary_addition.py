@@ -104,6 +104,10 @@ def check_bits_to_int(fn, seed=0):
                      if np.shape(got) == np.shape(n) else [])
             if not hints and np.shape(got) == np.shape(n):
                 hints = [h for h in [_bit_weights(fn, bits, got)] if h]
+            if not hints and np.asarray(got).dtype.kind == "f" and not np.isfinite(got).all():
+                # ints cannot overflow to inf: an infinite weight, from a division by zero, is what makes it
+                hints = ["the result is not finite: some bit's weight is infinite, as a division by zero (by k = 0, "
+                         "say) makes it; bit k is worth 2**k, 1 << k."]
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
