@@ -102,6 +102,8 @@ CASES = [
      "an axis or an index into bits.shape that they do not have is used"),
     ("bits_to_int", "(1 << np.arange(bits.shape[-1]))", "(2 ** np.arange(bits.shape[-1]) / np.arange(bits.shape[-1]))",
      "the result is not finite: some bit's weight is infinite"),
+    ("bits_to_int", "return (bits * (1 << np.arange(bits.shape[-1]))).sum(axis=-1)",
+     "return sum(1 << k for k in range(bits.shape[-1]))", "the bits are missing from the sum"),
     ("sample", "for token in seed_ids[:-1]:", "for token in seed_ids[1:]:",
      "the ids fed to the network before the first draw are [4, 2, 2], not the seed ids [1, 4, 2] in order"),
     ("sample", 'scores = (h @ p["V"] + p["c"]) / temperature', 'scores = (h @ p["V"] + p["c"] / 2) / temperature',

@@ -103,7 +103,7 @@ def check_bits_to_int(fn, seed=0):
                                 sizes=[("width", width, "the number of bits")])
                      if np.shape(got) == np.shape(n) else [])
             if not hints and np.shape(got) == np.shape(n):
-                hints = [h for h in [_bit_weights(fn, bits, got)] if h]
+                hints = [h for h in [_bit_weights(fn, bits, got) or _ignores_bits(fn, bits, got)] if h]
             if not hints and np.asarray(got).dtype.kind == "f" and not np.isfinite(got).all():
                 # ints cannot overflow to inf: an infinite weight, from a division by zero, is what makes it
                 hints = ["the result is not finite: some bit's weight is infinite, as a division by zero (by k = 0, "
@@ -170,6 +170,19 @@ def _bit_weights(fn, bits, got):
         found.append(f"with every bit 0 it returns {constant:g}, not 0: an extra constant is added to the bits' values "
                      f"(a + where a * belongs?)")
     return "; ".join(found) or None
+
+
+def _ignores_bits(fn, bits, got):
+    """A hint when bits_to_int returns got whatever the bits are (all zeros, all ones): the bits
+    never enter the sum. Else None."""
+    try:
+        same = [np.asarray(LESSON.call("bits_to_int", fn, make(bits))) for make in (np.zeros_like, np.ones_like)]
+    except GradingFailure:
+        return None
+    if not all(np.array_equal(v, np.asarray(got)) for v in same):
+        return None
+    return ("it returns the same value whatever the bits are (all zeros, all ones): the bits are missing from the sum, "
+            "where each bit k must multiply its power 2**k")
 
 
 def _numbers(values):

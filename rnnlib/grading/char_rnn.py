@@ -122,7 +122,7 @@ def _layout_reading(got, L, batch_size, seq_len):
                      f"{seg} * i: the factor of the row index is wrong")
     if batch == 0:
         found.append("every batch starts again at the offsets: batch k must continue each row where batch k-1 stopped "
-                     f"(seq_len * k = {seq_len} * k positions in)")
+                     f"(seq_len * k = {seq_len} * k positions in), as the hidden state carried from batch to batch expects")
     elif batch != seq_len:
         found.append(f"batch k starts {batch} * k positions in, where it must be seq_len * k = {seq_len} * k: the "
                      f"factor of the batch index is wrong")
