@@ -112,6 +112,8 @@ def _layout_reading(got, L, batch_size, seq_len):
     xs, ys = (np.stack([position(pair[m]) for pair in got]) for m in (0, 1))     # (K, B, S)
     coef = _affine_positions(xs, L)
     shifts = set(((ys - xs + L // 2) % L - L // 2).ravel().tolist())      # y's offset from x, a negative index wrapped
+    if coef is None and len(shifts) == 1:
+        return _separable_layout(xs, L, batch_size, seq_len)
     if coef is None or len(shifts) != 1:
         return None
     row, batch, column, start = coef
@@ -134,6 +136,29 @@ def _layout_reading(got, L, batch_size, seq_len):
     if shift != 1:
         found.append("y reads the same positions as x: it must be shifted by one, the next token (idx + 1)" if shift == 0
                      else f"y is shifted by {shift} positions from x instead of by 1: it must read the next token, idx + 1")
+    return "; ".join(found) or None
+
+
+def _separable_layout(xs, L, batch_size, seq_len):
+    """When x's positions xs (K, B, S) are a row start plus a batch start plus a column step, each any
+    list of numbers (no affine rule, which _layout_reading reads): the lists that differ from the
+    right ones, i * (L // B), seq_len * k and j. None when the positions are not such a sum."""
+    K, B, S = xs.shape
+    rows, batches, columns = xs[0, :, 0], xs[:, 0, 0] - xs[0, 0, 0], xs[0, 0, :] - xs[0, 0, 0]
+    if not np.array_equal((rows[None, :, None] + batches[:, None, None] + columns[None, None, :]) % L, xs % L):
+        return None
+    listed = lambda v: "[" + ", ".join(str(int(a)) for a in v) + "]"
+    found = []
+    if not np.array_equal(rows, np.arange(B) * (L // B)):
+        found.append(f"rows i = 0 .. {B - 1} start at positions {listed(rows)}, where they must start at i * (len(data) "
+                     f"// batch_size) = {listed(np.arange(B) * (L // B))}: the row offsets are wrong")
+    if not np.array_equal(batches, np.arange(K) * seq_len):
+        found.append(f"batches k = 0 .. {K - 1} start {listed(batches)} positions into each row, where they must start "
+                     f"seq_len * k = {listed(np.arange(K) * seq_len)}: batch k must continue each row where batch k-1 "
+                     f"stopped, as the hidden state carried from batch to batch expects")
+    if not np.array_equal(columns, np.arange(S)):
+        found.append(f"within a row the positions step by {listed(columns)} instead of 0 .. {S - 1}: look at the "
+                     f"np.arange(seq_len) part")
     return "; ".join(found) or None
 
 
