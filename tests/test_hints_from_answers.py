@@ -93,7 +93,7 @@ CASES = [
     ("sample", 'scores = (h @ p["V"] + p["c"]) / temperature', 'scores = p["c"] / temperature',
      "the scores are c alone: their term h @ V is missing"),
     ("tbptt_batches", "idx = offsets + k * seq_len + np.arange(seq_len)", "idx = segment + k * seq_len + np.arange(seq_len)",
-     "x is one row of seq_len tokens: the row offsets"),
+     "x is one row of seq_len tokens, where batch_size = 4 rows are needed: the row offsets"),
     ("tbptt_batches", "yield data[idx], data[idx + 1]", "yield data[idx], data[k + 1]", "y is a single token"),
     ("bits_to_int", "(1 << np.arange(bits.shape[-1]))", "(1 << np.arange(len(bits)))",
      "one power per bit is needed, 8 of them, but there are 7, the length of another axis of bits (7, 8)"),

@@ -63,12 +63,12 @@ def _rows_reading(what, shape, batch_size, seq_len):
     else None. The positions read are offsets (batch_size, 1) + np.arange(seq_len): what the shape lacks
     says which part did not reach them."""
     if shape == ():
-        return (f"{what} is a single token, so its index is one number: it must be the array of positions"
-                + (" idx" if what == "x" else ", shifted by one, idx + 1") + f", shape ({batch_size}, {seq_len}).")
+        return (f"{what} is a single token, where a ({batch_size}, {seq_len}) array of them is needed: index the data "
+                f"with the array of positions" + (" idx" if what == "x" else ", shifted by one, idx + 1") + ".")
     if shape == (seq_len,) and batch_size != seq_len:
-        return (f"{what} is one row of seq_len tokens: the row offsets, np.arange(batch_size)[:, None] * segment of "
-                f"shape ({batch_size}, 1), are missing from its positions (or they are not a column, so nothing "
-                f"makes the rows).")
+        return (f"{what} is one row of seq_len tokens, where batch_size = {batch_size} rows are needed: the row "
+                f"offsets, np.arange(batch_size)[:, None] * segment of shape ({batch_size}, 1), are missing from its "
+                f"positions, or only one row of the batch is kept.")
     return None
 
 
