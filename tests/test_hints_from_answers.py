@@ -109,6 +109,8 @@ CASES = [
     ("tbptt_batches", "offsets = np.arange(batch_size)[:, None] * segment",
      "offsets = np.minimum(np.arange(batch_size), 2)[:, None] * segment",
      "rows i = 0 .. 3 start at positions [0, 50, 100, 100]"),
+    ("adagrad_update", "cache[k] += grads[k] * grads[k]", "cache[k] += grads[k] ** 0.5 * abs(grads[k]) ** 1.5",
+     "NaN exactly where the gradient is negative"),
     ("sample", "for token in seed_ids[:-1]:", "for token in seed_ids[1:]:",
      "the ids fed to the network before the first draw are [4, 2, 2], not the seed ids [1, 4, 2] in order"),
     ("sample", 'scores = (h @ p["V"] + p["c"]) / temperature', 'scores = (h @ p["V"] + p["c"] / 2) / temperature',

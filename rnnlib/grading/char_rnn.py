@@ -207,7 +207,9 @@ def _cache_reading(fn, params, cache, grads):
         return None
     added = np.concatenate([(mine_c[k] - cache[k]).ravel() for k in cache if k != "rare"])
     g = np.concatenate([grads[k].ravel() for k in cache if k != "rare"])
-    if not np.isfinite(added).all() or core.close(added, g * g, 1e-7):
+    if not np.isfinite(added).all():
+        return _nan_where_negative(added, g)
+    if core.close(added, g * g, 1e-7):
         return None
     if np.allclose(added, 0, atol=1e-12):
         return "an update adds nothing to the cache: the squared gradient g * g is missing from it (cache += g * g)"
@@ -220,6 +222,15 @@ def _cache_reading(fn, params, cache, grads):
                 f"(cache += g * g)")
     text = core.relation(added, g * g)
     return f"what an update adds to the cache is {text}" if text else None
+
+
+def _nan_where_negative(added, g):
+    """A hint when what an update adds to the cache is NaN exactly where the gradient g is negative
+    (and finite elsewhere): a function of g that has no real value there. Else None."""
+    if not np.array_equal(np.isnan(added), g < 0) or not np.isfinite(added[g >= 0]).all():
+        return None
+    return ("what an update adds to the cache is NaN exactly where the gradient is negative: it takes a square root, a "
+            "log or a fractional power of g, which has no real value there, where it must add the square g * g")
 
 
 def _adagrad_where(mine, want):
