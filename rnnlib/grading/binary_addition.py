@@ -1,5 +1,6 @@
 """Binary addition: bits least-significant first, and one BPTT step of the seed's sigmoid adder."""
 import itertools
+import re
 
 import numpy as np
 
@@ -72,7 +73,13 @@ def check_bits_to_int(fn, seed=0):
     rng = np.random.default_rng(seed)
     for n, width in [(np.array(11), 4), (rng.integers(0, 256, size=7), 8), (rng.integers(0, 2 ** 16, size=(3, 2)), 16)]:
         bits = int_to_bits(n, width)
-        got = LESSON.call(name, fn, bits.copy())
+        try:
+            got = LESSON.call(name, fn, bits.copy())
+        except GradingFailure as e:
+            reading = _axis_crash(e.__cause__, bits.shape)
+            if reading:
+                raise GradingFailure(f"{e}\n  Likely cause: {reading}") from e.__cause__
+            raise
         integral = isinstance(got, (int, np.integer)) or isinstance(got, np.ndarray) and got.dtype.kind in "iu"
         if not integral and (isinstance(got, (list, tuple)) or np.shape(got) == np.shape(n)
                              and np.array_equal(np.asarray(got, dtype=float), n)):   # the values right, the type not
@@ -96,10 +103,29 @@ def check_bits_to_int(fn, seed=0):
                                 sizes=[("width", width, "the number of bits")])
                      if np.shape(got) == np.shape(n) else [])
             if not hints and np.shape(got) == np.shape(n):
-                hints = [h for h in [_bit_weights(fn, bits, got)] if h]
+                hints = [h for h in [_bit_weights(fn, bits, got) or _ignores_bits(fn, bits, got)] if h]
+            if not hints and np.asarray(got).dtype.kind == "f" and not np.isfinite(got).all():
+                # ints cannot overflow to inf: an infinite weight, from a division by zero, is what makes it
+                hints = ["the result is not finite: some bit's weight is infinite, as a division by zero (by k = 0, "
+                         "say) makes it; bit k is worth 2**k, 1 << k."]
             core.fail(name, [(f"for bits of shape {bits.shape}: expected {np.asarray(n).tolist()}, got "
                           f"{np.asarray(got).tolist() if isinstance(got, np.ndarray) else got}", hints)])
     core.passed(name)
+
+
+def _axis_crash(error, shape):
+    """Why bits_to_int crashed on bits of this shape, when the error names an axis or a length that
+    shape does not have on its last axis: the bits' axis is the last one, whatever the ndim. Else None."""
+    text = str(error)
+    last = f"the bits are on the last axis, whatever the number of axes: bits.shape[-1] and axis=-1"
+    if type(error).__name__ == "AxisError" or isinstance(error, IndexError) and "tuple index" in text:
+        return (f"the bits here have shape {shape}, {len(shape)} axis{'es' if len(shape) > 1 else ''}: an axis or an index "
+                f"into bits.shape that they do not have is used; {last}.")
+    lengths = [int(v) for v in re.findall(r"\((\d+),\)", text)] if "broadcast" in text else []
+    if lengths and lengths[0] != shape[-1] and lengths[0] in shape[:-1]:
+        return (f"one power per bit is needed, {shape[-1]} of them, but there are {lengths[0]}, the length of another "
+                f"axis of bits {shape}: {last}.")
+    return None
 
 
 def _bit_positions(n, width, got):
@@ -144,6 +170,19 @@ def _bit_weights(fn, bits, got):
         found.append(f"with every bit 0 it returns {constant:g}, not 0: an extra constant is added to the bits' values "
                      f"(a + where a * belongs?)")
     return "; ".join(found) or None
+
+
+def _ignores_bits(fn, bits, got):
+    """A hint when bits_to_int returns got whatever the bits are (all zeros, all ones): the bits
+    never enter the sum. Else None."""
+    try:
+        same = [np.asarray(LESSON.call("bits_to_int", fn, make(bits))) for make in (np.zeros_like, np.ones_like)]
+    except GradingFailure:
+        return None
+    if not all(np.array_equal(v, np.asarray(got)) for v in same):
+        return None
+    return ("it returns the same value whatever the bits are (all zeros, all ones): the bits are missing from the sum, "
+            "where each bit k must multiply its power 2**k")
 
 
 def _numbers(values):
@@ -260,6 +299,9 @@ def check_train_step(fn, seed=0, N=4, hidden=16):
 def _where(loss_wrong, wrong):
     """Where to look, from which results are wrong: the forward feeds everything, the output delta
     all three updates, the hidden delta those of Wx and Wh."""
+    if loss_wrong and not wrong:
+        return ("the loss is wrong but every update is right, so the forward pass (the states and outputs) is right: "
+                "look at the line that computes the loss.")
     if loss_wrong:
         return ("the loss is already wrong, so the forward pass is (the hidden states or the outputs), or the loss "
                 "formula: fix that first, every update depends on it.")
@@ -283,23 +325,29 @@ PROBE_N, PROBE_T, PROBE_HIDDEN = 3, 4, 40
 
 
 def _adder_pass(params, x, y, input_term=1.0, recurrent_term=1.0, output_state=0, hidden_act=lstm.sigmoid,
-                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2, multiplied=False):
+                output_act=lstm.sigmoid, transposed_Wh=False, target=1.0, power=2, multiplied=False, output_from=None,
+                inline=None):
     """The seed adder's forward and backward, with every intermediate, as numpy arrays:
     hs (N, T+1, H), hs[:, 0] the zeros; ys, dz (output deltas) (N, T, 1); da (hidden deltas)
     (N, T, H); loss, and the per-step losses (T,).
 
     The keywords change the forward, as a wrong answer's reading needs: input_term, recurrent_term
-    scale those terms; output_state = -1 computes each output from the state before the step's;
+    scale those terms; output_state = -1 computes each output from the state before the step's,
+    output_from = j every output from the state hs[j];
     hidden_act, output_act are the activations; transposed_Wh multiplies the state by Wh.T;
-    multiplied multiplies the two terms instead of adding them; the loss is
+    multiplied multiplies the two terms instead of adding them, inline joins the input term to the
+    previous state by that function before the state meets Wh, as x @ Wx * h @ Wh does; the loss is
     0.5 * sum (yhat - target * y) ** power / N."""
     Wx, Wh, Wy = params["Wx"], params["Wh"], params["Wy"]
     N, T, _ = x.shape
     hs = [np.zeros((N, Wh.shape[0]))]
     for t in range(T):
         terms = (input_term * x[:, t] @ Wx, recurrent_term * hs[-1] @ (Wh.T if transposed_Wh else Wh))
+        if inline is not None:          # * and @ bind alike, left to right: x @ Wx * h @ Wh is ((x @ Wx) * h) @ Wh
+            terms = (inline(input_term * x[:, t] @ Wx, hs[-1]) @ Wh, 0.0)
         hs.append(hidden_act(terms[0] * terms[1] if multiplied else terms[0] + terms[1]))
-    ys = np.stack([output_act(hs[t + 1 + output_state] @ Wy) for t in range(T)], axis=1)
+    ys = np.stack([output_act(hs[t + 1 + output_state if output_from is None else output_from] @ Wy)
+                   for t in range(T)], axis=1)
     hs = np.stack(hs, axis=1)
     step_losses = 0.5 * ((ys - target * y) ** power).sum(axis=(0, 2)) / N
     dz = (ys - y) / N * ys * (1 - ys)
@@ -360,11 +408,16 @@ def _lr_reading(fn, params, x, y, lr, mine, expected):
 
 def _change_reading(params, mine, expected, lr):
     """A wrong weight whose change has no gradient's shape: the same number everywhere (the gradient
-    is not in the update), or one row or column repeated (a gradient of the wrong shape, broadcast)."""
+    is not in the update), lr divided by the gradient, or one row or column repeated (a gradient of
+    the wrong shape, broadcast)."""
     for k in params:
         change = (params[k] - mine[k]) / lr
         if core.close(mine[k], expected[k]) or change.size < 2:
             continue
+        gradient = (params[k] - expected[k]) / lr
+        if np.allclose(change * gradient, 1.0):
+            return (f"params[{k!r}] changes by lr divided by its gradient, lr / dW, instead of lr times it: the update "
+                    f"must be W -= lr * dW")
         if np.allclose(change, change.flat[0]):
             return (f"params[{k!r}] moves by the same amount, {change.flat[0]:.4g} * lr, everywhere: the gradient is "
                     f"missing from its update, W -= lr * dW")
@@ -382,6 +435,11 @@ _TERM_ERRORS = ((0.0, "is missing inside the sigmoid"), (-1.0, "has the wrong si
 # other readings of a wrong forward: _adder_pass's keywords, and what they say
 _FORWARDS = (({"output_state": -1}, "each output is computed from the previous state, hs[-2], not from the step's "
                                     "new state"),
+             ({"output_from": 1}, "every step reads the first state, hs[1], for its output, not the step's new "
+                                  "state hs[-1]"),
+             *(({"inline": join}, f"the input term is joined to the recurrent term by {op} instead of +: as {op} and "
+                                  f"@ bind alike, left to right, x[:, t] @ Wx {op} hs[-1] @ Wh is "
+                                  f"((x[:, t] @ Wx) {op} hs[-1]) @ Wh") for join, op in ((np.multiply, "*"),)),
              ({"hidden_act": np.tanh}, "the hidden state uses tanh where it needs the sigmoid (the wrong activation)"),
              ({"output_act": np.tanh}, "the output uses tanh where it needs the sigmoid (the wrong activation)"),
              ({"transposed_Wh": True}, "the previous state is multiplied by Wh.T instead of Wh (a transpose is extra)"),
@@ -404,6 +462,9 @@ def _forward_reading(fn, cases, lr):
     text = core.affine_reading("the loss", got, want, [core.batch_size(N), ("T", T, "the number of bits, one per time step")])
     if text:
         return text
+    text = _unsquared(got, [r["ys"] - y for r, (_, _, y) in zip(right, cases)]) or _power_of_sum(got, want, N)
+    if text:
+        return text
     for t, where in ((0, "first"), (-1, "last")):
         if core.close(got, want - np.array([r["step_losses"][t] for r in right]), 1e-9):
             return f"the loss is missing the {where} time step's error: look at the range of the sum over the steps"
@@ -411,6 +472,37 @@ def _forward_reading(fn, cases, lr):
                 if core.close(got, _losses(cases, **{term: scale}), 1e-9)]
     readings += [how for forward, how in _FORWARDS if core.close(got, _losses(cases, **forward), 1e-9)]
     return "; or ".join(readings) or None
+
+
+def _unsquared(got, errors):
+    """When the losses got (one per case) are a * sum(yhat - y) + b over the cases' errors (each
+    (N, T, 1)), linear in the errors where the loss squares them: a hint; else None."""
+    sums = np.array([e.sum() for e in errors])
+    A = np.stack([sums, np.ones_like(sums)], axis=1)
+    if len(got) < 3 or np.ptp(sums) < 1e-6:
+        return None
+    (a, b), *_ = np.linalg.lstsq(A, got, rcond=None)
+    if not core.close(got, A @ [a, b], 1e-9) or abs(a) < 1e-12:
+        return None
+    offset = f" {'+' if b > 0 else '-'} {abs(b):.4g}" if abs(b) > 1e-9 else ""
+    return (f"the loss is {a:.4g} times the sum of the errors, sum(yhat - y){offset}, on every batch tried: it is "
+            f"linear in the errors, so the square of each error, (yhat - y) ** 2, is missing")
+
+
+def _power_of_sum(got, want, N):
+    """When the losses got are a * S ** p over the cases, S the sum of squared errors (want, the right
+    losses, are 0.5 * S / N), for a whole p other than 1: a hint; else None."""
+    S = 2 * N * np.asarray(want)
+    if len(got) < 3 or (got <= 0).any() or np.ptp(np.log(S)) < 1e-3:
+        return None
+    p, log_a = np.polyfit(np.log(S), np.log(got), 1)
+    p = round(float(p))
+    if p in (0, 1) or not core.close(got, np.exp(log_a) * S ** p, 1e-9):
+        return None
+    how = ("S divides where it must multiply: the loss is divided by S" if p == -1 else
+           f"S is raised to the power {p}")
+    return (f"the loss is {np.exp(log_a):.4g} * S ** {p} on every batch tried, S the sum of squared errors, where it "
+            f"must be 0.5 * S / N: {how}")
 
 
 def _losses(cases, **forward):
@@ -472,9 +564,11 @@ def _output_delta(got, right, y):
     label = "the output delta dy (read back from Wy's change)"
     error = ("the error (yhat - y) / N", (ys - y) / N, [("yhat / N", ys / N), ("the target y / N", -y / N)])
     text = (core.product_reading(label, got, [error, ("the sigmoid derivative yhat * (1 - yhat)", ys * (1 - ys), [])])
-            or core.product_reading(label, got, [error, ("the sigmoid derivative's factor yhat", ys, []),
+            or core.product_reading(label, got, [error, ("the sigmoid derivative's factor yhat", ys, [],
+                                                  _inverted("yhat", ys)),
                                                  ("the sigmoid derivative's factor (1 - yhat)", 1 - ys,
-                                                  [("its 1", np.ones_like(ys)), ("its - yhat", -ys)])]))
+                                                  [("its 1", np.ones_like(ys)), ("its - yhat", -ys)],
+                                                  _inverted("(1 - yhat)", 1 - ys) + _lost_one("yhat", ys))]))
     if text:
         return text
     text = core.relation(got, right["dz"], sizes=[core.batch_size(N)], time_axis=1)
@@ -505,17 +599,29 @@ def _hidden_delta(got, right, params):
                                                         v * (1 - v)) for s, v in states])])
             or core.product_reading(label, got, [inner, ("the sigmoid derivative's factor h", h, [],
                                                          [(f"it is {s} instead of the step's own hs[t + 1]", v)
-                                                          for s, v in states]),
+                                                          for s, v in states] + _inverted("h", h)),
                                                  ("the sigmoid derivative's factor (1 - h)", 1 - h,
                                                   [("its 1", np.ones_like(h)), ("its - h", -h)],
                                                   [(f"it is 1 - {s} instead of 1 - the step's own hs[t + 1]", 1 - v)
-                                                   for s, v in states])]))
+                                                   for s, v in states] + _inverted("(1 - h)", 1 - h)
+                                                  + _lost_one("h", h))]))
     text = text or _derivative_states(got, inner[1], hs)
     if text:
         return text
     text = core.relation(got, right["da"][:, 1:], sizes=[core.batch_size(got.shape[0])], time_axis=1,
                          flow="backward")
     return f"{label} is {text}" if text else None
+
+
+def _inverted(name, value):
+    """A factor that reads back as its reciprocal: the delta is divided by it (product_reading's others)."""
+    with np.errstate(divide="ignore"):
+        return [(f"the delta is divided by {name} instead of multiplied by it", 1 / value)]
+
+
+def _lost_one(name, value):
+    """The factor (1 - v) that reads back as v itself: its "1 -" is lost (product_reading's others)."""
+    return [(f"it is {name} itself: the 1 - of (1 - {name}) is missing, so the derivative is {name} * {name}", value)]
 
 
 def _derivative_states(got, inner, hs):
@@ -528,8 +634,9 @@ def _derivative_states(got, inner, hs):
         if not (np.abs(rest) > 1e-9).all():
             continue
         implied = got / rest
-        found = [next((j for j in range(hs.shape[1]) if core.close(implied[:, s], form(hs[:, j]), 1e-7)), None)
-                 for s in range(S)]
+        # a state's values lie in (0, 1): the zeros hs[0] read back as round-off, so the tolerance is absolute too
+        found = [next((j for j in range(hs.shape[1])
+                       if np.allclose(implied[:, s], form(hs[:, j]), rtol=1e-7, atol=1e-9)), None) for s in range(S)]
         if None not in found and found != list(range(2, S + 2)):
             return (f"in the hidden delta da (read back from Wh's change), the sigmoid derivative's factor {label} of "
                     f"steps 1 .. {S} is taken of hs[{', '.join(map(str, found))}] instead of each step's own new state "

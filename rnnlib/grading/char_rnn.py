@@ -43,6 +43,10 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                 raise GradingFailure(f"{name}: {what} of batch {k} should be a numpy array of ints (token ids), got "
                                      f"{_kind(arr)}. Likely cause: the wrong type: index the data array with an "
                                      f"array of positions (data[idx]), which keeps its int dtype.")
+            rows = _rows_reading(what, np.shape(arr), batch_size, seq_len)
+            if rows:
+                raise GradingFailure(f"{name}: {what} of batch {k} has shape {np.shape(arr)}, expected {ref.shape}. "
+                                     f"Likely cause: {rows}")
             arr = core.as_array(name, f"{what} of batch {k}", np.asarray(arr) if np.ndim(arr) else arr, ref.shape)
             if not np.array_equal(arr, ref):
                 row = int(np.argmax((arr != ref).any(axis=1)))
@@ -52,6 +56,20 @@ def check_tbptt_batches(fn, L=203, batch_size=4, seq_len=5):
                 core.fail(name, [(f"batch {k}, {what} row {row}: expected {ref[row].tolist()}, got {arr[row].tolist()} "
                               f"(data[i] = 3 i mod 1000 here, so each value tells its position)", hints)])
     core.passed(name)
+
+
+def _rows_reading(what, shape, batch_size, seq_len):
+    """Why x or y of a batch has one token, or one row, where it must have batch_size rows of seq_len;
+    else None. The positions read are offsets (batch_size, 1) + np.arange(seq_len): what the shape lacks
+    says which part did not reach them."""
+    if shape == ():
+        return (f"{what} is a single token, where a ({batch_size}, {seq_len}) array of them is needed: index the data "
+                f"with the array of positions" + (" idx" if what == "x" else ", shifted by one, idx + 1") + ".")
+    if shape == (seq_len,) and batch_size != seq_len:
+        return (f"{what} is one row of seq_len tokens, where batch_size = {batch_size} rows are needed: the row "
+                f"offsets, np.arange(batch_size)[:, None] * segment of shape ({batch_size}, 1), are missing from its "
+                f"positions, or only one row of the batch is kept.")
+    return None
 
 
 def _array_hints(k, what, row, arr, ref, ex, expected, seg):
@@ -94,6 +112,8 @@ def _layout_reading(got, L, batch_size, seq_len):
     xs, ys = (np.stack([position(pair[m]) for pair in got]) for m in (0, 1))     # (K, B, S)
     coef = _affine_positions(xs, L)
     shifts = set(((ys - xs + L // 2) % L - L // 2).ravel().tolist())      # y's offset from x, a negative index wrapped
+    if coef is None and len(shifts) == 1:
+        return _separable_layout(xs, L, batch_size, seq_len)
     if coef is None or len(shifts) != 1:
         return None
     row, batch, column, start = coef
@@ -104,7 +124,7 @@ def _layout_reading(got, L, batch_size, seq_len):
                      f"{seg} * i: the factor of the row index is wrong")
     if batch == 0:
         found.append("every batch starts again at the offsets: batch k must continue each row where batch k-1 stopped "
-                     f"(seq_len * k = {seq_len} * k positions in)")
+                     f"(seq_len * k = {seq_len} * k positions in), as the hidden state carried from batch to batch expects")
     elif batch != seq_len:
         found.append(f"batch k starts {batch} * k positions in, where it must be seq_len * k = {seq_len} * k: the "
                      f"factor of the batch index is wrong")
@@ -116,6 +136,29 @@ def _layout_reading(got, L, batch_size, seq_len):
     if shift != 1:
         found.append("y reads the same positions as x: it must be shifted by one, the next token (idx + 1)" if shift == 0
                      else f"y is shifted by {shift} positions from x instead of by 1: it must read the next token, idx + 1")
+    return "; ".join(found) or None
+
+
+def _separable_layout(xs, L, batch_size, seq_len):
+    """When x's positions xs (K, B, S) are a row start plus a batch start plus a column step, each any
+    list of numbers (no affine rule, which _layout_reading reads): the lists that differ from the
+    right ones, i * (L // B), seq_len * k and j. None when the positions are not such a sum."""
+    K, B, S = xs.shape
+    rows, batches, columns = xs[0, :, 0], xs[:, 0, 0] - xs[0, 0, 0], xs[0, 0, :] - xs[0, 0, 0]
+    if not np.array_equal((rows[None, :, None] + batches[:, None, None] + columns[None, None, :]) % L, xs % L):
+        return None
+    listed = lambda v: "[" + ", ".join(str(int(a)) for a in v) + "]"
+    found = []
+    if not np.array_equal(rows, np.arange(B) * (L // B)):
+        found.append(f"rows i = 0 .. {B - 1} start at positions {listed(rows)}, where they must start at i * (len(data) "
+                     f"// batch_size) = {listed(np.arange(B) * (L // B))}: the row offsets are wrong")
+    if not np.array_equal(batches, np.arange(K) * seq_len):
+        found.append(f"batches k = 0 .. {K - 1} start {listed(batches)} positions into each row, where they must start "
+                     f"seq_len * k = {listed(np.arange(K) * seq_len)}: batch k must continue each row where batch k-1 "
+                     f"stopped, as the hidden state carried from batch to batch expects")
+    if not np.array_equal(columns, np.arange(S)):
+        found.append(f"within a row the positions step by {listed(columns)} instead of 0 .. {S - 1}: look at the "
+                     f"np.arange(seq_len) part")
     return "; ".join(found) or None
 
 
@@ -140,8 +183,8 @@ def _adagrad(params, cache, steps, how="right", lr=0.1, eps=1e-8):
 _ADAGRAD_MISTAKES = [
     ("reset", "the cache must accumulate the squared gradients of every update so far; here it holds only the "
               "last update's (it is reset instead of added to)."),
-    ("stale", "the step divides by the cache from before this update's squared gradient is added: add first, "
-              "then take the step."),
+    ("stale", "the step divides by the cache of the previous step, before this update's squared gradient is added "
+              "to it: add first, then take the step."),
     ("no_sqrt", "the square root is missing: the step divides by the cache itself; Adagrad divides by its square root "
                 "(plus eps)."),
     ("sign", "the update has the wrong sign: the parameters moved up the gradient; the update subtracts the step."),
@@ -164,7 +207,9 @@ def _cache_reading(fn, params, cache, grads):
         return None
     added = np.concatenate([(mine_c[k] - cache[k]).ravel() for k in cache if k != "rare"])
     g = np.concatenate([grads[k].ravel() for k in cache if k != "rare"])
-    if not np.isfinite(added).all() or core.close(added, g * g, 1e-7):
+    if not np.isfinite(added).all():
+        return _nan_where_negative(added, g)
+    if core.close(added, g * g, 1e-7):
         return None
     if np.allclose(added, 0, atol=1e-12):
         return "an update adds nothing to the cache: the squared gradient g * g is missing from it (cache += g * g)"
@@ -177,6 +222,15 @@ def _cache_reading(fn, params, cache, grads):
                 f"(cache += g * g)")
     text = core.relation(added, g * g)
     return f"what an update adds to the cache is {text}" if text else None
+
+
+def _nan_where_negative(added, g):
+    """A hint when what an update adds to the cache is NaN exactly where the gradient g is negative
+    (and finite elsewhere): a function of g that has no real value there. Else None."""
+    if not np.array_equal(np.isnan(added), g < 0) or not np.isfinite(added[g >= 0]).all():
+        return None
+    return ("what an update adds to the cache is NaN exactly where the gradient is negative: it takes a square root, a "
+            "log or a fractional power of g, which has no real value there, where it must add the square g * g")
 
 
 def _adagrad_where(mine, want):
@@ -265,7 +319,9 @@ def check_sample(fn, seed=0):
         raise GradingFailure(f"{name}: should return a list of n = 12 ids, got {type(greedy).__name__}"
                              + (f" of length {len(greedy)}" if hasattr(greedy, "__len__") else "") + "."
                              + (" Likely cause: the wrong type: return a Python list (list(...) or .tolist())."
-                                if isinstance(greedy, np.ndarray) and len(greedy) == 12 else ""))
+                                if isinstance(greedy, np.ndarray) and len(greedy) == 12 else
+                                f" Likely cause: {_count_reading(len(greedy), 12)}"
+                                if isinstance(greedy, list) else ""))
     expected = model.sample(seed_ids, 12, temperature=1e-3, rng=np.random.default_rng(1))
     got = [int(i) for i in greedy]
     if got != expected:
@@ -290,6 +346,15 @@ def check_sample(fn, seed=0):
             core.fail(name, [(f"at temperature {temperature}, 4000 draws gave frequencies {np.round(freq, 3).tolist()}, "
                           f"expected about {np.round(want, 3).tolist()}", hints)])
     core.passed(name)
+
+
+def _count_reading(count, n):
+    """Why a list of count ids came back where n were asked for: the drawing loop's count."""
+    if count == 0:
+        return ("no id was appended: the loop that draws the n new ids never ran, or never appended the id it "
+                "drew to the list.")
+    return (f"{count} ids were appended, not n = {n}: the loop that draws the new ids must run n times, after the "
+            f"seed ids are fed, and append one id per pass.")
 
 
 def _sample(fn, model, seed_ids, n, temperature, rng):
@@ -341,6 +406,9 @@ def _greedy_hints(fn, model, seed_ids, got, expected):
     readings = _greedy_readings(fn, model, seed_ids, got, expected)
     if readings:
         return readings
+    scale = _bias_scale(fn)
+    if scale is not None:
+        return [scale]
     first = next(k for k, (a, b) in enumerate(zip(got, expected)) if a != b)
     if first == 0:
         return ["the first new id already differs: look at the state after the seed ids and at the scores "
@@ -350,17 +418,54 @@ def _greedy_hints(fn, model, seed_ids, got, expected):
             f"how it is fed back in, how the hidden state is updated)."]
 
 
-def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
+def _bias_scale(fn, draws=4000):
+    """What the draws of a model whose scores are its bias c alone (V = 0) say, at temperature 1:
+    they must follow softmax(c). When they follow softmax(k * c) for another k (0: c has no effect,
+    -1: its sign is flipped), a hint; None when they follow softmax(c), or no k fits them."""
+    flat = _state_free_model()
+    c = flat.params["c"]
+    c[:] = np.linspace(1.5, -1.2, len(c))       # no zero among them: c may end up a divisor
+    try:
+        ids = _sample(fn, flat, [0], draws, 1.0, np.random.default_rng(0))
+        freq = np.bincount(np.asarray(ids, dtype=int), minlength=len(c)) / draws
+    except (GradingFailure, TypeError, ValueError):
+        return None
+    if freq.shape != c.shape or (freq == 0).any():
+        return None
+    centred = c - c.mean()
+    k = float(np.vdot(np.log(freq), centred) / np.vdot(centred, centred))    # log p = k c + const
+    fits = lambda k: np.abs(freq - losses.softmax(k * c)).max() < 0.035
+    if fits(1.0) or not fits(k):
+        return None
+    seen = f"with V = 0 the scores are the bias c alone, and at temperature 1 the ids drawn must follow softmax(c)"
+    if fits(0.0):
+        return (f"{seen}, yet every id comes out about equally often: c never reaches the probabilities. It must be "
+                f"added to the scores, scores = h @ V + c")
+    if fits(-1.0):
+        return f"{seen}, yet they follow softmax(-c): c has the wrong sign in the scores (scores = h @ V + c)"
+    return (f"{seen}, yet they follow softmax({k:.2f} * c): there c reaches the softmax scaled by about {k:.2f}. "
+            f"The scores, or c in them, are multiplied by a factor, where at temperature 1 nothing may scale them "
+            f"(p = softmax((h @ V + c) / T))")
+
+
+def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0, state_v=1.0, feedback=True):
     """The argmax ids after feeding the ids fed (the last one gives the first scores), with the step's
     terms changed as step (while generating) and seed_step (while feeding) say: {"input", "recurrent",
     "bias": scale, "act": activation, "Wh": the recurrent matrix, "times": k, terms k and k+1
-    multiplied}; bias_c scales the scores' bias."""
+    multiplied, "divided": k, term k divided by term k+1, "inline": np.multiply or np.divide, the
+    input term joined to h by it before h meets Wh}; bias_c scales the scores' bias, state_v their
+    term h @ V; feedback=False feeds the last id fed at every step instead of the id just drawn."""
+    @np.errstate(all="ignore")      # a term divided by a zero state is inf, as the student's would be
     def forward(token, h, change):
-        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], "times": None, **(change or {})}
+        m = {"input": 1.0, "recurrent": 1.0, "bias": 1.0, "act": np.tanh, "Wh": p["Wh"], "times": None,
+             "divided": None, "inline": None, **(change or {})}
         terms = [m["input"] * p["W_embed"][token] @ p["Wx"], m["recurrent"] * h @ m["Wh"], m["bias"] * p["b"]]
-        if m["times"] is not None:      # two neighbouring terms multiplied instead of added
-            k = m["times"]
-            terms[k:k + 2] = [terms[k] * terms[k + 1]]
+        for key, join in (("times", np.multiply), ("divided", np.divide)):
+            if m[key] is not None:      # two neighbouring terms joined by * or / instead of +
+                k = m[key]
+                terms[k:k + 2] = [join(terms[k], terms[k + 1])]
+        if m["inline"] is not None:     # * and @ bind alike, left to right: e @ Wx * h @ Wh is ((e @ Wx) * h) @ Wh
+            terms[:2] = [m["inline"](terms[0], h) @ m["Wh"]]
         return m["act"](sum(terms))
     h = np.zeros(p["Wh"].shape[0])
     for token in fed[:-1]:
@@ -368,8 +473,9 @@ def _greedy_ids(p, fed, n, seed_step=None, step=None, bias_c=1.0):
     token, out = fed[-1], []
     for _ in range(n):
         h = forward(token, h, step)
-        token = int(np.argmax(h @ p["V"] + bias_c * p["c"]))
-        out.append(token)
+        drawn = int(np.argmax(state_v * h @ p["V"] + bias_c * p["c"]))
+        token = drawn if feedback else token
+        out.append(drawn)
     return out
 
 
@@ -380,19 +486,27 @@ _TERM_ERRORS = ((0.0, "is missing"), (-1.0, "has the wrong sign"), (2.0, "is cou
 
 def _step_changes(p):
     """(change, what it says) for the recurrence's step: a term missing, sign-flipped or doubled,
-    the sigmoid for tanh, Wh transposed, two terms multiplied."""
+    the sigmoid for tanh, Wh transposed, two terms multiplied or divided instead of added."""
     changes = [({term: scale}, f"{label} {how}") for term, label in _STEP_TERMS for scale, how in _TERM_ERRORS]
+    changes.append(({"input": 0.0, "recurrent": 0.0}, "the input term and the recurrent term are both missing: the "
+                                                      "step is tanh(b) alone"))
     return changes + [({"act": core.sigmoid}, "the step uses the sigmoid where the RNN needs tanh"),
                       ({"Wh": p["Wh"].T}, "the recurrent term multiplies h by Wh.T instead of Wh (a transpose)"),
                       ({"times": 0}, "the input term and the recurrent term are multiplied instead of added"),
-                      ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added")]
+                      ({"times": 1}, "the recurrent term and the bias b are multiplied instead of added"),
+                      ({"divided": 1}, "the recurrent term is divided by the bias b instead of added to it")] + [
+                      ({"inline": join}, f"the input term is joined to the recurrent term by {op} instead of +: as {op} "
+                                         f"and @ bind alike, left to right, W_embed[token] @ Wx {op} h @ Wh is "
+                                         f"((W_embed[token] @ Wx) {op} h) @ Wh")
+                      for join, op in ((np.multiply, "*"), (np.divide, "/"))]
 
 
-def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
+def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=((3, 0, 5), (6, 2, 4), (5, 5, 0))):
     """A reading of greedy ids that no other reading explains: which ids were fed before the first
     draw, or a term of the step changed while feeding the seed ids, while generating or in both.
     A short id sequence is thin evidence, so a reading must also fit the ids the student's sample
-    gives for other seed ids; when two fit, both are named, when more, none."""
+    gives for other seed ids (the state forgets old ids fast, so several sets of them); when two fit,
+    both are named, when more, none."""
     n, p = len(got), model.params
     if _greedy_ids(p, seed_ids, n) != expected:      # argmax is not what temperature 0.001 gave: no reading
         return []
@@ -409,12 +523,30 @@ def _greedy_readings(fn, model, seed_ids, got, expected, other_seeds=(3, 0, 5)):
     for scale, how in ((0.0, "is missing"), (-1.0, "has the wrong sign")):
         candidates.append((lambda seeds, c=scale: _greedy_ids(p, seeds, n, bias_c=c),
                            f"the scores' bias c {how} (scores = h @ V + c)"))
+    candidates += [(lambda seeds: _greedy_ids(p, seeds, n, state_v=0.0),
+                    "the scores are c alone: their term h @ V is missing (scores = h @ V + c), so the state never "
+                    "reaches the draws"),
+                   (lambda seeds: _greedy_ids(p, seeds, n, feedback=False),
+                    "the id drawn is not fed back in: every step while generating reads the last seed id, where it "
+                    "must read the id the previous step drew")]
     fits = [(ids, text) for ids, text in candidates if ids(list(seed_ids)) == got]
-    if not fits or len(fits) > 6:
-        return []
-    try:
-        other = [int(i) for i in _sample(fn, model, list(other_seeds), n, 1e-3, np.random.default_rng(1))]
-    except (GradingFailure, TypeError, ValueError):
-        return []
-    fits = list(dict.fromkeys(text for ids, text in fits if ids(list(other_seeds)) == other))
+    for seeds in other_seeds if fits else ():
+        other = _argmax_ids(fn, model, list(seeds), n)
+        if other is None:
+            return []
+        fits = [(ids, text) for ids, text in fits if ids(list(seeds)) == other]
+    fits = list(dict.fromkeys(text for ids, text in fits))
     return ["; or ".join(fits)] if 0 < len(fits) <= 2 else []
+
+
+def _argmax_ids(fn, model, seed_ids, n):
+    """The ids the student's sample draws at a temperature so low that each draw is the argmax, or
+    None when it fails. 1e-6 leaves no near-tie of scores to chance; an answer that overflows there
+    is asked at 1e-3."""
+    for temperature in (1e-6, 1e-3):
+        try:
+            ids = _sample(fn, model, seed_ids, n, temperature, np.random.default_rng(1))
+            return [int(i) for i in ids]
+        except (GradingFailure, TypeError, ValueError):
+            continue
+    return None
