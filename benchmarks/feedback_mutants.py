@@ -533,7 +533,7 @@ CATEGORIES = {
     "zeros": r"all zeros|zero everywhere|never",
     "precision": r"float32|precision|digits",
     "time": r"time step|t = |steps? t|skip|loop|last step|first step|from t|shifted|wrong way|carried|carry|flowing back|t\+1|before\* step|every step reads|previous (hidden )?state|previous step",
-    "axis": r"\baxis\b",
+    "axis": r"\bax[ie]s\b",
     "derivative": r"derivativ|tanh|sigmoid|σ'|1 - |nonlinearit|pass through",
     "accumulate": r"accumulat|overwrit|\+=|add each|adds? up|added up|sums? over|shared",
     "missing": r"missing|\bextra\b|is ignored|not subtracted|not applied|must also|never|dropped|\balso (gets|reaches|enters?)",
