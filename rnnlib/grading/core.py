@@ -372,7 +372,7 @@ _PLAIN_FACTORS = ((-1, "minus the right value: a sign is flipped (a + for a -, o
                   (0.5, "half the right value: a factor 2 is missing, or half of a sum"))
 
 
-def _times(c, sizes, number=False):
+def factor_reading(c, sizes, number=False):
     """How a constant factor c reads: "1/N of the right value (N = 4, the batch size)", "twice", ...
 
     When c is both a size and a plain factor (a batch of 2 and a term counted twice), both causes
@@ -423,7 +423,7 @@ def relation(got, want, sizes=(), time_axis=None, steps=None, blocks=None, flow=
                 f"in this computation is float32 (a dtype= or an astype); keep everything float64")
     c = float(np.vdot(got, want) / np.vdot(want, want)) if want.any() else 0.0
     if want.any() and close(got, c * want) and not np.isclose(c, 1):
-        return _times(c, sizes, number=got.size == 1)
+        return factor_reading(c, sizes, number=got.size == 1)
     if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, want.T) and not close(want, want.T):
         return "transposed: the right values with rows and columns swapped; look at the order of a product's factors"
     text = _term(got, want, terms)
@@ -728,7 +728,7 @@ def affine_reading(what, got, want, sizes=(), over="input tried"):
     """How got relates to want when got = a * want + b on every input tried, else None.
 
     got, want: one value of the result per input (at least 3 inputs, so that a line through them
-    is evidence), or per entry of one result (over="entry"). A constant factor a is named as _times
+    is evidence), or per entry of one result (over="entry"). A constant factor a is named as factor_reading
     names it; an offset b is an extra term."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if got.size < 3 or not np.isfinite(got).all() or close(got, want, 1e-9):
@@ -737,7 +737,7 @@ def affine_reading(what, got, want, sizes=(), over="input tried"):
     if not close(got, a * want + b, 1e-9):
         return None
     if abs(b) <= 1e-9 * max(1.0, np.abs(want).max()):
-        return f"{what} is {_times(a, sizes)}, on every {over}"
+        return f"{what} is {factor_reading(a, sizes)}, on every {over}"
     if np.isclose(a, 1):
         return (f"{what} is off by the same constant {b:+.4g} on every {over}: an extra term is added to it, or a "
                 f"term is missing")

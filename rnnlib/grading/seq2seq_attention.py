@@ -82,7 +82,7 @@ def _scores_reading(got_weights, want_weights, mask, H):
     c = float(np.vdot(got, want) / np.vdot(want, want)) if want.any() else 1.0
     if not np.isclose(c, 1) and core.close(got, c * want):
         sizes = [("sqrt(H)", np.sqrt(H), "the scale, H = %d" % H), ("H", H, "the size of a state")]
-        return "the weights are a softmax of scores that are " + core._times(c, sizes)
+        return "the weights are a softmax of scores that are " + core.factor_reading(c, sizes)
     shift = got - want
     for axis, where in _AXES.items():
         if got.shape[axis] > 1 and core.close(shift, np.broadcast_to(shift.mean(axis, keepdims=True), shift.shape)):
@@ -107,7 +107,7 @@ def _weights_reading(weights, want, mask, H):
     totals = weights.sum(axis=-1)
     if core.close(totals, np.full_like(totals, totals.flat[0])) and not np.isclose(totals.flat[0], 1):
         sizes = [("S", weights.shape[2], "the number of encoder steps"), ("T", weights.shape[1], "the number of decoder steps")]
-        return "the weights are " + core._times(totals.flat[0], sizes) + " (each row must add up to 1)"
+        return "the weights are " + core.factor_reading(totals.flat[0], sizes) + " (each row must add up to 1)"
     if not core.close(totals, np.ones_like(totals)):
         return None
     real = np.broadcast_to(mask[:, None, :], want.shape)
