@@ -28,6 +28,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+import itertools
+
 import numpy as np
 
 from .. import gradcheck, recorded
@@ -928,7 +930,7 @@ def _missing_factors(got, factors, derivatives):
     """got is the product of some of factors, the others left out: their labels, else None."""
     n = len(factors)
     for size in range(1, n):
-        found = [dropped for dropped in _subsets(n, size)
+        found = [dropped for dropped in itertools.combinations(range(n), size)
                  if close(got, product_of([f for k, f in enumerate(factors) if k not in dropped]))]
         if len(found) == 1:
             dropped = found[0]
@@ -941,12 +943,6 @@ def _missing_factors(got, factors, derivatives):
         if found:            # two ways to read it: say nothing
             return None
     return None
-
-
-def _subsets(n, size):
-    if size == 0:
-        return [()]
-    return [(*rest, k) for rest in _subsets(n, size - 1) for k in range(rest[-1] + 1 if rest else 0, n)]
 
 
 def _replaced_factor(got, factors, pool, sums):
@@ -1000,7 +996,7 @@ def _split_product(got, factors):
     n = len(factors)
     found = []
     for size in range(1, n):
-        for group in _subsets(n, size):
+        for group in itertools.combinations(range(n), size):
             if 0 not in group:          # each split once: the group holding the first factor
                 continue
             a = [factors[k] for k in group]
@@ -1125,7 +1121,7 @@ def _missing_terms(got, parts):
     """got is the sum of only some of parts (two or more left out; one is ``relation``'s); else None."""
     n = len(parts)
     for size in range(2, n):
-        found = [dropped for dropped in _subsets(n, size)
+        found = [dropped for dropped in itertools.combinations(range(n), size)
                  if close(got, sum(v for k, (_, v) in enumerate(parts) if k not in dropped))]
         if len(found) == 1:
             return "missing " + _named(parts[k][0] for k in found[0])
@@ -1171,7 +1167,7 @@ def _combined_parts(got, parts):
             found += [f"it computes {parts[j][0]} {symbol} {parts[k][0]} instead of adding them"
                       for symbol, op in _OPERATORS.items() if close(got, rest + op(parts[j][1], parts[k][1]))]
     for size in range(2, n):        # two groups of terms, each added up, combined
-        for group in _subsets(n, size):
+        for group in itertools.combinations(range(n), size):
             a, b = [parts[m] for m in group], [parts[m] for m in range(n) if m not in group]
             for first, second in ((a, b), (b, a)):
                 found += [f"({' + '.join(l for l, _ in first)}) and ({' + '.join(l for l, _ in second)}) are {how} "
@@ -1182,13 +1178,12 @@ def _combined_parts(got, parts):
 
 
 def recover_rows(inputs, product):
-    """da from product = inputs.T @ da (a weight's gradient: dWx = x.T @ da), when inputs (N, D) has
-    rank N, so that da (N, K) is the only one; else None."""
-    N = inputs.shape[0]
-    if np.linalg.matrix_rank(inputs) < N or np.shape(product) != (inputs.shape[1], np.shape(product)[-1]):
+    """da (N, K) from product = inputs.T @ da (a weight's gradient: dWx = x.T @ da, inputs (N, D)):
+    read_back for one step; None when inputs cannot pin it down or product is no such product."""
+    if np.ndim(product) != 2 or np.shape(product)[0] != inputs.shape[1]:
         return None
-    da, *_ = np.linalg.lstsq(inputs.T, product, rcond=None)
-    return da if close(inputs.T @ da, product, 1e-9) else None
+    deltas = read_back(product, [inputs])
+    return None if deltas is None else deltas[:, 0]
 
 
 def agreed(witnesses, right):
