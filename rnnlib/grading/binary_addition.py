@@ -527,9 +527,11 @@ def _delta_reading(fn, params, x, y, lr):
     if not core.close(dz_got, dz, 1e-7):
         states = _pairing(dz_got, dz)
         if states is not None:
+            unknown = " (? where no single state fits)" if None in states else ""
             return (f"Wy's update pairs the output deltas of steps t = 0 .. {T - 1} with the hidden states "
-                    f"hs[{', '.join('-' if j is None else str(j + 1) for j in states)}] instead of each step's own new "
-                    f"state hs[t + 1] = hs[{', '.join(str(t + 1) for t in range(T))}] (another time step's state)")
+                    f"hs[{', '.join('?' if j is None else str(j + 1) for j in states)}]{unknown} instead of each "
+                    f"step's own new state hs[t + 1] = hs[{', '.join(str(t + 1) for t in range(T))}] (another time "
+                    f"step's state)")
         return _output_delta(dz_got, right, y)
     # step 0's delta meets hs[0], the zeros, in Wh's gradient: only steps 1 .. T-1 can be read back
     da_got = core.read_back(changes["Wh"] / lr, [hs[:, t] for t in range(1, T)])
